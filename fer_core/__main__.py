@@ -1,0 +1,8 @@
+"""``python -m fer_core``: see ``fer_core/cli.py`` for the commands."""
+
+import sys
+
+from fer_core.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Errors a user can cause, with messages that say what to do.
+
+Pages show them with ``st.error``; the command line prints the message on one line and exits
+non-zero. Anything that is *not* a ``FerError`` is a bug and keeps its traceback.
+"""
+
+
+class FerError(Exception):
+    """Base class of every error whose message is meant for the user."""
+
+
+class DataError(FerError):
+    """The data set cannot be found, read or understood."""
+
+
+class ConfigError(FerError):
+    """A training configuration value is missing, of the wrong type or out of range."""
+
+
+class RunError(FerError):
+    """A run folder is missing, incomplete or not in the expected state."""
+
+
+class ModelError(FerError):
+    """A model or its weights cannot be built or loaded."""

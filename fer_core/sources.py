@@ -1,0 +1,306 @@
+"""Find what the user pointed at and turn it into an index: one row per image.
+
+Three kinds of source give the same index (columns ``id, split, label, source``):
+
+- the Kaggle folder layout, ``ROOT/<split>/<class>/*.jpg`` (or ``ROOT/<class>/*.jpg``);
+- the original challenge file ``fer2013.csv`` (``emotion, pixels, Usage``);
+- a ``.zip`` of either, extracted safely into the cache first.
+
+Indexing only lists files; decoding pixels is ``loading.py``'s job, so a wrong layout is
+reported in a fraction of a second, before anything slow happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fer_core.emotions import EMOTIONS, SYNONYMS, canonical_emotion
+from fer_core.errors import DataError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+
+# Split folder names seen in FER downloads, mapped to the project's three splits.
+SPLIT_NAMES: dict[str, str] = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+    "publictest": "test",
+}
+
+# How the challenge CSV's ``Usage`` maps to splits: both test halves are test, as in the
+# Kaggle folders. The original value is kept in the index's ``usage`` column.
+CSV_USAGE_SPLITS: dict[str, str] = {
+    "training": "train",
+    "publictest": "test",
+    "privatetest": "test",
+}
+
+EXPECTED_LAYOUT = (
+    "Expected a folder laid out like the Kaggle FER-2013 download (ROOT/train/<class>/*.jpg and "
+    "ROOT/test/<class>/*.jpg, or ROOT/<class>/*.jpg), the challenge file fer2013.csv, or a .zip "
+    f"of either. Class folders may be named {', '.join(EMOTIONS)} (or synonyms such as "
+    "happiness, sadness, surprised)."
+)
+
+# Zip-bomb guards: FER-2013 unpacks to about 60 MB, so these leave ample room for larger sets.
+MAX_ZIP_BYTES = 4 * 1024**3
+MAX_ZIP_FILES = 500_000
+MAX_ZIP_RATIO = 200  # uncompressed / compressed size of one entry
+
+
+@dataclass(frozen=True)
+class SourceIndex:
+    """What a source holds, before any pixel is decoded."""
+
+    kind: str  # "folders" or "csv"
+    root: Path  # the folder or CSV file the index was built from
+    index: pd.DataFrame  # id, split, label, source (+ usage for CSV)
+    fingerprint: str  # changes whenever a file is added, removed or modified
+    ignored: tuple[str, ...]  # files listed but not images (by extension), relative ids
+    empty_class_folders: tuple[str, ...]
+    outside_links: tuple[str, ...]  # symlinks pointing outside the data folder, never followed
+
+
+def index_source(path: Path, *, cache_root: Path) -> SourceIndex:
+    """Index a folder, a CSV or a zip (extracted under ``cache_root``)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"Data path {str(path)!r} does not exist. {EXPECTED_LAYOUT}")
+    if path.is_file() and path.suffix.lower() == ".zip":
+        path = extract_zip(path, cache_root / "extracted")
+    root = find_data_root(path)
+    if root.is_file():
+        return index_csv(root)
+    return index_folders(root)
+
+
+def find_data_root(path: Path) -> Path:
+    """Return the folder (or CSV) that holds the data, looking through wrapper folders.
+
+    Zips and downloads often wrap the layout in one or two extra folders
+    (``archive/fer2013/train/...``); those are descended when they are the only child.
+    """
+    if path.is_file():
+        if path.suffix.lower() == ".csv":
+            return path
+        raise DataError(f"{path.name!r} is not a data set. {EXPECTED_LAYOUT}")
+    current = path
+    for _ in range(3):
+        children = [c for c in current.iterdir() if not c.name.startswith((".", "__MACOSX"))]
+        names = {c.name.strip().lower() for c in children if c.is_dir()}
+        if names & set(SPLIT_NAMES) or names & set(SYNONYMS):
+            return current
+        csvs = sorted(c for c in children if c.is_file() and c.suffix.lower() == ".csv")
+        if csvs:
+            preferred = [c for c in csvs if c.name.lower() == "fer2013.csv"]
+            return (preferred or csvs)[0]
+        dirs = [c for c in children if c.is_dir()]
+        if len(dirs) != 1:
+            break
+        current = dirs[0]
+    found = ", ".join(sorted(c.name for c in path.iterdir())[:10]) or "nothing"
+    raise DataError(f"No data set found in {str(path)!r} (it holds: {found}). {EXPECTED_LAYOUT}")
+
+
+def index_folders(root: Path) -> SourceIndex:
+    """Index the Kaggle layout; unknown class folders are an error, never silently dropped."""
+    root = root.resolve()
+    split_dirs = _split_folders(root)
+    rows: list[tuple[str, str, str, str]] = []
+    ignored: list[str] = []
+    empty: list[str] = []
+    outside: list[str] = []
+    unknown: list[str] = []
+    digest = hashlib.sha1(str(root).encode())
+    for split, split_dir in split_dirs:
+        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            label = canonical_emotion(class_dir.name)
+            rel_dir = class_dir.relative_to(root).as_posix()
+            if label is None:
+                if not class_dir.name.startswith((".", "__")):
+                    unknown.append(rel_dir)
+                continue
+            n_before = len(rows)
+            for entry in sorted(os.scandir(class_dir), key=lambda e: e.name):
+                rel = f"{rel_dir}/{entry.name}"
+                if entry.is_symlink() and not _inside(Path(entry.path), root):
+                    outside.append(rel)
+                    continue
+                if not entry.is_file():
+                    continue
+                if Path(entry.name).suffix.lower() not in IMAGE_EXTENSIONS:
+                    ignored.append(rel)
+                    continue
+                stat = entry.stat()
+                digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                rows.append((rel, split, label, entry.path))
+            if len(rows) == n_before:
+                empty.append(rel_dir)
+    if unknown:
+        raise DataError(
+            f"Unknown class folder(s): {', '.join(unknown[:5])}. Rename them to one of "
+            f"{', '.join(EMOTIONS)}, or remove them. {EXPECTED_LAYOUT}"
+        )
+    if not rows:
+        raise DataError(f"No images found under {str(root)!r}. {EXPECTED_LAYOUT}")
+    index = pd.DataFrame(rows, columns=["id", "split", "label", "source"])
+    return SourceIndex(
+        kind="folders",
+        root=root,
+        index=index,
+        fingerprint=digest.hexdigest(),
+        ignored=tuple(ignored),
+        empty_class_folders=tuple(empty),
+        outside_links=tuple(outside),
+    )
+
+
+def _split_folders(root: Path) -> list[tuple[str, Path]]:
+    """The (split, folder) pairs under root; a root of class folders is all ``train``."""
+    pairs = []
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        split = SPLIT_NAMES.get(child.name.strip().lower())
+        if split is not None:
+            pairs.append((split, child))
+    if pairs:
+        return pairs
+    return [("train", root)]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root)
+
+
+def index_csv(csv_path: Path) -> SourceIndex:
+    """Index the challenge CSV. Pixel strings are parsed later, with the images."""
+    csv_path = csv_path.resolve()
+    try:
+        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataError(
+            f"{csv_path.name} could not be read as CSV: {err}. {EXPECTED_LAYOUT}"
+        ) from err
+    columns = {c.strip().lower(): c for c in frame.columns}
+    missing = [c for c in ("emotion", "pixels") if c not in columns]
+    if missing:
+        raise DataError(
+            f"{csv_path.name} must have the columns emotion, pixels (and optionally Usage); "
+            f"it is missing {', '.join(missing)} (it has: {', '.join(frame.columns)})."
+        )
+    if frame.empty:
+        raise DataError(f"{csv_path.name} has no rows. {EXPECTED_LAYOUT}")
+    if "usage" in columns:
+        usage = frame[columns["usage"]]
+    else:
+        usage = pd.Series("Training", index=frame.index)
+    split = usage.str.strip().str.lower().map(CSV_USAGE_SPLITS).fillna("train")
+    stat = csv_path.stat()
+    fingerprint = hashlib.sha1(f"{csv_path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    index = pd.DataFrame(
+        {
+            "id": [f"{csv_path.name}:{i + 2}" for i in range(len(frame))],  # 1-based, after header
+            "split": split.to_numpy(),
+            "label": frame[columns["emotion"]].str.strip().to_numpy(),  # a code until parsed
+            "source": frame[columns["pixels"]].to_numpy(),
+            "usage": usage.to_numpy(),
+        }
+    )
+    return SourceIndex(
+        kind="csv",
+        root=csv_path,
+        index=index,
+        fingerprint=fingerprint.hexdigest(),
+        ignored=(),
+        empty_class_folders=(),
+        outside_links=(),
+    )
+
+
+def extract_zip(zip_path: Path, target_root: Path) -> Path:
+    """Extract ``zip_path`` once into ``target_root/<fingerprint>`` and return that folder.
+
+    Every entry is checked before anything is written: no absolute path, no ``..``, no link,
+    a bounded total size, file count and compression ratio (zip bombs). Extraction happens in
+    a temporary folder that is renamed into place, so an interrupted extraction never leaves a
+    half-filled folder behind that a later call would trust.
+    """
+    stat = zip_path.stat()
+    key = hashlib.sha1(f"{zip_path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    final = target_root / key.hexdigest()[:16]
+    if final.is_dir():
+        return final
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as err:
+        raise DataError(f"{zip_path.name} is not a valid zip file: {err}.") from err
+    with archive:
+        members = _checked_members(archive, zip_path.name)
+        target_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target_root))
+        try:
+            for info in members:
+                _extract_member(archive, info, staging)
+            try:
+                os.replace(staging, final)
+            except OSError:
+                if not final.is_dir():  # another process won the race: use its copy
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def _checked_members(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
+    members = archive.infolist()
+    if len(members) > MAX_ZIP_FILES:
+        raise DataError(
+            f"{name} holds {len(members):,} entries; at most {MAX_ZIP_FILES:,} are allowed."
+        )
+    total = 0
+    for info in members:
+        parts = Path(info.filename.replace("\\", "/")).parts
+        if info.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+            raise DataError(
+                f"{name} has an unsafe entry {info.filename!r} (absolute or with '..'); "
+                "refusing to extract it. Re-create the zip from the data folder itself."
+            )
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise DataError(f"{name} has a symbolic link entry {info.filename!r}; refusing it.")
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if total > MAX_ZIP_BYTES or (info.file_size > 1024**2 and ratio > MAX_ZIP_RATIO):
+            raise DataError(
+                f"{name} would unpack to more than {MAX_ZIP_BYTES // 1024**3} GB or has an entry "
+                f"compressed {ratio:.0f}x ({info.filename!r}); it looks like a zip bomb."
+            )
+    return members
+
+
+def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, staging: Path) -> None:
+    """Copy one entry, counting bytes so a lying header cannot exceed the declared size."""
+    destination = staging / info.filename
+    if not destination.resolve().is_relative_to(staging.resolve()):
+        raise DataError(f"Zip entry {info.filename!r} would land outside the target folder.")
+    if info.is_dir():
+        destination.mkdir(parents=True, exist_ok=True)
+        return
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with archive.open(info) as src, open(destination, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            written += len(chunk)
+            if written > info.file_size:
+                raise DataError(f"Zip entry {info.filename!r} is larger than it declares.")
+            dst.write(chunk)

@@ -1,0 +1,73 @@
+"""Shared fixtures: an isolated cache and runs folder, image writers, the real data set's path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REAL_FER2013 = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point every FER Studio folder at a temporary one; use the demo data set by default.
+
+    Session-wide, so the demo set is generated once for the whole test run.
+    """
+    base = tmp_path_factory.mktemp("fer-env")
+    saved = {k: os.environ.get(k) for k in ("FER_CACHE_DIR", "FER_RUNS_DIR", "FER_DATA_DIR")}
+    os.environ["FER_CACHE_DIR"] = str(base / "cache")
+    os.environ["FER_RUNS_DIR"] = str(base / "runs")
+    os.environ.pop("FER_DATA_DIR", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache folder of this test's own, for tests that count cache hits."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+    return cache
+
+
+def face_like(seed: int, size: int = 48) -> np.ndarray:
+    """A textured grey image (not blank), different for each seed."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, size=(size // 8, size // 8), dtype=np.uint8)
+    return np.asarray(Image.fromarray(base).resize((size, size), Image.Resampling.BILINEAR))
+
+
+def write_image(path: Path, seed: int = 0, *, size: int = 48, mode: str = "L") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(face_like(seed, size)).convert(mode).save(path)
+    return path
+
+
+def make_kaggle_tree(
+    root: Path, per_class: dict[str, int], *, splits: tuple[str, ...] = ("train", "test")
+) -> Path:
+    """A tiny Kaggle-layout data set: ROOT/<split>/<class>/<n>.png."""
+    seed = 0
+    for split in splits:
+        for label, n in per_class.items():
+            for i in range(n):
+                seed += 1
+                write_image(root / split / label / f"{i:03d}.png", seed)
+    return root
+
+
+@pytest.fixture
+def real_fer2013() -> Path:
+    if not (REAL_FER2013 / "train").is_dir():
+        pytest.skip("the real FER-2013 is not present at ../shared/fer2013")
+    return REAL_FER2013
