@@ -1,0 +1,295 @@
+"""TrainConfig: every hyperparameter, with its default, allowed range and help, in one place.
+
+The Train page builds its form from these fields, the command line's ``--set key=value`` is
+checked against them, and the final config is saved in each run folder. Settings resolve in one
+order: defaults, then a preset, then a config file, then ``--set`` overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fer_core.errors import ConfigError
+
+GROUPS = ("data", "augmentation", "model", "phase 1", "phase 2", "callbacks", "evaluation")
+
+
+def param(
+    default: Any,
+    help: str,
+    *,
+    group: str,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A config field with the metadata the form and the validator need."""
+    meta = {"help": help, "group": group, "low": low, "high": high, "choices": choices}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """A training run's full recipe. Defaults reproduce the seed report's set-up."""
+
+    # data
+    data: str = param("", "Data set path (folder, fer2013.csv or .zip); empty: FER_DATA_DIR or "
+                      "the synthetic demo.", group="data")
+    val_fraction: float = param(0.2, "Share of train held out for validation (stratified).",
+                                group="data", low=0.0, high=0.5)
+    seed: int = param(0, "Random seed for the split, sampling, initial weights and shuffling.",
+                      group="data", low=0, high=2**31 - 1)
+    subsample_per_class: int = param(0, "Keep at most this many training images per class; "
+                                     "0 keeps all (the seed report tried 750 and 2,500).",
+                                     group="data", low=0, high=1_000_000)
+    drop_classes: list[str] = param([], "Classes to leave out, e.g. disgust.", group="data")
+    merge_classes: dict[str, str] = param({}, "Classes to relabel into others, e.g. "
+                                          "disgust:angry.", group="data")
+    oversample_to: int = param(0, "Add augmented copies of rarer classes until each has this "
+                               "many training images; 0 is off.", group="data",
+                               low=0, high=100_000)
+    class_weights: str = param("none", "Weight the loss against class imbalance.",
+                               group="data", choices=("none", "balanced"))
+
+    # augmentation (applied to training batches only, in the input pipeline)
+    augment: bool = param(True, "Augment training images.", group="augmentation")
+    rotation: float = param(20.0, "Random rotation, up to this many degrees.",
+                            group="augmentation", low=0.0, high=180.0)
+    width_shift: float = param(0.1, "Random horizontal shift, as a share of the width.",
+                               group="augmentation", low=0.0, high=0.5)
+    height_shift: float = param(0.1, "Random vertical shift, as a share of the height.",
+                                group="augmentation", low=0.0, high=0.5)
+    shear: float = param(0.1, "Random shear intensity.", group="augmentation",
+                         low=0.0, high=1.0)
+    zoom: float = param(0.1, "Random zoom in or out, as a share of the size.",
+                        group="augmentation", low=0.0, high=0.5)
+    horizontal_flip: bool = param(True, "Mirror images at random.", group="augmentation")
+    brightness: float = param(0.0, "Random brightness change, as a share of the range.",
+                              group="augmentation", low=0.0, high=1.0)
+    contrast: float = param(0.0, "Random contrast change factor.", group="augmentation",
+                            low=0.0, high=1.0)
+    random_crop: int = param(0, "Pad by this many pixels and crop back at a random place; "
+                             "0 is off.", group="augmentation", low=0, high=16)
+    mixup: float = param(0.0, "Mixup strength (Beta alpha); 0 is off, 0.2 is typical.",
+                         group="augmentation", low=0.0, high=1.0)
+
+    # model
+    backbone: str = param("inceptionv3", "Network architecture.", group="model")
+    input_size: int = param(0, "Side in pixels the faces are resized to; 0 uses the "
+                            "backbone's own size.", group="model", low=0, high=512)
+    weights: str = param("imagenet", "Starting weights: imagenet, none, or a local weights "
+                         "file.", group="model")
+    dropout: float = param(0.5, "Dropout before the classifier.", group="model",
+                           low=0.0, high=0.9)
+    label_smoothing: float = param(0.0, "Label smoothing of the loss.", group="model",
+                                   low=0.0, high=0.5)
+
+    # phase 1: the backbone frozen when it starts from pre-trained weights
+    epochs: int = param(30, "Epochs of phase 1.", group="phase 1", low=0, high=1000)
+    learning_rate: float = param(1e-4, "Learning rate of phase 1.", group="phase 1",
+                                 low=1e-7, high=1.0)
+    optimizer: str = param("adam", "Optimizer.", group="phase 1",
+                           choices=("adam", "adamw", "sgd"))
+    weight_decay: float = param(0.0, "Weight decay (adamw, sgd).", group="phase 1",
+                                low=0.0, high=0.1)
+    lr_schedule: str = param("plateau", "Learning rate schedule: reduce on plateau, cosine "
+                             "decay, or constant.", group="phase 1",
+                             choices=("plateau", "cosine", "constant"))
+
+    # phase 2: fine-tuning the top of the backbone
+    finetune_epochs: int = param(0, "Epochs of phase 2 (fine-tuning); 0 skips it.",
+                                 group="phase 2", low=0, high=1000)
+    unfreeze_layers: int = param(50, "Layers of the backbone to unfreeze, from the top.",
+                                 group="phase 2", low=0, high=1000)
+    finetune_learning_rate: float = param(1e-5, "Learning rate of phase 2.", group="phase 2",
+                                          low=1e-8, high=1.0)
+
+    # callbacks and batches
+    batch_size: int = param(32, "Images per batch (the seed compared 16, 32 and 64).",
+                            group="callbacks", low=1, high=2048)
+    early_stopping_patience: int = param(5, "Stop after this many epochs without a better "
+                                         "validation loss; 0 is off.", group="callbacks",
+                                         low=0, high=1000)
+    reduce_lr_factor: float = param(0.1, "Multiply the learning rate by this on a plateau.",
+                                    group="callbacks", low=0.01, high=0.99)
+    reduce_lr_patience: int = param(3, "Epochs without improvement before reducing the "
+                                    "learning rate.", group="callbacks", low=1, high=1000)
+    mixed_precision: str = param("auto", "Mixed precision: auto is on for a GPU only.",
+                                 group="callbacks", choices=("auto", "on", "off"))
+    cache_features: bool = param(True, "Compute a frozen backbone's features once and train "
+                                 "the head on them (only without augmentation).",
+                                 group="callbacks")
+
+    # evaluation
+    tta: bool = param(False, "Test-time augmentation: average predictions over flips.",
+                      group="evaluation")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field; the message names the field, what is allowed and what came."""
+        from fer_core.models import backbone_names  # the registry owns the list
+
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            _check_type(f.name, value, _field_type(f))
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number; got {value!r}.")
+            low, high, choices = meta["low"], meta["high"], meta["choices"]
+            if low is not None and value < low or high is not None and value > high:
+                raise ConfigError(
+                    f"{f.name} must be between {low:g} and {high:g}; got {value!r}."
+                )
+            if choices and value not in choices:
+                raise ConfigError(
+                    f"{f.name} must be one of {', '.join(choices)}; got {value!r}."
+                )
+        if self.backbone not in backbone_names():
+            raise ConfigError(
+                f"backbone must be one of {', '.join(backbone_names())}; got {self.backbone!r}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        unknown = sorted(set(values) - set(field_names()))
+        if unknown:
+            raise ConfigError(
+                f"Unknown config field(s) {', '.join(unknown)}. Valid fields: "
+                f"{', '.join(field_names())}."
+            )
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+def field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def config_fields() -> list[dataclasses.Field]:
+    """The fields with their metadata, in form order, for building a UI."""
+    return list(dataclasses.fields(TrainConfig))
+
+
+def _field_type(f: dataclasses.Field) -> type:
+    return {"str": str, "int": int, "float": float, "bool": bool,
+            "list[str]": list, "dict[str, str]": dict}[str(f.type)]
+
+
+def _check_type(name: str, value: Any, expected: type) -> None:
+    ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        raise ConfigError(
+            f"{name} must be of type {expected.__name__}; got {type(value).__name__} {value!r}."
+        )
+
+
+# --- presets -------------------------------------------------------------------------------------
+
+_SEED_FINETUNED = {
+    "backbone": "inceptionv3", "input_size": 224, "weights": "imagenet", "dropout": 0.6,
+    "epochs": 30, "learning_rate": 1e-4, "finetune_epochs": 20, "unfreeze_layers": 50,
+    "finetune_learning_rate": 1e-5, "early_stopping_patience": 5, "reduce_lr_factor": 0.1,
+    "reduce_lr_patience": 3,
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The seed report's InceptionV3 transfer learning, frozen: 44.14% test accuracy there.
+    "seed-baseline": {
+        "backbone": "inceptionv3", "input_size": 224, "weights": "imagenet", "dropout": 0.5,
+        "epochs": 30, "learning_rate": 1e-4, "optimizer": "adam", "finetune_epochs": 0,
+    },
+    # ...then the top 50 layers fine-tuned at 1e-5: 49.00% there.
+    "seed-finetuned": _SEED_FINETUNED,
+    # ...and the same without disgust, 6 classes: 48.66% there.
+    "seed-no-disgust": {**_SEED_FINETUNED, "drop_classes": ["disgust"]},
+    # A compact CNN at native 48x48 that trains in minutes on two CPU cores.
+    "fast-cpu": {
+        "backbone": "fer-cnn", "input_size": 48, "weights": "none", "dropout": 0.4,
+        "epochs": 30, "learning_rate": 2e-3, "optimizer": "adam", "lr_schedule": "cosine",
+        "batch_size": 64, "label_smoothing": 0.1, "rotation": 10.0, "shear": 0.0,
+        "zoom": 0.1, "early_stopping_patience": 8, "finetune_epochs": 0,
+    },
+    # The most accurate recipe found so far (see bench/RESULTS.md).
+    "best": {
+        "backbone": "fer-vgg", "input_size": 48, "weights": "none", "dropout": 0.4,
+        "epochs": 60, "learning_rate": 0.01, "optimizer": "sgd", "weight_decay": 5e-4,
+        "lr_schedule": "cosine", "batch_size": 64, "label_smoothing": 0.1, "rotation": 10.0,
+        "shear": 0.0, "zoom": 0.1, "random_crop": 4, "early_stopping_patience": 0,
+        "finetune_epochs": 0, "tta": True,
+    },
+}
+
+
+def preset(name: str) -> TrainConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {name!r}.")
+    return TrainConfig.from_dict(PRESETS[name])
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` into a typed pair; the type comes from the field's default."""
+    if "=" not in text:
+        raise ConfigError(f"--set takes key=value; got {text!r}.")
+    key, raw = (part.strip() for part in text.split("=", 1))
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    if key not in fields:
+        raise ConfigError(f"Unknown config field {key!r}. Valid fields: {', '.join(fields)}.")
+    kind = _field_type(fields[key])
+    try:
+        if kind is bool:
+            lowered = raw.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError
+            return key, lowered in ("true", "1", "yes", "on")
+        if kind is list:
+            return key, [item.strip() for item in raw.split(",") if item.strip()]
+        if kind is dict:
+            pairs = [item.split(":", 1) for item in raw.split(",") if item.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError
+            return key, {src.strip(): dst.strip() for src, dst in pairs}
+        return key, kind(raw)
+    except ValueError:
+        example = {bool: "true", list: "a,b", dict: "disgust:angry"}.get(kind, kind.__name__)
+        raise ConfigError(f"{key} must be a {kind.__name__} (e.g. {example}); got {raw!r}.") \
+            from None
+
+
+def resolve_config(
+    *,
+    preset_name: str | None = None,
+    config_file: Path | None = None,
+    overrides: list[str] = (),
+    data: str | None = None,
+) -> TrainConfig:
+    """Defaults, then a preset, then a JSON file, then ``--set`` overrides, then ``--data``."""
+    values: dict[str, Any] = {}
+    if preset_name:
+        values.update(preset(preset_name).to_dict())
+    if config_file:
+        try:
+            values.update(json.loads(Path(config_file).read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ConfigError(f"Config file {config_file} could not be read: {err}.") from err
+    for text in overrides:
+        key, value = parse_override(text)
+        values[key] = value
+    if data is not None:
+        values["data"] = str(data)
+    return TrainConfig.from_dict(values)
