@@ -71,3 +71,21 @@ def real_fer2013() -> Path:
     if not (REAL_FER2013 / "train").is_dir():
         pytest.skip("the real FER-2013 is not present at ../shared/fer2013")
     return REAL_FER2013
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small finished run on the demo data (fast-cpu, 2 epochs), shared by the whole session.
+
+    Lives in its own runs folder: copy it (``shutil.copytree``) into a test's runs folder
+    rather than changing it.
+    """
+    from fer_core import runs
+    from fer_core.config import preset
+    from fer_core.training import train
+
+    run_dir = tmp_path_factory.mktemp("demo-runs") / "20260101-000000-fast-cpu"
+    config = preset("fast-cpu").replace(epochs=2, seed=0)
+    runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": "fast-cpu"})
+    train(config, run_dir)
+    return run_dir

@@ -1,0 +1,196 @@
+"""Predictions and metrics: accuracy, loss, macro-F1, per-class report, confusion matrix.
+
+Used at the end of training, by ``python -m fer_core evaluate`` on any data set in a supported
+layout, for ensembles of runs, and by the Predict page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fer_core import atomic, runs
+from fer_core.errors import RunError
+from fer_core.inputs import PreparedData, Split
+
+
+def predict_proba(model, images: np.ndarray, *, tta: bool = False,
+                  batch_size: int = 256) -> np.ndarray:
+    """Class probabilities for (N, 48, 48) uint8 images; with ``tta`` averaged with mirrors."""
+    x = images[..., None].astype(np.float32)
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
+    proba = model.predict(x, batch_size=batch_size, verbose=0)
+    if tta:
+        proba = (proba + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
+    return proba.astype(np.float32)
+
+
+def compute_metrics(y_true: np.ndarray, proba: np.ndarray,
+                    classes: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Every number Results shows for one split."""
+    from sklearn.metrics import (
+        accuracy_score,
+        classification_report,
+        confusion_matrix,
+        f1_score,
+        log_loss,
+    )
+
+    labels = list(range(len(classes)))
+    y_pred = proba.argmax(axis=1)
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    report = classification_report(
+        y_true, y_pred, labels=labels, target_names=list(classes), output_dict=True,
+        zero_division=0,
+    )
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "loss": float(log_loss(y_true, np.clip(proba, 1e-7, 1), labels=labels)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
+                                   zero_division=0)),
+        "per_class": {
+            name: {k: float(v) for k, v in report[name].items()} for name in classes
+        },
+        "confusion_matrix": matrix.tolist(),
+        "most_confused": most_confused_pairs(matrix, classes),
+    }
+
+
+def most_confused_pairs(matrix: np.ndarray, classes, *, top: int = 5) -> list[dict[str, Any]]:
+    """The largest off-diagonal cells: which true class is most often taken for which."""
+    off = np.array(matrix, dtype=np.int64)
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1][:top]
+    rows = off.sum(axis=1)
+    pairs = []
+    for flat in order:
+        i, j = divmod(int(flat), off.shape[1])
+        if off[i, j] == 0:
+            break
+        pairs.append({"true": classes[i], "predicted": classes[j], "count": int(off[i, j]),
+                      "share_of_true": round(off[i, j] / max(int(np.sum(matrix[i])), 1), 4),
+                      "share_of_errors": round(off[i, j] / max(int(rows[i]), 1), 4)})
+    return pairs
+
+
+def predictions_frame(split: Split, proba: np.ndarray, classes, split_name: str) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "id": split.ids,
+        "split": split_name,
+        "true": [classes[i] for i in split.labels],
+        "pred": [classes[i] for i in proba.argmax(axis=1)],
+        "confidence": proba.max(axis=1).round(5),
+    })
+    for i, name in enumerate(classes):
+        frame[f"p_{name}"] = proba[:, i].round(5)
+    return frame
+
+
+def evaluate_model(model, data: PreparedData, *, run_dir: Path | None = None, tta: bool = False,
+                   batch_size: int = 256) -> dict[str, Any]:
+    """Metrics on val and test; ``predictions.csv`` written into ``run_dir`` when given."""
+    metrics: dict[str, Any] = {"classes": list(data.classes), "tta": tta}
+    frames = []
+    for name, split in (("val", data.val), ("test", data.test)):
+        if len(split) == 0:
+            continue
+        proba = predict_proba(model, split.images, tta=tta, batch_size=batch_size)
+        metrics[name] = compute_metrics(split.labels, proba, data.classes)
+        frames.append(predictions_frame(split, proba, data.classes, name))
+    if run_dir is not None and frames:
+        atomic.write_text(run_dir / "predictions.csv",
+                          pd.concat(frames, ignore_index=True).to_csv(index=False))
+    return metrics
+
+
+# --- saved runs ----------------------------------------------------------------------------------
+
+def load_run_model(run_dir: Path):
+    from fer_core.models import load_model
+
+    path = Path(run_dir) / "model.keras"
+    if not path.is_file():
+        state = runs.effective_state(runs.read_status(Path(run_dir)))
+        raise RunError(
+            f"Run {Path(run_dir).name} has no model.keras (state: {state}); wait for it to "
+            "finish or pick a finished run."
+        )
+    return load_model(path)
+
+
+def run_classes(run_dir: Path) -> tuple[str, ...]:
+    record = runs.read_config(Path(run_dir))
+    classes = record.get("data", {}).get("classes")
+    if not classes:
+        raise RunError(f"Run {Path(run_dir).name} does not record its classes in config.json.")
+    return tuple(classes)
+
+
+def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[Split, tuple]:
+    """The split of a data set, mapped onto the run's classes (its drops and merges applied)."""
+    from fer_core.config import TrainConfig
+    from fer_core.data import load_dataset
+    from fer_core.inputs import apply_data_config
+
+    record = runs.read_config(Path(run_dir))
+    config = TrainConfig.from_dict(record["config"])
+    classes = run_classes(run_dir)
+    location = data if data is not None else (config.data or None)
+    ds = apply_data_config(load_dataset(location), config)
+    part = ds.split(split)
+    part = part.subset(part.index["label"].isin(classes).to_numpy())
+    if len(part) == 0:
+        raise RunError(f"The data set has no {split} images of the run's classes.")
+    lookup = {name: i for i, name in enumerate(classes)}
+    labels = part.index["label"].map(lookup).to_numpy(dtype=np.int32)
+    return Split(part.images, labels, part.index["id"].to_numpy(dtype=str)), classes
+
+
+def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = "test",
+                 tta: bool = False) -> dict[str, Any]:
+    """Evaluate a saved run on a split of any data set; the result is kept in the run."""
+    run_dir = Path(run_dir)
+    part, classes = _data_for_run(run_dir, data, split)
+    proba = predict_proba(load_run_model(run_dir), part.images, tta=tta)
+    result = compute_metrics(part.labels, proba, classes)
+    result.update(split=split, tta=tta, data=str(data) if data else "(the run's own data)")
+    metrics = runs.read_metrics(run_dir) or {}
+    metrics.setdefault("evaluations", []).append(
+        {k: v for k, v in result.items() if k not in ("per_class", "confusion_matrix")}
+    )
+    atomic.write_json(run_dir / "metrics.json", metrics)
+    return result
+
+
+def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
+                      split: str = "test", tta: bool = False) -> dict[str, Any]:
+    """Average the probabilities of several runs (same classes) over one split."""
+    if len(run_dirs) < 2:
+        raise RunError("An ensemble needs at least two runs.")
+    part, classes = _data_for_run(Path(run_dirs[0]), data, split)
+    probas = []
+    for run_dir in run_dirs:
+        if run_classes(Path(run_dir)) != classes:
+            raise RunError(
+                f"Runs in an ensemble must share their classes; {Path(run_dir).name} differs."
+            )
+        probas.append(predict_proba(load_run_model(Path(run_dir)), part.images, tta=tta))
+    result = compute_metrics(part.labels, np.mean(probas, axis=0), classes)
+    result["members"] = [
+        {"run": Path(r).name, "accuracy": float((p.argmax(1) == part.labels).mean())}
+        for r, p in zip(run_dirs, probas, strict=True)
+    ]
+    return result
+
+
+def predict_images(run_dirs: list[Path], images: np.ndarray, *,
+                   tta: bool = False) -> tuple[tuple[str, ...], np.ndarray]:
+    """Probabilities for 48x48 grey faces from one run or the average of several."""
+    classes = run_classes(Path(run_dirs[0]))
+    probas = [predict_proba(load_run_model(Path(r)), images, tta=tta) for r in run_dirs]
+    return classes, np.mean(probas, axis=0)

@@ -1,0 +1,208 @@
+"""Background training jobs: launch, queue, cancel, and notice crashes.
+
+A job is ``python -m fer_core train --run-dir runs/<id>`` in its own process, so it survives
+Streamlit reruns, closed tabs and app restarts. The app only reads run folders.
+
+The ``local`` backend runs one job at a time on this machine, first in first out. Queued jobs
+are run folders whose status is ``queued``; a detached *worker* process takes them in order.
+A file lock (the ``filelock`` library) makes sure only one worker serves a runs folder, even
+when two app instances share it, so a queued job is started exactly once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from filelock import FileLock, Timeout
+
+from fer_core import runs, settings
+from fer_core.config import TrainConfig
+from fer_core.errors import RunError
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+LOCK_NAME = ".queue.lock"
+
+
+class JobBackend(Protocol):
+    """What the pages and the CLI need from a place that runs jobs."""
+
+    name: str
+
+    def submit(self, run_dir: Path) -> None: ...
+
+    def cancel(self, run_dir: Path) -> None: ...
+
+
+def launch(
+    config: TrainConfig,
+    *,
+    runs_root: Path | None = None,
+    preset: str | None = None,
+    sweep: str | None = None,
+    backend: JobBackend | None = None,
+) -> Path:
+    """Create a queued run folder for ``config`` and hand it to the backend."""
+    root = runs_root or settings.runs_dir()
+    backend = backend or LocalBackend(root)
+    run_dir = runs.run_path(runs.new_run_id(preset or config.backbone, runs_root=root),
+                            runs_root=root)
+    runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": preset})
+    runs.write_status(run_dir, queued=time.time(), preset=preset, sweep=sweep,
+                      backend=backend.name)
+    backend.submit(run_dir)
+    return run_dir
+
+
+def sweep_configs(base: TrainConfig, grid: dict[str, list[Any]]) -> list[TrainConfig]:
+    """One config per combination of the listed values (e.g. batch sizes 16, 32, 64)."""
+    keys = [k for k, values in grid.items() if values]
+    combos = itertools.product(*(grid[k] for k in keys))
+    return [base.replace(**dict(zip(keys, combo, strict=True))) for combo in combos]
+
+
+def launch_sweep(base: TrainConfig, grid: dict[str, list[Any]], *, preset: str | None = None,
+                 runs_root: Path | None = None, backend: JobBackend | None = None) -> list[Path]:
+    """Launch every combination as its own job, grouped under one sweep name."""
+    configs = sweep_configs(base, grid)
+    if not configs:
+        raise RunError("A sweep needs at least one value for one hyperparameter.")
+    name = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+    return [launch(c, runs_root=runs_root, preset=preset, sweep=name, backend=backend)
+            for c in configs]
+
+
+def cancel(run_dir: Path, *, backend: JobBackend | None = None) -> None:
+    status = runs.read_status(run_dir)
+    if status.get("backend", "local") == "local" or backend is None:
+        LocalBackend(run_dir.parent).cancel(run_dir)
+    else:
+        backend.cancel(run_dir)
+
+
+def queued_runs(runs_root: Path) -> list[Path]:
+    """Queued run folders, oldest first: the order they will run in."""
+    queued = []
+    for info in runs.list_runs(runs_root):
+        if info.state == "queued" and info.status.get("backend", "local") == "local":
+            queued.append((info.status.get("queued", 0.0), info.run_id, info.path))
+    return [path for _, _, path in sorted(queued)]
+
+
+class LocalBackend:
+    """One job at a time on this machine, served by a detached worker process."""
+
+    name = "local"
+
+    def __init__(self, runs_root: Path | None = None) -> None:
+        self.runs_root = Path(runs_root or settings.runs_dir())
+
+    def submit(self, run_dir: Path) -> None:
+        self.ensure_worker()
+
+    def ensure_worker(self) -> None:
+        """Start a worker unless one already holds the queue lock."""
+        lock = FileLock(self.runs_root / LOCK_NAME)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return  # a worker is serving this folder; it will see the new job
+        lock.release()
+        subprocess.Popen(
+            [sys.executable, "-m", "fer_core", "jobs", "worker", "--runs-dir",
+             str(self.runs_root)],
+            cwd=PACKAGE_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True, env=_job_env(self.runs_root),
+        )
+
+    def cancel(self, run_dir: Path) -> None:
+        status = runs.read_status(run_dir)
+        state = runs.effective_state(status)
+        if state == "queued":
+            runs.write_status(run_dir, state="cancelled", finished=runs.now_iso())
+        elif state == "running":
+            try:
+                os.kill(int(status["pid"]), signal.SIGTERM)  # training stops after this step
+            except (ProcessLookupError, KeyError, ValueError):
+                runs.write_status(run_dir, state="failed", error="the job process was gone")
+        # finished jobs have nothing to cancel
+
+
+def run_worker(runs_root: Path, *, poll_seconds: float = 0.5) -> int:
+    """Serve the queue until it is empty; return how many jobs ran.
+
+    Re-checks the queue after releasing the lock: a job queued in the instant between the
+    last look and the release would otherwise wait for the next launch.
+    """
+    runs_root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(runs_root / LOCK_NAME)
+    ran = 0
+    while True:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return ran
+        try:
+            while queue := queued_runs(runs_root):
+                run_job(queue[0])
+                ran += 1
+        finally:
+            lock.release()
+        if not queued_runs(runs_root):
+            return ran
+        time.sleep(poll_seconds)
+
+
+def run_job(run_dir: Path) -> int:
+    """Run one job in a child process with its output in ``log.txt``; record how it ended."""
+    log_path = run_dir / "log.txt"
+    if runs.read_status(run_dir).get("state") != "queued":
+        return 0  # cancelled while waiting its turn
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fer_core", "train", "--run-dir", str(run_dir)],
+            cwd=PACKAGE_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env={**_job_env(run_dir.parent), "FER_JOB_LOG": str(log_path)},
+        )
+        runs.write_status(run_dir, state="running", started=runs.now_iso(), pid=process.pid,
+                          host=_hostname())
+        code = process.wait()
+    status = runs.read_status(run_dir)
+    if status.get("state") not in runs.FINAL_STATES:
+        how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        runs.write_status(run_dir, state="failed", finished=runs.now_iso(),
+                          error=f"The training process {how} before finishing; see log.txt.")
+    return code
+
+
+def wait(run_dir: Path, *, timeout: float | None = None, poll_seconds: float = 1.0) -> str:
+    """Block until the job ends; return its final state."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        state = runs.effective_state(runs.read_status(run_dir))
+        if state in runs.FINAL_STATES:
+            return state
+        if deadline is not None and time.monotonic() > deadline:
+            raise RunError(f"Run {run_dir.name} is still {state} after {timeout:.0f} s.")
+        time.sleep(poll_seconds)
+
+
+def _job_env(runs_root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["FER_RUNS_DIR"] = str(Path(runs_root).resolve())
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT),
+                                                      env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()

@@ -1,0 +1,405 @@
+"""Backbone registry: a name gives a builder, an input size and the preprocessing it expects.
+
+Every model built here takes what the data set holds, raw 48x48 grey pixels (0-255, float32),
+and does its own resizing, grey-to-RGB and preprocessing inside, so the saved ``model.keras``
+works on raw pixels and the pipeline never materialises 224x224x3 copies of FER-2013.
+
+Keras is imported inside functions only: config validation and the Streamlit pages import this
+module for :func:`backbone_names`, and TensorFlow takes seconds to import.
+
+    from fer_core.models import build_model
+    fer = build_model("fer-cnn", num_classes=7)
+    fer.model.summary()
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fer_core.errors import ModelError
+from fer_core.settings import IMAGE_SIZE
+
+if TYPE_CHECKING:
+    import keras
+
+PREPROCESSING = ("tf", "caffe", "keep", "unit")
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras.applications
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What the rest of the app needs to know about an architecture before building it."""
+
+    name: str
+    native_size: int  # the side it was designed (and pre-trained) for
+    min_size: int  # the smallest side keras.applications accepts
+    pretrained: bool  # ImageNet weights exist
+    preprocessing: str  # one of PREPROCESSING: "tf" x/127.5-1, "caffe" BGR minus mean,
+    #                     "keep" the model rescales itself, "unit" x/255
+    description: str
+    channels: int  # 3 for keras.applications (grey is repeated), 1 for ours
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    spec.name: spec
+    for spec in (
+        BackboneSpec("inceptionv3", 299, 75, True, "tf",
+                     "InceptionV3 (21.8M parameters), the seed report's backbone.", 3),
+        BackboneSpec("mobilenetv2", 224, 32, True, "tf",
+                     "MobileNetV2 (2.3M), light and fast transfer learning.", 3),
+        BackboneSpec("efficientnetb0", 224, 32, True, "keep",
+                     "EfficientNetB0 (4.0M), accurate for its size.", 3),
+        BackboneSpec("resnet50", 224, 32, True, "caffe",
+                     "ResNet50 (23.6M), the classic transfer learning baseline.", 3),
+        BackboneSpec("fer-cnn", IMAGE_SIZE, IMAGE_SIZE, False, "unit",
+                     "Compact CNN at native 48x48 (0.4M); trains in minutes on a CPU.", 1),
+        BackboneSpec("fer-vgg", IMAGE_SIZE, IMAGE_SIZE, False, "unit",
+                     "VGG-style CNN at 48x48 with BatchNorm (2.4M), for best accuracy "
+                     "(after Khaireddin & Chen 2021).", 1),
+    )
+}
+
+# keras.applications constructor of each pre-trained backbone.
+_APPLICATIONS = {
+    "inceptionv3": "InceptionV3",
+    "mobilenetv2": "MobileNetV2",
+    "efficientnetb0": "EfficientNetB0",
+    "resnet50": "ResNet50",
+}
+
+
+def backbone_names() -> list[str]:
+    return list(BACKBONES)
+
+
+@dataclass
+class FerModel:
+    """A built model and the views of it that two-phase training needs.
+
+    ``features`` and ``head`` share their layers (and so their weights) with ``model``: training
+    the head on cached features trains ``model`` too, and ``model`` is what gets saved.
+    """
+
+    model: keras.Model  # (48, 48, 1) raw pixels -> class probabilities (float32)
+    features: keras.Model  # same input -> pooled feature vector
+    head: keras.Model  # feature vector -> class probabilities
+    backbone: keras.Model | None  # the keras.applications model, None for ours
+    spec: BackboneSpec
+    frozen: bool  # True while a pre-trained backbone is frozen
+
+
+# --- custom layers -------------------------------------------------------------------------------
+
+
+@functools.cache
+def register_layers() -> dict[str, type]:
+    """Define and register FER Studio's layers with Keras; returns them as ``custom_objects``.
+
+    They live in a function because defining a Keras layer needs Keras, which this module must
+    not import at import time. :func:`build_model` and :func:`load_model` call it; call it
+    yourself before ``keras.saving.load_model`` on a FER Studio model.
+    """
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="fer_core")
+    class GreyToRGB(keras.layers.Layer):
+        """Repeat the grey channel three times: ImageNet backbones expect RGB."""
+
+        def call(self, inputs: Any) -> Any:
+            return ops.repeat(inputs, 3, axis=-1)
+
+        def compute_output_shape(self, input_shape: tuple) -> tuple:
+            return (*input_shape[:-1], 3)
+
+    @keras.saving.register_keras_serializable(package="fer_core")
+    class Preprocess(keras.layers.Layer):
+        """A backbone's own input scaling, as a layer (a Lambda would not load in safe mode)."""
+
+        def __init__(self, mode: str, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            if mode not in PREPROCESSING:
+                raise ValueError(f"mode must be one of {PREPROCESSING}; got {mode!r}.")
+            self.mode = mode
+
+        def call(self, inputs: Any) -> Any:
+            if self.mode == "tf":
+                return inputs / 127.5 - 1.0
+            if self.mode == "unit":
+                return inputs / 255.0
+            if self.mode == "caffe":
+                mean = ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=inputs.dtype)
+                return ops.flip(inputs, axis=-1) - mean  # RGB -> BGR, then centre
+            return inputs
+
+        def compute_output_shape(self, input_shape: tuple) -> tuple:
+            return tuple(input_shape)
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "mode": self.mode}
+
+    return {"fer_core>GreyToRGB": GreyToRGB, "fer_core>Preprocess": Preprocess}
+
+
+if "keras" in sys.modules:  # Keras is loaded already, so registering now costs nothing and
+    register_layers()  # lets a plain keras.saving.load_model read our models.
+
+
+# --- building ------------------------------------------------------------------------------------
+
+
+def build_model(
+    backbone: str,
+    *,
+    num_classes: int,
+    input_size: int = 0,
+    weights: str = "none",
+    dropout: float = 0.5,
+    seed: int = 0,
+) -> FerModel:
+    """Build a classifier of raw 48x48 grey faces on the named backbone.
+
+    Parameters
+    ----------
+    backbone : a name from :func:`backbone_names`.
+    num_classes : the number of emotions to tell apart.
+    input_size : the side faces are resized to inside the model; 0 uses the backbone's own.
+    weights : "none" (random), "imagenet" (downloaded once into ``~/.keras/models``), or the
+        path of a notop weights file of the same architecture. Pre-trained backbones start
+        frozen, in inference mode, as transfer learning wants.
+    dropout : dropout rate before the classifier.
+    seed : seeds the initial weights (through ``keras.utils.set_random_seed``) and dropout.
+    """
+    import keras
+    from keras import layers
+
+    spec = _spec(backbone)
+    size = input_size or spec.native_size
+    _check_arguments(spec, num_classes=num_classes, size=size, dropout=dropout)
+    source = _resolve_weights(spec, weights)
+    custom = register_layers()
+    keras.utils.set_random_seed(seed)
+
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="pixels")
+    x = inputs
+    if size != IMAGE_SIZE:
+        x = layers.Resizing(size, size, name="resize")(x)
+    if spec.channels == 3:
+        x = custom["fer_core>GreyToRGB"](name="grey_to_rgb")(x)
+    if spec.preprocessing != "keep":
+        x = custom["fer_core>Preprocess"](spec.preprocessing, name="preprocess")(x)
+
+    base = None
+    frozen = source is not None
+    if spec.pretrained:
+        base = _application(spec, size, source)
+        if frozen:
+            base.trainable = False
+        # training=False keeps BatchNorm in inference mode even once the top is unfrozen
+        # (keras-io transfer learning guide); a backbone trained from scratch needs its BN live.
+        x = base(x, training=False) if frozen else base(x)
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
+    else:
+        x = _OUR_BUILDERS[spec.name](x)
+    feature_vector = x
+
+    dropout_layer = layers.Dropout(dropout, seed=seed, name="dropout")
+    dense = layers.Dense(num_classes, name="logits")
+    softmax = layers.Activation("softmax", dtype="float32", name="probabilities")
+    outputs = softmax(dense(dropout_layer(feature_vector)))
+    model = keras.Model(inputs, outputs, name=spec.name.replace("-", "_"))
+    features = keras.Model(inputs, feature_vector, name="features")
+    head_inputs = keras.Input(feature_vector.shape[1:], name="feature_vector")
+    head = keras.Model(head_inputs, softmax(dense(dropout_layer(head_inputs))), name="head")
+    return FerModel(model, features, head, base, spec, frozen)
+
+
+def _spec(name: str) -> BackboneSpec:
+    if name not in BACKBONES:
+        raise ModelError(f"backbone must be one of {', '.join(BACKBONES)}; got {name!r}.")
+    return BACKBONES[name]
+
+
+def _check_arguments(spec: BackboneSpec, *, num_classes: int, size: int, dropout: float) -> None:
+    if num_classes < 2:
+        raise ModelError(f"num_classes must be at least 2; got {num_classes}.")
+    if size < spec.min_size:
+        raise ModelError(
+            f"input_size must be at least {spec.min_size} for {spec.name}; got {size}. "
+            f"Use 0 for its own size ({spec.native_size})."
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ModelError(f"dropout must be in [0, 1); got {dropout}.")
+
+
+def _resolve_weights(spec: BackboneSpec, weights: str) -> str | None:
+    """``weights`` as keras.applications takes it: None, "imagenet" or an existing file."""
+    if weights in ("none", ""):
+        return None
+    if not spec.pretrained:
+        raise ModelError(
+            f"{spec.name} has no pre-trained weights: it trains from scratch. "
+            f"Use weights=none; got {weights!r}."
+        )
+    if weights == "imagenet":
+        return weights
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise ModelError(
+            f"weights must be none, imagenet or an existing weights file; {weights!r} does "
+            f"not exist. Give the path of {spec.name}'s notop weights file."
+        )
+    return str(path)
+
+
+def _application(spec: BackboneSpec, size: int, weights: str | None) -> keras.Model:
+    """The keras.applications backbone, with a message that says what to do when offline."""
+    from keras import applications
+
+    constructor = getattr(applications, _APPLICATIONS[spec.name])
+    try:
+        return constructor(include_top=False, weights=weights, input_shape=(size, size, 3))
+    except Exception as err:  # get_file raises a bare Exception when the download fails
+        if weights == "imagenet":
+            raise ModelError(_download_failed_message(spec, err)) from err
+        raise ModelError(
+            f"The weights file {weights} does not fit {spec.name} ({_brief(err)}). It must "
+            f"hold the notop weights (include_top=False) of the same architecture."
+        ) from err
+
+
+def _download_failed_message(spec: BackboneSpec, err: Exception) -> str:
+    """Name the exact file and folder, so an offline user can place the weights by hand."""
+    keras_home = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser()
+    found = re.search(r"URL fetch failure on (\S+?):? ", str(err))
+    if found is None:
+        return f"Could not load the ImageNet weights of {spec.name}: {_brief(err)}"
+    url = found.group(1)
+    file_name = url.rsplit("/", 1)[-1]
+    return (
+        f"Could not download the ImageNet weights of {spec.name} (no internet?). Download "
+        f"{file_name} from {url} and put it in {keras_home / 'models'} ($KERAS_HOME/models, "
+        f"by default ~/.keras/models), or pass its local path as weights."
+    )
+
+
+def _conv_bn_relu(x: Any, filters: int, name: str) -> Any:
+    from keras import layers
+
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                      kernel_initializer="he_normal", name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _fer_cnn(x: Any) -> Any:
+    """Four conv blocks, one conv each: cheap enough for an epoch of FER-2013 on two cores.
+
+    Flatten, not global pooling: where a feature sits (mouth or brows) is what tells
+    expressions apart; pooling it away made learning several times slower.
+    """
+    from keras import layers
+
+    for stage, filters in enumerate((32, 64, 128, 256), start=1):
+        x = _conv_bn_relu(x, filters, f"block{stage}")
+        x = layers.MaxPooling2D(2, name=f"block{stage}_pool")(x)
+    return layers.Flatten(name="flatten")(x)
+
+
+def _fer_vgg(x: Any) -> Any:
+    """VGG as in Khaireddin & Chen (2021): four stages of two convs, then a dense layer.
+
+    Channels are halved (32-256, not 64-512) so an epoch of FER-2013 fits in minutes on a CPU.
+    Flatten rather than pooling: at 3x3 where the parts of a face are still apart.
+    """
+    from keras import layers
+
+    for stage, filters in enumerate((32, 64, 128, 256), start=1):
+        x = _conv_bn_relu(x, filters, f"block{stage}a")
+        x = _conv_bn_relu(x, filters, f"block{stage}b")
+        x = layers.MaxPooling2D(2, name=f"block{stage}_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(512, use_bias=False, kernel_initializer="he_normal", name="fc")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="fc_bn")(x)
+    return layers.ReLU(name="fc_relu")(x)
+
+
+_OUR_BUILDERS = {"fer-cnn": _fer_cnn, "fer-vgg": _fer_vgg}
+
+
+# --- fine-tuning, loading ------------------------------------------------------------------------
+
+
+def unfreeze_top(fer_model: FerModel, n_layers: int) -> int:
+    """Make the top ``n_layers`` layers of a frozen backbone trainable, for fine-tuning.
+
+    BatchNorm layers stay frozen: their statistics come from ImageNet, and updating them from
+    small FER batches wrecks what the frozen phase learnt. Returns how many layers with weights
+    became trainable (0 for a backbone that was never frozen). Recompile the model afterwards.
+    """
+    from keras import layers
+
+    base = fer_model.backbone
+    if base is None or not fer_model.frozen or n_layers <= 0:
+        return 0
+    base.trainable = True
+    top = base.layers[-n_layers:]
+    unfrozen = 0
+    for layer in base.layers:
+        layer.trainable = layer in top and not isinstance(layer, layers.BatchNormalization)
+        unfrozen += bool(layer.trainable and layer.weights)
+    fer_model.frozen = False
+    return unfrozen
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a saved model in safe mode: a ``.keras`` file can carry code, ours never does."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"Model file {path} does not exist. Pick a finished run's model.keras.")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise ModelError(
+            f"{path} is not a Keras model: a .keras file is a zip archive and this one is not. "
+            f"It may be truncated; export the model again."
+        )
+    register_layers()
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as err:  # Keras raises ValueError, OSError, KeyError... for a bad file
+        if "Lambda" in str(err) or "safe_mode" in str(err):
+            raise ModelError(
+                f"{path} holds a Lambda layer (arbitrary code), which FER Studio does not "
+                f"load. Rebuild the model without Lambda layers."
+            ) from err
+        raise ModelError(
+            f"{path} could not be loaded as a Keras model ({_brief(err)}). Expected a .keras "
+            f"file saved by FER Studio."
+        ) from err
+
+
+def _brief(err: Exception, limit: int = 200) -> str:
+    """The first line of a Keras error: some run to pages, listing every layer."""
+    lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    first = lines[0].rstrip(": ")
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
+def count_params(model: keras.Model, *, trainable_only: bool = False) -> int:
+    """Parameters of a model: all of them, or just those the optimizer will update."""
+    weights = model.trainable_weights if trainable_only else model.weights
+    total = 0
+    for weight in weights:
+        size = 1
+        for dim in weight.shape:
+            size *= int(dim)
+        total += size
+    return total

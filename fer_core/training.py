@@ -1,0 +1,310 @@
+"""``train(config, run_dir)``: a TrainConfig in, a finished run folder out.
+
+    python -m fer_core train --preset fast-cpu --run-dir runs/my-first-run
+
+It reads top to bottom: seed and device, data, model, phase 1 (the backbone frozen when it
+starts from pre-trained weights; its features computed once when nothing augments them),
+phase 2 (fine-tuning the top of the backbone), reload the best model, evaluate, write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_core import atomic, runs
+from fer_core.config import TrainConfig
+from fer_core.data import Dataset
+from fer_core.inputs import PreparedData, Split, balanced_class_weights, make_dataset, prepare_data
+
+log = logging.getLogger("fer_core.training")
+
+
+def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None) -> dict:
+    """Train, evaluate and write the run folder; return the metrics.
+
+    The status ends as ``succeeded``, ``cancelled`` (SIGTERM/SIGINT: the current step is
+    finished and the best model so far is kept and evaluated) or ``failed`` with the error.
+    """
+    from fer_core.callbacks import StopFlag
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        runs.create_run(config.to_dict(), run_dir=run_dir)
+    handler = _log_to_run_folder(run_dir)
+    stop = StopFlag()
+    stop.install()
+    runs.write_status(
+        run_dir, state="running", pid=os.getpid(), host=socket.gethostname(),
+        started=runs.now_iso(), error=None,
+    )
+    try:
+        metrics = _train(config, run_dir, dataset, stop)
+    except BaseException as err:
+        log.exception("Training failed")
+        runs.write_status(
+            run_dir, state="failed", error=f"{type(err).__name__}: {err}", finished=runs.now_iso()
+        )
+        raise
+    finally:
+        logging.getLogger("fer_core").removeHandler(handler)
+        handler.close()
+    state = "cancelled" if stop.requested else "succeeded"
+    runs.write_status(run_dir, state=state, finished=runs.now_iso())
+    log.info("Run %s %s.", run_dir.name, state)
+    return metrics
+
+
+def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop) -> dict:
+    from fer_core import device
+    from fer_core.callbacks import BestTracker, EpochClock
+    from fer_core.evaluation import evaluate_model
+
+    started = time.monotonic()
+    mixed = device.use_mixed_precision(config.mixed_precision)
+    device.configure(mixed_precision=mixed, seed=config.seed)
+
+    data = prepare_data(config, dataset)
+    log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
+             ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
+    _record_environment(run_dir, config, data, mixed=mixed)
+
+    fer = _build(config, len(data.classes))
+    best = BestTracker()
+    clock = EpochClock(total=config.epochs + config.finetune_epochs)
+    model_path = run_dir / "model.keras"
+
+    if config.epochs > 0:
+        _phase_one(config, fer, data, run_dir, best, clock, stop)
+    if config.finetune_epochs > 0 and not stop.requested:
+        _phase_two(config, fer, data, run_dir, best, clock, stop)
+
+    model = _best_model(fer, model_path, best)
+    metrics = evaluate_model(
+        model, data, run_dir=run_dir, tta=config.tta, batch_size=max(config.batch_size, 128)
+    )
+    metrics.update(
+        seconds=round(time.monotonic() - started, 1),
+        epochs=clock.done,
+        best_epoch=best.epoch,
+        cancelled=stop.requested,
+    )
+    atomic.write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _build(config: TrainConfig, num_classes: int):
+    from fer_core.models import build_model
+
+    return build_model(
+        config.backbone, num_classes=num_classes, input_size=config.input_size,
+        weights=config.weights, dropout=config.dropout, seed=config.seed,
+    )
+
+
+def _phase_one(config, fer, data: PreparedData, run_dir, best, clock, stop) -> None:
+    """Train the head (frozen pre-trained backbone) or the whole network (from scratch)."""
+    from fer_core.augment import build_augmenter
+
+    augmenter = build_augmenter(config, seed=config.seed)
+    cached = config.cache_features and fer.frozen and augmenter is None and config.mixup == 0
+    weights = _class_weights(config, data)
+    if cached:
+        log.info("Phase 1: computing frozen backbone features once, then training the head.")
+        train_ds, val_ds = _feature_datasets(config, fer, data, weights)
+        target = fer.head
+    else:
+        log.info("Phase 1: training %s end to end on augmented batches.",
+                 "the head" if fer.frozen else "the whole network")
+        train_ds = make_dataset(
+            data.train, num_classes=len(data.classes), batch_size=config.batch_size,
+            training=True, seed=config.seed, augmenter=augmenter, mixup=config.mixup,
+            class_weights=weights,
+        )
+        val_ds = _eval_dataset(config, data.val, len(data.classes))
+        target = fer.model
+    steps = _steps(len(data.train), config.batch_size)
+    _compile(target, config, lr=config.learning_rate, total_steps=steps * config.epochs)
+    _fit(target, train_ds, val_ds, config=config, phase=1, epochs=config.epochs, steps=steps,
+         save=fer.model, run_dir=run_dir, best=best, clock=clock, stop=stop)
+
+
+def _phase_two(config, fer, data: PreparedData, run_dir, best, clock, stop) -> None:
+    """Fine-tune: unfreeze the top of the backbone and train end to end at a low rate."""
+    from fer_core.augment import build_augmenter
+    from fer_core.models import unfreeze_top
+
+    if best.saved:  # continue from the best phase-1 weights, not the last epoch's
+        fer.model.load_weights(_weights_of(run_dir / "model.keras"))
+    unfrozen = unfreeze_top(fer, config.unfreeze_layers)
+    log.info("Phase 2: fine-tuning with %d backbone layers unfrozen.", unfrozen)
+    train_ds = make_dataset(
+        data.train, num_classes=len(data.classes), batch_size=config.batch_size, training=True,
+        seed=config.seed + 1, augmenter=build_augmenter(config, seed=config.seed + 1),
+        mixup=config.mixup, class_weights=_class_weights(config, data),
+    )
+    val_ds = _eval_dataset(config, data.val, len(data.classes))
+    steps = _steps(len(data.train), config.batch_size)
+    _compile(fer.model, config, lr=config.finetune_learning_rate,
+             total_steps=steps * config.finetune_epochs)
+    _fit(fer.model, train_ds, val_ds, config=config, phase=2, epochs=config.finetune_epochs,
+         steps=steps, save=fer.model, run_dir=run_dir, best=best, clock=clock, stop=stop)
+
+
+def _weights_of(model_path: Path) -> str:
+    """Extract the saved model's weights to a file ``load_weights`` accepts."""
+    import keras
+
+    from fer_core.models import load_model
+
+    target = model_path.with_name(".phase1.weights.h5")
+    model: keras.Model = load_model(model_path)
+    model.save_weights(target)
+    return str(target)
+
+
+def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_dir, best, clock,
+         stop) -> None:
+    import keras
+
+    from fer_core.callbacks import BestModelSaver, RunProgress
+
+    callbacks: list[keras.callbacks.Callback] = [
+        RunProgress(run_dir, phase=phase, steps_per_epoch=steps, clock=clock, stop=stop),
+        BestModelSaver(run_dir / "model.keras", save, best, clock),
+    ]
+    if config.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience))
+    if config.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=config.reduce_lr_factor,
+            patience=config.reduce_lr_patience, min_lr=1e-7))
+    target.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=0,
+               shuffle=False)  # the pipeline shuffles; Keras cannot shuffle a tf.data set
+
+
+def _compile(model, config: TrainConfig, *, lr: float, total_steps: int) -> None:
+    import keras
+
+    schedule: Any = lr
+    if config.lr_schedule == "cosine":
+        schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(total_steps, 1))
+    if config.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(
+            schedule, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None
+        )
+    elif config.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(schedule)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+
+def _feature_datasets(config, fer, data: PreparedData, weights):
+    """Run the frozen backbone once over train and val; the head then trains in seconds."""
+    import tensorflow as tf
+
+    def features_of(split: Split) -> np.ndarray:
+        ds = tf.data.Dataset.from_tensor_slices(split.images[..., None]).batch(128)
+        ds = ds.map(lambda x: tf.cast(x, tf.float32)).prefetch(tf.data.AUTOTUNE)
+        return fer.features.predict(ds, verbose=0).astype(np.float32)
+
+    n_classes = len(data.classes)
+    train_x, val_x = features_of(data.train), features_of(data.val)
+    onehot = np.eye(n_classes, dtype=np.float32)
+    train = (train_x, onehot[data.train.labels])
+    if weights is not None:
+        train = (*train, weights[data.train.labels])
+    train_ds = tf.data.Dataset.from_tensor_slices(train).shuffle(
+        len(train_x), seed=config.seed).batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+    val_ds = tf.data.Dataset.from_tensor_slices(
+        (val_x, onehot[data.val.labels])).batch(256)
+    return train_ds, val_ds
+
+
+def _eval_dataset(config: TrainConfig, split: Split, num_classes: int):
+    return make_dataset(split, num_classes=num_classes, batch_size=max(config.batch_size, 128),
+                        training=False)
+
+
+def _class_weights(config: TrainConfig, data: PreparedData) -> np.ndarray | None:
+    if config.class_weights != "balanced":
+        return None
+    return balanced_class_weights(data.train.labels, len(data.classes))
+
+
+def _steps(n: int, batch_size: int) -> int:
+    return max(n // batch_size, 1) if n >= batch_size else 1
+
+
+def _best_model(fer, model_path: Path, best):
+    """The best checkpoint; if no epoch finished (cancelled early) the model as it is."""
+    from fer_core.callbacks import save_model
+    from fer_core.models import load_model
+
+    if best.saved:
+        return load_model(model_path)
+    save_model(fer.model, model_path)
+    return fer.model
+
+
+def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, *,
+                        mixed: bool) -> None:
+    """Complete config.json with what is needed to reproduce and compare the run."""
+    import keras
+    import tensorflow as tf
+
+    from fer_core import device
+
+    previous = runs.read_json(run_dir / "config.json") or {}
+    atomic.write_json(run_dir / "config.json", {
+        **previous,
+        "config": config.to_dict(),
+        "data": {
+            "name": data.dataset.name,
+            "location": data.dataset.location,
+            "fingerprint": data.dataset.fingerprint,
+            "synthetic": data.dataset.synthetic,
+            "classes": list(data.classes),
+            "train_counts": data.class_counts(),
+            "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        },
+        "environment": {
+            "device": device.describe_device(),
+            "mixed_precision": mixed,
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "host": socket.gethostname(),
+        },
+    })
+
+
+def _log_to_run_folder(run_dir: Path) -> logging.Handler:
+    """Send the engine's log to ``log.txt`` (and to stdout when nobody redirects it there)."""
+    logger = logging.getLogger("fer_core")
+    logger.setLevel(logging.INFO)
+    formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    if os.environ.get("FER_JOB_LOG") == str(run_dir / "log.txt"):
+        handler: logging.Handler = logging.StreamHandler(sys.stdout)  # stdout is log.txt
+    else:
+        handler = logging.FileHandler(run_dir / "log.txt")
+        if not any(isinstance(h, logging.StreamHandler) and not isinstance(
+                h, logging.FileHandler) for h in logger.handlers):
+            console = logging.StreamHandler(sys.stderr)
+            console.setFormatter(formatter)
+            logger.addHandler(console)
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
+    return handler
