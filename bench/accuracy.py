@@ -1,0 +1,110 @@
+"""Train presets on the real FER-2013 and print test accuracy beside the seed report's.
+
+    python -m bench.accuracy --preset fast-cpu
+    python -m bench.accuracy --preset best --set epochs=40 --runs-dir bench-runs
+    python -m bench.accuracy --report bench-runs/*     # table of runs already trained
+
+Validation is carved from train/ (20%, stratified); test/ is the 3,589-image PublicTest split,
+reported as is and never used to choose anything. Each run is a normal run folder, so the
+app's Results page shows it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.machine import describe_machine
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
+
+# The seed report: InceptionV3 transfer learning on FER-2013, test accuracy.
+SEED_REPORT = [
+    ("seed report: InceptionV3 frozen (seed-baseline)", 0.4414),
+    ("seed report: + fine-tuning top 50 layers (seed-finetuned)", 0.4900),
+    ("seed report: same without disgust, 6 classes (seed-no-disgust)", 0.4866),
+]
+
+
+def train_preset(preset_name: str, overrides: list[str], data: Path, runs_dir: Path) -> Path:
+    from fer_core import runs
+    from fer_core.config import resolve_config
+    from fer_core.training import train
+
+    config = resolve_config(preset_name=preset_name, overrides=overrides, data=str(data))
+    run_dir = runs.run_path(runs.new_run_id(f"bench-{preset_name}", runs_root=runs_dir),
+                            runs_root=runs_dir)
+    runs.create_run(config.to_dict(), run_dir=run_dir,
+                    extra={"preset": preset_name, "overrides": overrides})
+    train(config, run_dir)
+    return run_dir
+
+
+def result_row(run_dir: Path) -> dict:
+    from fer_core import runs
+
+    record = runs.read_config(run_dir)
+    metrics = runs.read_metrics(run_dir) or {}
+    test = metrics.get("test", {})
+    recalls = {name: values["recall"] for name, values in test.get("per_class", {}).items()}
+    return {
+        "run": run_dir.name,
+        "preset": record.get("preset") or record["config"]["backbone"],
+        "overrides": " ".join(record.get("overrides", [])),
+        "classes": len(metrics.get("classes", [])),
+        "test_accuracy": test.get("accuracy"),
+        "macro_f1": test.get("macro_f1"),
+        "recall": recalls,
+        "minutes": metrics.get("seconds", 0) / 60,
+        "epochs": metrics.get("epochs"),
+        "tta": metrics.get("tta"),
+        "device": record.get("environment", {}).get("device", "?"),
+    }
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"Machine: {describe_machine()}\n")
+    print("| recipe | classes | test accuracy | macro-F1 | minutes | epochs | device |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for name, accuracy in SEED_REPORT:
+        print(f"| {name} | {6 if 'without' in name else 7} | {accuracy:.2%} | | hours (Colab) "
+              "| | Colab GPU |")
+    for row in rows:
+        label = f"{row['preset']} {row['overrides']}".strip() + (" + flip TTA" if row["tta"]
+                                                                   else "")
+        print(f"| {label} | {row['classes']} | {row['test_accuracy']:.2%} | "
+              f"{row['macro_f1']:.3f} | {row['minutes']:.1f} | {row['epochs']} | "
+              f"{row['device']} |")
+    if rows:
+        print("\nPer-class test recall:")
+        names = list(rows[0]["recall"])
+        print("| run | " + " | ".join(names) + " |")
+        print("| --- |" + " ---: |" * len(names))
+        for row in rows:
+            print(f"| {row['run']} | " + " | ".join(
+                f"{row['recall'].get(n, 0):.2f}" for n in names) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", action="append", default=[])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--runs-dir", type=Path, default=Path("bench-runs"))
+    parser.add_argument("--report", type=Path, nargs="*", default=None,
+                        help="only print the table of these finished run folders")
+    args = parser.parse_args(argv)
+    if args.report is not None:
+        print_table([result_row(p) for p in args.report if (p / "metrics.json").exists()])
+        return 0
+    if not args.data.exists():
+        sys.exit(f"No data at {args.data}; pass --data PATH to a FER-2013 download.")
+    run_dirs = [train_preset(name, args.set, args.data, args.runs_dir)
+                for name in args.preset or ["fast-cpu"]]
+    print_table([result_row(p) for p in run_dirs])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
