@@ -10,7 +10,8 @@
     python -m fer_core predict RUN_DIR IMAGE... [--json]
     python -m fer_core runs list [--json]
     python -m fer_core jobs launch [--preset NAME] [--set key=value ...] [--data PATH] [--json]
-    python -m fer_core jobs list [--json] | jobs cancel RUN_ID | jobs wait RUN_ID
+    python -m fer_core jobs list [--json] | jobs cancel RUN_ID | jobs resume RUN_ID
+    python -m fer_core jobs wait RUN_ID
 
 A ``FerError`` prints one line (``error: ...``) and exits 2; anything else is a bug and keeps
 its traceback.
@@ -282,6 +283,8 @@ def _jobs_commands(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_jobs_list)
     for name, handler, text in (("cancel", _jobs_cancel, "cancel a queued or running job"),
+                                ("resume", _jobs_resume, "continue a failed job from its last "
+                                 "finished epoch"),
                                 ("wait", _jobs_wait, "block until a job ends; exit 0 if it "
                                  "succeeded")):
         parser = jobs.add_parser(name, help=text)
@@ -325,6 +328,14 @@ def _jobs_cancel(args: argparse.Namespace) -> int:
 
     jobs.cancel(_existing_run(args.run_id))
     print(f"{args.run_id}: {runs.effective_state(runs.read_status(_existing_run(args.run_id)))}")
+    return 0
+
+
+def _jobs_resume(args: argparse.Namespace) -> int:
+    from fer_core import jobs
+
+    jobs.resume(_existing_run(args.run_id))
+    print(f"{args.run_id}: queued to resume")
     return 0
 
 

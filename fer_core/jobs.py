@@ -86,6 +86,22 @@ def cancel(run_dir: Path, *, backend: JobBackend | None = None) -> None:
         backend.cancel(run_dir)
 
 
+def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
+    """Queue a failed run again; it continues from its last finished epoch."""
+    from fer_core.resume import is_resumable
+
+    state = runs.effective_state(runs.read_status(run_dir))
+    if state != "failed" or not is_resumable(run_dir):
+        raise RunError(
+            f"Run {run_dir.name} cannot be resumed: only a failed run with a saved epoch can "
+            f"(this one is {state}). Launch a new run instead."
+        )
+    backend = backend or LocalBackend(run_dir.parent)
+    runs.write_status(run_dir, state="queued", queued=time.time(), error=None, pid=None,
+                      resumed=runs.read_status(run_dir).get("resumed", 0) + 1)
+    backend.submit(run_dir)
+
+
 def queued_runs(runs_root: Path) -> list[Path]:
     """Queued run folders, oldest first: the order they will run in."""
     queued = []
@@ -101,7 +117,9 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, runs_root: Path | None = None) -> None:
-        self.runs_root = Path(runs_root or settings.runs_dir())
+        # Absolute: the worker runs in the package folder, where a relative path means
+        # another folder than the app's.
+        self.runs_root = Path(runs_root or settings.runs_dir()).resolve()
 
     def submit(self, run_dir: Path) -> None:
         self.ensure_worker()
@@ -122,15 +140,24 @@ class LocalBackend:
         )
 
     def cancel(self, run_dir: Path) -> None:
+        """Queued: cancelled at once. Running: SIGTERM, the job ends its step and stops.
+
+        ``cancel_requested`` is recorded first, so a job killed by the signal before its
+        handler is installed (TensorFlow still importing) is recorded as cancelled, not
+        failed, and a job the worker was just starting is stopped by the worker.
+        """
         status = runs.read_status(run_dir)
         state = runs.effective_state(status)
         if state == "queued":
-            runs.write_status(run_dir, state="cancelled", finished=runs.now_iso())
+            runs.write_status(run_dir, state="cancelled", cancel_requested=runs.now_iso(),
+                              finished=runs.now_iso())
         elif state == "running":
+            runs.write_status(run_dir, cancel_requested=runs.now_iso())
             try:
                 os.kill(int(status["pid"]), signal.SIGTERM)  # training stops after this step
-            except (ProcessLookupError, KeyError, ValueError):
-                runs.write_status(run_dir, state="failed", error="the job process was gone")
+            except (ProcessLookupError, KeyError, TypeError, ValueError):
+                runs.write_status(run_dir, state="failed", finished=runs.now_iso(),
+                                  error="The job process was gone when it was cancelled.")
         # finished jobs have nothing to cancel
 
 
@@ -162,7 +189,7 @@ def run_worker(runs_root: Path, *, poll_seconds: float = 0.5) -> int:
 def run_job(run_dir: Path) -> int:
     """Run one job in a child process with its output in ``log.txt``; record how it ended."""
     log_path = run_dir / "log.txt"
-    if runs.read_status(run_dir).get("state") != "queued":
+    if runs.effective_state(runs.read_status(run_dir)) != "queued":
         return 0  # cancelled while waiting its turn
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -170,14 +197,20 @@ def run_job(run_dir: Path) -> int:
             cwd=PACKAGE_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env={**_job_env(run_dir.parent), "FER_JOB_LOG": str(log_path)},
         )
-        runs.write_status(run_dir, state="running", started=runs.now_iso(), pid=process.pid,
-                          host=_hostname())
+        status = runs.write_status(run_dir, state="running", started=runs.now_iso(),
+                                   pid=process.pid, host=_hostname())
+        if status.get("cancel_requested"):  # cancelled in the instant it was being started
+            process.terminate()
         code = process.wait()
     status = runs.read_status(run_dir)
     if status.get("state") not in runs.FINAL_STATES:
-        how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        runs.write_status(run_dir, state="failed", finished=runs.now_iso(),
-                          error=f"The training process {how} before finishing; see log.txt.")
+        if status.get("cancel_requested"):  # stopped by the signal before it could handle it
+            runs.write_status(run_dir, state="cancelled", finished=runs.now_iso())
+        else:
+            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            runs.write_status(run_dir, state="failed", finished=runs.now_iso(),
+                              error=f"The training process {how} before finishing; see "
+                              "log.txt.")
     return code
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import shutil
 import socket
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_core import atomic, runs
+from fer_core import atomic, resume, runs
 from fer_core.config import TrainConfig
 from fer_core.data import Dataset
 from fer_core.inputs import PreparedData, Split, balanced_class_weights, make_dataset, prepare_data
@@ -57,6 +58,7 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
     finally:
         logging.getLogger("fer_core").removeHandler(handler)
         handler.close()
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # only a crashed run resumes
     state = "cancelled" if stop.requested else "succeeded"
     runs.write_status(run_dir, state=state, finished=runs.now_iso())
     log.info("Run %s %s.", run_dir.name, state)
@@ -82,8 +84,17 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop) ->
     clock = EpochClock(total=config.epochs + config.finetune_epochs)
     model_path = run_dir / "model.keras"
 
-    if config.epochs > 0:
+    finished_one = resume.phase_done(run_dir, 1)
+    if finished_one is not None:  # a resumed job: phase 1 finished before the process died
+        log.info("Resuming after phase 1 (%d epochs done).", finished_one.epochs)
+        clock.done = finished_one.epochs
+        best.value, best.epoch, best.saved = (finished_one.best_value, finished_one.best_epoch,
+                                              model_path.exists())
+    elif config.epochs > 0:
         _phase_one(config, fer, data, run_dir, best, clock, stop)
+        if not stop.requested:
+            resume.mark_phase_done(run_dir, 1, resume.PhaseDone(clock.done, best.value,
+                                                                best.epoch))
     if config.finetune_epochs > 0 and not stop.requested:
         _phase_two(config, fer, data, run_dir, best, clock, stop)
 
@@ -177,7 +188,20 @@ def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_di
 
     from fer_core.callbacks import BestModelSaver, RunProgress
 
+    start = clock.done
+    restored = resume.restored_epochs(run_dir, phase)
+    history = resume.align_history(run_dir, keep_through_epoch=start + restored)
+    if restored:
+        log.info("Resuming phase %d after epoch %d from its backup.", phase, restored)
+        clock.done = start + restored
+        earlier = history["val_accuracy"].dropna()
+        if len(earlier) and (run_dir / "model.keras").exists():
+            best.value, best.saved = float(earlier.max()), True
+            best.epoch = int(history.loc[earlier.idxmax(), "epoch"])
     callbacks: list[keras.callbacks.Callback] = [
+        # First, so the weights and epoch are restored before anything reads them.
+        keras.callbacks.BackupAndRestore(str(resume.backup_dir(run_dir, phase)),
+                                         double_checkpoint=True),
         RunProgress(run_dir, phase=phase, steps_per_epoch=steps, clock=clock, stop=stop),
         BestModelSaver(run_dir / "model.keras", save, best, clock),
     ]
@@ -188,6 +212,9 @@ def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_di
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=config.reduce_lr_factor,
             patience=config.reduce_lr_patience, min_lr=1e-7))
+    # BackupAndRestore leaves the restored epoch on the model, and fit() prefers it to its own
+    # argument: without this reset a resumed phase 1 would cut phase 2 short.
+    target._initial_epoch = None
     target.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=0,
                shuffle=False)  # the pipeline shuffles; Keras cannot shuffle a tf.data set
 
