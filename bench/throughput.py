@@ -1,0 +1,123 @@
+"""Training and inference speed of every backbone, the feature cache, and the input pipeline.
+
+    python -m bench.throughput                 # all backbones, batch 32 and 64
+    python -m bench.throughput --backbones fer-cnn fer-vgg --images 2048
+
+Prints markdown tables with the machine. Each backbone runs at its own default input size
+from raw 48x48 grey pixels, exactly as training feeds it (resize and grey-to-RGB inside the
+model). Numbers are images per second, the best of a few repeats after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from bench.machine import describe_machine
+
+
+def _best_rate(fn, n_images: int, repeats: int = 3) -> float:
+    fn()  # warm-up: graph tracing and memory allocation are not what we measure
+    best = min(_timed(fn) for _ in range(repeats))
+    return n_images / best
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def backbone_rates(name: str, batch: int, n_images: int) -> tuple[float, float]:
+    """(training images/s, inference images/s) for one backbone and batch size."""
+    import keras
+
+    from fer_core.models import build_model
+
+    fer = build_model(name, num_classes=7, weights="none")
+    model = fer.model
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(n_images, 48, 48, 1)).astype(np.float32)
+    y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, size=n_images)]
+    train = _best_rate(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0),
+                       n_images, repeats=2)
+    infer = _best_rate(lambda: model.predict(x, batch_size=batch, verbose=0), n_images)
+    return train, infer
+
+
+def feature_cache_speedup(name: str, n_images: int, batch: int = 32) -> tuple[float, float]:
+    """Seconds per head epoch: recomputing the frozen backbone vs training on cached features."""
+    import keras
+
+    from fer_core.models import build_model
+
+    fer = build_model(name, num_classes=7, weights="none")
+    for layer in fer.features.layers:  # frozen, as with pre-trained weights
+        layer.trainable = False
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(n_images, 48, 48, 1)).astype(np.float32)
+    y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, size=n_images)]
+    fer.model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy")
+    full = _timed(lambda: fer.model.fit(x, y, batch_size=batch, epochs=1, verbose=0))
+    features = fer.features.predict(x, batch_size=batch, verbose=0)
+    fer.head.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy")
+    fer.head.fit(features, y, batch_size=batch, epochs=1, verbose=0)  # warm-up
+    cached = _timed(lambda: fer.head.fit(features, y, batch_size=batch, epochs=1, verbose=0))
+    return full, cached
+
+
+def pipeline_rate(n_images: int, batch: int = 64) -> float:
+    """The tf.data input pipeline alone (shuffle, batch, augment), images/s."""
+    from fer_core.augment import build_augmenter
+    from fer_core.config import preset
+    from fer_core.inputs import Split, make_dataset
+
+    rng = np.random.default_rng(0)
+    split = Split(rng.integers(0, 256, size=(n_images, 48, 48), dtype=np.uint8),
+                  rng.integers(0, 7, size=n_images).astype(np.int32),
+                  np.array([str(i) for i in range(n_images)]))
+    ds = make_dataset(split, num_classes=7, batch_size=batch, training=True,
+                      augmenter=build_augmenter(preset("best"), seed=0))
+
+    def consume() -> None:
+        for _ in ds:
+            pass
+
+    return _best_rate(consume, n_images, repeats=2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from fer_core.models import BACKBONES
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbones", nargs="*", default=list(BACKBONES))
+    parser.add_argument("--batches", nargs="*", type=int, default=[32, 64])
+    parser.add_argument("--images", type=int, default=512,
+                        help="images per measurement (the large backbones are slow on a CPU)")
+    args = parser.parse_args(argv)
+
+    print(f"Machine: {describe_machine()}\n")
+    print("| backbone | input | batch | train images/s | inference images/s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name in args.backbones:
+        size = BACKBONES[name].native_size
+        for batch in args.batches:
+            train, infer = backbone_rates(name, batch, args.images)
+            print(f"| {name} | {size} | {batch} | {train:,.0f} | {infer:,.0f} |", flush=True)
+
+    print("\n| frozen backbone | head epoch, recomputing (s) | head epoch, cached (s) | "
+          "speed-up |")
+    print("| --- | ---: | ---: | ---: |")
+    for name in [n for n in args.backbones if BACKBONES[n].pretrained][:2]:
+        full, cached = feature_cache_speedup(name, args.images)
+        print(f"| {name} | {full:.2f} | {cached:.3f} | {full / cached:,.0f}x |", flush=True)
+
+    print(f"\nInput pipeline with augmentation (batch 64): "
+          f"{pipeline_rate(max(args.images, 8192)):,.0f} images/s")
+
+
+if __name__ == "__main__":
+    main()
