@@ -1,0 +1,24 @@
+"""FER Studio: explore FER data, train and compare emotion models, share the results.
+
+    streamlit run app.py        (or: make run)
+
+This file holds the page set-up, the shared sidebar and the navigation; each page lives in
+pages/ and calls fer_core for everything it shows.
+"""
+
+import streamlit as st
+
+from ui.sidebar import render_sidebar
+
+st.set_page_config(page_title="FER Studio", page_icon=":material/mood:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/explore.py", title="Explore", icon=":material/insights:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
+        st.Page("pages/predict.py", title="Predict", icon=":material/face:"),
+    ]
+)
+render_sidebar()
+navigation.run()
