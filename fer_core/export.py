@@ -1,0 +1,194 @@
+"""Run folders as zip files: export one to send it, import one that was sent.
+
+A run folder is self-contained (DESIGN.md), so a zip of it is all another FER Studio needs to
+show the run. Importing is where care is needed, because the zip comes from someone else:
+
+- no entry may land outside the new run folder (absolute paths, ``..``, backslashes, drive
+  letters and symbolic links are refused, not "cleaned");
+- the unpacked size and the number of entries are capped (a zip bomb is refused up front:
+  ``zipfile`` never inflates an entry past the size its header declares);
+- the zip must hold a run folder: ``config.json`` and ``status.json`` at its top, readable,
+  and a final state (a queued run would otherwise be picked up and trained by the local queue);
+- the run id is sanitised and made unique, and the folder appears in one rename, so the runs
+  list never sees it half-written.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import uuid
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from fer_core import runs
+from fer_core.errors import RunError
+
+MAX_IMPORT_BYTES = 4 * 1024**3  # unpacked; the largest backbones' model.keras is ~200 MB
+MAX_ENTRIES = 10_000
+MAX_JSON_BYTES = 16 * 1024**2
+REQUIRED = ("config.json", "status.json")
+IGNORED_PREFIXES = ("__MACOSX/",)  # what macOS' Finder adds to every zip it makes
+FALLBACK_ID = "imported-run"
+
+
+# --- export --------------------------------------------------------------------------------------
+
+def export_run_zip(run_dir: Path) -> bytes:
+    """The run folder as a zip whose entries sit under ``<run-id>/``.
+
+    Hidden files (the atomic writer's temporary files) and symbolic links are left out.
+    ``model.keras`` is a zip itself, so it is stored rather than compressed again.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise RunError(f"{run_dir} is not a run folder (no config.json); nothing to export.")
+    buffer = io.BytesIO()
+    try:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+            for path in sorted(run_dir.rglob("*")):
+                relative = path.relative_to(run_dir)
+                if (path.is_symlink() or not path.is_file()
+                        or any(part.startswith(".") for part in relative.parts)):
+                    continue
+                stored = path.suffix in (".keras", ".zip", ".png", ".jpg")
+                archive.write(path, f"{run_dir.name}/{relative.as_posix()}",
+                              compress_type=zipfile.ZIP_STORED if stored else None)
+    except FileNotFoundError as err:
+        raise RunError(f"Run {run_dir.name} changed while it was being zipped ({err.filename} "
+                       "disappeared); try again.") from err
+    return buffer.getvalue()
+
+
+# --- import --------------------------------------------------------------------------------------
+
+def import_run_zip(data: bytes, runs_root: Path, *, max_bytes: int = MAX_IMPORT_BYTES,
+                   name_hint: str | None = None) -> Path:
+    """Unpack an exported run zip into ``runs_root``; return the new run folder.
+
+    ``name_hint`` (the upload's file name) names the run when the zip holds the run's files
+    at its top instead of in a folder.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as err:
+        raise RunError("The upload is not a zip file; export a run from the Results page and "
+                       "import that .zip.") from err
+    with archive:
+        top, members = _run_members(archive, max_bytes=max_bytes)
+        _check_run_files(archive, members)
+        base = top or (Path(name_hint).stem if name_hint else FALLBACK_ID)
+        return _extract(archive, members, Path(runs_root), _sanitise_id(base))
+
+
+def _run_members(archive: zipfile.ZipFile, *,
+                 max_bytes: int) -> tuple[str | None, dict[str, zipfile.ZipInfo]]:
+    """The zip's files keyed by their path inside the run folder, after every safety check."""
+    infos = [i for i in archive.infolist() if not i.filename.startswith(IGNORED_PREFIXES)]
+    if len(infos) > MAX_ENTRIES:
+        raise RunError(f"The zip holds {len(infos):,} entries; a run folder has a handful "
+                       f"(at most {MAX_ENTRIES:,} accepted).")
+    files: list[tuple[PurePosixPath, zipfile.ZipInfo]] = []
+    for info in infos:
+        parts = _safe_parts(info)
+        if not info.is_dir() and parts:
+            files.append((PurePosixPath(*parts), info))
+    total = sum(info.file_size for _, info in files)
+    if total > max_bytes:
+        raise RunError(f"The zip unpacks to {total / 1024**2:,.0f} MB, more than the "
+                       f"{max_bytes / 1024**2:,.0f} MB accepted for one run.")
+    top = None
+    if files and not any(len(p.parts) == 1 and p.name in REQUIRED for p, _ in files):
+        firsts = {p.parts[0] for p, _ in files}
+        if len(firsts) != 1 or any(len(p.parts) < 2 for p, _ in files):
+            raise RunError("The zip is not a FER Studio run: it should hold one run folder "
+                           f"(with {' and '.join(REQUIRED)}); it holds "
+                           f"{', '.join(sorted(firsts)[:5])}.")
+        top = firsts.pop()
+        files = [(PurePosixPath(*p.parts[1:]), info) for p, info in files]
+    members: dict[str, zipfile.ZipInfo] = {}
+    for path, info in files:
+        if path.as_posix() in members:
+            raise RunError(f"The zip holds {path} twice; export the run again.")
+        members[path.as_posix()] = info
+    return top, members
+
+
+def _safe_parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
+    """An entry's path parts, or a refusal when it could land outside the run folder."""
+    name = info.filename
+    mode = info.external_attr >> 16
+    unsafe = (
+        "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name)
+        or any(part == ".." for part in name.split("/")) or "\x00" in name
+        or stat.S_ISLNK(mode)
+    )
+    if unsafe:
+        raise RunError(f"The zip entry {name!r} points outside the run folder or is a link; "
+                       "the zip was refused.")
+    return tuple(part for part in name.split("/") if part not in ("", "."))
+
+
+def _check_run_files(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> None:
+    missing = [name for name in REQUIRED if name not in members]
+    if missing:
+        raise RunError(f"The zip is not a FER Studio run: {' and '.join(missing)} "
+                       "missing. Export the run from the Results page.")
+    config, status = (_read_json(archive, members[name]) for name in REQUIRED)
+    if not isinstance(config.get("config"), dict):
+        raise RunError("The zip's config.json is not a FER Studio run config (no \"config\").")
+    state = status.get("state")
+    if state not in runs.FINAL_STATES:
+        raise RunError(f"The run in the zip is {state or 'of unknown state'}; only finished "
+                       "runs (succeeded, failed or cancelled) can be imported.")
+
+
+def _read_json(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
+    if info.file_size > MAX_JSON_BYTES:
+        raise RunError(f"The zip's {info.filename} is too large to be a run's JSON file.")
+    try:
+        value = json.loads(archive.read(info))
+    except (ValueError, zipfile.BadZipFile, OSError) as err:
+        raise RunError(f"The zip's {info.filename} cannot be read ({err}).") from err
+    if not isinstance(value, dict):
+        raise RunError(f"The zip's {info.filename} does not hold a JSON object.")
+    return value
+
+
+def _sanitise_id(name: str) -> str:
+    """A run id made of the characters ``runs.run_path`` accepts, never ``..``."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+    slug = re.sub(r"\.{2,}", ".", slug).strip(".-_")[:100]
+    return slug or FALLBACK_ID
+
+
+def _extract(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], runs_root: Path,
+             base: str) -> Path:
+    """Unpack into a hidden folder, then rename it into place under a free id."""
+    runs_root.mkdir(parents=True, exist_ok=True)
+    staging = runs_root / f".import-{uuid.uuid4().hex}"
+    try:
+        for relative, info in members.items():
+            target = staging.joinpath(*relative.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as source, open(target, "wb") as sink:
+                shutil.copyfileobj(source, sink, 1024 * 1024)
+        run_id, n = base, 2
+        while True:
+            final = runs.run_path(run_id, runs_root=runs_root)
+            if not final.exists():
+                try:
+                    os.rename(staging, final)
+                    return final
+                except OSError:
+                    if not final.exists():
+                        raise
+            run_id, n = f"{base}-{n}", n + 1
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise RunError(f"The zip could not be unpacked ({err}); export the run again.") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

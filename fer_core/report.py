@@ -1,0 +1,470 @@
+"""A self-contained HTML report of one or more runs, to send to someone who has no FER Studio.
+
+The report must open offline, in any browser, years from now. That decided how charts are drawn:
+
+- Embedding the Vega-Lite specs would need the vega, vega-lite and vega-embed JavaScript
+  inlined (about 1 MB). Neither altair nor streamlit ships them as files that can be inlined
+  (streamlit's copy is split into hashed ES-module chunks of its own front end), and fetching
+  them from a CDN at view time breaks the "offline" requirement.
+- Rendering the Altair charts to SVG needs ``vl-convert-python`` (a 30 MB native wheel) that
+  the app does not otherwise need.
+- The report's charts are simple: line charts, one heatmap, grouped bars. A hundred lines of
+  Python draw them as inline SVG, which every browser shows without JavaScript, prints well,
+  and keeps the report small (a few hundred kB with its gallery).
+
+So charts here are inline SVG written by the small functions below, tables are plain HTML,
+and images are base64 PNGs. Nothing in the page refers to another file or address. Everything
+taken from a run folder is HTML-escaped: a report may be made of a run someone else sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from fer_core import runs
+from fer_core.errors import RunError
+from fer_core.run_charts import (
+    SCORE_COLORS,
+    SPLIT_COLORS,
+    confusion_frame,
+    history_frame,
+    most_confused_frame,
+    per_class_frame,
+    phase_boundaries,
+)
+
+RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
+              "#000000")
+TABLE_COLUMNS = ["run", "state", "preset", "backbone", "val_accuracy", "val_loss",
+                 "test_accuracy", "test_loss", "macro_f1", "epochs", "minutes", "batch_size",
+                 "learning_rate", "dropout", "optimizer", "weights", "augment",
+                 "finetune_epochs", "seed", "sweep"]
+EXTRA_HYPERPARAMETERS = ("optimizer", "weights", "augment", "finetune_epochs", "seed")
+GALLERY_SIZE = 16
+SCORE_WORDS = ("accuracy", "loss", "f1", "precision", "recall", "share")
+
+
+# --- the results table ---------------------------------------------------------------------------
+
+def run_preset(info: runs.RunInfo) -> str | None:
+    """The preset a run started from: the job records it in status.json, the CLI in config.json."""
+    preset = info.status.get("preset") or info.config.get("preset")
+    if preset:
+        return preset
+    record = runs.read_json(info.path / "config.json") or {}
+    return record.get("preset")
+
+
+def summary_table(infos: Sequence[runs.RunInfo]) -> pd.DataFrame:
+    """``runs.runs_table`` with the preset filled in and a few more hyperparameters: what
+    Results compares and exports, and the report's summary."""
+    table = runs.runs_table(list(infos))
+    if table.empty:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    table["preset"] = [run_preset(info) for info in infos]
+    for name in EXTRA_HYPERPARAMETERS:
+        table[name] = [info.config.get(name) for info in infos]
+    return table[[c for c in TABLE_COLUMNS if c in table]]
+
+
+def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """``metrics.json`` flattened: per split, an "(all)" row and one row per class."""
+    rows = []
+    for split in ("val", "test"):
+        result = metrics.get(split)
+        if not result:
+            continue
+        rows.append({"split": split, "class": "(all)", "n": result.get("n"),
+                     "accuracy": result.get("accuracy"), "loss": result.get("loss"),
+                     "macro_f1": result.get("macro_f1")})
+        for name, values in result.get("per_class", {}).items():
+            rows.append({"split": split, "class": name, "n": values.get("support"),
+                         "precision": values.get("precision"), "recall": values.get("recall"),
+                         "f1": values.get("f1-score")})
+    return pd.DataFrame(rows, columns=["split", "class", "n", "accuracy", "loss", "macro_f1",
+                                       "precision", "recall", "f1"])
+
+
+# --- SVG charts ----------------------------------------------------------------------------------
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _nice_ticks(low: float, high: float, count: int = 5, *,
+                integer: bool = False) -> list[float]:
+    """About ``count`` round tick values covering [low, high] (whole numbers for epochs)."""
+    if not math.isfinite(low) or not math.isfinite(high):
+        return [0.0, 1.0]
+    if high - low < 1e-12:
+        low, high = low - 0.5, high + 0.5
+    raw = (high - low) / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if integer:
+        step = max(1.0, float(math.ceil(step)))
+    start = math.floor(low / step) * step
+    ticks, value = [], start
+    while value <= high + step * 1e-9:
+        ticks.append(round(value, 10))
+        value += step
+    if ticks[-1] < high:
+        ticks.append(round(value, 10))
+    return ticks
+
+
+def _fmt_tick(value: float) -> str:
+    return f"{value:g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
+
+
+def svg_line_chart(series: Sequence[dict[str, Any]], *, title: str, x_label: str,
+                   y_label: str, rules: Sequence[float] = (), width: int = 440,
+                   height: int = 260) -> str:
+    """Lines with points; each series is ``{"label", "color", "x", "y"}``.
+
+    ``rules`` are x positions of dashed vertical lines (phase changes).
+    """
+    left, right, top, bottom = 56, 16, 28, 44
+    legend_rows = len(series)
+    full_height = height + 16 * legend_rows
+    xs = [float(x) for s in series for x in s["x"]] or [0.0, 1.0]
+    ys = [float(y) for s in series for y in s["y"] if math.isfinite(float(y))] or [0.0, 1.0]
+    x_ticks = _nice_ticks(min(xs), max(xs), integer=True)
+    y_ticks = _nice_ticks(min(ys), max(ys))
+    x0, x1, y0, y1 = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
+
+    def px(x: float) -> float:
+        return left + (x - x0) / (x1 - x0 or 1) * (width - left - right)
+
+    def py(y: float) -> float:
+        return height - bottom - (y - y0) / (y1 - y0 or 1) * (height - top - bottom)
+
+    out = [f'<svg class="chart" width="{width}" height="{full_height}" '
+           f'viewBox="0 0 {width} {full_height}" role="img" aria-label="{_esc(title)}">',
+           f'<text x="{left}" y="16" class="title">{_esc(title)}</text>']
+    for tick in y_ticks:
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" '
+                   f'y2="{py(tick):.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{py(tick) + 4:.1f}" class="tick" '
+                   f'text-anchor="end">{_fmt_tick(tick)}</text>')
+    for tick in x_ticks:
+        out.append(f'<text x="{px(tick):.1f}" y="{height - bottom + 16}" class="tick" '
+                   f'text-anchor="middle">{_fmt_tick(tick)}</text>')
+    out.append(f'<line x1="{left}" x2="{width - right}" y1="{height - bottom}" '
+               f'y2="{height - bottom}" class="axis"/>'
+               f'<text x="{(left + width - right) / 2}" y="{height - 8}" class="label" '
+               f'text-anchor="middle">{_esc(x_label)}</text>'
+               f'<text x="14" y="{(top + height - bottom) / 2}" class="label" '
+               f'text-anchor="middle" transform="rotate(-90 14 {(top + height - bottom) / 2})">'
+               f'{_esc(y_label)}</text>')
+    for rule in rules:
+        out.append(f'<line x1="{px(rule):.1f}" x2="{px(rule):.1f}" y1="{top}" '
+                   f'y2="{height - bottom}" class="rule"><title>phase change</title></line>')
+    for number, s in enumerate(series):
+        points = [(px(float(x)), py(float(y))) for x, y in zip(s["x"], s["y"], strict=True)
+                  if math.isfinite(float(y))]
+        color = _esc(s["color"])
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+        out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>'
+                   for x, y in points)
+        legend_y = height + 16 * number + 4
+        out.append(f'<rect x="{left}" y="{legend_y}" width="12" height="12" fill="{color}"/>'
+                   f'<text x="{left + 18}" y="{legend_y + 10}" class="tick">'
+                   f'{_esc(s["label"])}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _blue(share: float) -> str:
+    """White to dark blue, like the app's heatmap."""
+    share = min(max(share, 0.0), 1.0)
+    low, high = np.array([247, 251, 255]), np.array([8, 48, 107])
+    r, g, b = (low + (high - low) * share).round().astype(int)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def svg_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str], *,
+                         title: str = "Confusion matrix") -> str:
+    """Counts in each cell, shaded by the share of the true class (rows sum to 100%)."""
+    frame = confusion_frame(matrix, classes)
+    n, cell, left, top = len(classes), 56, 84, 40
+    size_w, size_h = left + n * cell + 8, top + n * cell + 70
+    out = [f'<svg class="chart" width="{size_w}" height="{size_h}" '
+           f'viewBox="0 0 {size_w} {size_h}" role="img" aria-label="{_esc(title)}">',
+           f'<text x="{left}" y="16" class="title">{_esc(title)}</text>',
+           f'<text x="{left + n * cell / 2}" y="{size_h - 6}" class="label" '
+           f'text-anchor="middle">predicted</text>',
+           f'<text x="12" y="{top + n * cell / 2}" class="label" text-anchor="middle" '
+           f'transform="rotate(-90 12 {top + n * cell / 2})">true</text>']
+    for row in frame.itertuples(index=False):
+        i, j = classes.index(row.true), classes.index(row.predicted)
+        x, y = left + j * cell, top + i * cell
+        ink = "#ffffff" if row.share > 0.5 else "#000000"
+        out.append(f'<g class="cell"><rect x="{x}" y="{y}" width="{cell - 2}" '
+                   f'height="{cell - 2}" fill="{_blue(row.share)}"/>'
+                   f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 - 2}" fill="{ink}" '
+                   f'class="count" text-anchor="middle">{row.count}</text>'
+                   f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 12}" fill="{ink}" '
+                   f'class="share" text-anchor="middle">{row.share:.0%}</text>'
+                   f'<title>true {_esc(row.true)}, predicted {_esc(row.predicted)}: '
+                   f'{row.count} ({row.share:.1%} of {_esc(row.true)})</title></g>')
+    for k, name in enumerate(classes):
+        out.append(f'<text x="{left - 6}" y="{top + k * cell + cell / 2 + 4}" class="tick" '
+                   f'text-anchor="end">{_esc(name)}</text>'
+                   f'<text x="{left + k * cell + cell / 2}" y="{top + n * cell + 14}" '
+                   f'class="tick" text-anchor="end" transform="rotate(-35 '
+                   f'{left + k * cell + cell / 2} {top + n * cell + 14})">{_esc(name)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def svg_score_bars(frame: pd.DataFrame, *, title: str = "Per-class scores") -> str:
+    """Precision, recall and F1 per class as grouped bars on a 0-1 scale."""
+    scores = list(SCORE_COLORS)
+    group, bar, left, top, plot_h = 24 * len(scores) + 14, 24, 44, 28, 180
+    width = left + group * max(len(frame), 1) + 16
+    height = top + plot_h + 70
+    base = top + plot_h
+    out = [f'<svg class="chart" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">',
+           f'<text x="{left}" y="16" class="title">{_esc(title)}</text>']
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = base - tick * plot_h
+        out.append(f'<line x1="{left}" x2="{width - 16}" y1="{y:.1f}" y2="{y:.1f}" '
+                   f'class="grid"/><text x="{left - 6}" y="{y + 4:.1f}" class="tick" '
+                   f'text-anchor="end">{tick:g}</text>')
+    for g, values in enumerate(frame.to_dict("records")):
+        for k, score in enumerate(scores):
+            value = float(values[score] or 0.0)
+            x, h = left + g * group + 7 + k * bar, value * plot_h
+            out.append(f'<rect x="{x}" y="{base - h:.1f}" width="{bar - 3}" height="{h:.1f}" '
+                       f'fill="{SCORE_COLORS[score]}"><title>{_esc(values["class"])} '
+                       f'{score}: {value:.3f}</title></rect>')
+        centre = left + g * group + group / 2
+        out.append(f'<text x="{centre}" y="{base + 14}" class="tick" text-anchor="middle">'
+                   f'{_esc(values["class"])}</text>')
+    for k, score in enumerate(scores):
+        x = left + k * 90
+        out.append(f'<rect x="{x}" y="{height - 24}" width="12" height="12" '
+                   f'fill="{SCORE_COLORS[score]}"/><text x="{x + 18}" y="{height - 14}" '
+                   f'class="tick">{score}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+# --- images --------------------------------------------------------------------------------------
+
+def png_data_uri(image: np.ndarray) -> str:
+    """A grey image as a ``data:`` URI, so the report needs no image files beside it."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def gallery_sample(predictions: pd.DataFrame, *, split: str = "test",
+                   size: int = GALLERY_SIZE) -> pd.DataFrame:
+    """Half the most confident right answers, half the most confident mistakes.
+
+    Confident mistakes are the instructive ones: mislabelled images, or the classes the model
+    truly mixes up.
+    """
+    rows = predictions[predictions["split"] == split]
+    right = rows[rows["true"] == rows["pred"]].sort_values("confidence", ascending=False)
+    wrong = rows[rows["true"] != rows["pred"]].sort_values("confidence", ascending=False)
+    n_wrong = min(len(wrong), size // 2)
+    return pd.concat([right.head(size - n_wrong), wrong.head(n_wrong)], ignore_index=True)
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+       max-width: 1200px; padding: 0 1rem; color: #222; }
+h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem;
+     margin-top: 2.5rem; } .meta { color: #666; }
+.table { overflow-x: auto; } td { white-space: nowrap; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.6rem 0; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: right; }
+th { background: #f5f5f5; } td:first-child, th:first-child { text-align: left; }
+.charts { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
+svg.chart text { font-size: 11px; fill: #333; } svg.chart .title { font-size: 13px;
+  font-weight: 600; } svg.chart .label { font-size: 12px; } svg.chart .grid { stroke: #eee; }
+svg.chart .axis { stroke: #888; } svg.chart .rule { stroke: #666; stroke-dasharray: 4 4; }
+svg.chart .count { font-size: 12px; } svg.chart .share { font-size: 9px; }
+.gallery { display: flex; flex-wrap: wrap; gap: 0.8rem; }
+.gallery figure { margin: 0; width: 104px; font-size: 0.75rem; text-align: center; }
+.gallery img { width: 96px; height: 96px; border: 4px solid; border-radius: 4px; }
+.right img { border-color: #009E73; } .wrong img { border-color: #D55E00; }
+.right figcaption b { color: #007a5a; } .wrong figcaption b { color: #b34700; }
+.note { background: #fff8e1; padding: 0.5rem 0.8rem; border-radius: 4px; }
+"""
+
+
+def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray] | None = None,
+                 *, fingerprint: str | None = None, gallery_size: int = GALLERY_SIZE,
+                 title: str = "FER Studio report") -> str:
+    """The HTML report of ``run_dirs``: summary table, curves, confusion matrices, galleries.
+
+    ``images_by_id`` maps prediction ids to 48x48 images for the galleries. Ids are only
+    unique within one data set, so when ``fingerprint`` is given, galleries are drawn only for
+    runs trained on the data set with that fingerprint.
+    """
+    infos = [runs.read_run(Path(d)) for d in run_dirs]
+    if not infos:
+        raise RunError("A report needs at least one run; pick one.")
+    parts = [
+        f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{_esc(title)}</h1><p class=\"meta\">{len(infos)} run(s), made "
+        f"{datetime.now().strftime('%Y-%m-%d %H:%M')} by FER Studio. Accuracy and loss on "
+        f"the validation and test splits; macro-F1 on test.</p>",
+        "<h2>Summary</h2>",
+        _table_html(summary_table(infos)),
+    ]
+    histories = {info.run_id: runs.read_history(info.path) for info in infos}
+    if len(infos) > 1:
+        parts.append("<h2>Comparison</h2>" + _comparison_html(histories))
+    for info in infos:
+        images = images_by_id
+        if fingerprint is not None and _run_fingerprint(info.path) != fingerprint:
+            images = None
+        parts.append(_run_section(info, histories[info.run_id], images, gallery_size))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    """A scrollable HTML table; scores with 4 decimals, as the app shows them."""
+    formatters = {column: _format_cell(column) for column in frame.columns}
+    table = frame.to_html(index=False, escape=True, na_rep="", border=0, formatters=formatters)
+    return f'<div class="table">{table}</div>'
+
+
+def _format_cell(column: str):
+    def fmt(value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if isinstance(value, float | np.floating):
+            decimals = any(key in column for key in SCORE_WORDS)
+            return f"{value:.4f}" if decimals else f"{value:g}"
+        return str(value)
+    return fmt
+
+
+def _run_fingerprint(run_dir: Path) -> str | None:
+    record = runs.read_json(run_dir / "config.json") or {}
+    return record.get("data", {}).get("fingerprint")
+
+
+def _comparison_html(histories: Mapping[str, pd.DataFrame]) -> str:
+    charts = []
+    for metric in ("accuracy", "loss"):
+        series = []
+        for number, (run_id, history) in enumerate(histories.items()):
+            frame = history_frame(history, run_id)
+            rows = frame[(frame["split"] == "validation") & (frame["metric"] == metric)]
+            if len(rows):
+                series.append({"label": run_id, "color": RUN_COLORS[number % len(RUN_COLORS)],
+                               "x": rows["epoch"].tolist(), "y": rows["value"].tolist()})
+        if series:
+            charts.append(svg_line_chart(series, title=f"Validation {metric}",
+                                         x_label="epoch", y_label=metric, width=520))
+    return f'<div class="charts">{"".join(charts)}</div>' if charts else "<p>No epochs.</p>"
+
+
+def _run_section(info: runs.RunInfo, history: pd.DataFrame,
+                 images: Mapping[str, np.ndarray] | None, gallery_size: int) -> str:
+    parts = [f'<h2 id="{_esc(info.run_id)}">{_esc(info.run_id)}</h2>']
+    if info.problem:
+        parts.append(f'<p class="note">This run could not be read completely: '
+                     f'{_esc(info.problem)}.</p>')
+    facts = {"state": info.state, "backbone": info.config.get("backbone"),
+             "preset": run_preset(info), "epochs": info.config.get("epochs"),
+             "batch size": info.config.get("batch_size"),
+             "learning rate": info.config.get("learning_rate"),
+             "dropout": info.config.get("dropout"), "augment": info.config.get("augment")}
+    parts.append("<p class=\"meta\">" + " &middot; ".join(
+        f"{_esc(k)} <b>{_esc(v)}</b>" for k, v in facts.items() if v is not None) + "</p>")
+    if info.state == "failed" and info.status.get("error"):
+        parts.append(f'<p class="note">Error: {_esc(info.status["error"])}</p>')
+    parts.append(_curves_html(history))
+    metrics = info.metrics or {}
+    split = "test" if "test" in metrics else "val" if "val" in metrics else None
+    if split is None:
+        parts.append('<p class="note">No metrics.json: the run did not finish evaluating.</p>')
+        return "\n".join(parts)
+    result, classes = metrics[split], metrics.get("classes", [])
+    parts.append(f"<h3>{'Test' if split == 'test' else 'Validation'} split: "
+                 f"{result.get('n', 0):,} images, accuracy {result.get('accuracy', 0):.4f}, "
+                 f"loss {result.get('loss', 0):.4f}, macro-F1 {result.get('macro_f1', 0):.4f}"
+                 f"</h3>")
+    per_class = per_class_frame(result)
+    charts = []
+    if result.get("confusion_matrix") and classes:
+        charts.append(svg_confusion_matrix(result["confusion_matrix"], classes,
+                                           title=f"Confusion matrix ({split})"))
+    if len(per_class):
+        charts.append(svg_score_bars(per_class))
+    parts.append(f'<div class="charts">{"".join(charts)}</div>')
+    parts.append("<h3>Per-class report</h3>" + _table_html(per_class))
+    confused = most_confused_frame(result)
+    if len(confused):
+        parts.append("<h3>Most confused</h3>" + _table_html(confused))
+    parts.append(_gallery_html(info.path, images, split, gallery_size))
+    return "\n".join(parts)
+
+
+def _curves_html(history: pd.DataFrame) -> str:
+    frame = history_frame(history)
+    if frame.empty:
+        return "<p>No epochs recorded.</p>"
+    rules = phase_boundaries(frame)
+    charts = []
+    for metric in ("accuracy", "loss"):
+        series = [
+            {"label": split, "color": SPLIT_COLORS[split],
+             "x": rows["epoch"].tolist(), "y": rows["value"].tolist()}
+            for split in SPLIT_COLORS
+            if len(rows := frame[(frame["metric"] == metric) & (frame["split"] == split)])
+        ]
+        charts.append(svg_line_chart(series, title=metric, x_label="epoch", y_label=metric,
+                                     rules=rules))
+    return f'<div class="charts">{"".join(charts)}</div>'
+
+
+def _gallery_html(run_dir: Path, images: Mapping[str, np.ndarray] | None, split: str,
+                  size: int) -> str:
+    predictions = runs.read_predictions(run_dir)
+    if images is None or predictions is None or size <= 0:
+        return ('<p class="note">No gallery: the images of the data set this run used were '
+                'not at hand when the report was made.</p>')
+    sample = gallery_sample(predictions, split=split, size=size)
+    figures = []
+    for row in sample.itertuples(index=False):
+        image = images.get(str(row.id))
+        if image is None:
+            continue
+        right = row.true == row.pred
+        caption = (f"<b>{_esc(row.pred)}</b> {row.confidence:.0%}" if right else
+                   f"<b>{_esc(row.pred)}</b> {row.confidence:.0%}<br>true: {_esc(row.true)}")
+        figures.append(f'<figure class="{"right" if right else "wrong"}">'
+                       f'<img src="{png_data_uri(image)}" alt="{_esc(row.id)}" '
+                       f'title="{_esc(row.id)}">'
+                       f"<figcaption>{caption}</figcaption></figure>")
+    if not figures:
+        return '<p class="note">No gallery: none of the predicted images were found.</p>'
+    return ("<h3>Gallery: confident right answers and confident mistakes</h3>"
+            f'<div class="gallery">{"".join(figures)}</div>')

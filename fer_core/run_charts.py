@@ -1,0 +1,216 @@
+"""Altair charts of runs: learning curves, run comparison, confusion matrix, per-class scores.
+
+Two kinds of functions, both pure so they can be tested without a browser:
+
+- ``*_frame()`` turn what a run folder holds (``history.csv``, the ``metrics.json`` dicts, a
+  probability vector) into tidy DataFrames;
+- ``*_chart()`` take those DataFrames and return an Altair chart.
+
+Every chart carries ``usermeta = {"fer_chart": <name>}`` in its spec, so a test (or anyone
+reading a saved spec) can tell the charts on a page apart without relying on their order.
+Class colours always come from ``fer_core.emotions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from fer_core.emotions import color_of
+
+METRICS = ("accuracy", "loss")
+SPLIT_NAMES = {"": "train", "val_": "validation"}
+SPLIT_COLORS = {"train": "#999999", "validation": "#0072B2"}
+PANEL_WIDTH = 340  # concatenated views cannot use width="container" in Vega-Lite
+SCORE_COLORS = {"precision": "#56B4E9", "recall": "#E69F00", "f1": "#009E73"}
+
+
+# --- frames --------------------------------------------------------------------------------------
+
+def history_frame(history: pd.DataFrame, run_id: str = "") -> pd.DataFrame:
+    """``history.csv`` in long form: one row per run, epoch, metric and split.
+
+    Columns: run, phase, epoch, metric (accuracy or loss), split (train or validation), value.
+    Rows with a missing value (an epoch cut short) are dropped rather than drawn as zero.
+    """
+    columns = ["run", "phase", "epoch", "metric", "split", "value"]
+    if history is None or history.empty or "epoch" not in history:
+        return pd.DataFrame(columns=columns)
+    parts = []
+    for prefix, split in SPLIT_NAMES.items():
+        for metric in METRICS:
+            column = f"{prefix}{metric}"
+            if column not in history:
+                continue
+            parts.append(pd.DataFrame({
+                "run": run_id,
+                "phase": history.get("phase", 1),
+                "epoch": history["epoch"],
+                "metric": metric,
+                "split": split,
+                "value": pd.to_numeric(history[column], errors="coerce"),
+            }))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True).dropna(subset=["value"])[columns]
+
+
+def phase_boundaries(frame: pd.DataFrame) -> list[float]:
+    """Where one training phase ends and the next begins, half-way between two epochs."""
+    if frame.empty or "phase" not in frame:
+        return []
+    last_epochs = frame.groupby("phase")["epoch"].max().sort_index()
+    return [float(e) + 0.5 for e in last_epochs.to_numpy()[:-1]]
+
+
+def confusion_frame(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> pd.DataFrame:
+    """A confusion matrix in long form: true, predicted, count and share of the true class.
+
+    ``share`` is the row-normalised value (the recall on the diagonal), 0 for an empty row.
+    """
+    counts = np.asarray(matrix, dtype=np.int64)
+    rows = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=float), where=rows > 0)
+    return pd.DataFrame([
+        {"true": t, "predicted": p, "count": int(counts[i, j]), "share": float(shares[i, j])}
+        for i, t in enumerate(classes) for j, p in enumerate(classes)
+    ])
+
+
+def per_class_frame(split_metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class, in the run's class order."""
+    per_class = split_metrics.get("per_class", {}) if split_metrics else {}
+    return pd.DataFrame([
+        {"class": name, "precision": values.get("precision"), "recall": values.get("recall"),
+         "f1": values.get("f1-score"), "support": int(values.get("support", 0))}
+        for name, values in per_class.items()
+    ], columns=["class", "precision", "recall", "f1", "support"])
+
+
+def most_confused_frame(split_metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """The largest off-diagonal cells, as ``evaluation.most_confused_pairs`` recorded them."""
+    pairs = split_metrics.get("most_confused", []) if split_metrics else []
+    return pd.DataFrame(pairs, columns=["true", "predicted", "count", "share_of_true",
+                                        "share_of_errors"])
+
+
+def probability_frame(classes: Sequence[str], proba: Sequence[float]) -> pd.DataFrame:
+    """One face's class probabilities, most likely first."""
+    frame = pd.DataFrame({"class": list(classes), "probability": np.asarray(proba, dtype=float)})
+    return frame.sort_values("probability", ascending=False, ignore_index=True)
+
+
+# --- charts --------------------------------------------------------------------------------------
+
+def _tag(chart: alt.TopLevelMixin, name: str) -> alt.TopLevelMixin:
+    return chart.properties(usermeta={"fer_chart": name})
+
+
+def _class_scale(classes: Sequence[str]) -> alt.Scale:
+    return alt.Scale(domain=list(classes), range=[color_of(c) for c in classes])
+
+
+def _metric_panel(frame: pd.DataFrame, metric: str,
+                  boundaries: list[float]) -> alt.LayerChart | alt.Chart:
+    """One metric's train and validation curves, with the phase changes as dashed rules."""
+    lines = alt.Chart(frame[frame["metric"] == metric]).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+        color=alt.Color("split:N", title=None, scale=alt.Scale(
+            domain=list(SPLIT_COLORS), range=list(SPLIT_COLORS.values()))),
+        tooltip=["run:N", "phase:O", "epoch:Q", "split:N",
+                 alt.Tooltip("value:Q", format=".4f")],
+    ).properties(title=metric, width=PANEL_WIDTH, height=260)
+    if not boundaries:
+        return lines
+    rules = alt.Chart(pd.DataFrame({"epoch": boundaries, "label": "phase change"})).mark_rule(
+        strokeDash=[4, 4], color="#666666"
+    ).encode(x="epoch:Q", tooltip=["label:N", "epoch:Q"])
+    return alt.layer(lines, rules)
+
+
+def learning_curves_chart(frame: pd.DataFrame) -> alt.HConcatChart:
+    """Train against validation accuracy and loss of one run, per epoch.
+
+    A dashed rule marks the change from phase 1 (frozen backbone) to phase 2 (fine-tuning):
+    a jump in the curves there is the unfreezing, not a bug.
+    """
+    boundaries = phase_boundaries(frame)
+    panels = [_metric_panel(frame, metric, boundaries) for metric in METRICS]
+    return _tag(alt.hconcat(*panels), "learning_curves")
+
+
+def comparison_chart(frame: pd.DataFrame, metric: str = "accuracy") -> alt.Chart:
+    """Validation ``metric`` of several runs overlaid, one colour per run."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}.")
+    data = frame[(frame["split"] == "validation") & (frame["metric"] == metric)]
+    chart = alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("value:Q", title=f"validation {metric}", scale=alt.Scale(zero=False)),
+        color=alt.Color("run:N", title="run", legend=alt.Legend(orient="bottom", columns=1,
+                                                                labelLimit=400)),
+        tooltip=["run:N", "phase:O", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(title=f"Validation {metric}", width="container", height=300)
+    return _tag(chart, f"comparison_{metric}")
+
+
+def confusion_chart(frame: pd.DataFrame, *, normalised: bool = False) -> alt.LayerChart:
+    """A heatmap of true (rows) against predicted (columns) classes, with each cell's value.
+
+    Normalised, each row sums to 1, so rare classes (disgust) are as readable as common ones.
+    """
+    order = list(dict.fromkeys(frame["true"]))
+    field, fmt, title = ("share", ".0%", "share of true") if normalised else ("count", "d",
+                                                                               "images")
+    top = float(frame[field].max()) if len(frame) else 0.0
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:N", sort=order, title="predicted", axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y("true:N", sort=order, title="true"),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(f"{field}:Q", title=title, scale=alt.Scale(scheme="blues")),
+        tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%")],
+    )
+    labels = base.mark_text(fontSize=12).encode(
+        text=alt.Text(f"{field}:Q", format=fmt),
+        color=alt.when(alt.datum[field] > top / 2).then(alt.value("white"))
+        .otherwise(alt.value("black")),
+    )
+    chart = alt.layer(cells, labels).properties(width=alt.Step(52), height=alt.Step(40),
+                                                title="Confusion matrix")
+    return _tag(chart, "confusion_matrix")
+
+
+def per_class_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Precision, recall and F1 side by side for each class."""
+    order = list(frame["class"])
+    long = frame.melt(id_vars=["class"], value_vars=list(SCORE_COLORS), var_name="score")
+    chart = alt.Chart(long).mark_bar().encode(
+        x=alt.X("class:N", sort=order, title=None,
+                axis=alt.Axis(labelAngle=-40, labelOverlap=False)),
+        xOffset=alt.XOffset("score:N", sort=list(SCORE_COLORS)),
+        y=alt.Y("value:Q", title="score", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("score:N", title=None, sort=list(SCORE_COLORS),
+                        scale=alt.Scale(domain=list(SCORE_COLORS),
+                                        range=list(SCORE_COLORS.values()))),
+        tooltip=["class:N", "score:N", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(title="Per-class scores", width="container", height=260)
+    return _tag(chart, "per_class")
+
+
+def probability_chart(frame: pd.DataFrame) -> alt.Chart:
+    """One face's probabilities as horizontal bars, most likely on top, in class colours."""
+    classes = list(frame["class"])
+    chart = alt.Chart(frame).mark_bar().encode(
+        y=alt.Y("class:N", sort=classes, title=None),
+        x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        color=alt.Color("class:N", scale=_class_scale(classes), legend=None),
+        tooltip=["class:N", alt.Tooltip("probability:Q", format=".1%")],
+    ).properties(width="container", height=alt.Step(22))
+    return _tag(chart, "probabilities")

@@ -1,0 +1,167 @@
+"""Predict: photos in, each face's emotion out, from one trained run or an ensemble of runs.
+
+Uploads and camera shots go through one function that takes bytes (``_render_photo``), so the
+page behaves the same whichever way a photo arrives. Models are loaded once per run and kept
+(``st.cache_resource``), re-loaded only when a run's ``model.keras`` changes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from fer_core import evaluation, faces, run_charts, runs
+from fer_core.errors import FerError, RunError
+from ui import state
+
+RUNS_KEY = "predict.runs"
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
+
+
+def main() -> None:
+    st.title("Predict")
+    st.caption("Upload photos, or take one with the camera: each face found is cropped to "
+               "48x48 grey, as in FER-2013, and classified by the chosen run(s).")
+    infos = [info for info in state.list_runs()
+             if not info.problem and info.state == "succeeded"
+             and (info.path / "model.keras").is_file()]
+    if not infos:
+        st.info("No finished run with a model yet: train one on the Train page, or import a "
+                "run on the Results page.")
+        st.stop()
+    chosen = _pick_runs(infos)
+    if not chosen:
+        st.info("Pick at least one run.")
+        st.stop()
+    options = st.columns(2)
+    tta = options[0].toggle("Test-time augmentation", key="predict.tta",
+                            help="Average each face with its mirror image: a little slower, "
+                            "usually a little better.")
+    whole = options[1].toggle("No face found: use the whole photo", key="predict.whole",
+                              help="For photos that are face crops already, larger than 48 "
+                              "pixels.")
+    if not faces.detector_available():
+        st.warning("Face detection is not available: this OpenCV ships no Haar cascade "
+                   "(opencv-python-headless 5.x). The centre square of each photo is used.")
+    photos = _collect_photos()
+    if not photos:
+        st.info("Upload a photo (PNG, JPEG, WebP or BMP) or take one with the camera.")
+        return
+    for number, (name, data) in enumerate(photos):
+        _render_photo(name, data, chosen, number=number, tta=tta, whole=whole)
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+def _keep_valid(key: str, options: list[str]) -> None:
+    """Forget remembered runs that are gone, so a deleted run never breaks the widget."""
+    if key in st.session_state:
+        st.session_state[key] = [v for v in st.session_state[key] if v in options]
+
+
+def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
+    by_id = {info.run_id: info for info in infos}
+    _keep_valid(RUNS_KEY, list(by_id))
+    if RUNS_KEY not in st.session_state:
+        st.session_state[RUNS_KEY] = [infos[0].run_id]  # the newest
+    chosen = st.multiselect(
+        "Run(s)", list(by_id), key=RUNS_KEY, format_func=lambda r: _label(by_id[r]),
+        help="Several runs form an ensemble: their probabilities are averaged.",
+    )
+    return [by_id[run_id] for run_id in chosen]
+
+
+def _label(info: runs.RunInfo) -> str:
+    accuracy = ((info.metrics or {}).get("test") or {}).get("accuracy")
+    backbone = info.config.get("backbone", "?")
+    score = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
+    return f"{info.run_id} ({backbone}{score})"
+
+
+def _collect_photos() -> list[tuple[str, bytes]]:
+    """Every photo to classify, as (name, bytes): the uploads, then the camera shot."""
+    uploads = st.file_uploader("Photos", type=IMAGE_TYPES, accept_multiple_files=True,
+                               key="predict.upload")
+    photos = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    # The camera widget asks for the browser's permission as soon as it is drawn: only on request.
+    if st.toggle("Use the camera", key="predict.use_camera"):
+        shot = st.camera_input("Take a photo", key="predict.camera")
+        if shot is not None:
+            photos.append(("camera photo", shot.getvalue()))
+    return photos
+
+
+# --- models --------------------------------------------------------------------------------------
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model...")
+def _model(path: str, stamp: float):
+    """One run's Keras model, kept between reruns; ``stamp`` is model.keras' mtime."""
+    return evaluation.load_run_model(Path(path))
+
+
+def _predict(chosen: list[runs.RunInfo], crops: np.ndarray,
+             *, tta: bool) -> tuple[tuple[str, ...], np.ndarray]:
+    """Class probabilities per face: one run's, or the mean over an ensemble (same classes)."""
+    classes = evaluation.run_classes(chosen[0].path)
+    probas = []
+    for info in chosen:
+        if evaluation.run_classes(info.path) != classes:
+            raise RunError(f"Runs in an ensemble must share their classes; {info.run_id} "
+                           f"differs from {chosen[0].run_id}. Pick runs trained on the same "
+                           "classes.")
+        model = _model(str(info.path), _mtime(info.path / "model.keras"))
+        probas.append(evaluation.predict_proba(model, crops, tta=tta))
+    return classes, np.mean(probas, axis=0)
+
+
+# --- one photo -----------------------------------------------------------------------------------
+
+def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number: int,
+                  tta: bool, whole: bool) -> None:
+    """Decode, find faces, classify, draw: the one path for uploads and camera shots."""
+    st.subheader(name, divider="gray")
+    try:
+        grey = faces.load_photo(data, name=name)
+    except FerError as err:
+        st.error(str(err))
+        return
+    result = faces.detect(grey, whole_if_none=whole)
+    if result.method == "blank":
+        st.warning(f"{name} is blank (one flat colour): there is no face to classify.")
+        return
+    if not result.crops:
+        st.warning(f"No face found in {name}. Faces need to be upright and roughly frontal; "
+                   "if the photo is a face crop already, turn on 'use the whole photo'.")
+        st.image(grey, width=320)
+        return
+    if result.method == "whole":
+        st.caption("The centre square of the photo was used as the face.")
+    elif result.method == "detected":
+        st.image(faces.draw_boxes(grey, result.boxes), width=480,
+                 caption=f"{len(result.boxes)} face(s) found")
+    try:
+        classes, proba = _predict(chosen, np.stack(result.crops), tta=tta)
+    except FerError as err:
+        st.error(str(err))
+        return
+    for face, (crop, probabilities) in enumerate(zip(result.crops, proba, strict=True), 1):
+        frame = run_charts.probability_frame(classes, probabilities)
+        top = frame.iloc[0]
+        left, right = st.columns([1, 4])
+        left.image(crop, width=144, caption=f"face {face} (48x48)")
+        right.markdown(f"Face {face}: **{top['class']}** ({top['probability']:.0%})")
+        right.altair_chart(run_charts.probability_chart(frame),
+                           key=f"predict.proba.{number}.{face}")
+
+
+main()

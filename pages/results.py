@@ -1,0 +1,378 @@
+"""Results: learning curves, run comparison, test-split errors, galleries, report and export.
+
+Everything here is read from run folders (the contract of ``fer_core.runs``); nothing is
+computed that a run did not record, so a run zipped on one machine shows the same here.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from fer_core import export, report, run_charts, runs
+from fer_core.data import Dataset, load_dataset
+from fer_core.errors import FerError
+from ui import state
+
+IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun never re-imports
+RUNS_KEY = "results.runs"
+SPLIT_LABELS = {"test": "Test", "val": "Validation"}
+GALLERY_COLUMNS = 8
+SORTS = {"most confident first": False, "least confident first": True}
+SCORE_FORMAT = st.column_config.NumberColumn(format="%.4f")
+
+
+def main() -> None:
+    st.title("Results")
+    st.caption("Learning curves, comparisons, where each model goes wrong, and a report to "
+               "share. Every figure is read from the run folders.")
+    st.session_state.setdefault(IMPORTED_KEY, {})
+    _render_import()
+
+    infos = state.list_runs()
+    readable = _report_problems(infos)
+    if not readable:
+        st.info("No runs to show yet: train one on the Train page, or import a run .zip in "
+                "the sidebar.")
+        st.stop()
+    selected = _pick_runs(readable)
+    if not selected:
+        st.info("Pick at least one run above.")
+        st.stop()
+    _warn_incomplete(selected)
+    focus = _pick_focus(selected)
+
+    curves, compare, errors, gallery, share = st.tabs(
+        ["Learning curves", "Comparison", "Errors", "Gallery", "Share"]
+    )
+    with curves:
+        _render_curves(focus)
+    with compare:
+        _render_comparison(selected)
+    with errors:
+        split = _render_errors(focus)
+    with share:  # before the gallery, which stops the page if the data set cannot be read
+        _render_share(selected, focus)
+    with gallery:
+        _render_gallery(focus, split)
+
+
+# --- cached readers (keyed by modification time, so a rewritten file is re-read) -----------------
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _read_history(path: str, stamp: float) -> pd.DataFrame:
+    return runs.read_history(Path(path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _read_predictions(path: str, stamp: float) -> pd.DataFrame | None:
+    return runs.read_predictions(Path(path))
+
+
+def _history(run: runs.RunInfo) -> pd.DataFrame:
+    return _read_history(str(run.path), _mtime(run.path / "history.csv"))
+
+
+def _predictions(run: runs.RunInfo) -> pd.DataFrame | None:
+    return _read_predictions(str(run.path), _mtime(run.path / "predictions.csv"))
+
+
+def _data_record(run: runs.RunInfo) -> dict[str, Any]:
+    """The ``data`` block of config.json: the data set's name and fingerprint."""
+    return (runs.read_json(run.path / "config.json") or {}).get("data", {})
+
+
+def _keep_valid(key: str, options: list[Any]) -> None:
+    """Forget a widget's remembered value that is no longer an option (a run was deleted)."""
+    if key not in st.session_state:
+        return
+    value = st.session_state[key]
+    if isinstance(value, list):
+        st.session_state[key] = [v for v in value if v in options]
+    elif value not in options:
+        del st.session_state[key]
+
+
+# --- choosing runs -------------------------------------------------------------------------------
+
+def _report_problems(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
+    """Warn about run folders that cannot be read; return the others."""
+    broken = [info for info in infos if info.problem]
+    if broken:
+        names = "; ".join(f"{info.run_id} ({info.problem})" for info in broken[:5])
+        more = f" and {len(broken) - 5} more" if len(broken) > 5 else ""
+        st.warning(f"{len(broken)} run folder(s) could not be read completely and are left "
+                   f"out: {names}{more}. A run still being copied shows up once complete.")
+    return [info for info in infos if not info.problem]
+
+
+def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
+    """Filters, then the runs to show; the newest succeeded run is picked at first."""
+    table = report.summary_table(infos)
+    columns = st.columns(3)
+    presets = columns[0].multiselect("Preset", sorted(set(table["preset"].dropna())),
+                                     key="results.preset", placeholder="any preset")
+    sweeps = columns[1].multiselect("Sweep", sorted(set(table["sweep"].dropna())),
+                                    key="results.sweep", placeholder="any sweep")
+    states = columns[2].multiselect("State", [s for s in runs.STATES if s in set(table["state"])],
+                                    key="results.state", placeholder="any state")
+    mask = pd.Series(True, index=table.index)
+    if presets:
+        mask &= table["preset"].isin(presets)
+    if sweeps:
+        mask &= table["sweep"].isin(sweeps)
+    if states:
+        mask &= table["state"].isin(states)
+    by_id = {info.run_id: info for info in infos}
+    options = list(table.loc[mask, "run"])
+    _keep_valid(RUNS_KEY, options)
+    if RUNS_KEY not in st.session_state:
+        newest = next((i.run_id for i in infos if i.state == "succeeded" and i.run_id in options),
+                      None)
+        st.session_state[RUNS_KEY] = [newest] if newest else []
+    chosen = st.multiselect("Runs", options, key=RUNS_KEY, format_func=lambda r: _label(by_id[r]),
+                            help="Several runs are overlaid in Comparison and all go into the "
+                            "report.")
+    return [by_id[run_id] for run_id in chosen]
+
+
+def _label(info: runs.RunInfo) -> str:
+    accuracy = ((info.metrics or {}).get("test") or {}).get("accuracy")
+    score = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
+    return f"{info.run_id} ({info.state}{score})"
+
+
+def _warn_incomplete(selected: list[runs.RunInfo]) -> None:
+    for info in selected:
+        if info.state == "succeeded" and not info.metrics:
+            st.warning(f"{info.run_id}: metrics.json is missing or damaged, so its test-split "
+                       "figures cannot be shown. Re-evaluate it with `python -m fer_core "
+                       "evaluate`, or copy the run again.")
+        elif info.state in ("failed", "cancelled"):
+            error = info.status.get("error")
+            st.warning(f"{info.run_id} {info.state}" + (f": {error}" if error else "."))
+
+
+def _pick_focus(selected: list[runs.RunInfo]) -> runs.RunInfo:
+    """The run whose curves, errors and gallery are shown in detail."""
+    if len(selected) == 1:
+        return selected[0]
+    ids = [info.run_id for info in selected]
+    _keep_valid("results.focus", ids)
+    chosen = st.selectbox("Run to inspect", ids, key="results.focus",
+                          help="Curves, errors, gallery and downloads are per run.")
+    return selected[ids.index(chosen)]
+
+
+# --- tabs ----------------------------------------------------------------------------------------
+
+def _render_curves(run: runs.RunInfo) -> None:
+    frame = run_charts.history_frame(_history(run), run.run_id)
+    if frame.empty:
+        st.info(f"{run.run_id} has no finished epoch yet.")
+        return
+    st.altair_chart(run_charts.learning_curves_chart(frame), key="results.curves")
+    notes = []
+    best = (run.metrics or {}).get("best_epoch")
+    if best:
+        notes.append(f"The saved model is from epoch {best} (best validation accuracy).")
+    if run_charts.phase_boundaries(frame):
+        notes.append("The dashed line marks the start of fine-tuning (phase 2).")
+    if notes:
+        st.caption(" ".join(notes))
+
+
+def _render_comparison(selected: list[runs.RunInfo]) -> None:
+    frame = pd.concat([run_charts.history_frame(_history(r), r.run_id) for r in selected],
+                      ignore_index=True)
+    if not frame.empty:
+        left, right = st.columns(2)
+        left.altair_chart(run_charts.comparison_chart(frame, "accuracy"),
+                          key="results.compare_accuracy")
+        right.altair_chart(run_charts.comparison_chart(frame, "loss"), key="results.compare_loss")
+    table = report.summary_table(selected)
+    st.dataframe(table, hide_index=True, column_config={
+        name: SCORE_FORMAT for name in table.columns if name.endswith(("accuracy", "loss", "f1"))
+    })
+    st.download_button("Download the table (CSV)", table.to_csv(index=False),
+                       file_name="fer-studio-runs.csv", mime="text/csv",
+                       key="results.table_csv", on_click="ignore")
+
+
+def _render_errors(run: runs.RunInfo) -> str | None:
+    """Confusion matrix, per-class scores and most-confused pairs; returns the split shown."""
+    metrics = run.metrics or {}
+    splits = [s for s in SPLIT_LABELS if s in metrics]
+    if not splits:
+        st.info(f"{run.run_id} has no metrics yet: they are written when training ends.")
+        return None
+    _keep_valid("results.split", splits)
+    split = st.radio("Split", splits, key="results.split", horizontal=True,
+                     format_func=SPLIT_LABELS.get)
+    result, classes = metrics[split], metrics.get("classes", [])
+    cells = st.columns(4)
+    cells[0].metric("Accuracy", f"{result.get('accuracy', 0):.2%}")
+    cells[1].metric("Loss", f"{result.get('loss', 0):.4f}")
+    cells[2].metric("Macro-F1", f"{result.get('macro_f1', 0):.4f}")
+    cells[3].metric("Images", f"{result.get('n', 0):,}")
+
+    normalised = st.toggle("Row-normalised (share of each true class)", key="results.normalised")
+    left, right = st.columns([3, 2])
+    if result.get("confusion_matrix") and classes:
+        frame = run_charts.confusion_frame(result["confusion_matrix"], classes)
+        left.altair_chart(run_charts.confusion_chart(frame, normalised=normalised),
+                          key="results.confusion")
+    per_class = run_charts.per_class_frame(result)
+    right.dataframe(per_class, hide_index=True, column_config={
+        name: SCORE_FORMAT for name in ("precision", "recall", "f1")
+    })
+    right.altair_chart(run_charts.per_class_chart(per_class), key="results.per_class")
+    confused = run_charts.most_confused_frame(result)
+    if len(confused):
+        st.subheader("Most confused")
+        st.dataframe(confused, hide_index=True, column_config={
+            "share_of_true": st.column_config.NumberColumn("share of true class",
+                                                           format="percent"),
+            "share_of_errors": st.column_config.NumberColumn("share of its errors",
+                                                             format="percent"),
+        })
+    return split
+
+
+def _render_gallery(run: runs.RunInfo, split: str | None) -> None:
+    predictions = _predictions(run)
+    if predictions is None or split is None:
+        st.info(f"{run.run_id} has no predictions.csv, so there is nothing to show.")
+        return
+    ds = _dataset_of(run)
+    if ds is None:
+        return
+    rows = predictions[predictions["split"] == split]
+    classes = sorted(set(rows["true"]) | set(rows["pred"]))
+    columns = st.columns([2, 2, 1, 2, 1])
+    true = columns[0].multiselect("True class", classes, key="results.g_true",
+                                  placeholder="any")
+    pred = columns[1].multiselect("Predicted class", classes, key="results.g_pred",
+                                  placeholder="any")
+    errors_only = columns[2].checkbox("Errors only", key="results.g_errors")
+    order = columns[3].selectbox("Sort", list(SORTS), key="results.g_sort")
+    count = columns[4].number_input("Show", 8, 200, 32, step=8, key="results.g_count")
+    if true:
+        rows = rows[rows["true"].isin(true)]
+    if pred:
+        rows = rows[rows["pred"].isin(pred)]
+    if errors_only:
+        rows = rows[rows["true"] != rows["pred"]]
+    rows = rows.sort_values("confidence", ascending=SORTS[order], kind="stable")
+    positions = pd.Index(ds.index["id"]).get_indexer(rows["id"])
+    found = rows.assign(position=positions)[positions >= 0]
+    st.caption(f"{len(rows):,} {SPLIT_LABELS[split].lower()} images match; showing "
+               f"{min(count, len(found)):,}. Green: right, red: wrong (with the true class).")
+    if len(found) < len(rows):
+        st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data "
+                   "set.")
+    for start in range(0, min(count, len(found)), GALLERY_COLUMNS):
+        cells = st.columns(GALLERY_COLUMNS)
+        for cell, row in zip(cells, found.iloc[start:start + GALLERY_COLUMNS].itertuples(),
+                             strict=False):
+            cell.image(ds.images[row.position], width=96)
+            cell.markdown(_caption(row.true, row.pred, row.confidence))
+
+
+def _caption(true: str, pred: str, confidence: float) -> str:
+    if true == pred:
+        return f":green[**{pred}** {confidence:.0%}]"
+    return f":red[**{pred}** {confidence:.0%}] true: {true}"
+
+
+def _dataset_of(run: runs.RunInfo) -> Dataset | None:
+    """The current data set when it is the one the run used; otherwise say so."""
+    record = _data_record(run)
+    ds = state.current_dataset()
+    if record.get("fingerprint") != ds.fingerprint:
+        st.info(f"{run.run_id} was trained on {record.get('name', 'another data set')} "
+                f"({record.get('location', 'location unknown')}); the current data source is "
+                f"{ds.name}. Choose the run's data set in the sidebar to see its images.")
+        return None
+    return ds
+
+
+def _render_share(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
+    st.markdown(f"**Report** of the {len(selected)} selected run(s): one HTML file with the "
+                "table, curves, confusion matrices, per-class scores and a gallery sample. It "
+                "opens offline in any browser.")
+    st.download_button(
+        "Download the report (HTML)",
+        functools.partial(_build_report, [r.path for r in selected], state.data_path()),
+        file_name=f"fer-studio-report-{focus.run_id}.html", mime="text/html",
+        key="results.report", on_click="ignore",
+    )
+    st.markdown(f"**{focus.run_id}** on its own:")
+    columns = st.columns(3)
+    model = focus.path / "model.keras"
+    columns[0].download_button(
+        "Model (.keras)", functools.partial(_read_bytes, model),
+        file_name=f"{focus.run_id}.keras", mime="application/octet-stream",
+        key="results.model", on_click="ignore", disabled=not model.is_file(),
+    )
+    columns[1].download_button(
+        "Metrics (CSV)", report.metrics_table(focus.metrics or {}).to_csv(index=False),
+        file_name=f"{focus.run_id}-metrics.csv", mime="text/csv", key="results.metrics_csv",
+        on_click="ignore", disabled=not focus.metrics,
+    )
+    columns[2].download_button(
+        "Run folder (.zip)", functools.partial(export.export_run_zip, focus.path),
+        file_name=f"{focus.run_id}.zip", mime="application/zip", key="results.zip",
+        on_click="ignore", help="Import it in another FER Studio from the sidebar.",
+    )
+
+
+def _build_report(run_dirs: list[Path], data_path: str | None) -> str:
+    """Made on click only, outside the script run: galleries come from the current data set
+    (from its disk cache) for the runs trained on it, and are left out if it cannot be read."""
+    try:
+        ds = load_dataset(data_path)
+    except FerError:
+        return report.build_report(run_dirs)
+    images = dict(zip(ds.index["id"], ds.images, strict=True))
+    return report.build_report(run_dirs, images, fingerprint=ds.fingerprint)
+
+
+def _read_bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _render_import() -> None:
+    """Import a run .zip exported from another FER Studio; each upload is imported once."""
+    with st.sidebar:
+        st.subheader("Import a run")
+        upload = st.file_uploader("Run folder .zip", type=["zip"], key="results.import",
+                                  help="A .zip made with 'Run folder (.zip)' on the Share tab.")
+    if upload is None:
+        return
+    done = st.session_state[IMPORTED_KEY]
+    if upload.file_id not in done:
+        try:
+            path = export.import_run_zip(upload.getvalue(), state.runs_root(),
+                                         name_hint=upload.name)
+        except FerError as err:
+            done[upload.file_id] = (False, str(err))
+        else:
+            done[upload.file_id] = (True, f"Imported {upload.name} as run {path.name}.")
+    ok, message = done[upload.file_id]
+    (st.sidebar.success if ok else st.sidebar.error)(message)
+
+
+main()
