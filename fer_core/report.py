@@ -57,22 +57,12 @@ SCORE_WORDS = ("accuracy", "loss", "f1", "precision", "recall", "share")
 
 # --- the results table ---------------------------------------------------------------------------
 
-def run_preset(info: runs.RunInfo) -> str | None:
-    """The preset a run started from: the job records it in status.json, the CLI in config.json."""
-    preset = info.status.get("preset") or info.config.get("preset")
-    if preset:
-        return preset
-    record = runs.read_json(info.path / "config.json") or {}
-    return record.get("preset")
-
-
 def summary_table(infos: Sequence[runs.RunInfo]) -> pd.DataFrame:
     """``runs.runs_table`` with the preset filled in and a few more hyperparameters: what
     Results compares and exports, and the report's summary."""
     table = runs.runs_table(list(infos))
     if table.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
-    table["preset"] = [run_preset(info) for info in infos]
     for name in EXTRA_HYPERPARAMETERS:
         table[name] = [info.config.get(name) for info in infos]
     return table[[c for c in TABLE_COLUMNS if c in table]]
@@ -392,7 +382,7 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
         parts.append(f'<p class="note">This run could not be read completely: '
                      f'{_esc(info.problem)}.</p>')
     facts = {"state": info.state, "backbone": info.config.get("backbone"),
-             "preset": run_preset(info), "epochs": info.config.get("epochs"),
+             "preset": info.preset, "epochs": info.config.get("epochs"),
              "batch size": info.config.get("batch_size"),
              "learning rate": info.config.get("learning_rate"),
              "dropout": info.config.get("dropout"), "augment": info.config.get("augment")}

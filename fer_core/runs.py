@@ -181,6 +181,7 @@ class RunInfo:
     status: dict[str, Any]
     metrics: dict[str, Any] | None
     problem: str | None = None  # why the run could not be read completely
+    preset: str | None = None
 
     @property
     def label(self) -> str:
@@ -203,6 +204,7 @@ def read_run(run_dir: Path) -> RunInfo:
         status=status,
         metrics=read_metrics(run_dir),
         problem=problem,
+        preset=(data or {}).get("preset") or status.get("preset"),
     )
 
 
@@ -226,7 +228,7 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
             {
                 "run": run.run_id,
                 "state": run.state,
-                "preset": cfg.get("preset") or run.status.get("preset"),
+                "preset": run.preset,
                 "backbone": cfg.get("backbone"),
                 "val_accuracy": val.get("accuracy"),
                 "val_loss": val.get("loss"),
