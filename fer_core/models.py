@@ -300,14 +300,17 @@ def _conv_bn_relu(x: Any, filters: int, name: str) -> Any:
 
 
 def _fer_cnn(x: Any) -> Any:
-    """Four conv blocks, one conv each: cheap enough for an epoch of FER-2013 on two cores.
+    """Four conv blocks, one conv each: an epoch of FER-2013 in about 40 s on two cores.
+
+    Widths 48-96-192-384: the 32-256 version underfitted (train accuracy barely above
+    validation) and gained less per minute than this 1.5x wider one.
 
     Flatten, not global pooling: where a feature sits (mouth or brows) is what tells
     expressions apart; pooling it away made learning several times slower.
     """
     from keras import layers
 
-    for stage, filters in enumerate((32, 64, 128, 256), start=1):
+    for stage, filters in enumerate((48, 96, 192, 384), start=1):
         x = _conv_bn_relu(x, filters, f"block{stage}")
         x = layers.MaxPooling2D(2, name=f"block{stage}_pool")(x)
     return layers.Flatten(name="flatten")(x)
