@@ -28,6 +28,7 @@ from fer_core.errors import RunError
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 LOCK_NAME = ".queue.lock"
+START_LOCK_NAME = ".start.lock"  # held for milliseconds: a job's start, or a cancel
 
 
 class JobBackend(Protocol):
@@ -63,6 +64,8 @@ def launch(
 def sweep_configs(base: TrainConfig, grid: dict[str, list[Any]]) -> list[TrainConfig]:
     """One config per combination of the listed values (e.g. batch sizes 16, 32, 64)."""
     keys = [k for k, values in grid.items() if values]
+    if not keys:  # product() of nothing is one empty combination: the base config alone
+        return []
     combos = itertools.product(*(grid[k] for k in keys))
     return [base.replace(**dict(zip(keys, combo, strict=True))) for combo in combos]
 
@@ -98,6 +101,7 @@ def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
         )
     backend = backend or LocalBackend(run_dir.parent)
     runs.write_status(run_dir, state="queued", queued=time.time(), error=None, pid=None,
+                      cancel_requested=None,  # a stale request would stop the new attempt
                       resumed=runs.read_status(run_dir).get("resumed", 0) + 1)
     backend.submit(run_dir)
 
@@ -142,23 +146,25 @@ class LocalBackend:
     def cancel(self, run_dir: Path) -> None:
         """Queued: cancelled at once. Running: SIGTERM, the job ends its step and stops.
 
-        ``cancel_requested`` is recorded first, so a job killed by the signal before its
-        handler is installed (TensorFlow still importing) is recorded as cancelled, not
-        failed, and a job the worker was just starting is stopped by the worker.
+        Holds the start lock, so a cancel and the worker starting the same job never
+        interleave their status updates (either would silently undo the other).
+        ``cancel_requested`` is recorded before the signal, so a job killed by it before its
+        handler is installed (TensorFlow still importing) is recorded as cancelled, not failed.
         """
-        status = runs.read_status(run_dir)
-        state = runs.effective_state(status)
-        if state == "queued":
-            runs.write_status(run_dir, state="cancelled", cancel_requested=runs.now_iso(),
-                              finished=runs.now_iso())
-        elif state == "running":
-            runs.write_status(run_dir, cancel_requested=runs.now_iso())
-            try:
-                os.kill(int(status["pid"]), signal.SIGTERM)  # training stops after this step
-            except (ProcessLookupError, KeyError, TypeError, ValueError):
-                runs.write_status(run_dir, state="failed", finished=runs.now_iso(),
-                                  error="The job process was gone when it was cancelled.")
-        # finished jobs have nothing to cancel
+        with _start_lock(run_dir):
+            status = runs.read_status(run_dir)
+            state = runs.effective_state(status)
+            if state == "queued":
+                runs.write_status(run_dir, state="cancelled", cancel_requested=runs.now_iso(),
+                                  finished=runs.now_iso())
+            elif state == "running":
+                runs.write_status(run_dir, cancel_requested=runs.now_iso())
+                try:
+                    os.kill(int(status["pid"]), signal.SIGTERM)  # stops after this step
+                except (ProcessLookupError, KeyError, TypeError, ValueError):
+                    runs.write_status(run_dir, state="failed", finished=runs.now_iso(),
+                                      error="The job process was gone when it was cancelled.")
+            # finished jobs have nothing to cancel
 
 
 def run_worker(runs_root: Path, *, poll_seconds: float = 0.5) -> int:
@@ -189,19 +195,19 @@ def run_worker(runs_root: Path, *, poll_seconds: float = 0.5) -> int:
 def run_job(run_dir: Path) -> int:
     """Run one job in a child process with its output in ``log.txt``; record how it ended."""
     log_path = run_dir / "log.txt"
-    if runs.effective_state(runs.read_status(run_dir)) != "queued":
-        return 0  # cancelled while waiting its turn
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fer_core", "train", "--run-dir", str(run_dir)],
-            cwd=PACKAGE_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env={**_job_env(run_dir.parent), "FER_JOB_LOG": str(log_path)},
-        )
-        status = runs.write_status(run_dir, state="running", started=runs.now_iso(),
-                                   pid=process.pid, host=_hostname())
-        if status.get("cancel_requested"):  # cancelled in the instant it was being started
-            process.terminate()
-        code = process.wait()
+    with _start_lock(run_dir):  # a cancel now either comes first or sees it running
+        if runs.effective_state(runs.read_status(run_dir)) != "queued":
+            return 0  # cancelled while waiting its turn
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "fer_core", "train", "--run-dir", str(run_dir)],
+                cwd=PACKAGE_ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**_job_env(run_dir.parent), "FER_JOB_LOG": str(log_path)},
+            )
+        runs.write_status(run_dir, state="running", started=runs.now_iso(), pid=process.pid,
+                          host=_hostname())
+    code = process.wait()
     status = runs.read_status(run_dir)
     if status.get("state") not in runs.FINAL_STATES:
         if status.get("cancel_requested"):  # stopped by the signal before it could handle it
@@ -224,6 +230,11 @@ def wait(run_dir: Path, *, timeout: float | None = None, poll_seconds: float = 1
         if deadline is not None and time.monotonic() > deadline:
             raise RunError(f"Run {run_dir.name} is still {state} after {timeout:.0f} s.")
         time.sleep(poll_seconds)
+
+
+def _start_lock(run_dir: Path) -> FileLock:
+    """One lock per runs folder for the instant a job starts or is cancelled."""
+    return FileLock(Path(run_dir).parent / START_LOCK_NAME, timeout=30)
 
 
 def _job_env(runs_root: Path) -> dict[str, str]:

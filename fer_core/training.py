@@ -43,9 +43,11 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
     handler = _log_to_run_folder(run_dir)
     stop = StopFlag()
     stop.install()
-    runs.write_status(
+    previous = runs.read_status(run_dir)
+    started = previous.get("started") if previous.get("state") == "running" else None
+    runs.write_status(  # a job's worker already stamped the start; keep its time
         run_dir, state="running", pid=os.getpid(), host=socket.gethostname(),
-        started=runs.now_iso(), error=None,
+        started=started or runs.now_iso(), error=None,
     )
     try:
         metrics = _train(config, run_dir, dataset, stop)

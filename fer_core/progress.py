@@ -1,0 +1,276 @@
+"""What the Train page shows of jobs, computed from run folders: pure functions, no Streamlit.
+
+The page polls every couple of seconds and must stay cheap and dumb: it hands the runs it
+listed to :func:`job_rows` and draws the rows. Everything that could be wrong (a status half
+written by an old version, a missing progress block, a clock that moved) is settled here,
+where it is tested, rather than in the page.
+
+    rows = job_rows(runs.list_runs(root), recent=5)
+    progress_text(rows[0])        # 'epoch 3/30 · step 12/45 · ETA 2 min 05 s'
+    parse_sweep_grid({"batch_size": "16, 32, 64"})   # {'batch_size': [16, 32, 64]}
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fer_core.config import TrainConfig, config_fields, parse_override
+from fer_core.errors import ConfigError
+from fer_core.runs import FINAL_STATES, RunInfo
+
+ACTIVE_STATES = ("running", "queued")
+SWEEP_FIELDS = ("batch_size", "learning_rate", "dropout")
+_STATE_ORDER = {"running": 0, "queued": 1}
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One job as the job list draws it; every number already checked and clamped."""
+
+    run_id: str
+    path: Path
+    state: str
+    phase: int | None = None
+    epoch: int | None = None
+    epochs: int | None = None
+    step: int | None = None
+    steps: int | None = None
+    fraction: float = 0.0
+    eta_seconds: float | None = None
+    elapsed_seconds: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    sweep: str | None = None
+    preset: str | None = None
+    backbone: str | None = None
+    queue_position: int | None = None  # 1 = next to run
+    test_accuracy: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+# --- time ----------------------------------------------------------------------------------------
+
+def format_duration(seconds: float | None) -> str:
+    """A short human duration: '42 s', '3 min 05 s', '1 h 02 min'; '-' when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def parse_time(text: Any) -> float | None:
+    """A status timestamp (ISO 8601, as ``runs.now_iso`` writes it) as epoch seconds."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def elapsed_seconds(status: Mapping[str, Any], *, now: float | None = None) -> float | None:
+    """Seconds since the job started, up to when it finished; ``None`` before it started."""
+    started = parse_time(status.get("started"))
+    if started is None:
+        return None
+    end = parse_time(status.get("finished"))
+    if end is None:
+        end = time.time() if now is None else now
+    return max(end - started, 0.0)
+
+
+def eta_seconds(status: Mapping[str, Any], *, now: float | None = None) -> float | None:
+    """Seconds left, counted down from the job's last estimate.
+
+    The job writes its estimate every couple of seconds at most, so the time since that write
+    (``updated``) is taken off; the estimate never goes below zero.
+    """
+    progress = status.get("progress") or {}
+    eta = _number(progress.get("eta_seconds"))
+    if eta is None:
+        return None
+    updated = parse_time(status.get("updated"))
+    if updated is not None:
+        eta -= max((time.time() if now is None else now) - updated, 0.0)
+    return max(eta, 0.0)
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+def progress_fraction(state: str, progress: Mapping[str, Any] | None) -> float:
+    """Share of the job done, between 0 and 1; a succeeded job is complete by definition."""
+    if state == "succeeded":
+        return 1.0
+    value = _number((progress or {}).get("fraction"))
+    if value is None:
+        return 0.0
+    return min(max(value, 0.0), 1.0)
+
+
+def progress_text(row: JobRow) -> str:
+    """The line under a job's progress bar: where it is, how long it has run, what is left."""
+    if row.state == "queued":
+        where = f"position {row.queue_position} in the queue" if row.queue_position else ""
+        return f"Queued{', ' + where if where else ''}"
+    parts = []
+    if row.epoch is not None and row.epochs:
+        phase = f"phase {row.phase} · " if row.phase and row.phase > 1 else ""
+        parts.append(f"{phase}epoch {row.epoch}/{row.epochs}")
+    if row.step is not None and row.steps and row.state == "running":
+        parts.append(f"step {row.step}/{row.steps}")
+    if row.state == "running":
+        if not parts:
+            parts.append("starting (loading TensorFlow and the data)")
+        if row.elapsed_seconds is not None:
+            parts.append(f"{format_duration(row.elapsed_seconds)} elapsed")
+        if row.fraction >= 1.0:  # every epoch done: the best model is being evaluated
+            parts.append("evaluating")
+        elif row.eta_seconds is not None:
+            parts.append(f"ETA {format_duration(row.eta_seconds)}")
+    elif row.elapsed_seconds is not None:
+        parts.append(f"{row.state} after {format_duration(row.elapsed_seconds)}")
+    else:
+        parts.append(row.state)
+    return " · ".join(parts)
+
+
+def metrics_text(metrics: Mapping[str, float]) -> str:
+    """Latest training metrics in a fixed order, e.g. 'loss 1.234 · val_accuracy 41.2%'."""
+    parts = []
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        value = _number(metrics.get(name))
+        if value is None:
+            continue
+        parts.append(f"{name} {value:.1%}" if "accuracy" in name else f"{name} {value:.3f}")
+    return " · ".join(parts)
+
+
+def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | None = None
+            ) -> JobRow:
+    """One run as a job; tolerant of missing or malformed progress (old or half-copied runs)."""
+    status = info.status or {}
+    progress = status.get("progress")
+    progress = progress if isinstance(progress, dict) else {}
+    metrics = progress.get("metrics") if isinstance(progress.get("metrics"), dict) else {}
+    test = ((info.metrics or {}).get("test") or {}) if isinstance(info.metrics, dict) else {}
+    error = status.get("error") or (info.problem if info.state == "failed" else None)
+    return JobRow(
+        run_id=info.run_id,
+        path=info.path,
+        state=info.state,
+        phase=_integer(progress.get("phase")),
+        epoch=_integer(progress.get("epoch")),
+        epochs=_integer(progress.get("epochs")),
+        step=_integer(progress.get("step")),
+        steps=_integer(progress.get("steps")),
+        fraction=progress_fraction(info.state, progress),
+        eta_seconds=eta_seconds(status, now=now) if info.state == "running" else None,
+        elapsed_seconds=elapsed_seconds(status, now=now),
+        metrics={k: float(v) for k, v in metrics.items() if _number(v) is not None},
+        error=error if info.state == "failed" else None,
+        sweep=status.get("sweep"),
+        preset=status.get("preset"),
+        backbone=info.config.get("backbone"),
+        queue_position=queue_position,
+        test_accuracy=_number(test.get("accuracy")) if isinstance(test, dict) else None,
+    )
+
+
+def job_rows(infos: Iterable[RunInfo], *, recent: int = 5, now: float | None = None
+             ) -> list[JobRow]:
+    """The job list: running jobs, then the queue in the order it will run, then the
+    ``recent`` most recently finished runs (``infos`` come newest first, as listed)."""
+    infos = list(infos)
+    queued = sorted((i for i in infos if i.state == "queued"),
+                    key=lambda i: (_number(i.status.get("queued")) or 0.0, i.run_id))
+    position = {info.run_id: n for n, info in enumerate(queued, start=1)}
+    active = sorted((i for i in infos if i.state in ACTIVE_STATES),
+                    key=lambda i: (_STATE_ORDER[i.state], position.get(i.run_id, 0)))
+    finished = [i for i in infos if i.state in FINAL_STATES][: max(recent, 0)]
+    return [job_row(i, now=now, queue_position=position.get(i.run_id))
+            for i in active + finished]
+
+
+def any_active(rows: Iterable[JobRow]) -> bool:
+    return any(row.active for row in rows)
+
+
+def history_long(history: pd.DataFrame) -> pd.DataFrame:
+    """history.csv in long form for a chart: epoch, metric (loss/accuracy), split, value."""
+    columns = {"loss": ("loss", "train"), "val_loss": ("loss", "validation"),
+               "accuracy": ("accuracy", "train"), "val_accuracy": ("accuracy", "validation")}
+    present = [c for c in columns if c in history.columns]
+    if history.empty or "epoch" not in history.columns or not present:
+        return pd.DataFrame(columns=["epoch", "metric", "split", "value"])
+    long = history.melt(id_vars=["epoch"], value_vars=present, var_name="column")
+    long = long.dropna(subset=["value"])
+    long["metric"] = long["column"].map(lambda c: columns[c][0])
+    long["split"] = long["column"].map(lambda c: columns[c][1])
+    long["epoch"] = long["epoch"].astype(int)
+    long["value"] = long["value"].astype(float)
+    return long[["epoch", "metric", "split", "value"]].reset_index(drop=True)
+
+
+# --- sweeps --------------------------------------------------------------------------------------
+
+def parse_values(name: str, text: str) -> list[Any]:
+    """'16, 32, 64' as a list typed by the field (ints for batch_size), each value in range.
+
+    Values are separated by commas or spaces; repeats are dropped, order kept. Raises
+    ``ConfigError`` naming the field and the bad value.
+    """
+    fields = {f.name: f for f in config_fields()}
+    if name not in fields:
+        raise ConfigError(f"Unknown config field {name!r}. Valid fields: {', '.join(fields)}.")
+    if str(fields[name].type) not in ("int", "float", "str", "bool"):
+        raise ConfigError(f"{name} cannot be swept: it holds a list or mapping, not one value.")
+    values: list[Any] = []
+    for item in (part for part in re.split(r"[,\s;]+", text.strip()) if part):
+        _, value = parse_override(f"{name}={item}")
+        TrainConfig().replace(**{name: value})  # the field's own range check and message
+        if value not in values:
+            values.append(value)
+    return values
+
+
+def parse_sweep_grid(texts: Mapping[str, str]) -> dict[str, list[Any]]:
+    """The sweep grid from the page's text inputs; empty inputs are left out."""
+    grid = {name: parse_values(name, text) for name, text in texts.items() if text.strip()}
+    return {name: values for name, values in grid.items() if values}
+
+
+def sweep_size(grid: Mapping[str, list[Any]]) -> int:
+    """How many jobs the grid launches (0 when it lists no values at all)."""
+    sizes = [len(values) for values in grid.values() if values]
+    return math.prod(sizes) if sizes else 0
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _integer(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None

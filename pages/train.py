@@ -1,0 +1,256 @@
+"""Train: pick a preset, adjust any hyperparameter, launch jobs or sweeps, follow them live.
+
+Training never runs in this process: Launch creates a queued run folder and a background
+worker trains it (``fer_core.jobs``), so a job survives reruns, closed tabs and app restarts.
+The job list is a fragment that re-reads only status files every 2 s while a job is active,
+and reruns the whole page once when a job ends.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from fer_core import jobs, progress, runs
+from fer_core.config import TrainConfig
+from fer_core.errors import ConfigError, FerError
+from fer_core.resume import is_resumable
+from ui import config_form, state
+
+POLL_SECONDS = 2
+RECENT_FINISHED = 5
+ACTIVE_KEY = "train.active_runs"  # ids active at the last full run: a job ending reruns all
+NOTICE_KEY = "train.notice"  # (kind, text) left by a callback for the next run to show
+SWEEP_LABELS = {"batch_size": "Batch sizes", "learning_rate": "Learning rates",
+                "dropout": "Dropout rates"}
+
+
+def _init_state() -> None:
+    state.init_state()
+    st.session_state.setdefault(ACTIVE_KEY, set())
+    st.session_state.setdefault(NOTICE_KEY, None)
+
+
+# --- the form ------------------------------------------------------------------------------------
+
+def _render_form() -> tuple[str, TrainConfig | None]:
+    """Preset, then every hyperparameter; the config, or ``None`` with the error shown."""
+    name = config_form.render_preset_picker()
+    values = config_form.render_config_form()
+    try:
+        config = config_form.build_config(values)
+    except ConfigError as err:
+        st.error(str(err))
+        return name, None
+    return name, config
+
+
+def _with_sidebar_data(config: TrainConfig) -> TrainConfig:
+    """An empty data field means the data set chosen in the sidebar."""
+    chosen = state.data_path()
+    return config.replace(data=chosen) if not config.data and chosen else config
+
+
+def _render_launch(preset_name: str, config: TrainConfig | None) -> None:
+    chosen = (config.data if config and config.data else None) or state.data_path()
+    st.caption(f"Data: **{chosen or 'the synthetic demo data set'}** · runs folder: "
+               f"`{state.runs_root()}`")
+    if st.button("Launch", type="primary", key="train.launch", disabled=config is None,
+                 help="Queue a training job; it runs in its own process, one at a time."):
+        try:
+            run_dir = jobs.launch(_with_sidebar_data(config), runs_root=state.runs_root(),
+                                  preset=preset_name)
+        except FerError as err:
+            st.error(str(err))
+        else:
+            st.success(f"Queued **{run_dir.name}**. Follow it below.")
+
+
+def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
+    with st.expander("Sweep: one job per combination"):
+        st.caption("Values separated by commas, e.g. 16, 32, 64. Every other setting comes "
+                   "from the form above; the jobs run one after another.")
+        columns = st.columns(len(progress.SWEEP_FIELDS))
+        texts = {
+            name: column.text_input(SWEEP_LABELS.get(name, name), key=f"train.sweep.{name}",
+                                    placeholder="e.g. " + _sweep_example(name))
+            for name, column in zip(progress.SWEEP_FIELDS, columns, strict=True)
+        }
+        try:
+            grid = progress.parse_sweep_grid(texts)
+        except ConfigError as err:
+            st.error(str(err))
+            grid = None
+        size = progress.sweep_size(grid or {})
+        if size:
+            st.caption(f"{size} job{'s' if size != 1 else ''}.")
+        if st.button(f"Launch sweep ({size} jobs)" if size else "Launch sweep",
+                     key="train.launch_sweep", disabled=config is None or not size):
+            try:
+                run_dirs = jobs.launch_sweep(_with_sidebar_data(config), grid,
+                                             preset=preset_name, runs_root=state.runs_root())
+            except FerError as err:
+                st.error(str(err))
+            else:
+                sweep = runs.read_status(run_dirs[0]).get("sweep")
+                st.success(f"Queued {len(run_dirs)} jobs as **{sweep}**.")
+
+
+def _sweep_example(name: str) -> str:
+    return {"batch_size": "16, 32, 64", "learning_rate": "1e-3, 1e-4",
+            "dropout": "0.3, 0.5"}.get(name, "")
+
+
+# --- the job list (live) -------------------------------------------------------------------------
+
+def _job_rows() -> list[progress.JobRow]:
+    return progress.job_rows(state.list_runs(), recent=RECENT_FINISHED)
+
+
+def _render_jobs_live() -> None:
+    """Re-read the status files; when a job ended since the last full run, rerun the page.
+
+    The ids stored at the last full run are the guard: they are updated before the rerun, so
+    the rerun that follows finds nothing new and the page never loops.
+    """
+    rows = _job_rows()
+    active = {row.run_id for row in rows if row.active}
+    if st.session_state.get(ACTIVE_KEY, set()) - active:
+        st.session_state[ACTIVE_KEY] = active
+        st.rerun()
+    notice = st.session_state.get(NOTICE_KEY)
+    if notice:
+        getattr(st, notice[0])(notice[1])
+        st.session_state[NOTICE_KEY] = None
+    if not rows:
+        st.info("No jobs yet. Pick a preset and press **Launch**.")
+        return
+    for row in rows:
+        _render_job(row)
+    if not any(row.active for row in rows):
+        st.caption("Older runs are on the Results page.")
+
+
+def _render_job(row: progress.JobRow) -> None:
+    with st.container(border=True):
+        head, actions = st.columns([6, 1], vertical_alignment="center")
+        head.markdown(_job_title(row))
+        if row.active:
+            actions.button("Cancel", key=f"train.cancel.{row.run_id}", on_click=_cancel,
+                           args=(str(row.path),))
+        elif row.state == "failed" and is_resumable(row.path):
+            actions.button("Resume", key=f"train.resume.{row.run_id}", on_click=_resume,
+                           args=(str(row.path),),
+                           help="Queue it again; it continues from its last finished epoch.")
+        if row.state in ("running", "queued"):
+            st.progress(row.fraction, text=progress.progress_text(row))
+            if row.metrics:
+                st.caption(progress.metrics_text(row.metrics))
+        elif row.state == "failed":
+            st.error(f"{row.run_id} failed: {row.error or 'the job ended without a message'}")
+        elif row.state == "cancelled":
+            st.warning(progress.progress_text(row))
+        else:
+            accuracy = (f" · test accuracy {row.test_accuracy:.1%}"
+                        if row.test_accuracy is not None else "")
+            st.progress(1.0, text=f"{progress.progress_text(row)}{accuracy}")
+        if row.state != "queued":
+            _render_curves(row)
+            with st.expander("Log", expanded=row.state == "failed"):
+                st.code(runs.read_log_tail(row.path, lines=40) or "(no output yet)",
+                        language=None)
+
+
+def _job_title(row: progress.JobRow) -> str:
+    icon = {"running": ":material/progress_activity:", "queued": ":material/schedule:",
+            "succeeded": ":material/check_circle:", "failed": ":material/error:",
+            "cancelled": ":material/cancel:"}.get(row.state, "")
+    details = " · ".join(filter(None, [row.preset, row.backbone, row.sweep]))
+    return f"{icon} **{row.run_id}** · {row.state}" + (f" · {details}" if details else "")
+
+
+def _render_curves(row: progress.JobRow) -> None:
+    history = progress.history_long(_history(str(row.path), _mtime(row.path / "history.csv")))
+    if history.empty:
+        if row.state == "running":
+            st.caption("Curves appear after the first epoch.")
+        return
+    left, right = st.columns(2)
+    for column, metric in ((left, "loss"), (right, "accuracy")):
+        data = history[history["metric"] == metric]
+        column.altair_chart(_curve_chart(data, metric), width="stretch")
+
+
+def _curve_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
+    axis = alt.Axis(format="%") if metric == "accuracy" else alt.Axis()
+    return (
+        alt.Chart(data, height=180, title=metric.capitalize())
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=metric, axis=axis, scale=alt.Scale(zero=False)),
+            color=alt.Color("split:N", title=None,
+                            scale=alt.Scale(domain=["train", "validation"])),
+            tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
+        )
+    )
+
+
+@st.cache_data(max_entries=50, show_spinner=False)
+def _history(path: str, mtime: float) -> pd.DataFrame:
+    """history.csv, re-read only when the job appended an epoch (the mtime changed)."""
+    return runs.read_history(Path(path))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _cancel(path: str) -> None:
+    """Cancel button callback: a running job stops after its current step, a queued one now."""
+    try:
+        jobs.cancel(Path(path))
+    except FerError as err:
+        st.session_state[NOTICE_KEY] = ("error", str(err))
+    else:
+        st.session_state[NOTICE_KEY] = ("info", f"Cancel sent to {Path(path).name}; a running "
+                                        "job finishes its current step and keeps its best model.")
+
+
+def _resume(path: str) -> None:
+    """Resume button callback: a crashed job goes back in the queue."""
+    try:
+        jobs.resume(Path(path))
+    except FerError as err:
+        st.session_state[NOTICE_KEY] = ("error", str(err))
+    else:
+        st.session_state[NOTICE_KEY] = ("info", f"{Path(path).name} is queued to resume.")
+
+
+def _render_jobs() -> None:
+    """The live job list: a top-level fragment, ticking only while a job is active."""
+    st.subheader("Jobs")
+    active = {row.run_id for row in _job_rows() if row.active}
+    st.session_state[ACTIVE_KEY] = active
+    live = st.fragment(run_every=POLL_SECONDS if active else None)(_render_jobs_live)
+    live()
+
+
+# --- page ----------------------------------------------------------------------------------------
+
+_init_state()
+st.title("Train")
+st.caption("Pick a preset, adjust any setting, then launch. Each job trains in its own "
+           "process, one at a time; this page follows them live and keeps following them "
+           "after a reload or restart.")
+preset_name, config = _render_form()
+_render_launch(preset_name, config)
+_render_sweep(preset_name, config)
+_render_jobs()
