@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements.txt requirements-cluster.txt
 
-.PHONY: run test lint
+.PHONY: run test lint browser
 
-$(STAMP): requirements.txt
+$(STAMP): $(REQUIREMENTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -18,5 +19,12 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+# The browser tests drive Debian's Chromium (Playwright's own browser download needs the
+# internet). Installed when missing and we may (root with apt); otherwise those tests skip.
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| echo "Chromium not installed: the browser tests will be skipped."
+
+test: lint browser
 	$(BIN)/python -m pytest
