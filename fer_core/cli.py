@@ -9,7 +9,9 @@
     python -m fer_core evaluate --ensemble RUN_DIR RUN_DIR ... [--data PATH] [--json]
     python -m fer_core predict RUN_DIR IMAGE... [--json]
     python -m fer_core runs list [--json]
+    python -m fer_core runs export-mlflow RUN_DIR... [--tracking-uri URI]
     python -m fer_core jobs launch [--preset NAME] [--set key=value ...] [--data PATH] [--json]
+                                   [--backend local|ray] [--address URL] [--gpus N]
     python -m fer_core jobs list [--json] | jobs cancel RUN_ID | jobs resume RUN_ID
     python -m fer_core jobs wait RUN_ID
 
@@ -146,6 +148,11 @@ def _train(args: argparse.Namespace) -> int:
     if run_dir is not None and (run_dir / "config.json").exists() and not (
         args.preset or args.config or args.set or args.data
     ):
+        status = runs.read_status(run_dir)
+        if status.get("backend") == "ray" and status.get("state") in runs.FINAL_STATES:
+            # Ray cannot drop a pending job; one cancelled while it waited starts here, briefly
+            print(f"Run {run_dir.name} is already {status['state']}; not training it.")
+            return 0
         config = _config_of_run(run_dir)  # a queued job: its config was written at launch
     else:
         config = resolve_config(preset_name=args.preset, config_file=args.config,
@@ -248,6 +255,11 @@ def _runs_command(sub: argparse._SubParsersAction) -> None:
     listing = runs_parser.add_parser("list", help="every run, newest first")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_runs_list)
+    export = runs_parser.add_parser(
+        "export-mlflow", help="log finished runs to MLflow (config, curves, metrics, files)")
+    export.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    export.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI")
+    export.set_defaults(handler=_runs_export_mlflow)
 
 
 def _runs_list(args: argparse.Namespace) -> int:
@@ -261,6 +273,15 @@ def _runs_list(args: argparse.Namespace) -> int:
     else:
         columns = ["run", "state", "backbone", "val_accuracy", "test_accuracy", "minutes"]
         print(table[columns].to_string(index=False))
+    return 0
+
+
+def _runs_export_mlflow(args: argparse.Namespace) -> int:
+    from fer_core import tracking
+
+    for run_dir in args.run_dirs:
+        mlflow_id, new = tracking.export_run(run_dir, tracking_uri=args.tracking_uri)
+        print(f"{run_dir.name}: MLflow run {mlflow_id}" + ("" if new else " (already there)"))
     return 0
 
 
@@ -278,6 +299,12 @@ def _jobs_commands(sub: argparse._SubParsersAction) -> None:
     launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     launch.add_argument("--data")
     launch.add_argument("--json", action="store_true")
+    launch.add_argument("--backend", choices=["local", "ray"],
+                        help="where the job runs (default: FER_JOBS_BACKEND, else local)")
+    launch.add_argument("--address", help="Ray job API address (default: RAY_ADDRESS), "
+                        "e.g. http://head:8265")
+    launch.add_argument("--gpus", type=float, help="GPUs per Ray job (default: FER_RAY_GPUS, "
+                        "else 0; 1 on a GPU cluster)")
     launch.set_defaults(handler=_jobs_launch)
     listing = jobs.add_parser("list", help="jobs with their state and progress")
     listing.add_argument("--json", action="store_true")
@@ -301,25 +328,30 @@ def _jobs_launch(args: argparse.Namespace) -> int:
 
     config = resolve_config(preset_name=args.preset, config_file=args.config,
                             overrides=args.set, data=args.data)
-    run_dir = jobs.launch(config, preset=args.preset)
+    backend = jobs.backend_from_env(args.backend, address=args.address, num_gpus=args.gpus)
+    run_dir = jobs.launch(config, preset=args.preset, backend=backend)
     print_json({"run_id": run_dir.name}) if args.json else print(run_dir.name)
     return 0
 
 
 def _jobs_list(args: argparse.Namespace) -> int:
-    from fer_core import runs
+    from fer_core import jobs, runs
 
-    rows = [
-        {"run_id": info.run_id, "state": info.state,
-         "progress": info.status.get("progress", {}).get("fraction"),
-         "error": info.status.get("error")}
-        for info in runs.list_runs()
-    ]
+    rows = []
+    for info in runs.list_runs():
+        if (info.status.get("backend") == "ray"
+                and info.status.get("state") not in runs.FINAL_STATES):
+            jobs.refresh(info.path)
+            info = runs.read_run(info.path)
+        rows.append({"run_id": info.run_id, "state": info.state,
+                     "progress": (info.status.get("progress") or {}).get("fraction"),
+                     "backend": info.status.get("backend", "local"),
+                     "error": info.status.get("error")})
     if args.json:
         print_json(rows)
     for row in rows if not args.json else []:
         fraction = f"{row['progress']:.0%}" if row["progress"] is not None else ""
-        print(f"{row['run_id']:<40} {row['state']:<10} {fraction}")
+        print(f"{row['run_id']:<40} {row['state']:<10} {row['backend']:<6} {fraction}")
     return 0
 
 

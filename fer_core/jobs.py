@@ -3,10 +3,18 @@
 A job is ``python -m fer_core train --run-dir runs/<id>`` in its own process, so it survives
 Streamlit reruns, closed tabs and app restarts. The app only reads run folders.
 
+Two backends sit behind one small interface (:class:`JobBackend`: submit, status, log tail,
+cancel), chosen by ``FER_JOBS_BACKEND`` (``local``, the default, or ``ray`` with
+``RAY_ADDRESS``), by ``--backend`` or in the sidebar; a run records which one runs it, so
+cancel, status and logs always go to the right place (:func:`backend_of_run`).
+
 The ``local`` backend runs one job at a time on this machine, first in first out. Queued jobs
 are run folders whose status is ``queued``; a detached *worker* process takes them in order.
 A file lock (the ``filelock`` library) makes sure only one worker serves a runs folder, even
 when two app instances share it, so a queued job is started exactly once.
+
+The ``ray`` backend (``fer_core.ray_backend``) submits each run as a Ray job; Ray queues and
+places them, so a sweep runs in parallel.
 """
 
 from __future__ import annotations
@@ -24,21 +32,63 @@ from filelock import FileLock, Timeout
 
 from fer_core import runs, settings
 from fer_core.config import TrainConfig
-from fer_core.errors import RunError
+from fer_core.errors import ConfigError, FerError, RunError
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ("local", "ray")
 LOCK_NAME = ".queue.lock"
 START_LOCK_NAME = ".start.lock"  # held for milliseconds: a job's start, or a cancel
 
 
 class JobBackend(Protocol):
-    """What the pages and the CLI need from a place that runs jobs."""
+    """What the pages and the CLI need from a place that runs jobs.
+
+    ``submit`` starts (or queues) the run folder's job, ``status`` is its state after asking
+    the backend, ``log_tail`` its latest output, ``cancel`` stops it. Everything else (progress,
+    metrics, the model) is read from the run folder, whichever backend ran it.
+    """
 
     name: str
 
     def submit(self, run_dir: Path) -> None: ...
 
     def cancel(self, run_dir: Path) -> None: ...
+
+    def status(self, run_dir: Path) -> str: ...
+
+    def log_tail(self, run_dir: Path, lines: int = 40) -> str: ...
+
+
+def backend_from_env(name: str | None = None, *, address: str | None = None,
+                     runs_root: Path | None = None, num_gpus: float | None = None
+                     ) -> JobBackend:
+    """The backend to launch on: ``name`` or ``FER_JOBS_BACKEND`` (default ``local``).
+
+    ``ray`` needs the cluster's job API address: ``address`` or ``RAY_ADDRESS``; GPUs per job
+    come from ``num_gpus`` or ``FER_RAY_GPUS`` (default 0: 1 on a GPU cluster).
+    """
+    chosen = (name or os.environ.get("FER_JOBS_BACKEND") or "local").strip().lower()
+    if chosen == "local":
+        return LocalBackend(runs_root)
+    if chosen == "ray":
+        from fer_core.ray_backend import RayBackend
+
+        if num_gpus is None:
+            num_gpus = _number_from_env("FER_RAY_GPUS", 0.0)
+        return RayBackend(address or os.environ.get("RAY_ADDRESS"), num_gpus=num_gpus)
+    raise ConfigError(f"Unknown jobs backend {chosen!r}: FER_JOBS_BACKEND must be one of "
+                      f"{', '.join(BACKENDS)}.")
+
+
+def backend_of_run(run_dir: Path) -> JobBackend:
+    """The backend that runs (or ran) this run folder, as its status records it."""
+    status = runs.read_status(run_dir)
+    if status.get("backend") == "ray":
+        from fer_core.ray_backend import RayBackend
+
+        return RayBackend(status.get("ray_address"), num_gpus=status.get("ray_gpus") or 0,
+                          num_cpus=status.get("ray_cpus") or 1)
+    return LocalBackend(run_dir.parent)
 
 
 def launch(
@@ -49,16 +99,36 @@ def launch(
     sweep: str | None = None,
     backend: JobBackend | None = None,
 ) -> Path:
-    """Create a queued run folder for ``config`` and hand it to the backend."""
+    """Create a queued run folder for ``config`` and hand it to the backend.
+
+    The default backend is the configured one (:func:`backend_from_env`). A backend that
+    refuses the job (a Ray cluster out of reach) leaves the run failed with its reason.
+    """
     root = runs_root or settings.runs_dir()
-    backend = backend or LocalBackend(root)
+    backend = backend or backend_from_env(runs_root=root)
+    config = _with_absolute_data(config)
     run_dir = runs.run_path(runs.new_run_id(preset or config.backbone, runs_root=root),
                             runs_root=root)
     runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": preset})
     runs.write_status(run_dir, queued=time.time(), preset=preset, sweep=sweep,
                       backend=backend.name)
-    backend.submit(run_dir)
+    try:
+        backend.submit(run_dir)
+    except FerError as err:
+        runs.write_status(run_dir, state="failed", finished=runs.now_iso(), error=str(err))
+        raise
     return run_dir
+
+
+def _with_absolute_data(config: TrainConfig) -> TrainConfig:
+    """A relative data path means the launcher's folder; a job runs elsewhere (the package
+    folder, or a Ray node's copy of it), so it gets the absolute path."""
+    if not config.data:
+        return config
+    path = Path(config.data).expanduser()
+    if path.is_absolute() or not path.exists():
+        return config
+    return config.replace(data=str(path.resolve()))
 
 
 def sweep_configs(base: TrainConfig, grid: dict[str, list[Any]]) -> list[TrainConfig]:
@@ -82,11 +152,35 @@ def launch_sweep(base: TrainConfig, grid: dict[str, list[Any]], *, preset: str |
 
 
 def cancel(run_dir: Path, *, backend: JobBackend | None = None) -> None:
+    """Cancel through the backend that runs the job (``backend`` when it is that kind)."""
+    name = runs.read_status(run_dir).get("backend", "local")
+    if backend is None or backend.name != name:
+        backend = backend_of_run(run_dir)
+    backend.cancel(run_dir)
+
+
+def refresh(run_dir: Path) -> str:
+    """The run's state after asking its backend, which records what only it knows.
+
+    A local job's crash shows in its folder (a dead pid); a Ray job that failed or was stopped
+    before writing its end is known only to Ray, so its folder is brought up to date here.
+    """
     status = runs.read_status(run_dir)
-    if status.get("backend", "local") == "local" or backend is None:
-        LocalBackend(run_dir.parent).cancel(run_dir)
-    else:
-        backend.cancel(run_dir)
+    if status.get("backend") == "ray" and status.get("state") not in runs.FINAL_STATES:
+        from fer_core.ray_backend import sync_status
+
+        status = sync_status(run_dir)
+    return runs.effective_state(status)
+
+
+def log_tail(run_dir: Path, *, lines: int = 40) -> str:
+    """The job's latest output: ``log.txt``, or Ray's live log while a Ray job is active."""
+    status = runs.read_status(run_dir)
+    if status.get("backend") == "ray" and status.get("state") not in runs.FINAL_STATES:
+        from fer_core.ray_backend import log_tail as ray_log_tail
+
+        return ray_log_tail(run_dir, lines=lines)
+    return runs.read_log_tail(run_dir, lines=lines)
 
 
 def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
@@ -99,7 +193,7 @@ def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
             f"Run {run_dir.name} cannot be resumed: only a failed run with a saved epoch can "
             f"(this one is {state}). Launch a new run instead."
         )
-    backend = backend or LocalBackend(run_dir.parent)
+    backend = backend or backend_of_run(run_dir)
     runs.write_status(run_dir, state="queued", queued=time.time(), error=None, pid=None,
                       cancel_requested=None,  # a stale request would stop the new attempt
                       resumed=runs.read_status(run_dir).get("resumed", 0) + 1)
@@ -127,6 +221,12 @@ class LocalBackend:
 
     def submit(self, run_dir: Path) -> None:
         self.ensure_worker()
+
+    def status(self, run_dir: Path) -> str:
+        return runs.effective_state(runs.read_status(run_dir))
+
+    def log_tail(self, run_dir: Path, lines: int = 40) -> str:
+        return runs.read_log_tail(run_dir, lines=lines)
 
     def ensure_worker(self) -> None:
         """Start a worker unless one already holds the queue lock."""
@@ -224,7 +324,7 @@ def wait(run_dir: Path, *, timeout: float | None = None, poll_seconds: float = 1
     """Block until the job ends; return its final state."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        state = runs.effective_state(runs.read_status(run_dir))
+        state = refresh(run_dir)
         if state in runs.FINAL_STATES:
             return state
         if deadline is not None and time.monotonic() > deadline:
@@ -244,6 +344,17 @@ def _job_env(runs_root: Path) -> dict[str, str]:
                                                       env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
+
+
+def _number_from_env(key: str, default: float) -> float:
+    text = os.environ.get(key, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number such as 1; got {text!r}.") from None
+    return int(value) if value.is_integer() else value
 
 
 def _hostname() -> str:

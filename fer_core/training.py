@@ -62,9 +62,26 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
         handler.close()
     shutil.rmtree(run_dir / "backup", ignore_errors=True)  # only a crashed run resumes
     state = "cancelled" if stop.requested else "succeeded"
-    runs.write_status(run_dir, state=state, finished=runs.now_iso())
+    tracked = _track(run_dir, state)  # before the end is written: "succeeded" means all done
+    runs.write_status(run_dir, state=state, finished=runs.now_iso(), **tracked)
     log.info("Run %s %s.", run_dir.name, state)
     return metrics
+
+
+def _track(run_dir: Path, state: str) -> dict[str, Any]:
+    """Log the run to MLflow when ``MLFLOW_TRACKING_URI`` is set; a tracking server that is
+    down costs a warning, never the trained model."""
+    from fer_core import tracking
+
+    if not tracking.enabled():
+        return {}
+    try:
+        mlflow_id, _ = tracking.export_run(run_dir, state=state)
+    except Exception as err:  # any MLflow failure must leave the run intact
+        log.warning("MLflow logging failed: %s: %s", type(err).__name__, err)
+        return {"mlflow_error": f"{type(err).__name__}: {err}"}
+    log.info("Logged to MLflow as run %s.", mlflow_id)
+    return {"mlflow_run_id": mlflow_id}
 
 
 def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop) -> dict:
@@ -206,6 +223,11 @@ def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_di
                                          double_checkpoint=True),
         RunProgress(run_dir, phase=phase, steps_per_epoch=steps, clock=clock, stop=stop),
         BestModelSaver(run_dir / "model.keras", save, best, clock),
+        # `tensorboard --logdir runs/`: scalars once per epoch only (no graph, histograms or
+        # profiling, which cost time). One folder per phase: each fit counts epochs from 0.
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard" / f"phase{phase}"),
+                                    histogram_freq=0, write_graph=False, write_images=False,
+                                    update_freq="epoch", profile_batch=0),
     ]
     if config.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(

@@ -58,12 +58,12 @@ def _with_sidebar_data(config: TrainConfig) -> TrainConfig:
 def _render_launch(preset_name: str, config: TrainConfig | None) -> None:
     chosen = (config.data if config and config.data else None) or state.data_path()
     st.caption(f"Data: **{chosen or 'the synthetic demo data set'}** · runs folder: "
-               f"`{state.runs_root()}`")
+               f"`{state.runs_root()}` · jobs run on {state.jobs_backend_label()}")
     if st.button("Launch", type="primary", key="train.launch", disabled=config is None,
-                 help="Queue a training job; it runs in its own process, one at a time."):
+                 help="Queue a training job; it runs in its own process (where: sidebar)."):
         try:
             run_dir = jobs.launch(_with_sidebar_data(config), runs_root=state.runs_root(),
-                                  preset=preset_name)
+                                  preset=preset_name, backend=state.jobs_backend())
         except FerError as err:
             st.error(str(err))
         else:
@@ -73,7 +73,8 @@ def _render_launch(preset_name: str, config: TrainConfig | None) -> None:
 def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
     with st.expander("Sweep: one job per combination"):
         st.caption("Values separated by commas, e.g. 16, 32, 64. Every other setting comes "
-                   "from the form above; the jobs run one after another.")
+                   "from the form above; the jobs run one after another on this machine, "
+                   "in parallel on a Ray cluster.")
         columns = st.columns(len(progress.SWEEP_FIELDS))
         texts = {
             name: column.text_input(SWEEP_LABELS.get(name, name), key=f"train.sweep.{name}",
@@ -92,7 +93,8 @@ def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
                      key="train.launch_sweep", disabled=config is None or not size):
             try:
                 run_dirs = jobs.launch_sweep(_with_sidebar_data(config), grid,
-                                             preset=preset_name, runs_root=state.runs_root())
+                                             preset=preset_name, runs_root=state.runs_root(),
+                                             backend=state.jobs_backend())
             except FerError as err:
                 st.error(str(err))
             else:
@@ -161,7 +163,7 @@ def _render_job(row: progress.JobRow) -> None:
         if row.state != "queued":
             _render_curves(row)
             with st.expander("Log", expanded=row.state == "failed"):
-                st.code(runs.read_log_tail(row.path, lines=40) or "(no output yet)",
+                st.code(jobs.log_tail(row.path, lines=40) or "(no output yet)",
                         language=None)
 
 
@@ -248,8 +250,8 @@ def _render_jobs() -> None:
 _init_state()
 st.title("Train")
 st.caption("Pick a preset, adjust any setting, then launch. Each job trains in its own "
-           "process, one at a time; this page follows them live and keeps following them "
-           "after a reload or restart.")
+           "process, one at a time on this machine or in parallel on a Ray cluster (sidebar); "
+           "this page follows them live and keeps following them after a reload or restart.")
 preset_name, config = _render_form()
 _render_launch(preset_name, config)
 _render_sweep(preset_name, config)

@@ -1,4 +1,4 @@
-"""The sidebar every page shares: data source, runs folder and the device badge."""
+"""The sidebar every page shares: data source, runs folder, where jobs run, the device."""
 
 from __future__ import annotations
 
@@ -44,7 +44,37 @@ def render_sidebar() -> None:
         runs_dir = st.text_input("Runs folder", value=str(state.runs_root()),
                                  key="sidebar.runs_dir")
         st.session_state[state.RUNS_KEY] = runs_dir
+        _render_jobs_backend()
         st.caption(f"Device: **{describe_device_quick()}**")
+
+
+def _render_jobs_backend() -> None:
+    """Where Launch sends jobs: this machine's queue, or a Ray cluster (address, GPUs)."""
+    st.subheader("Jobs")
+    labels = {"local": "This machine", "ray": "Ray cluster"}
+    current = st.session_state[state.BACKEND_KEY]
+    backend = st.radio("Run jobs on", list(labels), format_func=labels.get,
+                       index=list(labels).index(current), key="sidebar.jobs_backend",
+                       horizontal=True,
+                       help="This machine: one job at a time. Ray cluster: each job is a Ray "
+                       "job and Ray runs as many at once as it has GPUs; the runs folder "
+                       "must be a path every node shares.")
+    st.session_state[state.BACKEND_KEY] = backend
+    if backend != "ray":
+        return
+    address = st.text_input("Ray address", value=st.session_state[state.RAY_ADDRESS_KEY],
+                            key="sidebar.ray_address", placeholder="http://head:8265",
+                            help="The Ray dashboard's address (RAY_ADDRESS), where the job "
+                            "API listens.")
+    st.session_state[state.RAY_ADDRESS_KEY] = address.strip()
+    gpus = st.number_input("GPUs per job", min_value=0, max_value=8, step=1,
+                           value=int(st.session_state[state.RAY_GPUS_KEY]),
+                           key="sidebar.ray_gpus",
+                           help="1 on a GPU cluster, 0 on CPUs. A job waits until a node has "
+                           "this many GPUs free.")
+    st.session_state[state.RAY_GPUS_KEY] = int(gpus)
+    if not address.strip():
+        st.warning("Enter the Ray address to launch jobs there.")
 
 
 def _set_data(path: str | None) -> None:

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core import runs, settings
+from fer_core import jobs, runs, settings
 from fer_core.data import Dataset, load_dataset
 from fer_core.errors import FerError
 
 DATA_KEY = "app.data_path"  # None: the demo data set (or FER_DATA_DIR when set)
 RUNS_KEY = "app.runs_dir"
+BACKEND_KEY = "app.jobs_backend"  # "local" or "ray" (FER_JOBS_BACKEND)
+RAY_ADDRESS_KEY = "app.ray_address"  # the Ray job API, e.g. http://head:8265 (RAY_ADDRESS)
+RAY_GPUS_KEY = "app.ray_gpus"  # GPUs each Ray job reserves (FER_RAY_GPUS, default 0)
 
 
 def init_state() -> None:
@@ -28,6 +31,35 @@ def init_state() -> None:
         st.session_state[DATA_KEY] = str(configured) if configured else None
     if RUNS_KEY not in st.session_state:
         st.session_state[RUNS_KEY] = str(settings.runs_dir())
+    if BACKEND_KEY not in st.session_state:
+        name = os.environ.get("FER_JOBS_BACKEND", "local").strip().lower()
+        st.session_state[BACKEND_KEY] = name if name in jobs.BACKENDS else "local"
+    if RAY_ADDRESS_KEY not in st.session_state:
+        st.session_state[RAY_ADDRESS_KEY] = os.environ.get("RAY_ADDRESS", "").strip()
+    if RAY_GPUS_KEY not in st.session_state:
+        try:
+            gpus = int(float(os.environ.get("FER_RAY_GPUS", "0") or 0))
+        except ValueError:
+            gpus = 0
+        st.session_state[RAY_GPUS_KEY] = max(gpus, 0)
+
+
+def jobs_backend() -> jobs.JobBackend:
+    """Where Launch sends jobs, as chosen in the sidebar; a ``FerError`` says what is missing."""
+    init_state()
+    return jobs.backend_from_env(st.session_state[BACKEND_KEY],
+                                 address=st.session_state[RAY_ADDRESS_KEY] or None,
+                                 runs_root=runs_root(),
+                                 num_gpus=st.session_state[RAY_GPUS_KEY])
+
+
+def jobs_backend_label() -> str:
+    """Where jobs run, in a few words, for captions."""
+    init_state()
+    if st.session_state[BACKEND_KEY] == "ray":
+        address = st.session_state[RAY_ADDRESS_KEY] or "(no address set)"
+        return f"the Ray cluster at {address}"
+    return "this machine, one at a time"
 
 
 def data_path() -> str | None:
@@ -82,7 +114,11 @@ def list_runs() -> list[runs.RunInfo]:
         stamp = (_mtime(folder / "status.json"), _mtime(folder / "metrics.json"),
                  _mtime(folder / "config.json"))
         info = _read_run(str(folder), stamp)
-        if info.status.get("state") == "running":  # crash detection must not be cached
+        if (info.status.get("backend") == "ray"
+                and info.status.get("state") not in runs.FINAL_STATES):
+            jobs.refresh(folder)  # a Ray job that died or was stopped is known only to Ray
+            info = runs.read_run(folder)
+        elif info.status.get("state") == "running":  # crash detection must not be cached
             info = runs.read_run(folder)
         infos.append(info)
     return infos

@@ -1,0 +1,245 @@
+"""MLflow tracking, only when asked for: ``MLFLOW_TRACKING_URI`` set, or an explicit export.
+
+    MLFLOW_TRACKING_URI=sqlite:////data/mlflow.db python -m fer_core train --preset fast-cpu
+    python -m fer_core runs export-mlflow runs/<run-id> ... --tracking-uri http://mlflow:5000
+
+A finished run (succeeded or cancelled) becomes one MLflow run in an experiment named after
+its data set: the TrainConfig as parameters, every epoch of ``history.csv`` as metrics (step =
+epoch), the best model's final validation and test metrics, and as artifacts the run folder's
+files (config, metrics, history, predictions, log, ``model.keras`` under ``model/``), the test
+confusion matrix and classification report as CSV, and the HTML report.
+
+Everything is read from the run folder after training, so a live run and a later export log
+exactly the same thing, and nothing here runs (or imports mlflow) while a model trains. The
+run folder stays the source of truth; a tag ``fer.run_id`` makes an export idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pandas as pd
+
+from fer_core import runs
+from fer_core.errors import RunError
+
+RUN_ID_TAG = "fer.run_id"
+DEFAULT_EXPERIMENT = "FER Studio"
+HISTORY_METRICS = {"loss": "loss", "accuracy": "accuracy", "val_loss": "val_loss",
+                   "val_accuracy": "val_accuracy", "learning_rate": "learning_rate",
+                   "seconds": "epoch_seconds"}
+RUN_FILES = ("config.json", "metrics.json", "history.csv", "predictions.csv", "log.txt")
+TRACKED_STATES = ("succeeded", "cancelled")
+
+
+def configured_uri() -> str | None:
+    """``MLFLOW_TRACKING_URI``, or ``None`` when unset (then nothing is logged)."""
+    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or None
+
+
+def enabled() -> bool:
+    """Whether runs log to MLflow as they finish: only with ``MLFLOW_TRACKING_URI`` set."""
+    return configured_uri() is not None
+
+
+def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | None = None
+               ) -> tuple[str, bool]:
+    """Log one finished run; return (MLflow run id, whether it was logged now).
+
+    ``state`` stands in for the folder's state while training writes its end (the job logs
+    before it says "succeeded", so "succeeded" means everything is done). A run already
+    logged (same ``fer.run_id`` in the experiment) is left as it is.
+    """
+    run_dir = Path(run_dir)
+    uri = tracking_uri or configured_uri()
+    if uri is None:
+        raise RunError("No MLflow server given: set MLFLOW_TRACKING_URI (e.g. "
+                       "sqlite:////path/mlflow.db or http://mlflow:5000) or pass --tracking-uri.")
+    record = runs.read_config(run_dir)
+    status = runs.read_status(run_dir)
+    state = state or runs.effective_state(status)
+    metrics = runs.read_metrics(run_dir)
+    if state not in TRACKED_STATES or metrics is None:
+        raise RunError(f"Run {run_dir.name} is {state}: only a finished run (succeeded or "
+                       "cancelled, with metrics.json) can be logged to MLflow.")
+    client = _client(uri)
+    experiment_id = _experiment(client, uri, experiment_name(record))
+    existing = client.search_runs([experiment_id],
+                                  filter_string=f"tags.`{RUN_ID_TAG}` = '{run_dir.name}'")
+    for run in existing:
+        if run.info.status in ("FINISHED", "KILLED"):
+            return run.info.run_id, False
+        client.delete_run(run.info.run_id)  # a half-logged earlier attempt
+    run = client.create_run(experiment_id, run_name=run_dir.name,
+                            start_time=_millis(status.get("started")),
+                            tags=_tags(run_dir, record, status, state))
+    mlflow_id = run.info.run_id
+    try:
+        _log_values(client, mlflow_id, record, metrics, runs.read_history(run_dir))
+        _log_files(client, mlflow_id, run_dir, metrics)
+    except BaseException:
+        client.set_terminated(mlflow_id, status="FAILED")
+        raise
+    client.set_terminated(mlflow_id, status="FINISHED" if state == "succeeded" else "KILLED",
+                          end_time=_millis(status.get("finished")) or _millis(None))
+    return mlflow_id, True
+
+
+def experiment_name(record: dict[str, Any]) -> str:
+    """The data set's name, as config.json records it."""
+    return str((record.get("data") or {}).get("name") or DEFAULT_EXPERIMENT)
+
+
+def params_of(record: dict[str, Any]) -> dict[str, str]:
+    """The config as MLflow parameters: every TrainConfig field, lists and mappings as JSON,
+    plus the preset it started from."""
+    params = {key: _param_value(value) for key, value in (record.get("config") or {}).items()}
+    params["preset"] = str(record.get("preset") or "")
+    return params
+
+
+def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The end-of-run numbers of the best model: test (``test_accuracy``...) and validation
+    (``final_val_accuracy``...: ``val_accuracy`` is already the per-epoch curve) accuracy,
+    loss and macro-F1, and per-class test F1."""
+    values: dict[str, float] = {}
+    for split, prefix in (("val", "final_val"), ("test", "test")):
+        block = metrics.get(split) or {}
+        for name in ("accuracy", "loss", "macro_f1"):
+            if _finite(block.get(name)):
+                values[f"{prefix}_{name}"] = float(block[name])
+    for name, scores in ((metrics.get("test") or {}).get("per_class") or {}).items():
+        if _finite(scores.get("f1-score")):
+            values[f"test_f1_{name}"] = float(scores["f1-score"])
+    for name, key in (("train_seconds", "seconds"), ("epochs", "epochs"),
+                      ("best_epoch", "best_epoch")):
+        if _finite(metrics.get(key)):
+            values[name] = float(metrics[key])
+    return values
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _client(uri: str):
+    # MLflow's usage telemetry phones home from a background thread; off unless the user
+    # has said otherwise (clusters are often offline).
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _experiment(client, uri: str, name: str) -> str:
+    """The experiment's id, created on first use. With a SQLite store the artifacts go beside
+    the database: MLflow's default (``./mlruns`` of the current folder) would put them in a
+    Ray job's temporary copy of the code."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if uri.startswith("sqlite:///"):
+        database = Path(unquote(uri[len("sqlite:///"):])).expanduser().resolve()
+        location = (database.parent / "mlartifacts").as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except Exception:  # created by another job in the meantime
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+def _tags(run_dir: Path, record: dict[str, Any], status: dict[str, Any], state: str
+          ) -> dict[str, str]:
+    data = record.get("data") or {}
+    tags = {
+        RUN_ID_TAG: run_dir.name,
+        "fer.state": state,
+        "fer.backend": status.get("backend", "local"),
+        "fer.host": status.get("host"),
+        "fer.ray_job_id": status.get("ray_job_id"),
+        "fer.ray_node": status.get("ray_node"),
+        "fer.sweep": status.get("sweep"),
+        "fer.data_fingerprint": data.get("fingerprint"),
+        "fer.data_synthetic": data.get("synthetic"),
+        "mlflow.source.name": "fer_core",
+    }
+    return {key: str(value) for key, value in tags.items() if value is not None}
+
+
+def _log_values(client, mlflow_id: str, record: dict[str, Any], metrics: dict[str, Any],
+                history: pd.DataFrame) -> None:
+    from mlflow.entities import Metric, Param
+
+    params = [Param(key, value) for key, value in params_of(record).items()]
+    now = _millis(None)
+    values = []
+    for row in history.to_dict(orient="records"):
+        if not _finite(row.get("epoch")):
+            continue
+        for column, key in HISTORY_METRICS.items():
+            if _finite(row.get(column)):
+                values.append(Metric(key, float(row[column]), now, int(row["epoch"])))
+    values += [Metric(key, value, now, 0) for key, value in final_metrics(metrics).items()]
+    for start in range(0, len(params), 100):  # MLflow's batch limits
+        client.log_batch(mlflow_id, params=params[start:start + 100])
+    for start in range(0, len(values), 1000):
+        client.log_batch(mlflow_id, metrics=values[start:start + 1000])
+
+
+def _log_files(client, mlflow_id: str, run_dir: Path, metrics: dict[str, Any]) -> None:
+    for name in RUN_FILES:
+        if (run_dir / name).is_file():
+            client.log_artifact(mlflow_id, str(run_dir / name))
+    if (run_dir / "model.keras").is_file():
+        client.log_artifact(mlflow_id, str(run_dir / "model.keras"), artifact_path="model")
+    with tempfile.TemporaryDirectory(prefix="fer-mlflow-") as tmp:
+        for path in _derived_files(run_dir, metrics, Path(tmp)):
+            client.log_artifact(mlflow_id, str(path))
+
+
+def _derived_files(run_dir: Path, metrics: dict[str, Any], folder: Path) -> list[Path]:
+    """The test confusion matrix and classification report as CSV, and the HTML report."""
+    from fer_core.report import build_report
+
+    made = []
+    classes = metrics.get("classes") or []
+    test = metrics.get("test") or {}
+    if test.get("confusion_matrix") and classes:
+        frame = pd.DataFrame(test["confusion_matrix"], index=classes, columns=classes)
+        frame.index.name = "true \\ predicted"
+        made.append(folder / "confusion_matrix.csv")
+        frame.to_csv(made[-1])
+    if test.get("per_class"):
+        made.append(folder / "classification_report.csv")
+        report = pd.DataFrame(test["per_class"]).T
+        report.index.name = "class"
+        report.to_csv(made[-1])
+    made.append(folder / "report.html")
+    made[-1].write_text(build_report([run_dir], title=f"FER Studio run {run_dir.name}"),
+                        encoding="utf-8")
+    return made
+
+
+def _param_value(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return text[:6000]  # MLflow's limit for one parameter value
+
+
+def _finite(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _millis(text: Any) -> int:
+    from fer_core.progress import parse_time
+
+    seconds = parse_time(text)
+    return int((seconds if seconds is not None else time.time()) * 1000)
