@@ -7,7 +7,6 @@ page behaves the same whichever way a photo arrives. Models are loaded once per 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -96,12 +95,6 @@ def _collect_photos() -> list[tuple[str, bytes]]:
 
 # --- models --------------------------------------------------------------------------------------
 
-def _mtime(path: Path) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
-
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
 def _model(path: str, stamp: float):
@@ -119,7 +112,7 @@ def _predict(chosen: list[runs.RunInfo], crops: np.ndarray,
             raise RunError(f"Runs in an ensemble must share their classes; {info.run_id} "
                            f"differs from {chosen[0].run_id}. Pick runs trained on the same "
                            "classes.")
-        model = _model(str(info.path), _mtime(info.path / "model.keras"))
+        model = _model(str(info.path), state.mtime(info.path / "model.keras"))
         probas.append(evaluation.predict_proba(model, crops, tta=tta))
     return classes, np.mean(probas, axis=0)
 

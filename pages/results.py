@@ -7,7 +7,6 @@ computed that a run did not record, so a run zipped on one machine shows the sam
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +63,6 @@ def main() -> None:
 
 # --- cached readers (keyed by modification time, so a rewritten file is re-read) -----------------
 
-def _mtime(path: Path) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
-
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _read_history(path: str, stamp: float) -> pd.DataFrame:
@@ -82,11 +75,11 @@ def _read_predictions(path: str, stamp: float) -> pd.DataFrame | None:
 
 
 def _history(run: runs.RunInfo) -> pd.DataFrame:
-    return _read_history(str(run.path), _mtime(run.path / "history.csv"))
+    return _read_history(str(run.path), state.mtime(run.path / "history.csv"))
 
 
 def _predictions(run: runs.RunInfo) -> pd.DataFrame | None:
-    return _read_predictions(str(run.path), _mtime(run.path / "predictions.csv"))
+    return _read_predictions(str(run.path), state.mtime(run.path / "predictions.csv"))
 
 
 def _data_record(run: runs.RunInfo) -> dict[str, Any]:

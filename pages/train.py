@@ -8,7 +8,6 @@ and reruns the whole page once when a job ends.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import altair as alt
@@ -176,7 +175,7 @@ def _job_title(row: progress.JobRow) -> str:
 
 
 def _render_curves(row: progress.JobRow) -> None:
-    history = progress.history_long(_history(str(row.path), _mtime(row.path / "history.csv")))
+    history = progress.history_long(_history(str(row.path), state.mtime(row.path / "history.csv")))
     if history.empty:
         if row.state == "running":
             st.caption("Curves appear after the first epoch.")
@@ -193,7 +192,7 @@ def _curve_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
         alt.Chart(data, height=180, title=metric.capitalize())
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=metric, axis=axis, scale=alt.Scale(zero=False)),
             color=alt.Color("split:N", title=None,
                             scale=alt.Scale(domain=["train", "validation"])),
@@ -206,13 +205,6 @@ def _curve_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
 def _history(path: str, mtime: float) -> pd.DataFrame:
     """history.csv, re-read only when the job appended an epoch (the mtime changed)."""
     return runs.read_history(Path(path))
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
 
 
 def _cancel(path: str) -> None:

@@ -32,6 +32,21 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
             os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def clear_streamlit_caches() -> Iterator[None]:
+    """Streamlit's caches outlive a test (streamlit#9139): each test starts from empty ones.
+
+    Only where a test module imported Streamlit: the engine's tests never load it.
+    """
+    import sys
+
+    streamlit = sys.modules.get("streamlit")
+    if streamlit is not None:
+        streamlit.cache_data.clear()
+        streamlit.cache_resource.clear()
+    yield
+
+
 @pytest.fixture
 def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A cache folder of this test's own, for tests that count cache hits."""

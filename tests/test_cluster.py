@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from bench.cluster import free_ports, local_ray_head
@@ -34,13 +33,6 @@ pytest.importorskip("ray.job_submission", reason="ray[default] is not installed"
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PAGE = str(ROOT / "pages" / "train.py")
 JOB_TIMEOUT = 180  # seconds; a tiny job takes ~20 s, most of it TensorFlow's import
-
-
-@pytest.fixture(autouse=True)
-def _clear_streamlit_caches() -> Iterator[None]:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
 
 
 def tiny(**changes) -> TrainConfig:

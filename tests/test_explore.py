@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from fer_core import data_charts, explore
@@ -21,13 +20,6 @@ from tests.conftest import make_kaggle_tree, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = str(REPO / "pages" / "explore.py")
-
-
-@pytest.fixture(autouse=True)
-def clear_streamlit_caches() -> None:
-    """Streamlit caches outlive a test (streamlit#9139): start each test from empty ones."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="module")

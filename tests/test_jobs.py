@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from fer_core import jobs, runs
@@ -29,13 +28,6 @@ from fer_core.progress import parse_time
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PAGE = str(ROOT / "pages" / "train.py")
 JOB_TIMEOUT = 150  # seconds; a tiny job takes ~15 s, most of it TensorFlow's import
-
-
-@pytest.fixture(autouse=True)
-def _clear_streamlit_caches() -> Iterator[None]:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
 
 
 def tiny(**changes) -> TrainConfig:

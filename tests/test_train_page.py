@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from fer_core import atomic, jobs, progress, runs
@@ -24,13 +22,6 @@ from ui import config_form
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PAGE = str(ROOT / "pages" / "train.py")
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture(autouse=True)
-def _clear_streamlit_caches() -> Iterator[None]:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
 
 
 @pytest.fixture
@@ -113,7 +104,7 @@ def test_choosing_preset_resets_every_field_to_its_values(runs_dir: Path) -> Non
 
 def _form_on_one_of_two_pages() -> None:
     """The form when "page" is "train"; nothing of it on the other page, as in the app."""
-    import streamlit as st
+    import streamlit as st  # AppTest runs this function's source alone: imports go inside
 
     from ui import config_form
 

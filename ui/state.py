@@ -90,7 +90,8 @@ def reload_dataset() -> None:
     _load.clear()
 
 
-def _mtime(path: Path) -> float:
+def mtime(path: Path) -> float:
+    """A file's modification time, 0 when it is missing: the cache key of small run files."""
     try:
         return os.stat(path).st_mtime
     except OSError:
@@ -111,8 +112,8 @@ def list_runs() -> list[runs.RunInfo]:
                      reverse=True)
     infos = []
     for folder in folders:
-        stamp = (_mtime(folder / "status.json"), _mtime(folder / "metrics.json"),
-                 _mtime(folder / "config.json"))
+        stamp = (mtime(folder / "status.json"), mtime(folder / "metrics.json"),
+                 mtime(folder / "config.json"))
         info = _read_run(str(folder), stamp)
         if (info.status.get("backend") == "ray"
                 and info.status.get("state") not in runs.FINAL_STATES):
