@@ -119,7 +119,9 @@ def effective_state(status: dict[str, Any]) -> str:
     state = status.get("state", "failed" if not status else "queued")
     local = status.get("host") == socket.gethostname()
     if state == "running" and local and not pid_alive(status.get("pid")):
-        return "failed"
+        # A process stopped by Cancel before it could record it was cancelled, not crashed;
+        # the worker writes the same a moment later.
+        return "cancelled" if status.get("cancel_requested") else "failed"
     return state
 
 
