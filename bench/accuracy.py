@@ -4,15 +4,22 @@
     python -m bench.accuracy --preset best --set epochs=40 --runs-dir bench-runs
     python -m bench.accuracy --report bench-runs/*     # table of runs already trained
 
-Validation is carved from train/ (20%, stratified); test/ is the 3,589-image PublicTest split,
-reported as is and never used to choose anything. Each run is a normal run folder, so the
-app's Results page shows it too.
+Validation is carved from train/ (stratified, the preset's fraction); test/ is the 3,589-image
+PublicTest split, reported as is and never used to choose anything. Each run is a normal run
+folder, so the app's Results page shows it too.
+
+Time to accuracy: at 15, 30, 60 and 90 minutes (``--marks``) the run's best model so far is
+copied to ``snapshots/`` in its folder, and scored on test/ once training is over. That is
+what a user who cancelled the job at that minute would keep.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import threading
+import time
 from pathlib import Path
 
 from bench.machine import describe_machine
@@ -27,7 +34,38 @@ SEED_REPORT = [
 ]
 
 
-def train_preset(preset_name: str, overrides: list[str], data: Path, runs_dir: Path) -> Path:
+DEFAULT_MARKS = (15.0, 30.0, 60.0, 90.0)
+
+
+class Snapshotter(threading.Thread):
+    """Copies a run's best model so far at each time mark, in the background.
+
+    ``model.keras`` is replaced atomically (rename), so a copy always reads one whole model.
+    """
+
+    def __init__(self, run_dir: Path, marks_minutes: tuple[float, ...]) -> None:
+        super().__init__(daemon=True)
+        self.run_dir = run_dir
+        self.marks = sorted(marks_minutes)
+        self._finished = threading.Event()
+
+    def run(self) -> None:
+        start = time.monotonic()
+        for mark in self.marks:
+            if self._finished.wait(max(0.0, start + mark * 60 - time.monotonic())):
+                return
+            model = self.run_dir / "model.keras"
+            if model.exists():
+                (self.run_dir / "snapshots").mkdir(exist_ok=True)
+                shutil.copyfile(model, self.run_dir / "snapshots" / f"{mark:g}min.keras")
+
+    def finish(self) -> None:
+        self._finished.set()
+        self.join()
+
+
+def train_preset(preset_name: str, overrides: list[str], data: Path, runs_dir: Path,
+                 marks: tuple[float, ...] = DEFAULT_MARKS) -> Path:
     from fer_core import runs
     from fer_core.config import resolve_config
     from fer_core.training import train
@@ -37,8 +75,47 @@ def train_preset(preset_name: str, overrides: list[str], data: Path, runs_dir: P
                             runs_root=runs_dir)
     runs.create_run(config.to_dict(), run_dir=run_dir,
                     extra={"preset": preset_name, "overrides": overrides})
-    train(config, run_dir)
+    snapshots = Snapshotter(run_dir, marks)
+    snapshots.start()
+    try:
+        train(config, run_dir)
+    finally:
+        snapshots.finish()
     return run_dir
+
+
+def time_to_accuracy(run_dir: Path) -> list[tuple[str, float]]:
+    """(minutes, test accuracy) of each snapshot, then of the finished run."""
+    import numpy as np
+
+    from fer_core import runs
+    from fer_core.config import TrainConfig
+    from fer_core.evaluation import predict_proba
+    from fer_core.inputs import prepare_data
+    from fer_core.models import load_model
+
+    config = TrainConfig.from_dict(runs.read_config(run_dir)["config"])
+    test = prepare_data(config).test
+    points = []
+    for path in sorted((run_dir / "snapshots").glob("*min.keras"),
+                       key=lambda p: float(p.name.removesuffix("min.keras"))):
+        proba = predict_proba(load_model(path), test.images, tta=config.tta)
+        points.append((path.name.removesuffix(".keras"),
+                       float(np.mean(proba.argmax(axis=1) == test.labels))))
+    metrics = runs.read_metrics(run_dir) or {}
+    if "test" in metrics:
+        points.append((f"end ({metrics.get('seconds', 0) / 60:.0f} min)",
+                       metrics["test"]["accuracy"]))
+    return points
+
+
+def print_time_to_accuracy(run_dirs: list[Path]) -> None:
+    print("\nTime to accuracy (test accuracy of the best model so far):")
+    print("| run | after | test accuracy |")
+    print("| --- | --- | ---: |")
+    for run_dir in run_dirs:
+        for label, accuracy in time_to_accuracy(run_dir):
+            print(f"| {run_dir.name} | {label} | {accuracy:.2%} |")
 
 
 def result_row(run_dir: Path) -> dict:
@@ -94,15 +171,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", type=Path, default=Path("bench-runs"))
     parser.add_argument("--report", type=Path, nargs="*", default=None,
                         help="only print the table of these finished run folders")
+    parser.add_argument("--marks", type=float, nargs="*", default=list(DEFAULT_MARKS),
+                        help="minutes at which to snapshot the best model for time to accuracy")
     args = parser.parse_args(argv)
     if args.report is not None:
-        print_table([result_row(p) for p in args.report if (p / "metrics.json").exists()])
+        finished = [p for p in args.report if (p / "metrics.json").exists()]
+        print_table([result_row(p) for p in finished])
+        print_time_to_accuracy(finished)
         return 0
     if not args.data.exists():
         sys.exit(f"No data at {args.data}; pass --data PATH to a FER-2013 download.")
-    run_dirs = [train_preset(name, args.set, args.data, args.runs_dir)
+    run_dirs = [train_preset(name, args.set, args.data, args.runs_dir, tuple(args.marks))
                 for name in args.preset or ["fast-cpu"]]
     print_table([result_row(p) for p in run_dirs])
+    print_time_to_accuracy(run_dirs)
     return 0
 
 

@@ -358,8 +358,9 @@ def _jobs_list(args: argparse.Namespace) -> int:
 def _jobs_cancel(args: argparse.Namespace) -> int:
     from fer_core import jobs, runs
 
-    jobs.cancel(_existing_run(args.run_id))
-    print(f"{args.run_id}: {runs.effective_state(runs.read_status(_existing_run(args.run_id)))}")
+    run_dir = _existing_run(args.run_id)
+    jobs.cancel(run_dir)
+    print(f"{args.run_id}: {runs.effective_state(runs.read_status(run_dir))}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from pathlib import Path
 
 
 @cache
@@ -47,18 +48,39 @@ def describe_device_quick() -> str:
     return f"CPU, {os.cpu_count()} cores"
 
 
-def use_mixed_precision(setting: str) -> bool:
-    """``auto`` turns mixed precision on for a GPU only: on a CPU it is slower, not faster."""
-    if setting == "on":
-        return True
-    if setting == "off":
+def cpu_has_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), read from Linux.
+
+    There mixed bfloat16 halves the time of a convolution step (fer-vgg on two Zen 4 cores:
+    250 -> 500 images/s); elsewhere TensorFlow emulates bfloat16 and it is slower than float32.
+    """
+    try:
+        with open(cpuinfo) as lines:
+            flags = next((line for line in lines if line.startswith("flags")), "").split()
+    except OSError:
         return False
-    return bool(gpu_names())
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def configure(*, mixed_precision: bool, seed: int) -> None:
+def precision_policy(setting: str) -> str:
+    """The Keras dtype policy for ``mixed_precision`` (auto | on | off) on this machine.
+
+    Mixed precision means float16 on a GPU (tensor cores) and bfloat16 on a CPU (float16 has
+    no fast CPU kernels). ``auto`` turns it on for a GPU, and for a CPU only when it has
+    native bfloat16; ``on`` forces it.
+    """
+    if setting == "off":
+        return "float32"
+    if gpu_names():
+        return "mixed_float16"
+    if setting == "on" or cpu_has_bfloat16():
+        return "mixed_bfloat16"
+    return "float32"
+
+
+def configure(*, policy: str, seed: int) -> None:
     """Seed every generator and set the global dtype policy before a model is built."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    keras.mixed_precision.set_global_policy(policy)

@@ -59,7 +59,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec("resnet50", 224, 32, True, "caffe",
                      "ResNet50 (23.6M), the classic transfer learning baseline.", 3),
         BackboneSpec("fer-cnn", IMAGE_SIZE, IMAGE_SIZE, False, "unit",
-                     "Compact CNN at native 48x48 (0.4M); trains in minutes on a CPU.", 1),
+                     "Compact CNN at native 48x48 (0.9M); trains in minutes on a CPU.", 1),
         BackboneSpec("fer-vgg", IMAGE_SIZE, IMAGE_SIZE, False, "unit",
                      "VGG-style CNN at 48x48 with BatchNorm (2.4M), for best accuracy "
                      "(after Khaireddin & Chen 2021).", 1),

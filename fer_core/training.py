@@ -90,13 +90,13 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop) ->
     from fer_core.evaluation import evaluate_model
 
     started = time.monotonic()
-    mixed = device.use_mixed_precision(config.mixed_precision)
-    device.configure(mixed_precision=mixed, seed=config.seed)
+    policy = device.precision_policy(config.mixed_precision)
+    device.configure(policy=policy, seed=config.seed)
 
     data = prepare_data(config, dataset)
     log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
              ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
-    _record_environment(run_dir, config, data, mixed=mixed)
+    _record_environment(run_dir, config, data, policy=policy)
 
     fer = _build(config, len(data.classes))
     best = BestTracker()
@@ -310,7 +310,7 @@ def _best_model(fer, model_path: Path, best):
 
 
 def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, *,
-                        mixed: bool) -> None:
+                        policy: str) -> None:
     """Complete config.json with what is needed to reproduce and compare the run."""
     import keras
     import tensorflow as tf
@@ -332,7 +332,7 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
         },
         "environment": {
             "device": device.describe_device(),
-            "mixed_precision": mixed,
+            "precision": policy,
             "python": platform.python_version(),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,

@@ -55,15 +55,9 @@ def main() -> None:
 
 # --- inputs --------------------------------------------------------------------------------------
 
-def _keep_valid(key: str, options: list[str]) -> None:
-    """Forget remembered runs that are gone, so a deleted run never breaks the widget."""
-    if key in st.session_state:
-        st.session_state[key] = [v for v in st.session_state[key] if v in options]
-
-
 def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
     by_id = {info.run_id: info for info in infos}
-    _keep_valid(RUNS_KEY, list(by_id))
+    state.keep_valid(RUNS_KEY, list(by_id))
     if RUNS_KEY not in st.session_state:
         st.session_state[RUNS_KEY] = [infos[0].run_id]  # the newest
     chosen = st.multiselect(

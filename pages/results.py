@@ -87,17 +87,6 @@ def _data_record(run: runs.RunInfo) -> dict[str, Any]:
     return (runs.read_json(run.path / "config.json") or {}).get("data", {})
 
 
-def _keep_valid(key: str, options: list[Any]) -> None:
-    """Forget a widget's remembered value that is no longer an option (a run was deleted)."""
-    if key not in st.session_state:
-        return
-    value = st.session_state[key]
-    if isinstance(value, list):
-        st.session_state[key] = [v for v in value if v in options]
-    elif value not in options:
-        del st.session_state[key]
-
-
 # --- choosing runs -------------------------------------------------------------------------------
 
 def _report_problems(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
@@ -130,7 +119,7 @@ def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
         mask &= table["state"].isin(states)
     by_id = {info.run_id: info for info in infos}
     options = list(table.loc[mask, "run"])
-    _keep_valid(RUNS_KEY, options)
+    state.keep_valid(RUNS_KEY, options)
     if RUNS_KEY not in st.session_state:
         newest = next((i.run_id for i in infos if i.state == "succeeded" and i.run_id in options),
                       None)
@@ -163,7 +152,7 @@ def _pick_focus(selected: list[runs.RunInfo]) -> runs.RunInfo:
     if len(selected) == 1:
         return selected[0]
     ids = [info.run_id for info in selected]
-    _keep_valid("results.focus", ids)
+    state.keep_valid("results.focus", ids)
     chosen = st.selectbox("Run to inspect", ids, key="results.focus",
                           help="Curves, errors, gallery and downloads are per run.")
     return selected[ids.index(chosen)]
@@ -211,7 +200,7 @@ def _render_errors(run: runs.RunInfo) -> str | None:
     if not splits:
         st.info(f"{run.run_id} has no metrics yet: they are written when training ends.")
         return None
-    _keep_valid("results.split", splits)
+    state.keep_valid("results.split", splits)
     split = st.radio("Split", splits, key="results.split", horizontal=True,
                      format_func=SPLIT_LABELS.get)
     result, classes = metrics[split], metrics.get("classes", [])

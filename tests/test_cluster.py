@@ -26,6 +26,8 @@ from fer_core import jobs, runs
 from fer_core.config import TrainConfig, preset
 from fer_core.errors import ConfigError, RunError
 from fer_core.progress import parse_time
+from tests import run_polling
+from tests.run_polling import has_step_progress
 
 ray_backend = pytest.importorskip("fer_core.ray_backend")
 pytest.importorskip("ray.job_submission", reason="ray[default] is not installed")
@@ -45,18 +47,7 @@ def long_tiny() -> TrainConfig:
 
 
 def poll(run_dir: Path, until: Callable[[dict], bool], *, timeout: float = JOB_TIMEOUT) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = runs.read_status(run_dir)
-        if until(status):
-            return status
-        time.sleep(0.2)
-    pytest.fail(f"{run_dir.name} never got there; status: {runs.read_status(run_dir)}")
-
-
-def has_step_progress(status: dict) -> bool:
-    step = (status.get("progress") or {}).get("step")
-    return runs.effective_state(status) == "running" and bool(step)
+    return run_polling.poll(run_dir, until, timeout=timeout, interval=0.2)
 
 
 def page(root: Path, **session: object) -> AppTest:

@@ -24,6 +24,8 @@ from fer_core import jobs, runs
 from fer_core.config import TrainConfig, preset
 from fer_core.errors import RunError
 from fer_core.progress import parse_time
+from tests import run_polling
+from tests.run_polling import has_step_progress
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PAGE = str(ROOT / "pages" / "train.py")
@@ -60,20 +62,7 @@ def state_of(run_dir: Path) -> str:
 
 
 def poll(run_dir: Path, until: Callable[[dict], bool], *, timeout: float = JOB_TIMEOUT) -> dict:
-    """Re-read status.json until ``until(status)`` holds; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = runs.read_status(run_dir)
-        if until(status):
-            return status
-        time.sleep(0.1)
-    pytest.fail(f"{run_dir.name} never got there; status: {runs.read_status(run_dir)}")
-
-
-def has_step_progress(status: dict) -> bool:
-    """Running, with the training loop past its first step (the signal handler is in)."""
-    step = (status.get("progress") or {}).get("step")
-    return runs.effective_state(status) == "running" and bool(step)
+    return run_polling.poll(run_dir, until, timeout=timeout, interval=0.1)
 
 
 def stop_all(root: Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core import runs
+from fer_core import device, runs
 from fer_core.cli import main
 from fer_core.config import preset
 from fer_core.training import train
@@ -54,6 +54,7 @@ def test_train_writes_every_file_of_the_run_contract_consistently(trained_run):
     assert record["config"]["backbone"] == "fer-cnn"
     assert record["data"]["synthetic"] and record["data"]["classes"] == metrics["classes"]
     assert record["environment"]["device"].startswith(("CPU", "GPU"))
+    assert record["environment"]["precision"] == device.precision_policy("auto")
     predictions = pd.read_csv(trained_run / "predictions.csv")
     test = predictions[predictions["split"] == "test"]
     assert len(test) == metrics["test"]["n"] == record["data"]["sizes"]["test"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -123,3 +124,18 @@ def list_runs() -> list[runs.RunInfo]:
             info = runs.read_run(folder)
         infos.append(info)
     return infos
+
+
+def keep_valid(key: str, options: list[Any]) -> None:
+    """Forget a widget's remembered value that is no longer an option (a run was deleted).
+
+    Streamlit raises when a widget's session value is not among its options, so pages call
+    this before drawing a picker over things that can vanish between reruns.
+    """
+    if key not in st.session_state:
+        return
+    value = st.session_state[key]
+    if isinstance(value, list):
+        st.session_state[key] = [v for v in value if v in options]
+    elif value not in options:
+        del st.session_state[key]

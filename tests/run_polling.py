@@ -1,0 +1,29 @@
+"""Waiting on a run folder from a test: jobs run in other processes and report via status.json."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fer_core import runs
+
+
+def poll(run_dir: Path, until: Callable[[dict], bool], *, timeout: float,
+         interval: float = 0.1) -> dict:
+    """Re-read status.json until ``until(status)`` holds; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = runs.read_status(run_dir)
+        if until(status):
+            return status
+        time.sleep(interval)
+    pytest.fail(f"{run_dir.name} never got there; status: {runs.read_status(run_dir)}")
+
+
+def has_step_progress(status: dict) -> bool:
+    """Running, with the training loop past its first step (the signal handler is in)."""
+    step = (status.get("progress") or {}).get("step")
+    return runs.effective_state(status) == "running" and bool(step)
