@@ -109,6 +109,13 @@ def time_to_accuracy(run_dir: Path) -> list[tuple[str, float]]:
     return points
 
 
+def peak_memory_mb() -> float:
+    """The process's peak resident memory (Linux reports it in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def print_time_to_accuracy(run_dirs: list[Path]) -> None:
     print("\nTime to accuracy (test accuracy of the best model so far):")
     print("| run | after | test accuracy |")
@@ -185,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name in args.preset or ["fast-cpu"]]
     print_table([result_row(p) for p in run_dirs])
     print_time_to_accuracy(run_dirs)
+    print(f"\nPeak memory of this process (training included): {peak_memory_mb():,.0f} MB")
     return 0
 
 
