@@ -86,22 +86,20 @@ def train_preset(preset_name: str, overrides: list[str], data: Path, runs_dir: P
 
 def time_to_accuracy(run_dir: Path) -> list[tuple[str, float]]:
     """(minutes, test accuracy) of each snapshot, then of the finished run."""
-    import numpy as np
-
     from fer_core import runs
     from fer_core.config import TrainConfig
-    from fer_core.evaluation import predict_proba
+    from fer_core.evaluation import compute_metrics, predict_proba
     from fer_core.inputs import prepare_data
     from fer_core.models import load_model
 
     config = TrainConfig.from_dict(runs.read_config(run_dir)["config"])
-    test = prepare_data(config).test
+    data = prepare_data(config)
     points = []
     for path in sorted((run_dir / "snapshots").glob("*min.keras"),
                        key=lambda p: float(p.name.removesuffix("min.keras"))):
-        proba = predict_proba(load_model(path), test.images, tta=config.tta)
-        points.append((path.name.removesuffix(".keras"),
-                       float(np.mean(proba.argmax(axis=1) == test.labels))))
+        proba = predict_proba(load_model(path), data.test.images, tta=config.tta)
+        metrics = compute_metrics(data.test.labels, proba, data.classes)
+        points.append((path.name.removesuffix(".keras"), metrics["accuracy"]))
     metrics = runs.read_metrics(run_dir) or {}
     if "test" in metrics:
         points.append((f"end ({metrics.get('seconds', 0) / 60:.0f} min)",
