@@ -97,7 +97,8 @@ def time_to_accuracy(run_dir: Path) -> list[tuple[str, float]]:
     points = []
     for path in sorted((run_dir / "snapshots").glob("*min.keras"),
                        key=lambda p: float(p.name.removesuffix("min.keras"))):
-        proba = predict_proba(load_model(path), data.test.images, tta=config.tta)
+        proba = predict_proba(load_model(path), data.test.images, tta=config.tta,
+                              shift=config.tta_shift)
         metrics = compute_metrics(data.test.labels, proba, data.classes)
         points.append((path.name.removesuffix(".keras"), metrics["accuracy"]))
     metrics = runs.read_metrics(run_dir) or {}
@@ -141,8 +142,16 @@ def result_row(run_dir: Path) -> dict:
         "minutes": metrics.get("seconds", 0) / 60,
         "epochs": metrics.get("epochs"),
         "tta": metrics.get("tta"),
+        "tta_shift": metrics.get("tta_shift", 0),
         "device": record.get("environment", {}).get("device", "?"),
     }
+
+
+def tta_label(row: dict) -> str:
+    """How the row's test predictions were averaged, for its label."""
+    views = (["flip"] if row["tta"] else []) + (
+        [f"shift {row['tta_shift']}"] if row["tta_shift"] else [])
+    return f" + {' and '.join(views)} TTA" if views else ""
 
 
 def print_table(rows: list[dict]) -> None:
@@ -153,8 +162,7 @@ def print_table(rows: list[dict]) -> None:
         print(f"| {name} | {6 if 'without' in name else 7} | {accuracy:.2%} | | hours (Colab) "
               "| | Colab GPU |")
     for row in rows:
-        label = f"{row['preset']} {row['overrides']}".strip() + (" + flip TTA" if row["tta"]
-                                                                   else "")
+        label = f"{row['preset']} {row['overrides']}".strip() + tta_label(row)
         print(f"| {label} | {row['classes']} | {row['test_accuracy']:.2%} | "
               f"{row['macro_f1']:.3f} | {row['minutes']:.1f} | {row['epochs']} | "
               f"{row['device']} |")

@@ -5,7 +5,8 @@
     python -m fer_core data demo OUT_DIR
     python -m fer_core train [--preset NAME] [--config FILE] [--set key=value ...] [--data PATH]
                              [--run-dir DIR]
-    python -m fer_core evaluate RUN_DIR [--data PATH] [--split test] [--tta] [--json]
+    python -m fer_core evaluate RUN_DIR [--data PATH] [--split test] [--tta]
+                                [--tta-shift N] [--json]
     python -m fer_core evaluate --ensemble RUN_DIR RUN_DIR ... [--data PATH] [--json]
     python -m fer_core predict RUN_DIR IMAGE... [--json]
     python -m fer_core runs list [--json]
@@ -186,6 +187,8 @@ def _evaluate_command(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--data", help="folder, fer2013.csv or .zip (default: the run's data)")
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
     evaluate.add_argument("--tta", action="store_true", help="average with mirrored images")
+    evaluate.add_argument("--tta-shift", type=int, default=0, metavar="PIXELS",
+                          help="also average over images shifted this far (e.g. 4)")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=_evaluate)
 
@@ -195,9 +198,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from fer_core.evaluation import evaluate_ensemble, evaluate_run
 
     if args.ensemble:
-        result = evaluate_ensemble(args.run_dirs, data=args.data, split=args.split, tta=args.tta)
+        result = evaluate_ensemble(args.run_dirs, data=args.data, split=args.split, tta=args.tta,
+                                   shift=args.tta_shift)
     elif len(args.run_dirs) == 1:
-        result = evaluate_run(args.run_dirs[0], data=args.data, split=args.split, tta=args.tta)
+        result = evaluate_run(args.run_dirs[0], data=args.data, split=args.split, tta=args.tta,
+                              shift=args.tta_shift)
     else:
         raise RunError("Give one RUN_DIR, or several with --ensemble.")
     if args.json:

@@ -6,6 +6,7 @@ layout, for ensembles of runs, and by the Predict page.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,35 @@ from fer_core.errors import RunError
 from fer_core.inputs import PreparedData, Split
 
 
-def predict_proba(model, images: np.ndarray, *, tta: bool = False,
-                  batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for (N, 48, 48) uint8 images; with ``tta`` averaged with mirrors."""
+def tta_views(images: np.ndarray, *, flip: bool = False, shift: int = 0) -> Iterator[np.ndarray]:
+    """The views test-time augmentation averages over, one at a time to bound memory.
+
+    The image itself; with ``shift`` also the image moved ``shift`` pixels up, down, left and
+    right (zero-filled, as ``random_crop`` pads in training); with ``flip`` each of those
+    mirrored too: ten views with both, the "ten-crop" of the VGG-on-FER-2013 literature.
+    """
     x = images[..., None].astype(np.float32)
-    if len(x) == 0:
+    offsets = [(0, 0)]
+    if shift > 0:
+        offsets += [(-shift, 0), (shift, 0), (0, -shift), (0, shift)]
+        padded = np.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)))
+    height, width = x.shape[1:3]
+    for dy, dx in offsets:
+        view = x if (dy, dx) == (0, 0) else padded[
+            :, shift + dy:shift + dy + height, shift + dx:shift + dx + width]
+        yield view
+        if flip:
+            yield view[:, :, ::-1]
+
+
+def predict_proba(model, images: np.ndarray, *, tta: bool = False, shift: int = 0,
+                  batch_size: int = 256) -> np.ndarray:
+    """Class probabilities for (N, 48, 48) uint8 images, averaged over the ``tta_views``."""
+    if len(images) == 0:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
-    proba = model.predict(x, batch_size=batch_size, verbose=0)
-    if tta:
-        proba = (proba + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
-    return proba.astype(np.float32)
+    probas = [model.predict(view, batch_size=batch_size, verbose=0)
+              for view in tta_views(images, flip=tta, shift=shift)]
+    return np.mean(probas, axis=0).astype(np.float32)
 
 
 def compute_metrics(y_true: np.ndarray, proba: np.ndarray,
@@ -92,14 +112,14 @@ def predictions_frame(split: Split, proba: np.ndarray, classes, split_name: str)
 
 
 def evaluate_model(model, data: PreparedData, *, run_dir: Path | None = None, tta: bool = False,
-                   batch_size: int = 256) -> dict[str, Any]:
+                   shift: int = 0, batch_size: int = 256) -> dict[str, Any]:
     """Metrics on val and test; ``predictions.csv`` written into ``run_dir`` when given."""
-    metrics: dict[str, Any] = {"classes": list(data.classes), "tta": tta}
+    metrics: dict[str, Any] = {"classes": list(data.classes), "tta": tta, "tta_shift": shift}
     frames = []
     for name, split in (("val", data.val), ("test", data.test)):
         if len(split) == 0:
             continue
-        proba = predict_proba(model, split.images, tta=tta, batch_size=batch_size)
+        proba = predict_proba(model, split.images, tta=tta, shift=shift, batch_size=batch_size)
         metrics[name] = compute_metrics(split.labels, proba, data.classes)
         frames.append(predictions_frame(split, proba, data.classes, name))
     if run_dir is not None and frames:
@@ -131,6 +151,11 @@ def run_classes(run_dir: Path) -> tuple[str, ...]:
     return tuple(classes)
 
 
+def run_tta_shift(run_dir: Path) -> int:
+    """The test-time shift a run's recipe asks for (0 for runs recorded before it existed)."""
+    return int(runs.read_config(Path(run_dir)).get("config", {}).get("tta_shift", 0))
+
+
 def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[Split, tuple]:
     """The split of a data set, mapped onto the run's classes (its drops and merges applied)."""
     from fer_core.config import TrainConfig
@@ -152,13 +177,14 @@ def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[S
 
 
 def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = "test",
-                 tta: bool = False) -> dict[str, Any]:
+                 tta: bool = False, shift: int = 0) -> dict[str, Any]:
     """Evaluate a saved run on a split of any data set; the result is kept in the run."""
     run_dir = Path(run_dir)
     part, classes = _data_for_run(run_dir, data, split)
-    proba = predict_proba(load_run_model(run_dir), part.images, tta=tta)
+    proba = predict_proba(load_run_model(run_dir), part.images, tta=tta, shift=shift)
     result = compute_metrics(part.labels, proba, classes)
-    result.update(split=split, tta=tta, data=str(data) if data else "(the run's own data)")
+    result.update(split=split, tta=tta, tta_shift=shift,
+                  data=str(data) if data else "(the run's own data)")
     metrics = runs.read_metrics(run_dir) or {}
     metrics.setdefault("evaluations", []).append(
         {k: v for k, v in result.items() if k not in ("per_class", "confusion_matrix")}
@@ -168,7 +194,7 @@ def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = 
 
 
 def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
-                      split: str = "test", tta: bool = False) -> dict[str, Any]:
+                      split: str = "test", tta: bool = False, shift: int = 0) -> dict[str, Any]:
     """Average the probabilities of several runs (same classes) over one split."""
     if len(run_dirs) < 2:
         raise RunError("An ensemble needs at least two runs.")
@@ -179,7 +205,8 @@ def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
             raise RunError(
                 f"Runs in an ensemble must share their classes; {Path(run_dir).name} differs."
             )
-        probas.append(predict_proba(load_run_model(Path(run_dir)), part.images, tta=tta))
+        probas.append(predict_proba(load_run_model(Path(run_dir)), part.images, tta=tta,
+                                    shift=shift))
     result = compute_metrics(part.labels, np.mean(probas, axis=0), classes)
     result["members"] = [
         {"run": Path(r).name, "accuracy": float((p.argmax(1) == part.labels).mean())}
@@ -190,7 +217,11 @@ def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
 
 def predict_images(run_dirs: list[Path], images: np.ndarray, *,
                    tta: bool = False) -> tuple[tuple[str, ...], np.ndarray]:
-    """Probabilities for 48x48 grey faces from one run or the average of several."""
+    """Probabilities for 48x48 grey faces from one run or the average of several.
+
+    With ``tta`` each run averages over mirrors and the shifts it was trained for.
+    """
     classes = run_classes(Path(run_dirs[0]))
-    probas = [predict_proba(load_run_model(Path(r)), images, tta=tta) for r in run_dirs]
+    probas = [predict_proba(load_run_model(Path(r)), images, tta=tta,
+                            shift=run_tta_shift(Path(r)) if tta else 0) for r in run_dirs]
     return classes, np.mean(probas, axis=0)

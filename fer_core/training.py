@@ -119,7 +119,8 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop) ->
 
     model = _best_model(fer, model_path, best)
     metrics = evaluate_model(
-        model, data, run_dir=run_dir, tta=config.tta, batch_size=max(config.batch_size, 128)
+        model, data, run_dir=run_dir, tta=config.tta, shift=config.tta_shift,
+        batch_size=max(config.batch_size, 128),
     )
     metrics.update(
         seconds=round(time.monotonic() - started, 1),

@@ -107,7 +107,8 @@ def _predict(chosen: list[runs.RunInfo], crops: np.ndarray,
                            f"differs from {chosen[0].run_id}. Pick runs trained on the same "
                            "classes.")
         model = _model(str(info.path), state.mtime(info.path / "model.keras"))
-        probas.append(evaluation.predict_proba(model, crops, tta=tta))
+        shift = evaluation.run_tta_shift(info.path) if tta else 0
+        probas.append(evaluation.predict_proba(model, crops, tta=tta, shift=shift))
     return classes, np.mean(probas, axis=0)
 
 

@@ -75,6 +75,14 @@ def test_evaluate_saved_run_with_tta_prints_json_metrics(trained_run, capsys):
 
 
 @pytest.mark.slow
+def test_evaluate_with_shifted_views_records_the_shift(trained_run, capsys):
+    assert main(["evaluate", str(trained_run), "--tta", "--tta-shift", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["tta_shift"] == 4 and 0 <= result["accuracy"] <= 1
+    assert runs.read_metrics(trained_run)["evaluations"][-1]["tta_shift"] == 4
+
+
+@pytest.mark.slow
 def test_evaluate_ensemble_of_two_runs_reports_members(trained_run, tmp_path, capsys):
     second = tmp_path / "second"
     train(preset("fast-cpu").replace(epochs=1, seed=2), second)
