@@ -150,8 +150,9 @@ def _mixup_fn(alpha: float, seed: int):
         gamma_b = tf.random.gamma([n], alpha, seed=seed + 1)
         lam = gamma_a / (gamma_a + gamma_b)
         order = tf.random.shuffle(tf.range(n), seed=seed)
-        lam_x = tf.reshape(lam, [-1, 1, 1, 1])
-        lam_y = tf.reshape(lam, [-1, 1])
+        # Augmentation layers under a mixed policy hand over bfloat16 or float16 images.
+        lam_x = tf.cast(tf.reshape(lam, [-1, 1, 1, 1]), x.dtype)
+        lam_y = tf.cast(tf.reshape(lam, [-1, 1]), y.dtype)
         x = lam_x * x + (1 - lam_x) * tf.gather(x, order)
         y = lam_y * y + (1 - lam_y) * tf.gather(y, order)
         return (x, y, *weights)

@@ -37,8 +37,9 @@ def main() -> None:
         st.stop()
     options = st.columns(2)
     tta = options[0].toggle("Test-time augmentation", key="predict.tta",
-                            help="Average each face with its mirror image: a little slower, "
-                            "usually a little better.")
+                            help="Average each face with its mirror image, and with the "
+                            "shifted copies the run's recipe asks for (tta_shift): a little "
+                            "slower, usually a little better.")
     whole = options[1].toggle("No face found: use the whole photo", key="predict.whole",
                               help="For photos that are face crops already, larger than 48 "
                               "pixels.")

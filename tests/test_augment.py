@@ -89,3 +89,25 @@ def test_build_augmenter_in_tf_data_keeps_shape_and_pixel_range() -> None:
 def test_augment_preview_wrong_shape_raises_data_error() -> None:
     with pytest.raises(DataError, match="48x48"):
         augment_preview(np.zeros((48, 48, 3), np.uint8), _config())
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_mixup_after_augmentation_blends_images_and_labels_under_any_policy(policy: str) -> None:
+    import keras
+
+    from fer_core.inputs import Split, make_dataset
+
+    faces = np.stack([_face(seed) for seed in range(16)])
+    split = Split(faces, np.arange(16) % 7, np.array([str(i) for i in range(16)]))
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        dataset = make_dataset(split, num_classes=7, batch_size=8, training=True, seed=0,
+                               augmenter=build_augmenter(_config(rotation=10.0)), mixup=0.4)
+        batches = list(dataset)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    labels = np.concatenate([np.asarray(y, dtype=np.float32) for _, y in batches])
+    assert len(batches) == 2 and batches[0][0].shape == (8, 48, 48, 1)
+    assert np.allclose(labels.sum(axis=1), 1, atol=1e-2)
+    assert ((labels > 0.01) & (labels < 0.99)).any(), "no label was blended"
