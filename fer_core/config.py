@@ -227,7 +227,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "backbone": "fer-cnn", "input_size": 48, "weights": "none", "dropout": 0.4,
         "val_fraction": 0.1, "epochs": 42, "learning_rate": 1e-3, "optimizer": "adam",
         "lr_schedule": "cosine", "batch_size": 64, "label_smoothing": 0.1, "rotation": 10.0,
-        "shear": 0.0, "zoom": 0.1, "early_stopping_patience": 0, "finetune_epochs": 0, "tta": True,
+        "shear": 0.0, "zoom": 0.1, "random_crop": 4, "early_stopping_patience": 0,
+        "finetune_epochs": 0, "tta": True, "tta_shift": 4,
     },
     # The most accurate recipe found so far (see bench/RESULTS.md).
     "best": {
