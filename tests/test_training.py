@@ -26,9 +26,15 @@ CONTRACT = ["config.json", "status.json", "history.csv", "metrics.json", "predic
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> Path:
-    """The fast-cpu preset, 3 epochs on the synthetic demo data set."""
+    """The fast-cpu preset, 5 epochs on the synthetic demo data set.
+
+    Without its random crops (and so without the shifted test views that pair with them): on
+    the 3,500 small synthetic faces they slow the first epochs down (36% test accuracy after
+    5 epochs, 41% after 8, against 66% without), while on FER-2013 they add a point
+    (bench/RESULTS.md). Every other test that trains runs the preset whole.
+    """
     run_dir = tmp_path_factory.mktemp("runs") / "fast"
-    config = preset("fast-cpu").replace(epochs=5, seed=1)
+    config = preset("fast-cpu").replace(epochs=5, seed=1, random_crop=0, tta_shift=0)
     train(config, run_dir)
     return run_dir
 
