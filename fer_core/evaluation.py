@@ -6,7 +6,7 @@ layout, for ensembles of runs, and by the Predict page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -215,13 +215,23 @@ def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
     return result
 
 
-def predict_images(run_dirs: list[Path], images: np.ndarray, *,
-                   tta: bool = False) -> tuple[tuple[str, ...], np.ndarray]:
+def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = False,
+                   load_model: Callable[[Path], Any] | None = None,
+                   ) -> tuple[tuple[str, ...], np.ndarray]:
     """Probabilities for 48x48 grey faces from one run or the average of several.
 
     With ``tta`` each run averages over mirrors and the shifts it was trained for.
+    ``load_model`` lets a caller reuse models it keeps loaded (the Predict page does).
     """
-    classes = run_classes(Path(run_dirs[0]))
-    probas = [predict_proba(load_run_model(Path(r)), images, tta=tta,
-                            shift=run_tta_shift(Path(r)) if tta else 0) for r in run_dirs]
+    load_model = load_model or load_run_model
+    run_dirs = [Path(r) for r in run_dirs]
+    classes = run_classes(run_dirs[0])
+    probas = []
+    for run_dir in run_dirs:
+        if run_classes(run_dir) != classes:
+            raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} "
+                           f"differs from {run_dirs[0].name}. Pick runs trained on the same "
+                           "classes.")
+        shift = run_tta_shift(run_dir) if tta else 0
+        probas.append(predict_proba(load_model(run_dir), images, tta=tta, shift=shift))
     return classes, np.mean(probas, axis=0)

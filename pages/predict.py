@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from fer_core import evaluation, faces, run_charts, runs
-from fer_core.errors import FerError, RunError
+from fer_core.errors import FerError
 from ui import state
 
 RUNS_KEY = "predict.runs"
@@ -100,17 +100,10 @@ def _model(path: str, stamp: float):
 def _predict(chosen: list[runs.RunInfo], crops: np.ndarray,
              *, tta: bool) -> tuple[tuple[str, ...], np.ndarray]:
     """Class probabilities per face: one run's, or the mean over an ensemble (same classes)."""
-    classes = evaluation.run_classes(chosen[0].path)
-    probas = []
-    for info in chosen:
-        if evaluation.run_classes(info.path) != classes:
-            raise RunError(f"Runs in an ensemble must share their classes; {info.run_id} "
-                           f"differs from {chosen[0].run_id}. Pick runs trained on the same "
-                           "classes.")
-        model = _model(str(info.path), state.mtime(info.path / "model.keras"))
-        shift = evaluation.run_tta_shift(info.path) if tta else 0
-        probas.append(evaluation.predict_proba(model, crops, tta=tta, shift=shift))
-    return classes, np.mean(probas, axis=0)
+    return evaluation.predict_images(
+        [info.path for info in chosen], crops, tta=tta,
+        load_model=lambda path: _model(str(path), state.mtime(path / "model.keras")),
+    )
 
 
 # --- one photo -----------------------------------------------------------------------------------
