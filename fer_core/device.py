@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -78,9 +80,20 @@ def precision_policy(setting: str) -> str:
     return "float32"
 
 
-def configure(*, policy: str, seed: int) -> None:
-    """Seed every generator and set the global dtype policy before a model is built."""
+@contextmanager
+def configured(*, policy: str, seed: int) -> Iterator[None]:
+    """Seed every generator and set the dtype policy for one training run, then put the
+    previous policy back.
+
+    Keras keeps the policy in a global: without the restore, a model built later in the same
+    process (a notebook, the app, a test) would silently inherit bfloat16 from the last run.
+    """
     import keras
 
+    previous = keras.mixed_precision.global_policy()
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

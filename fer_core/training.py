@@ -86,13 +86,18 @@ def _track(run_dir: Path, state: str) -> dict[str, Any]:
 
 def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop) -> dict:
     from fer_core import device
+
+    policy = device.precision_policy(config.mixed_precision)
+    with device.configured(policy=policy, seed=config.seed):
+        return _train_with_policy(config, run_dir, dataset, stop, policy)
+
+
+def _train_with_policy(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop,
+                       policy: str) -> dict:
     from fer_core.callbacks import BestTracker, EpochClock
     from fer_core.evaluation import evaluate_model
 
     started = time.monotonic()
-    policy = device.precision_policy(config.mixed_precision)
-    device.configure(policy=policy, seed=config.seed)
-
     data = prepare_data(config, dataset)
     log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
              ", ".join(data.classes), len(data.train), len(data.val), len(data.test))

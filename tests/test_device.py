@@ -38,3 +38,14 @@ def test_off_is_float32_everywhere_and_a_gpu_gets_float16(monkeypatch):
     monkeypatch.setattr(device, "gpu_names", lambda: ("NVIDIA H100",))
     assert device.precision_policy("off") == "float32"
     assert device.precision_policy("auto") == device.precision_policy("on") == "mixed_float16"
+
+
+def test_a_runs_dtype_policy_is_put_back_afterwards_even_when_it_fails():
+    import keras
+
+    previous = keras.mixed_precision.global_policy().name
+    with (pytest.raises(RuntimeError, match="crashed"),
+          device.configured(policy="mixed_bfloat16", seed=1)):
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        raise RuntimeError("training crashed")
+    assert keras.mixed_precision.global_policy().name == previous

@@ -49,6 +49,8 @@ def test_train_fast_cpu_on_demo_beats_chance_by_far(trained_run):
 
 @pytest.mark.slow
 def test_train_writes_every_file_of_the_run_contract_consistently(trained_run):
+    import keras
+
     assert all((trained_run / name).is_file() for name in CONTRACT)
     status = runs.read_status(trained_run)
     assert status["state"] == "succeeded" and status["progress"]["epoch"] == 5
@@ -61,6 +63,7 @@ def test_train_writes_every_file_of_the_run_contract_consistently(trained_run):
     assert record["data"]["synthetic"] and record["data"]["classes"] == metrics["classes"]
     assert record["environment"]["device"].startswith(("CPU", "GPU"))
     assert record["environment"]["precision"] == device.precision_policy("auto")
+    assert keras.mixed_precision.global_policy().name == "float32"  # the run's policy undone
     predictions = pd.read_csv(trained_run / "predictions.csv")
     test = predictions[predictions["split"] == "test"]
     assert len(test) == metrics["test"]["n"] == record["data"]["sizes"]["test"]
