@@ -199,14 +199,8 @@ def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
     if len(run_dirs) < 2:
         raise RunError("An ensemble needs at least two runs.")
     part, classes = _data_for_run(Path(run_dirs[0]), data, split)
-    probas = []
-    for run_dir in run_dirs:
-        if run_classes(Path(run_dir)) != classes:
-            raise RunError(
-                f"Runs in an ensemble must share their classes; {Path(run_dir).name} differs."
-            )
-        probas.append(predict_proba(load_run_model(Path(run_dir)), part.images, tta=tta,
-                                    shift=shift))
+    probas = _member_probas([Path(r) for r in run_dirs], part.images, tta=tta,
+                            shift_of=lambda _: shift, load_model=load_run_model)
     result = compute_metrics(part.labels, np.mean(probas, axis=0), classes)
     result["members"] = [
         {"run": Path(r).name, "accuracy": float((p.argmax(1) == part.labels).mean())}
@@ -223,8 +217,18 @@ def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = Fals
     With ``tta`` each run averages over mirrors and the shifts it was trained for.
     ``load_model`` lets a caller reuse models it keeps loaded (the Predict page does).
     """
-    load_model = load_model or load_run_model
     run_dirs = [Path(r) for r in run_dirs]
+    probas = _member_probas(run_dirs, images, tta=tta,
+                            shift_of=lambda r: run_tta_shift(r) if tta else 0,
+                            load_model=load_model or load_run_model)
+    return run_classes(run_dirs[0]), np.mean(probas, axis=0)
+
+
+def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool,
+                   shift_of: Callable[[Path], int],
+                   load_model: Callable[[Path], Any]) -> list[np.ndarray]:
+    """Each run's probabilities over the same images, once the runs are known to share their
+    classes (averaging columns that mean different emotions would be silently wrong)."""
     classes = run_classes(run_dirs[0])
     probas = []
     for run_dir in run_dirs:
@@ -232,6 +236,6 @@ def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = Fals
             raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} "
                            f"differs from {run_dirs[0].name}. Pick runs trained on the same "
                            "classes.")
-        shift = run_tta_shift(run_dir) if tta else 0
-        probas.append(predict_proba(load_model(run_dir), images, tta=tta, shift=shift))
-    return classes, np.mean(probas, axis=0)
+        probas.append(predict_proba(load_model(run_dir), images, tta=tta,
+                                    shift=shift_of(run_dir)))
+    return probas

@@ -93,20 +93,15 @@ def test_augment_preview_wrong_shape_raises_data_error() -> None:
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
 def test_mixup_after_augmentation_blends_images_and_labels_under_any_policy(policy: str) -> None:
-    import keras
-
+    from fer_core import device
     from fer_core.inputs import Split, make_dataset
 
     faces = np.stack([_face(seed) for seed in range(16)])
     split = Split(faces, np.arange(16) % 7, np.array([str(i) for i in range(16)]))
-    previous = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(policy)
-    try:
+    with device.configured(policy=policy, seed=0):
         dataset = make_dataset(split, num_classes=7, batch_size=8, training=True, seed=0,
                                augmenter=build_augmenter(_config(rotation=10.0)), mixup=0.4)
         batches = list(dataset)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     labels = np.concatenate([np.asarray(y, dtype=np.float32) for _, y in batches])
     assert len(batches) == 2 and batches[0][0].shape == (8, 48, 48, 1)
     assert np.allclose(labels.sum(axis=1), 1, atol=1e-2)

@@ -39,7 +39,7 @@ def test_tta_views_with_flip_and_shift_are_the_ten_crops():
 def test_predict_proba_averages_the_model_over_the_views():
     import keras
 
-    # float32 whatever policy an earlier training test left behind: the check is exact.
+    # float32 whatever the global dtype policy: the check below is exact.
     inputs = keras.Input((48, 48, 1))
     hidden = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255, dtype="float32")(inputs))
     output = keras.layers.Dense(7, activation="softmax", dtype="float32")(hidden)
