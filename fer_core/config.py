@@ -99,6 +99,10 @@ class TrainConfig:
                            choices=("adam", "adamw", "sgd"))
     weight_decay: float = param(0.0, "Weight decay (adamw, sgd).", group="phase 1",
                                 low=0.0, high=0.1)
+    ema_momentum: float = param(0.0, "Keep an exponential moving average of the weights, "
+                                "with this momentum per step (0.999 is typical; 0 is off). "
+                                "Validation, the saved model and the final scores use the "
+                                "average.", group="phase 1", low=0.0, high=0.99999)
     lr_schedule: str = param("plateau", "Learning rate schedule: reduce on plateau, cosine "
                              "decay, or constant.", group="phase 1",
                              choices=("plateau", "cosine", "constant"))

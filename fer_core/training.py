@@ -228,6 +228,7 @@ def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_di
         keras.callbacks.BackupAndRestore(str(resume.backup_dir(run_dir, phase)),
                                          double_checkpoint=True),
         RunProgress(run_dir, phase=phase, steps_per_epoch=steps, clock=clock, stop=stop),
+        *_ema_swap(config),  # after the backup (raw weights), before the saver (averages)
         BestModelSaver(run_dir / "model.keras", save, best, clock),
         # `tensorboard --logdir runs/`: scalars once per epoch only (no graph, histograms or
         # profiling, which cost time). One folder per phase: each fit counts epochs from 0.
@@ -249,20 +250,33 @@ def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_di
                shuffle=False)  # the pipeline shuffles; Keras cannot shuffle a tf.data set
 
 
+def _ema_swap(config: TrainConfig) -> list:
+    """Keras' own swap of the averaged weights in at each epoch's end and out at the next start.
+
+    Validation then scores the average, and every callback after it (the best-model saver)
+    sees it; the optimizer writes the average into the model for good when fit ends.
+    """
+    import keras
+
+    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum else []
+
+
 def _compile(model, config: TrainConfig, *, lr: float, total_steps: int) -> None:
     import keras
 
     schedule: Any = lr
     if config.lr_schedule == "cosine":
         schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(total_steps, 1))
+    ema = {"use_ema": bool(config.ema_momentum), "ema_momentum": config.ema_momentum or 0.99}
     if config.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(
-            schedule, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None
+            schedule, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None,
+            **ema,
         )
     elif config.optimizer == "adamw":
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, **ema)
     else:
-        optimizer = keras.optimizers.Adam(schedule)
+        optimizer = keras.optimizers.Adam(schedule, **ema)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 

@@ -23,11 +23,10 @@ from streamlit.testing.v1 import AppTest
 
 from bench.cluster import free_ports, local_ray_head
 from fer_core import jobs, runs
-from fer_core.config import TrainConfig, preset
 from fer_core.errors import ConfigError, RunError
 from fer_core.progress import parse_time
-from tests import run_polling
-from tests.run_polling import has_step_progress
+from tests import job_support
+from tests.job_support import has_step_progress, long_tiny, tiny
 
 ray_backend = pytest.importorskip("fer_core.ray_backend")
 pytest.importorskip("ray.job_submission", reason="ray[default] is not installed")
@@ -37,17 +36,8 @@ TRAIN_PAGE = str(ROOT / "pages" / "train.py")
 JOB_TIMEOUT = 180  # seconds; a tiny job takes ~20 s, most of it TensorFlow's import
 
 
-def tiny(**changes) -> TrainConfig:
-    """fast-cpu for 1 epoch on 60 images per class: an epoch takes a second or two."""
-    return preset("fast-cpu").replace(**{"subsample_per_class": 60, "epochs": 1, **changes})
-
-
-def long_tiny() -> TrainConfig:
-    return tiny(epochs=200, early_stopping_patience=0)
-
-
 def poll(run_dir: Path, until: Callable[[dict], bool], *, timeout: float = JOB_TIMEOUT) -> dict:
-    return run_polling.poll(run_dir, until, timeout=timeout, interval=0.2)
+    return job_support.poll(run_dir, until, timeout=timeout, interval=0.2)
 
 
 def page(root: Path, **session: object) -> AppTest:

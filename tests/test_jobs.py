@@ -21,25 +21,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core import jobs, runs
-from fer_core.config import TrainConfig, preset
 from fer_core.errors import RunError
 from fer_core.progress import parse_time
-from tests import run_polling
-from tests.run_polling import has_step_progress
+from tests import job_support
+from tests.job_support import has_step_progress, long_tiny, tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PAGE = str(ROOT / "pages" / "train.py")
 JOB_TIMEOUT = 150  # seconds; a tiny job takes ~15 s, most of it TensorFlow's import
-
-
-def tiny(**changes) -> TrainConfig:
-    """fast-cpu on 60 images per class: an epoch takes a second or two."""
-    return preset("fast-cpu").replace(**{"subsample_per_class": 60, "epochs": 1, **changes})
-
-
-def long_tiny() -> TrainConfig:
-    """A tiny job with many epochs, to be cancelled or killed while it runs."""
-    return tiny(epochs=200, early_stopping_patience=0)
 
 
 class NoWorker:
@@ -62,7 +51,7 @@ def state_of(run_dir: Path) -> str:
 
 
 def poll(run_dir: Path, until: Callable[[dict], bool], *, timeout: float = JOB_TIMEOUT) -> dict:
-    return run_polling.poll(run_dir, until, timeout=timeout, interval=0.1)
+    return job_support.poll(run_dir, until, timeout=timeout, interval=0.1)
 
 
 def stop_all(root: Path) -> None:

@@ -112,6 +112,24 @@ def test_predict_saved_run_gives_probabilities_per_image(trained_run, tmp_path, 
     assert abs(sum(results[0]["probabilities"].values()) - 1) < 1e-2
 
 
+@pytest.mark.slow
+def test_weight_averaging_saves_the_averaged_weights_that_validation_scored(tmp_path):
+    """The saver must see the averaged weights, not the raw ones the optimizer steps.
+
+    Momentum 0.99 averages over about two demo epochs, so the two sets of weights disagree on
+    several of the 280 validation faces: a saver placed before the swap fails this.
+    """
+    run_dir = tmp_path / "ema"
+    config = preset("fast-cpu").replace(epochs=6, seed=1, random_crop=0, tta=False,
+                                        tta_shift=0, ema_momentum=0.99)
+    train(config, run_dir)
+    history, metrics = runs.read_history(run_dir), runs.read_metrics(run_dir)
+    best = history.loc[history["val_accuracy"].idxmax()]
+    assert metrics["best_epoch"] == best["epoch"]
+    assert abs(metrics["val"]["accuracy"] - best["val_accuracy"]) <= 1 / metrics["val"]["n"]
+    assert metrics["test"]["accuracy"] > 2 / 7
+
+
 def test_runs_list_json_shows_runs_in_the_runs_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path))
     runs.create_run({"backbone": "fer-cnn"}, run_dir=tmp_path / "20260101-000000-a")

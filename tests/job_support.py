@@ -1,4 +1,5 @@
-"""Waiting on a run folder from a test: jobs run in other processes and report via status.json."""
+"""Tiny background jobs for tests, and waiting on them: jobs run in other processes and report
+through status.json."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ from pathlib import Path
 import pytest
 
 from fer_core import runs
+from fer_core.config import TrainConfig, preset
+
+
+def tiny(**changes) -> TrainConfig:
+    """fast-cpu for 1 epoch on 60 images per class: an epoch takes a second or two."""
+    return preset("fast-cpu").replace(**{"subsample_per_class": 60, "epochs": 1, **changes})
+
+
+def long_tiny() -> TrainConfig:
+    """A tiny job with many epochs, to be cancelled or killed while it runs."""
+    return tiny(epochs=200, early_stopping_patience=0)
 
 
 def poll(run_dir: Path, until: Callable[[dict], bool], *, timeout: float,
