@@ -267,7 +267,7 @@ def _compile(model, config: TrainConfig, *, lr: float, total_steps: int) -> None
     schedule: Any = lr
     if config.lr_schedule == "cosine":
         schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(total_steps, 1))
-    ema = {"use_ema": bool(config.ema_momentum), "ema_momentum": config.ema_momentum or 0.99}
+    ema = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
     if config.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(
             schedule, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None,
