@@ -97,7 +97,10 @@ class TrainConfig:
                                  low=1e-7, high=1.0)
     optimizer: str = param("adam", "Optimizer.", group="phase 1",
                            choices=("adam", "adamw", "sgd"))
-    weight_decay: float = param(0.0, "Weight decay (adamw, sgd).", group="phase 1",
+    weight_decay: float = param(0.0, "Weight decay (adamw, sgd), decoupled: each step "
+                                "shrinks every weight by learning rate x weight decay. With sgd "
+                                "(momentum 0.9), 5e-3 here acts about like 5e-4 in PyTorch's "
+                                "SGD, which adds the decay to the gradient.", group="phase 1",
                                 low=0.0, high=0.1)
     ema_momentum: float = param(0.0, "Keep an exponential moving average of the weights, "
                                 "with this momentum per step (0.999 is typical; 0 is off). "
