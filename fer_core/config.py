@@ -241,7 +241,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "best": {
         "backbone": "fer-vgg", "input_size": 48, "weights": "none", "dropout": 0.4,
         "val_fraction": 0.1, "epochs": 90, "learning_rate": 0.01, "optimizer": "sgd",
-        "weight_decay": 5e-4, "lr_schedule": "cosine", "batch_size": 64, "label_smoothing": 0.1,
+        "weight_decay": 5e-3, "lr_schedule": "cosine", "batch_size": 64, "label_smoothing": 0.1,
         "rotation": 10.0, "shear": 0.0, "zoom": 0.1, "random_crop": 4,
         "early_stopping_patience": 0, "finetune_epochs": 0, "tta": True, "tta_shift": 4,
     },
