@@ -68,7 +68,7 @@ def train_preset(preset_name: str, overrides: list[str], data: Path, runs_dir: P
                  marks: tuple[float, ...] = DEFAULT_MARKS) -> Path:
     from fer_core import runs
     from fer_core.config import resolve_config
-    from fer_core.training import train
+    from fer_core.training.trainer import train
 
     config = resolve_config(preset_name=preset_name, overrides=overrides, data=str(data))
     run_dir = runs.run_path(runs.new_run_id(f"bench-{preset_name}", runs_root=runs_dir),
@@ -88,9 +88,9 @@ def time_to_accuracy(run_dir: Path) -> list[tuple[str, float]]:
     """(minutes, test accuracy) of each snapshot, then of the finished run."""
     from fer_core import runs
     from fer_core.config import TrainConfig
-    from fer_core.evaluation import compute_metrics, predict_proba
-    from fer_core.inputs import prepare_data
-    from fer_core.models import load_model
+    from fer_core.runs.evaluation import compute_metrics, predict_proba
+    from fer_core.training.inputs import prepare_data
+    from fer_core.training.models import load_model
 
     config = TrainConfig.from_dict(runs.read_config(run_dir)["config"])
     data = prepare_data(config)

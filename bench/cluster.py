@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     from fer_core import jobs
     from fer_core.config import preset
     from fer_core.data import load_dataset
-    from fer_core.ray_backend import RayBackend
+    from fer_core.jobs.ray import RayBackend
 
     load_dataset(None)  # the demo set exists before jobs start (none of them times its making)
     config = preset("fast-cpu").replace(epochs=args.epochs,

@@ -37,9 +37,9 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "n": len(ds),
 _PIPELINE_CHILD = """
 import json, resource, sys, time
 import tensorflow as tf
-from fer_core.augment import build_augmenter
+from fer_core.training.augment import build_augmenter
 from fer_core.config import preset
-from fer_core.inputs import make_dataset, prepare_data
+from fer_core.training.inputs import make_dataset, prepare_data
 def rss_mb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20

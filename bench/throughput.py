@@ -45,7 +45,7 @@ def backbone_rates(name: str, batch: int, n_images: int, policy: str) -> tuple[f
     """(training images/s, inference images/s) for one backbone, batch size and dtype policy."""
     import keras
 
-    from fer_core.models import build_model
+    from fer_core.training.models import build_model
 
     keras.mixed_precision.set_global_policy(policy)
     model = build_model(name, num_classes=7, weights="none").model
@@ -66,7 +66,7 @@ def feature_cache_speedup(name: str, n_images: int, policy: str,
     """Seconds per head epoch: recomputing the frozen backbone vs training on cached features."""
     import keras
 
-    from fer_core.models import build_model
+    from fer_core.training.models import build_model
 
     keras.mixed_precision.set_global_policy(policy)
     fer = build_model(name, num_classes=7, weights="none")
@@ -86,9 +86,9 @@ def feature_cache_speedup(name: str, n_images: int, policy: str,
 
 def pipeline_rate(n_images: int, batch: int = 64) -> float:
     """The tf.data input pipeline alone (shuffle, batch, the best preset's augmentation)."""
-    from fer_core.augment import build_augmenter
     from fer_core.config import preset
-    from fer_core.inputs import Split, make_dataset
+    from fer_core.training.augment import build_augmenter
+    from fer_core.training.inputs import Split, make_dataset
 
     rng = np.random.default_rng(0)
     split = Split(rng.integers(0, 256, size=(n_images, 48, 48), dtype=np.uint8),
@@ -107,7 +107,7 @@ def pipeline_rate(n_images: int, batch: int = 64) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     from fer_core import device
-    from fer_core.models import BACKBONES
+    from fer_core.training.models import BACKBONES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbones", nargs="*", default=list(BACKBONES))

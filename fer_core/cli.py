@@ -96,15 +96,15 @@ def _data_info(args: argparse.Namespace) -> int:
 
 
 def _load_report_lines(summary: dict) -> list[str]:
-    from fer_core.loading import LoadReport
+    from fer_core.data.loading import LoadReport
 
     fields = {k: v for k, v in summary["load_report"].items() if k in LoadReport.__annotations__}
     return LoadReport(**fields).summary()
 
 
 def _data_audit(args: argparse.Namespace) -> int:
-    from fer_core.audit import audit
     from fer_core.data import load_dataset
+    from fer_core.data.audit import audit
 
     ds = load_dataset(args.data)
     report = audit(ds.images, ds.index)
@@ -118,7 +118,7 @@ def _data_audit(args: argparse.Namespace) -> int:
 
 
 def _data_demo(args: argparse.Namespace) -> int:
-    from fer_core.demo import generate_demo_dataset
+    from fer_core.data.demo import generate_demo_dataset
 
     out = generate_demo_dataset(args.out_dir, seed=args.seed)
     print(f"Synthetic demo data set written to {out}")
@@ -161,7 +161,7 @@ def _train(args: argparse.Namespace) -> int:
         run_dir = run_dir or runs.run_path(runs.new_run_id(args.preset or config.backbone))
         runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": args.preset})
     print(f"Run folder: {run_dir}", flush=True)
-    from fer_core.training import train
+    from fer_core.training.trainer import train
 
     metrics = train(config, run_dir)
     for split in ("val", "test"):
@@ -195,7 +195,7 @@ def _evaluate_command(sub: argparse._SubParsersAction) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from fer_core.errors import RunError
-    from fer_core.evaluation import evaluate_ensemble, evaluate_run
+    from fer_core.runs.evaluation import evaluate_ensemble, evaluate_run
 
     if args.ensemble:
         result = evaluate_ensemble(args.run_dirs, data=args.data, split=args.split, tta=args.tta,
@@ -227,9 +227,9 @@ def _predict_command(sub: argparse._SubParsersAction) -> None:
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from fer_core.data.loading import decode_image
     from fer_core.errors import DataError
-    from fer_core.evaluation import predict_images
-    from fer_core.loading import decode_image
+    from fer_core.runs.evaluation import predict_images
 
     faces = []
     for path in args.images:

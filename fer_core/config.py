@@ -147,7 +147,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Check every field; the message names the field, what is allowed and what came."""
-        from fer_core.models import backbone_names  # the registry owns the list
+        from fer_core.training.models import backbone_names  # the registry owns the list
 
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # what a job runs from: the code
 IMAGE_SIZE = 48  # FER-2013's native resolution; every image is stored at this size.
 
 

@@ -14,12 +14,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fer_core import data_charts, explore
-from fer_core.audit import audit
-from fer_core.augment import augment_preview  # TensorFlow loads inside, on the first draw only
 from fer_core.data import Dataset, imbalance_callout, summarize
+from fer_core.data.audit import audit
 from fer_core.settings import IMAGE_SIZE
+from fer_core.training.augment import (
+    augment_preview,  # TensorFlow loads inside, on the first draw only
+)
 from ui.state import current_dataset
+from views import data_charts, explore
 
 SECTIONS = ("Classes", "Samples", "Image quality", "Augmentation", "Validation split")
 ALL_CLASSES = "All classes"

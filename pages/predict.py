@@ -12,9 +12,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from fer_core import evaluation, faces, run_charts, runs
+from fer_core import runs
+from fer_core.data import faces
 from fer_core.errors import FerError
+from fer_core.runs import evaluation
 from ui import state
+from views import run_charts
 
 RUNS_KEY = "predict.runs"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]

@@ -13,10 +13,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from fer_core import export, report, run_charts, runs
+from fer_core import runs
 from fer_core.data import Dataset, load_dataset
 from fer_core.errors import FerError
+from fer_core.runs import archive as export
+from fer_core.runs import report
 from ui import state
+from views import run_charts
 
 IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun never re-imports
 RUNS_KEY = "results.runs"

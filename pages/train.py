@@ -14,11 +14,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from fer_core import jobs, progress, runs
+from fer_core import jobs, runs
 from fer_core.config import TrainConfig
 from fer_core.errors import ConfigError, FerError
-from fer_core.resume import is_resumable
+from fer_core.training.resume import is_resumable
 from ui import config_form, state
+from views import progress
 
 POLL_SECONDS = 2
 RECENT_FINISHED = 5

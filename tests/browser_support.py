@@ -146,7 +146,7 @@ def cancel_active_jobs(runs_dir: Path, timeout: float = 90) -> None:
 @contextmanager
 def running_app(base: Path) -> Iterator[AppServer]:
     """A live FER Studio on demo data, with an empty runs folder of its own under ``base``."""
-    from fer_core.demo import demo_dataset_dir
+    from fer_core.data.demo import demo_dataset_dir
 
     demo_dataset_dir()  # generated here once, so the first page load only reads it
     server = AppServer(runs_dir=base / "runs", cache_dir=settings.cache_dir(),

@@ -97,7 +97,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     from fer_core import runs
     from fer_core.config import preset
-    from fer_core.training import train
+    from fer_core.training.trainer import train
 
     run_dir = tmp_path_factory.mktemp("demo-runs") / "20260101-000000-fast-cpu"
     config = preset("fast-cpu").replace(epochs=2, seed=0)

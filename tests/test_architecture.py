@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_fer_core_modules_never_import_streamlit():
-    modules = sorted(p.stem for p in (REPO / "fer_core").glob("*.py")
+    modules = sorted(".".join(p.relative_to(REPO / "fer_core").with_suffix("").parts) for p in (REPO / "fer_core").rglob("*.py")
                      if p.stem not in ("__init__", "__main__"))
     code = (
         "import importlib, sys\n"

@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fer_core import audit as audit_module
-from fer_core.audit import (
+from fer_core.data import audit as audit_module
+from fer_core.data import load_dataset
+from fer_core.data.audit import (
     AuditReport,
     audit,
     find_blank,
     image_stats,
     perceptual_hashes,
 )
-from fer_core.data import load_dataset
 from fer_core.errors import DataError
 
 FER2013 = Path(__file__).resolve().parents[2] / "shared" / "fer2013"

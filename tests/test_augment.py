@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core.augment import augment_preview, build_augmenter
 from fer_core.config import TrainConfig
 from fer_core.errors import DataError
+from fer_core.training.augment import augment_preview, build_augmenter
 
 ALL_OFF = {
     "rotation": 0.0, "width_shift": 0.0, "height_shift": 0.0, "shear": 0.0, "zoom": 0.0,
@@ -94,7 +94,7 @@ def test_augment_preview_wrong_shape_raises_data_error() -> None:
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
 def test_mixup_after_augmentation_blends_images_and_labels_under_any_policy(policy: str) -> None:
     from fer_core import device
-    from fer_core.inputs import Split, make_dataset
+    from fer_core.training.inputs import Split, make_dataset
 
     faces = np.stack([_face(seed) for seed in range(16)])
     split = Split(faces, np.arange(16) % 7, np.array([str(i) for i in range(16)]))

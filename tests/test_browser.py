@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from fer_core import runs
-from fer_core.demo import demo_dataset_dir
+from fer_core.data.demo import demo_dataset_dir
 from tests import browser_support as bs
 
 if TYPE_CHECKING:

@@ -24,11 +24,11 @@ from streamlit.testing.v1 import AppTest
 from bench.cluster import free_ports, local_ray_head
 from fer_core import jobs, runs
 from fer_core.errors import ConfigError, RunError
-from fer_core.progress import parse_time
+from fer_core.runs import parse_time
 from tests import job_support
 from tests.job_support import has_step_progress, long_tiny, tiny
 
-ray_backend = pytest.importorskip("fer_core.ray_backend")
+ray_backend = pytest.importorskip("fer_core.jobs.ray")
 pytest.importorskip("ray.job_submission", reason="ray[default] is not installed")
 
 ROOT = Path(__file__).resolve().parents[1]

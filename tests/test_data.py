@@ -22,8 +22,8 @@ from fer_core.data import (
     subsample_per_class,
     summarize,
 )
+from fer_core.data.loading import parse_pixels
 from fer_core.errors import DataError
-from fer_core.loading import parse_pixels
 from tests.conftest import face_like, make_kaggle_tree, write_image
 
 FER_TRAIN = {

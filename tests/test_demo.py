@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core import demo
-from fer_core.demo import (
+from fer_core.data import demo
+from fer_core.data.demo import (
     DEMO_NAME,
     demo_dataset_dir,
     draw_face,

@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core import data_charts, explore
-from fer_core.audit import audit
 from fer_core.config import TrainConfig, config_fields
 from fer_core.data import load_dataset
+from fer_core.data.audit import audit
+from fer_core.data.loading import LoadReport
 from fer_core.emotions import COLORS
 from fer_core.errors import ConfigError, DataError
-from fer_core.loading import LoadReport
 from tests.conftest import make_kaggle_tree, write_image
+from views import data_charts, explore
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = str(REPO / "pages" / "explore.py")

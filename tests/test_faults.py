@@ -10,7 +10,7 @@ import pytest
 from fer_core import atomic, runs
 from fer_core.config import preset
 from fer_core.errors import RunError
-from fer_core.training import train
+from fer_core.training.trainer import train
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core import jobs, runs
 from fer_core.errors import RunError
-from fer_core.progress import parse_time
+from fer_core.runs import parse_time
 from tests import job_support
 from tests.job_support import has_step_progress, long_tiny, tiny
 

@@ -12,8 +12,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from fer_core import faces
-from fer_core.data import load_dataset
+from fer_core.data import faces, load_dataset
 from fer_core.emotions import EMOTIONS
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "predict.py"

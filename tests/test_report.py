@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core import report, runs
+from fer_core import runs
 from fer_core.data import load_dataset
 from fer_core.errors import RunError
+from fer_core.runs import report
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?!data:|#)[^"'\s>]+|url\(|@import""",
                       re.IGNORECASE)

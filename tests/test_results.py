@@ -13,10 +13,11 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from fer_core import run_charts, runs
+from fer_core import runs
 from fer_core.emotions import COLORS, EMOTIONS
 from fer_core.errors import RunError
-from fer_core.export import export_run_zip, import_run_zip
+from fer_core.runs.archive import export_run_zip, import_run_zip
+from views import run_charts
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "results.py"
 

@@ -15,7 +15,7 @@ import pytest
 from fer_core import jobs, runs
 from fer_core.config import preset
 from fer_core.errors import RunError
-from fer_core.resume import is_resumable
+from fer_core.training.resume import is_resumable
 
 REPO = Path(__file__).resolve().parents[1]
 

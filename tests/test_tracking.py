@@ -43,7 +43,7 @@ def mlflow_run(uri: str, run_id: str):
 def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A run trained in this process with MLFLOW_TRACKING_URI pointing at a fresh store."""
     pytest.importorskip("mlflow", reason="mlflow (requirements-cluster.txt) is not installed")
-    from fer_core.training import train
+    from fer_core.training.trainer import train
 
     base = tmp_path_factory.mktemp("tracking")
     uri = sqlite_uri(base / "mlflow.db")
@@ -180,7 +180,7 @@ def finished_run(root: Path) -> Path:
 def test_training_without_tracking_uri_logs_nothing_and_never_imports_mlflow(
         tmp_path: Path) -> None:
     run_dir = finished_run(tmp_path)
-    code = ("import sys; from pathlib import Path; from fer_core.training import _track; "
+    code = ("import sys; from pathlib import Path; from fer_core.training.trainer import _track; "
             f"print(_track(Path({str(run_dir)!r}), 'succeeded'), 'mlflow' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
@@ -191,7 +191,7 @@ def test_training_without_tracking_uri_logs_nothing_and_never_imports_mlflow(
 
 def test_tracking_failure_is_recorded_and_never_fails_the_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fer_core.training import _track
+    from fer_core.training.trainer import _track
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "no-such-store://nowhere")
     recorded = _track(finished_run(tmp_path), "succeeded")

@@ -1,4 +1,4 @@
-"""The Train page (AppTest) and the pure helpers behind it (fer_core.progress, ui.config_form).
+"""The Train page (AppTest) and the pure helpers behind it (views.progress, ui.config_form).
 
 Most page tests queue jobs with the worker switched off (``LocalBackend.submit`` patched), so
 no process starts; the one real launch is marked ``slow`` and cancelled in its teardown.
@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core import atomic, jobs, progress, runs
+from fer_core import atomic, jobs, runs
 from fer_core.config import PRESETS, TrainConfig, config_fields, preset
 from fer_core.errors import ConfigError
 from ui import config_form
+from views import progress
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PAGE = str(ROOT / "pages" / "train.py")

@@ -17,7 +17,7 @@ import pytest
 from fer_core import device, runs
 from fer_core.cli import main
 from fer_core.config import preset
-from fer_core.training import train
+from fer_core.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT = ["config.json", "status.json", "history.csv", "metrics.json", "predictions.csv",
@@ -103,7 +103,7 @@ def test_evaluate_ensemble_of_two_runs_reports_members(trained_run, tmp_path, ca
 
 @pytest.mark.slow
 def test_predict_saved_run_gives_probabilities_per_image(trained_run, tmp_path, capsys):
-    from fer_core.demo import demo_dataset_dir
+    from fer_core.data.demo import demo_dataset_dir
 
     images = sorted((demo_dataset_dir() / "test" / "happy").glob("*.png"))[:2]
     assert main(["predict", str(trained_run), *map(str, images), "--json"]) == 0

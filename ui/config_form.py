@@ -23,7 +23,7 @@ import streamlit as st
 
 from fer_core.config import GROUPS, PRESETS, TrainConfig, config_fields, parse_override, preset
 from fer_core.emotions import EMOTIONS
-from fer_core.models import BACKBONES, backbone_names
+from fer_core.training.models import BACKBONES, backbone_names
 
 KEY_PREFIX = "train.cfg."
 PRESET_KEY = "train.preset"

@@ -42,6 +42,16 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def parse_time(text: Any) -> float | None:
+    """A status timestamp (ISO 8601, as :func:`now_iso` writes it) as epoch seconds."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
 def new_run_id(label: str, *, runs_root: Path | None = None) -> str:
     """A sortable, readable id such as ``20261124-220531-inceptionv3``, unique in the folder."""
     root = runs_root or settings.runs_dir()

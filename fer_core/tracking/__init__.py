@@ -207,7 +207,7 @@ def _log_files(client, mlflow_id: str, run_dir: Path, metrics: dict[str, Any]) -
 
 def _derived_files(run_dir: Path, metrics: dict[str, Any], folder: Path) -> list[Path]:
     """The test confusion matrix and classification report as CSV, and the HTML report."""
-    from fer_core.report import build_report
+    from fer_core.runs.report import build_report
 
     made = []
     classes = metrics.get("classes") or []
@@ -239,7 +239,5 @@ def _finite(value: Any) -> bool:
 
 
 def _millis(text: Any) -> int:
-    from fer_core.progress import parse_time
-
-    seconds = parse_time(text)
+    seconds = runs.parse_time(text)
     return int((seconds if seconds is not None else time.time()) * 1000)

@@ -7,7 +7,7 @@ accuracy measure memory rather than recognition, so the audit looks for it expli
 Works on the loaded arrays only (``images`` N x H x W uint8 and the index with ``id``, ``split``
 and ``label``), so it is independent of where the data came from::
 
-    from fer_core.audit import audit
+    from fer_core.data.audit import audit
     report = audit(dataset.images, dataset.index)
     print("\\n".join(report.summary()))
 

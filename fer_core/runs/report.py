@@ -34,7 +34,7 @@ from PIL import Image
 
 from fer_core import runs
 from fer_core.errors import RunError
-from fer_core.run_charts import (
+from fer_core.runs.frames import (
     SCORE_COLORS,
     SPLIT_COLORS,
     confusion_frame,

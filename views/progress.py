@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import pandas as pd
 
 from fer_core.config import TrainConfig, config_fields, parse_override
 from fer_core.errors import ConfigError
-from fer_core.runs import FINAL_STATES, RunInfo
+from fer_core.runs import FINAL_STATES, RunInfo, parse_time
 
 ACTIVE_STATES = ("running", "queued")
 SWEEP_FIELDS = ("batch_size", "learning_rate", "dropout")
@@ -74,16 +73,6 @@ def format_duration(seconds: float | None) -> str:
     if minutes:
         return f"{minutes} min {secs:02d} s"
     return f"{secs} s"
-
-
-def parse_time(text: Any) -> float | None:
-    """A status timestamp (ISO 8601, as ``runs.now_iso`` writes it) as epoch seconds."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 def elapsed_seconds(status: Mapping[str, Any], *, now: float | None = None) -> float | None:

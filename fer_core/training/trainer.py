@@ -21,10 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from fer_core import atomic, resume, runs
+from fer_core import atomic, runs
 from fer_core.config import TrainConfig
 from fer_core.data import Dataset
-from fer_core.inputs import PreparedData, Split, balanced_class_weights, make_dataset, prepare_data
+from fer_core.training import resume
+from fer_core.training.inputs import (
+    PreparedData,
+    Split,
+    balanced_class_weights,
+    make_dataset,
+    prepare_data,
+)
 
 log = logging.getLogger("fer_core.training")
 
@@ -35,7 +42,7 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
     The status ends as ``succeeded``, ``cancelled`` (SIGTERM/SIGINT: the current step is
     finished and the best model so far is kept and evaluated) or ``failed`` with the error.
     """
-    from fer_core.callbacks import StopFlag
+    from fer_core.training.callbacks import StopFlag
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists():
@@ -94,8 +101,8 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop) ->
 
 def _train_with_policy(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop,
                        policy: str) -> dict:
-    from fer_core.callbacks import BestTracker, EpochClock
-    from fer_core.evaluation import evaluate_model
+    from fer_core.runs.evaluation import evaluate_model
+    from fer_core.training.callbacks import BestTracker, EpochClock
 
     started = time.monotonic()
     data = prepare_data(config, dataset)
@@ -138,7 +145,7 @@ def _train_with_policy(config: TrainConfig, run_dir: Path, dataset: Dataset | No
 
 
 def _build(config: TrainConfig, num_classes: int):
-    from fer_core.models import build_model
+    from fer_core.training.models import build_model
 
     return build_model(
         config.backbone, num_classes=num_classes, input_size=config.input_size,
@@ -148,7 +155,7 @@ def _build(config: TrainConfig, num_classes: int):
 
 def _phase_one(config, fer, data: PreparedData, run_dir, best, clock, stop) -> None:
     """Train the head (frozen pre-trained backbone) or the whole network (from scratch)."""
-    from fer_core.augment import build_augmenter
+    from fer_core.training.augment import build_augmenter
 
     augmenter = build_augmenter(config, seed=config.seed)
     cached = config.cache_features and fer.frozen and augmenter is None and config.mixup == 0
@@ -175,8 +182,8 @@ def _phase_one(config, fer, data: PreparedData, run_dir, best, clock, stop) -> N
 
 def _phase_two(config, fer, data: PreparedData, run_dir, best, clock, stop) -> None:
     """Fine-tune: unfreeze the top of the backbone and train end to end at a low rate."""
-    from fer_core.augment import build_augmenter
-    from fer_core.models import unfreeze_top
+    from fer_core.training.augment import build_augmenter
+    from fer_core.training.models import unfreeze_top
 
     if best.saved:  # continue from the best phase-1 weights, not the last epoch's
         fer.model.load_weights(_weights_of(run_dir / "model.keras"))
@@ -199,7 +206,7 @@ def _weights_of(model_path: Path) -> str:
     """Extract the saved model's weights to a file ``load_weights`` accepts."""
     import keras
 
-    from fer_core.models import load_model
+    from fer_core.training.models import load_model
 
     target = model_path.with_name(".phase1.weights.h5")
     model: keras.Model = load_model(model_path)
@@ -211,7 +218,7 @@ def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_di
          stop) -> None:
     import keras
 
-    from fer_core.callbacks import BestModelSaver, RunProgress
+    from fer_core.training.callbacks import BestModelSaver, RunProgress
 
     start = clock.done
     restored = resume.restored_epochs(run_dir, phase)
@@ -320,8 +327,8 @@ def _steps(n: int, batch_size: int) -> int:
 
 def _best_model(fer, model_path: Path, best):
     """The best checkpoint; if no epoch finished (cancelled early) the model as it is."""
-    from fer_core.callbacks import save_model
-    from fer_core.models import load_model
+    from fer_core.training.callbacks import save_model
+    from fer_core.training.models import load_model
 
     if best.saved:
         return load_model(model_path)

@@ -9,7 +9,7 @@ with ``opencv-python-headless`` 5.x there is no detector; :func:`detect` then fa
 centre square of the photo and says so (``method == "whole"``), rather than failing. An image
 that is already FER-sized (at most :data:`SMALL_SIDE` pixels a side) is used as it is.
 
-    from fer_core.faces import detect, load_photo
+    from fer_core.data.faces import detect, load_photo
     result = detect(load_photo(open("me.jpg", "rb").read()))
     result.crops   # list of (48, 48) uint8
 """

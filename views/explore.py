@@ -4,7 +4,7 @@ The page only draws; everything it computes lives here so it is tested without S
 reusable from a notebook::
 
     from fer_core.data import load_dataset
-    from fer_core import explore
+    from views import explore
     ds = load_dataset()
     explore.distribution_frame(ds)          # split, label, count, share
     explore.sample_ids(ds, per_class=4, seed=0)
@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_core.audit import AuditReport
 from fer_core.config import TrainConfig, config_fields
 from fer_core.data import SPLITS, Dataset, split_validation
+from fer_core.data.audit import AuditReport
+from fer_core.data.loading import LoadReport
 from fer_core.errors import DataError
-from fer_core.loading import LoadReport
 
 # Fixed histogram ranges, so two data sets (or two classes) are drawn on the same axis:
 # a pixel mean lies in 0-255, and the standard deviation of values in 0-255 is at most 127.5.

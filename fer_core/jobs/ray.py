@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from fer_core import runs
+from fer_core import runs, settings
 from fer_core.errors import ConfigError, FerError, RunError
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_ROOT = settings.PROJECT_ROOT
 # Never shipped with a job: the venv (each node has its own), run folders, models, data files
 # and tracking stores (they live on the shared mount), history, caches and documentation.
 EXCLUDES = [".venv", "runs", ".git", "bench-runs", "docs", "*.keras", "*.h5", "*.zip", "*.csv",

@@ -15,7 +15,7 @@ import pandas as pd
 
 from fer_core import atomic, runs
 from fer_core.errors import RunError
-from fer_core.inputs import PreparedData, Split
+from fer_core.training.inputs import PreparedData, Split
 
 
 def tta_views(images: np.ndarray, *, flip: bool = False, shift: int = 0) -> Iterator[np.ndarray]:
@@ -131,7 +131,7 @@ def evaluate_model(model, data: PreparedData, *, run_dir: Path | None = None, tt
 # --- saved runs ----------------------------------------------------------------------------------
 
 def load_run_model(run_dir: Path):
-    from fer_core.models import load_model
+    from fer_core.training.models import load_model
 
     path = Path(run_dir) / "model.keras"
     if not path.is_file():
@@ -160,7 +160,7 @@ def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[S
     """The split of a data set, mapped onto the run's classes (its drops and merges applied)."""
     from fer_core.config import TrainConfig
     from fer_core.data import load_dataset
-    from fer_core.inputs import apply_data_config
+    from fer_core.training.inputs import apply_data_config
 
     record = runs.read_config(Path(run_dir))
     config = TrainConfig.from_dict(record["config"])

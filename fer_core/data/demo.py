@@ -12,7 +12,7 @@ The app generates it into the cache on first use (``demo_dataset_dir()``); to wr
 elsewhere::
 
     from pathlib import Path
-    from fer_core.demo import generate_demo_dataset
+    from fer_core.data.demo import generate_demo_dataset
     generate_demo_dataset(Path("demo-data"), seed=0)
 
 The layout is Kaggle's (``train/<class>/<NNNNN>.png``, ``test/<class>/<NNNNN>.png``), so the

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from fer_core import settings
+from fer_core.data.loading import LoadReport, cache_path, decode_index, read_cache, write_cache
+from fer_core.data.sources import index_source
 from fer_core.emotions import EMOTIONS, canonical_emotion
 from fer_core.errors import DataError
-from fer_core.loading import LoadReport, cache_path, decode_index, read_cache, write_cache
-from fer_core.sources import index_source
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -83,7 +83,7 @@ def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> D
     if path is None:
         path = settings.data_dir()
     if path is None:
-        from fer_core.demo import DEMO_NAME, demo_dataset_dir
+        from fer_core.data.demo import DEMO_NAME, demo_dataset_dir
 
         path, synthetic, name = demo_dataset_dir(), True, DEMO_NAME
     cache_root = settings.cache_dir()

@@ -34,7 +34,7 @@ from fer_core import runs, settings
 from fer_core.config import TrainConfig
 from fer_core.errors import ConfigError, FerError, RunError
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_ROOT = settings.PROJECT_ROOT
 BACKENDS = ("local", "ray")
 LOCK_NAME = ".queue.lock"
 START_LOCK_NAME = ".start.lock"  # held for milliseconds: a job's start, or a cancel
@@ -71,7 +71,7 @@ def backend_from_env(name: str | None = None, *, address: str | None = None,
     if chosen == "local":
         return LocalBackend(runs_root)
     if chosen == "ray":
-        from fer_core.ray_backend import RayBackend
+        from fer_core.jobs.ray import RayBackend
 
         if num_gpus is None:
             num_gpus = _number_from_env("FER_RAY_GPUS", 0.0)
@@ -84,7 +84,7 @@ def backend_of_run(run_dir: Path) -> JobBackend:
     """The backend that runs (or ran) this run folder, as its status records it."""
     status = runs.read_status(run_dir)
     if status.get("backend") == "ray":
-        from fer_core.ray_backend import RayBackend
+        from fer_core.jobs.ray import RayBackend
 
         return RayBackend(status.get("ray_address"), num_gpus=status.get("ray_gpus") or 0,
                           num_cpus=status.get("ray_cpus") or 1)
@@ -167,7 +167,7 @@ def refresh(run_dir: Path) -> str:
     """
     status = runs.read_status(run_dir)
     if status.get("backend") == "ray" and status.get("state") not in runs.FINAL_STATES:
-        from fer_core.ray_backend import sync_status
+        from fer_core.jobs.ray import sync_status
 
         status = sync_status(run_dir)
     return runs.effective_state(status)
@@ -177,7 +177,7 @@ def log_tail(run_dir: Path, *, lines: int = 40) -> str:
     """The job's latest output: ``log.txt``, or Ray's live log while a Ray job is active."""
     status = runs.read_status(run_dir)
     if status.get("backend") == "ray" and status.get("state") not in runs.FINAL_STATES:
-        from fer_core.ray_backend import log_tail as ray_log_tail
+        from fer_core.jobs.ray import log_tail as ray_log_tail
 
         return ray_log_tail(run_dir, lines=lines)
     return runs.read_log_tail(run_dir, lines=lines)
@@ -185,7 +185,7 @@ def log_tail(run_dir: Path, *, lines: int = 40) -> str:
 
 def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
     """Queue a failed run again; it continues from its last finished epoch."""
-    from fer_core.resume import is_resumable
+    from fer_core.training.resume import is_resumable
 
     state = runs.effective_state(runs.read_status(run_dir))
     if state != "failed" or not is_resumable(run_dir):

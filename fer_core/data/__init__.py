@@ -1,0 +1,17 @@
+"""Data sets: what the user has (folders, ``fer2013.csv``, a zip, the demo) as one index and
+one uint8 image array, with its load report, quality audit and face crops for prediction."""
+
+from fer_core.data.dataset import (
+    SPLITS,
+    Dataset,
+    drop_classes,
+    imbalance_callout,
+    load_dataset,
+    merge_classes,
+    split_validation,
+    subsample_per_class,
+    summarize,
+)
+
+__all__ = ["SPLITS", "Dataset", "drop_classes", "imbalance_callout", "load_dataset",
+           "merge_classes", "split_validation", "subsample_per_class", "summarize"]
