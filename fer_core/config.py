@@ -8,6 +8,7 @@ order: defaults, then a preset, then a config file, then ``--set`` overrides.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 from dataclasses import dataclass, field
@@ -19,6 +20,27 @@ from fer_core.errors import ConfigError
 GROUPS = ("data", "augmentation", "model", "phase 1", "phase 2", "callbacks", "evaluation")
 
 
+class FieldKind(enum.Enum):
+    """What a field holds: its Python type, how its text parses and which widget draws it.
+    Kept in the field's metadata, as annotations are mere strings under postponed evaluation."""
+
+    INT = ("int", int)
+    FLOAT = ("float", float)
+    BOOL = ("bool", bool)
+    TEXT = ("text", str)
+    CHOICE = ("choice", str)
+    BACKBONE = ("backbone", str)  # a name from the model registry, checked against it
+    CLASSES = ("classes", list)  # list[str] of class names
+    MAPPING = ("mapping", dict)  # dict[str, str], class -> class
+
+    def __init__(self, label: str, python_type: type) -> None:
+        self.python_type = python_type
+
+
+_KIND_OF_DEFAULT = {bool: FieldKind.BOOL, int: FieldKind.INT, float: FieldKind.FLOAT,
+                    str: FieldKind.TEXT, list: FieldKind.CLASSES, dict: FieldKind.MAPPING}
+
+
 def param(
     default: Any,
     help: str,
@@ -27,9 +49,15 @@ def param(
     low: float | None = None,
     high: float | None = None,
     choices: tuple[str, ...] | None = None,
+    kind: FieldKind | None = None,
 ) -> Any:
-    """A config field with the metadata the form and the validator need."""
-    meta = {"help": help, "group": group, "low": low, "high": high, "choices": choices}
+    """A config field with the metadata the form and the validator need; the kind comes from
+    ``choices`` or the default's type unless given, and a default of another type is refused."""
+    kind = kind or (FieldKind.CHOICE if choices else _KIND_OF_DEFAULT.get(type(default)))
+    if kind is None:
+        raise TypeError(f"No FieldKind for a default of type {type(default).__name__}.")
+    meta = {"help": help, "group": group, "low": low, "high": high, "choices": choices,
+            "kind": kind}
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -81,7 +109,8 @@ class TrainConfig:
                          group="augmentation", low=0.0, high=1.0)
 
     # model
-    backbone: str = param("inceptionv3", "Network architecture.", group="model")
+    backbone: str = param("inceptionv3", "Network architecture.", group="model",
+                          kind=FieldKind.BACKBONE)
     input_size: int = param(0, "Side in pixels the faces are resized to; 0 uses the "
                             "backbone's own size.", group="model", low=0, high=512)
     weights: str = param("imagenet", "Starting weights: imagenet, none, or a local weights "
@@ -150,24 +179,16 @@ class TrainConfig:
         from fer_core.training.models import backbone_names  # the registry owns the list
 
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            meta = f.metadata
-            _check_type(f.name, value, _field_type(f))
+            value, kind, meta = getattr(self, f.name), field_kind(f), f.metadata
+            _check_type(f.name, value, kind.python_type)
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"{f.name} must be a finite number; got {value!r}.")
-            low, high, choices = meta["low"], meta["high"], meta["choices"]
+            low, high = meta["low"], meta["high"]
+            choices = backbone_names() if kind is FieldKind.BACKBONE else meta["choices"]
             if low is not None and value < low or high is not None and value > high:
-                raise ConfigError(
-                    f"{f.name} must be between {low:g} and {high:g}; got {value!r}."
-                )
+                raise ConfigError(f"{f.name} must be between {low:g} and {high:g}; got {value!r}.")
             if choices and value not in choices:
-                raise ConfigError(
-                    f"{f.name} must be one of {', '.join(choices)}; got {value!r}."
-                )
-        if self.backbone not in backbone_names():
-            raise ConfigError(
-                f"backbone must be one of {', '.join(backbone_names())}; got {self.backbone!r}."
-            )
+                raise ConfigError(f"{f.name} must be one of {', '.join(choices)}; got {value!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -195,16 +216,28 @@ def config_fields() -> list[dataclasses.Field]:
     return list(dataclasses.fields(TrainConfig))
 
 
-def _field_type(f: dataclasses.Field) -> type:
-    return {"str": str, "int": int, "float": float, "bool": bool,
-            "list[str]": list, "dict[str, str]": dict}[str(f.type)]
+def config_field(name: str) -> dataclasses.Field:
+    """One field by name; an unknown name is a ``ConfigError`` listing the valid ones."""
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == name:
+            return f
+    raise ConfigError(f"Unknown config field {name!r}. Valid fields: {', '.join(field_names())}.")
+
+
+def field_kind(f: dataclasses.Field) -> FieldKind:
+    """The field's declared kind; a field made without :func:`param` has none and is refused,
+    so a new field can never fall back to some default widget or parser unnoticed."""
+    kind = f.metadata.get("kind")
+    if not isinstance(kind, FieldKind):
+        raise ConfigError(f"{f.name} has no FieldKind: declare it with param().")
+    return kind
 
 
 def _check_type(name: str, value: Any, expected: type) -> None:
-    ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        ok = True
-    if not ok:
+    """An int passes for a float (a config file may say 1 for 1.0), but a bool, an int to
+    Python, is only a bool."""
+    allowed = (int, float) if expected is float else expected
+    if not isinstance(value, allowed) or expected is not bool and isinstance(value, bool):
         raise ConfigError(
             f"{name} must be of type {expected.__name__}; got {type(value).__name__} {value!r}."
         )
@@ -255,32 +288,40 @@ def preset(name: str) -> TrainConfig:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """Parse ``key=value`` into a typed pair; the type comes from the field's default."""
+    """Parse ``key=value`` (the command line's ``--set``) into a typed pair."""
     if "=" not in text:
         raise ConfigError(f"--set takes key=value; got {text!r}.")
     key, raw = (part.strip() for part in text.split("=", 1))
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    if key not in fields:
-        raise ConfigError(f"Unknown config field {key!r}. Valid fields: {', '.join(fields)}.")
-    kind = _field_type(fields[key])
+    return key, parse_text(key, raw)
+
+
+_BOOLS = {**dict.fromkeys(("true", "1", "yes", "on"), True),
+          **dict.fromkeys(("false", "0", "no", "off"), False)}
+
+
+def parse_text(name: str, raw: str) -> Any:
+    """One field's value from text, typed by its kind: ``--set``, a sweep's list, a form's
+    mapping box. Raises ``ConfigError`` naming the field, its type and an example."""
+    kind, raw = field_kind(config_field(name)), raw.strip()
+    if kind is FieldKind.MAPPING:
+        return _parse_mapping(name, raw)
+    if kind is FieldKind.CLASSES:
+        return [item.strip() for item in raw.split(",") if item.strip()]
     try:
-        if kind is bool:
-            lowered = raw.lower()
-            if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                raise ValueError
-            return key, lowered in ("true", "1", "yes", "on")
-        if kind is list:
-            return key, [item.strip() for item in raw.split(",") if item.strip()]
-        if kind is dict:
-            pairs = [item.split(":", 1) for item in raw.split(",") if item.strip()]
-            if any(len(pair) != 2 for pair in pairs):
-                raise ValueError
-            return key, {src.strip(): dst.strip() for src, dst in pairs}
-        return key, kind(raw)
-    except ValueError:
-        example = {bool: "true", list: "a,b", dict: "disgust:angry"}.get(kind, kind.__name__)
-        raise ConfigError(f"{key} must be a {kind.__name__} (e.g. {example}); got {raw!r}.") \
-            from None
+        return _BOOLS[raw.lower()] if kind is FieldKind.BOOL else kind.python_type(raw)
+    except (KeyError, ValueError):
+        example = "true" if kind is FieldKind.BOOL else kind.python_type.__name__
+        raise ConfigError(f"{name} must be a {kind.python_type.__name__} (e.g. {example}); "
+                          f"got {raw!r}.") from None
+
+
+def _parse_mapping(name: str, raw: str) -> dict[str, str]:
+    pairs = [item.split(":", 1) for item in raw.split(",") if item.strip()]
+    for pair in pairs:
+        if len(pair) != 2 or not pair[0].strip() or not pair[1].strip():
+            raise ConfigError(f"{name} takes from:to pairs separated by commas (e.g. "
+                              f"disgust:angry); {':'.join(pair).strip()!r} is not one.")
+    return {src.strip(): dst.strip() for src, dst in pairs}
 
 
 def resolve_config(

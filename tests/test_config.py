@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 
 from fer_core.config import (
     PRESETS,
+    FieldKind,
     TrainConfig,
+    config_field,
     config_fields,
+    field_kind,
     field_names,
     parse_override,
     preset,
@@ -42,6 +45,15 @@ def test_train_config_has_the_documented_field_names():
 def test_every_field_has_help_and_a_group():
     for f in config_fields():
         assert f.metadata["help"] and f.metadata["group"], f.name
+
+
+def test_every_field_kind_agrees_with_its_annotation_and_default():
+    names = {int: "int", float: "float", bool: "bool", str: "str", list: "list", dict: "dict"}
+    for f in config_fields():
+        kind = field_kind(f)
+        assert str(f.type).startswith(names[kind.python_type]), f.name
+        assert isinstance(getattr(TrainConfig(), f.name), kind.python_type), f.name
+    assert field_kind(config_field("backbone")) is FieldKind.BACKBONE
 
 
 def test_train_config_json_round_trip_is_identical():
@@ -105,6 +117,8 @@ def test_parse_override_types_value_from_field(text, expected):
         ("epoch=3", "Unknown config field 'epoch'"),
         ("epochs=3.5", "epochs must be a int"),
         ("augment=maybe", "augment must be a bool"),
+        ("merge_classes=disgust:angry, x", r"merge_classes takes from:to pairs .*'x' is not one"),
+        ("merge_classes=disgust:", "'disgust:' is not one"),
     ],
 )
 def test_parse_override_bad_input_is_a_clear_error(text, message):
