@@ -20,6 +20,7 @@ from fer_core.settings import IMAGE_SIZE
 from fer_core.training.augment import (
     augment_preview,  # TensorFlow loads inside, on the first draw only
 )
+from ui.config_form import render_widget
 from ui.state import current_dataset
 from views import data_charts, explore
 
@@ -176,7 +177,7 @@ def _render_augmentation(ds: Dataset) -> None:
         number = st.number_input(f"Image number (0-{len(rows) - 1:,})", min_value=0,
                                  max_value=len(rows) - 1, step=1, key="explore.aug_index")
         n = st.slider("Draws", 2, 12, 6, key="explore.aug_n")
-        values = {c.name: _render_control(c) for c in controls}
+        values = {c.name: render_widget(c, f"explore.aug.{c.name}") for c in controls}
         buttons = st.columns(2)
         buttons[0].button("Redraw", key="explore.aug_redraw", icon=":material/casino:",
                           on_click=_bump, args=("explore.aug_seed",), help="New random draws")
@@ -193,27 +194,15 @@ def _render_augmentation(ds: Dataset) -> None:
                  width=ZOOM * IMAGE_SIZE)
 
 
-def _render_control(control: explore.Control) -> Any:
-    """A widget built from the TrainConfig field's type, range and help."""
-    key = f"explore.aug.{control.name}"
-    if control.kind is bool:
-        return st.checkbox(control.label, value=control.default, key=key, help=control.help)
-    return st.slider(control.label, control.kind(control.low), control.kind(control.high),
-                     control.default, step=control.step, format=control.format, key=key,
-                     help=control.help)
-
-
 def _reset_controls(names: list[str]) -> None:
     for name in names:
         st.session_state.pop(f"explore.aug.{name}", None)
 
 
 def _render_split(ds: Dataset) -> None:
-    control = explore.field_control("val_fraction")
     left, right = st.columns(2)
-    fraction = left.slider("Validation share of train", control.low, control.high,
-                           control.default, step=0.05, key="explore.val_fraction",
-                           help=control.help)
+    with left:
+        fraction = render_widget(explore.split_control(), "explore.val_fraction")
     seed = right.number_input("Seed", min_value=0, value=0, step=1, key="explore.split_seed")
     if "val" in set(_overview(ds.fingerprint, ds)[1]["split"]):
         st.info("This data set has its own validation split; training keeps it as it is, "

@@ -16,7 +16,7 @@ from fer_core.data.loading import LoadReport
 from fer_core.emotions import COLORS
 from fer_core.errors import ConfigError, DataError
 from tests.conftest import make_kaggle_tree, write_image
-from views import data_charts, explore
+from views import data_charts, explore, forms
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = str(REPO / "pages" / "explore.py")
@@ -224,12 +224,14 @@ def test_augmentation_controls_follow_trainconfig_metadata():
     defaults = TrainConfig()
     for name, control in controls.items():
         assert control.default == getattr(defaults, name)
-        assert control.kind is type(getattr(defaults, name))
+        assert control.kind.python_type is type(getattr(defaults, name))
     assert (controls["rotation"].low, controls["rotation"].high) == (0.0, 180.0)
     assert controls["rotation"].step == 1.0 and controls["zoom"].step == 0.01
     assert controls["random_crop"].step == 1
     assert controls["horizontal_flip"].label == "Horizontal flip"
-    assert (controls["rotation"].format, controls["zoom"].format) == ("%.0f", None)
+    assert (controls["rotation"].format, controls["zoom"].format) == ("%g", "%g")
+    assert controls["rotation"].slider and controls["rotation"].help == "Random rotation, up to " \
+        "this many degrees."  # a slider shows its range: the help does not repeat it
 
 
 def test_preview_config_turns_augment_on_and_sets_values():
@@ -246,11 +248,12 @@ def test_preview_config_out_of_range_or_unknown_raises():
         explore.preview_config({"mixup": 0.2})
 
 
-def test_field_control_val_fraction_has_default_and_range():
-    control = explore.field_control("val_fraction")
+def test_split_control_val_fraction_has_default_and_range():
+    control = explore.split_control()
     assert (control.default, control.low, control.high) == (0.2, 0.0, 0.5)
-    with pytest.raises(DataError, match="TrainConfig field"):
-        explore.field_control("nope")
+    assert (control.label, control.step) == ("Validation share of train", 0.05)
+    with pytest.raises(ConfigError, match="Unknown config field 'nope'"):
+        forms.field_spec("nope")
 
 
 # --- validation split ---------------------------------------------------------------------------

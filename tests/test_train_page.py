@@ -1,4 +1,4 @@
-"""The Train page (AppTest) and the pure helpers behind it (views.progress, ui.config_form).
+"""The Train page (AppTest) and the pure helpers behind it (views.progress, views.forms).
 
 Most page tests queue jobs with the worker switched off (``LocalBackend.submit`` patched), so
 no process starts; the one real launch is marked ``slow`` and cancelled in its teardown.
@@ -6,6 +6,7 @@ no process starts; the one real launch is marked ``slow`` and cancelled in its t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,10 +16,18 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core import atomic, jobs, runs
-from fer_core.config import PRESETS, TrainConfig, config_fields, preset
+from fer_core.config import (
+    PRESETS,
+    FieldKind,
+    TrainConfig,
+    config_fields,
+    field_kind,
+    param,
+    preset,
+)
 from fer_core.errors import ConfigError
 from ui import config_form
-from views import progress
+from views import forms, progress
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PAGE = str(ROOT / "pages" / "train.py")
@@ -100,7 +109,7 @@ def test_choosing_preset_resets_every_field_to_its_values(runs_dir: Path) -> Non
     fast = preset("fast-cpu")
     for f in config_fields():
         shown = at.session_state[config_form.widget_key(f.name)]
-        assert shown == config_form.to_widget_value(f, getattr(fast, f.name)), f.name
+        assert shown == forms.to_widget_value(f, getattr(fast, f.name)), f.name
 
 
 def _form_on_one_of_two_pages() -> None:
@@ -355,29 +364,61 @@ def test_parse_sweep_grid_leaves_out_empty_inputs_and_counts_jobs() -> None:
     assert progress.sweep_size(grid) == 6 and progress.sweep_size({}) == 0
 
 
-# --- ui.config_form ------------------------------------------------------------------------------
+# --- views.forms --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_form_values_of_a_preset_build_the_same_config(name: str) -> None:
     config = preset(name)
-    values = {f.name: config_form.to_widget_value(f, getattr(config, f.name))
+    values = {f.name: forms.to_widget_value(f, getattr(config, f.name))
               for f in config_fields()}
     assert json.loads(json.dumps(values)) == values  # plain values, as widgets hold them
-    assert config_form.build_config(values) == config
-    assert config_form.preset_description(name)
+    assert forms.build_config(values) == config
+    assert forms.preset_description(name)
 
 
 def test_number_spec_keeps_field_range_and_type() -> None:
-    fields = {f.name: f for f in config_fields()}
-    batch = config_form.number_spec(fields["batch_size"])
-    assert (batch.min_value, batch.max_value, batch.step) == (1, 2048, 1)
-    rate = config_form.number_spec(fields["learning_rate"])
-    assert isinstance(rate.min_value, float) and rate.format == "%g"
+    batch = forms.field_spec("batch_size")
+    assert (batch.low, batch.high, batch.step, batch.format) == (1, 2048, 1, "%d")
+    rate = forms.field_spec("learning_rate")
+    assert isinstance(rate.low, float) and rate.format == "%g"
     assert rate.step < TrainConfig().learning_rate * 10
 
 
-def test_every_field_has_a_widget_kind() -> None:
-    kinds = {f.name: config_form.kind_of(f) for f in config_fields()}
-    assert kinds["backbone"] == "backbone" and kinds["optimizer"] == "choice"
-    assert kinds["drop_classes"] == "classes" and kinds["merge_classes"] == "mapping"
-    assert kinds["augment"] == "bool" and kinds["epochs"] == "number"
+def test_every_field_has_an_explicit_kind_and_a_spec() -> None:
+    """No field falls back to a text box: each declares a kind, and its spec matches it."""
+    kinds = {}
+    for f in config_fields():
+        assert isinstance(f.metadata.get("kind"), FieldKind), f.name
+        spec = forms.widget_spec(f)
+        kinds[f.name] = spec.kind
+        assert spec.kind is field_kind(f) and spec.label and spec.help, f.name
+        numeric = spec.kind in (FieldKind.INT, FieldKind.FLOAT)
+        assert numeric == (spec.step is not None) == (spec.format is not None), f.name
+        if numeric:
+            assert all(isinstance(v, spec.kind.python_type) for v in (spec.low, spec.high)), f.name
+        if spec.kind in (FieldKind.CHOICE, FieldKind.BACKBONE):
+            assert spec.default in spec.choices, f.name
+    assert kinds["backbone"] is FieldKind.BACKBONE and kinds["optimizer"] is FieldKind.CHOICE
+    assert kinds["drop_classes"] is FieldKind.CLASSES
+    assert kinds["merge_classes"] is FieldKind.MAPPING
+    assert kinds["augment"] is FieldKind.BOOL and kinds["epochs"] is FieldKind.INT
+    assert kinds["data"] is FieldKind.TEXT and kinds["dropout"] is FieldKind.FLOAT
+
+
+def test_a_field_without_a_kind_is_refused() -> None:
+    bare = dataclasses.field(default="x")
+    bare.name = "bare"
+    with pytest.raises(ConfigError, match="bare has no FieldKind"):
+        forms.widget_spec(bare)
+    with pytest.raises(TypeError, match="No FieldKind for a default of type tuple"):
+        param((1, 2), "A pair.", group="data")
+
+
+def test_form_values_are_typed_without_going_through_text() -> None:
+    values = forms.from_widget_values({"merge_classes": "disgust:angry, fear:sad",
+                                       "drop_classes": None, "data": "  ", "colour": 1})
+    assert values == {"merge_classes": {"disgust": "angry", "fear": "sad"},
+                      "drop_classes": [], "data": ""}
+    assert forms.from_widget_values({"merge_classes": " "}) == {"merge_classes": {}}
+    with pytest.raises(ConfigError, match=r"merge_classes takes from:to pairs.*'x' is not one"):
+        forms.build_config({"merge_classes": "disgust:angry, x"})

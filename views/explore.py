@@ -28,6 +28,7 @@ from fer_core.data import SPLITS, Dataset, split_validation
 from fer_core.data.audit import AuditReport
 from fer_core.data.loading import LoadReport
 from fer_core.errors import DataError
+from views import forms
 
 # Fixed histogram ranges, so two data sets (or two classes) are drawn on the same axis:
 # a pixel mean lies in 0-255, and the standard deviation of values in 0-255 is at most 127.5.
@@ -38,9 +39,7 @@ STAT_RANGES: dict[str, tuple[float, float]] = {"brightness": (0.0, 255.0), "cont
 _NOT_PREVIEWED = ("augment", "mixup")
 
 
-# ---------------------------------------------------------------------------------------------
-# What the data set is
-
+# --- What the data set is ------------------------------------------------------------------------
 
 def dataset_caption(ds: Dataset) -> str:
     """Name, size, classes and split sizes on one line, so a screenshot says what it shows."""
@@ -52,9 +51,7 @@ def dataset_caption(ds: Dataset) -> str:
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Class distribution
-
+# --- Class distribution --------------------------------------------------------------------------
 
 def distribution_frame(ds: Dataset) -> pd.DataFrame:
     """Images per split and class, with each class's share of its split.
@@ -93,9 +90,7 @@ def counts_table(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-# ---------------------------------------------------------------------------------------------
-# Samples
-
+# --- Samples -------------------------------------------------------------------------------------
 
 def sample_ids(
     ds: Dataset, per_class: int, seed: int, label: str | None = None
@@ -159,9 +154,7 @@ def upscale(image: np.ndarray, factor: int = 2) -> np.ndarray:
     return image.repeat(factor, axis=-2).repeat(factor, axis=-1)
 
 
-# ---------------------------------------------------------------------------------------------
-# Load report
-
+# --- Load report ---------------------------------------------------------------------------------
 
 def load_report_caption(report: LoadReport) -> str:
     """One line: loaded, converted, resized and skipped counts."""
@@ -190,9 +183,7 @@ def load_report_notes(report: LoadReport) -> list[str]:
     return notes
 
 
-# ---------------------------------------------------------------------------------------------
-# Image statistics and the audit
-
+# --- Image statistics and the audit --------------------------------------------------------------
 
 def stat_histogram(stats: pd.DataFrame, column: str, *, bins: int = 32) -> pd.DataFrame:
     """Per-class histogram of one image statistic, as ``label, bin_start, bin_end, bin_mid,
@@ -280,63 +271,22 @@ def audit_findings(report: AuditReport, *, limit: int = 6, per_group: int = 6) -
     return findings
 
 
-# ---------------------------------------------------------------------------------------------
-# Augmentation preview
+# --- Augmentation preview ------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Control:
-    """One augmentation setting, as a form needs it: kind, default, range, step and help."""
-
-    name: str
-    kind: type
-    default: Any
-    low: float | None
-    high: float | None
-    step: float | int | None
-    help: str
-
-    @property
-    def label(self) -> str:
-        return self.name.replace("_", " ").capitalize()
-
-    @property
-    def format(self) -> str | None:
-        """printf format for a slider: whole degrees read as 20, not 20.00."""
-        if self.kind is float and self.step is not None and self.step >= 1:
-            return "%.0f"
-        return None
-
-
-def augmentation_controls() -> list[Control]:
-    """The per-image augmentation fields of TrainConfig, in form order, defaults included.
-
-    Generated from the field metadata so the preview can never drift from training.
-    """
+def augmentation_controls() -> list[forms.WidgetSpec]:
+    """The per-image augmentation fields of TrainConfig as sliders and checkboxes, in form
+    order: drawn by the Train form's own rule, so the preview can never drift from training."""
     return [
-        _control(f) for f in config_fields()
+        forms.widget_spec(f, slider=True) for f in config_fields()
         if f.metadata["group"] == "augmentation" and f.name not in _NOT_PREVIEWED
     ]
 
 
-def field_control(name: str) -> Control:
-    """One TrainConfig field as a :class:`Control` (e.g. ``val_fraction`` for the split)."""
-    for f in config_fields():
-        if f.name == name:
-            return _control(f)
-    raise DataError(f"name must be a TrainConfig field; got {name!r}.")
-
-
-def _control(f: dataclasses.Field) -> Control:
-    default = f.default
-    kind = type(default)
-    low, high = f.metadata["low"], f.metadata["high"]
-    step: float | int | None = None
-    if kind is int:
-        step = 1
-    elif kind is float and low is not None and high is not None:
-        step = 1.0 if high - low > 10 else 0.01  # degrees in whole steps, shares in 1% steps
-    return Control(f.name, kind, default, low, high, step, f.metadata["help"])
+def split_control() -> forms.WidgetSpec:
+    """The validation share as the split tab's slider: TrainConfig's range and default in
+    5% steps, finer than a preview needs."""
+    spec = forms.field_spec("val_fraction", slider=True)
+    return dataclasses.replace(spec, label="Validation share of train", step=0.05)
 
 
 def preview_config(values: dict[str, Any]) -> TrainConfig:
@@ -351,9 +301,7 @@ def preview_config(values: dict[str, Any]) -> TrainConfig:
     return dataclasses.replace(TrainConfig(), augment=True, **values)
 
 
-# ---------------------------------------------------------------------------------------------
-# Validation split
-
+# --- Validation split ----------------------------------------------------------------------------
 
 def split_preview(ds: Dataset, fraction: float, seed: int) -> pd.DataFrame:
     """:func:`distribution_frame` after the stratified validation split training would make.

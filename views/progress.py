@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from fer_core.config import TrainConfig, config_fields, parse_override
+from fer_core.config import TrainConfig, config_field, field_kind, parse_text
 from fer_core.errors import ConfigError
 from fer_core.runs import FINAL_STATES, RunInfo, parse_time
 
@@ -226,14 +226,11 @@ def parse_values(name: str, text: str) -> list[Any]:
     Values are separated by commas or spaces; repeats are dropped, order kept. Raises
     ``ConfigError`` naming the field and the bad value.
     """
-    fields = {f.name: f for f in config_fields()}
-    if name not in fields:
-        raise ConfigError(f"Unknown config field {name!r}. Valid fields: {', '.join(fields)}.")
-    if str(fields[name].type) not in ("int", "float", "str", "bool"):
+    if field_kind(config_field(name)).python_type in (list, dict):
         raise ConfigError(f"{name} cannot be swept: it holds a list or mapping, not one value.")
     values: list[Any] = []
     for item in (part for part in re.split(r"[,\s;]+", text.strip()) if part):
-        _, value = parse_override(f"{name}={item}")
+        value = parse_text(name, item)
         TrainConfig().replace(**{name: value})  # the field's own range check and message
         if value not in values:
             values.append(value)
