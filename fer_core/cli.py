@@ -146,13 +146,14 @@ def _train(args: argparse.Namespace) -> int:
     from fer_core.config import resolve_config
 
     run_dir: Path | None = args.run_dir
-    if run_dir is not None and (run_dir / "config.json").exists() and not (
+    if run_dir is not None and runs.is_run(run_dir) and not (
         args.preset or args.config or args.set or args.data
     ):
         status = runs.read_status(run_dir)
-        if status.get("backend") == "ray" and status.get("state") in runs.FINAL_STATES:
-            # Ray cannot drop a pending job; one cancelled while it waited starts here, briefly
-            print(f"Run {run_dir.name} is already {status['state']}; not training it.")
+        if status.ended:
+            # A backend cannot always drop a pending job (Ray cannot): one cancelled while it
+            # waited starts here, briefly, and stops.
+            print(f"Run {run_dir.name} is already {status.state}; not training it.")
             return 0
         config = _config_of_run(run_dir)  # a queued job: its config was written at launch
     else:
@@ -176,7 +177,7 @@ def _config_of_run(run_dir: Path):
     from fer_core import runs
     from fer_core.config import TrainConfig
 
-    return TrainConfig.from_dict(runs.read_config(run_dir)["config"])
+    return TrainConfig.from_dict(runs.read_config(run_dir).config)
 
 
 @command
@@ -268,13 +269,13 @@ def _runs_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _runs_list(args: argparse.Namespace) -> int:
-    from fer_core import runs
+    from fer_core import runs, settings
 
     table = runs.runs_table(runs.list_runs())
     if args.json:
         print_json(table.to_dict(orient="records"))
     elif table.empty:
-        print(f"No runs in {runs.settings.runs_dir()}.")
+        print(f"No runs in {settings.runs_dir()}.")
     else:
         columns = ["run", "state", "backbone", "val_accuracy", "test_accuracy", "minutes"]
         print(table[columns].to_string(index=False))
@@ -344,14 +345,13 @@ def _jobs_list(args: argparse.Namespace) -> int:
 
     rows = []
     for info in runs.list_runs():
-        if (info.status.get("backend") == "ray"
-                and info.status.get("state") not in runs.FINAL_STATES):
-            jobs.refresh(info.path)
+        if not info.status.ended:
+            jobs.refresh(info.path)  # what only the job's backend knows (a Ray job lost)
             info = runs.read_run(info.path)
+        progress = info.status.progress
         rows.append({"run_id": info.run_id, "state": info.state,
-                     "progress": (info.status.get("progress") or {}).get("fraction"),
-                     "backend": info.status.get("backend", "local"),
-                     "error": info.status.get("error")})
+                     "progress": progress.fraction if progress else None,
+                     "backend": info.status.backend.kind, "error": info.status.error})
     if args.json:
         print_json(rows)
     for row in rows if not args.json else []:
@@ -397,7 +397,7 @@ def _existing_run(run_id: str) -> Path:
     from fer_core.errors import RunError
 
     path = runs.run_path(run_id)
-    if not (path / "status.json").exists():
+    if not runs.is_run(path):
         raise RunError(f"No run {run_id!r} in {path.parent}.")
     return path
 

@@ -1,10 +1,17 @@
-"""Where things live, read from the environment once per call so tests can redirect them.
+"""Every environment variable FER Studio reads, each parsed here and only here.
 
-``FER_DATA_DIR``   the data set to use (a Kaggle folder, ``fer2013.csv`` or a ``.zip``);
-                   unset means the built-in synthetic demo data set.
-``FER_RUNS_DIR``   where run folders are written (default ``./runs``).
-``FER_CACHE_DIR``  decoded image arrays, extracted zips and the demo data
-                   (default ``~/.cache/fer-studio``).
+``FER_DATA_DIR``        the data set to use (a Kaggle folder, ``fer2013.csv`` or a ``.zip``);
+                        unset means the built-in synthetic demo data set.
+``FER_RUNS_DIR``        where run folders are written (default ``./runs``).
+``FER_CACHE_DIR``       decoded image arrays, extracted zips and the demo data
+                        (default ``~/.cache/fer-studio``).
+``FER_JOBS_BACKEND``    where jobs run: ``local`` (default) or ``ray``.
+``RAY_ADDRESS``         the Ray cluster's job API, e.g. ``http://head:8265``.
+``FER_RAY_GPUS``        GPUs each Ray job reserves (default 0).
+``MLFLOW_TRACKING_URI`` where finished runs are logged; unset means no MLflow.
+
+Read on every call rather than at import, so tests and the sidebar can redirect them; a bad
+value raises one ``ConfigError`` that names the variable and what it takes.
 """
 
 from __future__ import annotations
@@ -12,20 +19,64 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from fer_core.errors import ConfigError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # what a job runs from: the code
 IMAGE_SIZE = 48  # FER-2013's native resolution; every image is stored at this size.
+JOB_BACKENDS = ("local", "ray")
+# Set by the local worker for the job it starts: the job's stdout already goes to this file.
+JOB_LOG = "FER_JOB_LOG"
+
+
+def _text(name: str) -> str:
+    return os.environ.get(name, "").strip()
 
 
 def data_dir() -> Path | None:
     """The configured data set, or ``None`` for the demo data set."""
-    value = os.environ.get("FER_DATA_DIR", "").strip()
+    value = _text("FER_DATA_DIR")
     return Path(value).expanduser() if value else None
 
 
 def runs_dir() -> Path:
-    return Path(os.environ.get("FER_RUNS_DIR", "runs")).expanduser()
+    return Path(_text("FER_RUNS_DIR") or "runs").expanduser()
 
 
 def cache_dir() -> Path:
-    default = Path.home() / ".cache" / "fer-studio"
-    return Path(os.environ.get("FER_CACHE_DIR", default)).expanduser()
+    value = _text("FER_CACHE_DIR")
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "fer-studio"
+
+
+def jobs_backend() -> str:
+    value = (_text("FER_JOBS_BACKEND") or "local").lower()
+    if value not in JOB_BACKENDS:
+        raise ConfigError(f"FER_JOBS_BACKEND must be one of {', '.join(JOB_BACKENDS)}; got "
+                          f"{value!r}.")
+    return value
+
+
+def ray_address() -> str | None:
+    return _text("RAY_ADDRESS") or None
+
+
+def ray_gpus() -> float:
+    """GPUs per Ray job: a whole or fractional number, at least 0."""
+    text = _text("FER_RAY_GPUS")
+    if not text:
+        return 0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ConfigError(f"FER_RAY_GPUS must be a number of GPUs such as 1 or 0.5; got "
+                          f"{text!r}.")
+    return int(value) if value.is_integer() else value
+
+
+def mlflow_tracking_uri() -> str | None:
+    return _text("MLFLOW_TRACKING_URI") or None
+
+
+def job_log() -> str | None:
+    return _text(JOB_LOG) or None

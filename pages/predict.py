@@ -29,7 +29,7 @@ def main() -> None:
                "48x48 grey, as in FER-2013, and classified by the chosen run(s).")
     infos = [info for info in state.list_runs()
              if not info.problem and info.state == "succeeded"
-             and (info.path / "model.keras").is_file()]
+             and runs.files(info.path).model.is_file()]
     if not infos:
         st.info("No finished run with a model yet: train one on the Train page, or import a "
                 "run on the Results page.")
@@ -105,7 +105,7 @@ def _predict(chosen: list[runs.RunInfo], crops: np.ndarray,
     """Class probabilities per face: one run's, or the mean over an ensemble (same classes)."""
     return evaluation.predict_images(
         [info.path for info in chosen], crops, tta=tta,
-        load_model=lambda path: _model(str(path), state.mtime(path / "model.keras")),
+        load_model=lambda path: _model(str(path), state.mtime(runs.files(path).model)),
     )
 
 

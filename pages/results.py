@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -78,16 +77,11 @@ def _read_predictions(path: str, stamp: float) -> pd.DataFrame | None:
 
 
 def _history(run: runs.RunInfo) -> pd.DataFrame:
-    return _read_history(str(run.path), state.mtime(run.path / "history.csv"))
+    return _read_history(str(run.path), state.mtime(runs.files(run.path).history))
 
 
 def _predictions(run: runs.RunInfo) -> pd.DataFrame | None:
-    return _read_predictions(str(run.path), state.mtime(run.path / "predictions.csv"))
-
-
-def _data_record(run: runs.RunInfo) -> dict[str, Any]:
-    """The ``data`` block of config.json: the data set's name and fingerprint."""
-    return (runs.read_json(run.path / "config.json") or {}).get("data", {})
+    return _read_predictions(str(run.path), state.mtime(runs.files(run.path).predictions))
 
 
 # --- choosing runs -------------------------------------------------------------------------------
@@ -146,7 +140,7 @@ def _warn_incomplete(selected: list[runs.RunInfo]) -> None:
                        "figures cannot be shown. Re-evaluate it with `python -m fer_core "
                        "evaluate`, or copy the run again.")
         elif info.state in ("failed", "cancelled"):
-            error = info.status.get("error")
+            error = info.status.error
             st.warning(f"{info.run_id} {info.state}" + (f": {error}" if error else "."))
 
 
@@ -284,7 +278,7 @@ def _caption(true: str, pred: str, confidence: float) -> str:
 
 def _dataset_of(run: runs.RunInfo) -> Dataset | None:
     """The current data set when it is the one the run used; otherwise say so."""
-    record = _data_record(run)
+    record = run.data or {}
     ds = state.current_dataset()
     if record.get("fingerprint") != ds.fingerprint:
         st.info(f"{run.run_id} was trained on {record.get('name', 'another data set')} "
@@ -306,7 +300,7 @@ def _render_share(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
     )
     st.markdown(f"**{focus.run_id}** on its own:")
     columns = st.columns(3)
-    model = focus.path / "model.keras"
+    model = runs.files(focus.path).model
     columns[0].download_button(
         "Model (.keras)", functools.partial(_read_bytes, model),
         file_name=f"{focus.run_id}.keras", mime="application/octet-stream",

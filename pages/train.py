@@ -98,7 +98,7 @@ def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
             except FerError as err:
                 st.error(str(err))
             else:
-                sweep = runs.read_status(run_dirs[0]).get("sweep")
+                sweep = runs.read_status(run_dirs[0]).sweep
                 st.success(f"Queued {len(run_dirs)} jobs as **{sweep}**.")
 
 
@@ -176,7 +176,8 @@ def _job_title(row: progress.JobRow) -> str:
 
 
 def _render_curves(row: progress.JobRow) -> None:
-    history = progress.history_long(_history(str(row.path), state.mtime(row.path / "history.csv")))
+    history_file = runs.files(row.path).history
+    history = progress.history_long(_history(str(row.path), state.mtime(history_file)))
     if history.empty:
         if row.state == "running":
             st.caption("Curves appear after the first epoch.")

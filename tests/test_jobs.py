@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -144,7 +145,7 @@ def test_cancel_racing_the_worker_start_always_ends_cancelled(
     """A cancel and the worker starting the same job, at the same instant, many times: the
     cancel is never lost (the job never trains on, nor ends as failed)."""
     real_popen = subprocess.Popen
-    monkeypatch.setattr(jobs.subprocess, "Popen",
+    monkeypatch.setattr(subprocess, "Popen",
                         lambda args, **kwargs: real_popen(["sleep", "5"], **kwargs))
     outcomes = []
     for n in range(25):
@@ -162,7 +163,7 @@ def test_effective_state_running_with_dead_process_is_failed(tmp_path: Path) -> 
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()  # reaped: the pid is gone
     run_dir = runs.create_run(tiny().to_dict(), run_dir=tmp_path / "crashed")
-    runs.write_status(run_dir, state="running", pid=process.pid, host=jobs._hostname())
+    runs.write_status(run_dir, state="running", pid=process.pid, host=socket.gethostname())
     assert state_of(run_dir) == "failed"
     assert runs.read_run(run_dir).state == "failed"
 

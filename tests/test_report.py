@@ -79,7 +79,7 @@ def test_build_report_other_data_set_gets_no_gallery(two_runs, demo_images):
 
 def test_build_report_escapes_what_the_run_folder_says(two_runs):
     run_dir = two_runs[0]
-    status = runs.read_status(run_dir)
+    status = dict(runs.read_status(run_dir))
     status.update(state="failed", error="<script>alert('x')</script>")
     (run_dir / "status.json").write_text(json.dumps(status))
 

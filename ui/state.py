@@ -26,23 +26,27 @@ RAY_GPUS_KEY = "app.ray_gpus"  # GPUs each Ray job reserves (FER_RAY_GPUS, defau
 
 
 def init_state() -> None:
-    """Set the shared keys once per session, from the environment."""
+    """Set the shared keys once per session, from the environment (a bad value stops the app
+    with its message)."""
+    try:
+        _init_from_settings()
+    except FerError as err:
+        st.error(str(err))
+        st.stop()
+
+
+def _init_from_settings() -> None:
     if DATA_KEY not in st.session_state:
         configured = settings.data_dir()
         st.session_state[DATA_KEY] = str(configured) if configured else None
     if RUNS_KEY not in st.session_state:
         st.session_state[RUNS_KEY] = str(settings.runs_dir())
     if BACKEND_KEY not in st.session_state:
-        name = os.environ.get("FER_JOBS_BACKEND", "local").strip().lower()
-        st.session_state[BACKEND_KEY] = name if name in jobs.BACKENDS else "local"
+        st.session_state[BACKEND_KEY] = settings.jobs_backend()
     if RAY_ADDRESS_KEY not in st.session_state:
-        st.session_state[RAY_ADDRESS_KEY] = os.environ.get("RAY_ADDRESS", "").strip()
+        st.session_state[RAY_ADDRESS_KEY] = settings.ray_address() or ""
     if RAY_GPUS_KEY not in st.session_state:
-        try:
-            gpus = int(float(os.environ.get("FER_RAY_GPUS", "0") or 0))
-        except ValueError:
-            gpus = 0
-        st.session_state[RAY_GPUS_KEY] = max(gpus, 0)
+        st.session_state[RAY_GPUS_KEY] = settings.ray_gpus()
 
 
 def jobs_backend() -> jobs.JobBackend:
@@ -100,27 +104,19 @@ def mtime(path: Path) -> float:
 
 
 @st.cache_data(max_entries=500, show_spinner=False)
-def _read_run(path: str, stamp: tuple[float, float, float]) -> runs.RunInfo:
+def _read_run(path: str, stamp: tuple[float, ...]) -> runs.RunInfo:
     return runs.read_run(Path(path))
 
 
 def list_runs() -> list[runs.RunInfo]:
     """Every run in the runs folder, re-read only when one of its small files changed."""
-    root = runs_root()
-    if not root.is_dir():
-        return []
-    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                     reverse=True)
     infos = []
-    for folder in folders:
-        stamp = (mtime(folder / "status.json"), mtime(folder / "metrics.json"),
-                 mtime(folder / "config.json"))
-        info = _read_run(str(folder), stamp)
-        if (info.status.get("backend") == "ray"
-                and info.status.get("state") not in runs.FINAL_STATES):
-            jobs.refresh(folder)  # a Ray job that died or was stopped is known only to Ray
-            info = runs.read_run(folder)
-        elif info.status.get("state") == "running":  # crash detection must not be cached
+    for folder in runs.run_folders(runs_root()):
+        paths = runs.files(folder)
+        info = _read_run(str(folder), (mtime(paths.status), mtime(paths.metrics),
+                                       mtime(paths.config), mtime(paths.cancel)))
+        if not info.status.ended:  # a crash, or a job lost, is known only to its backend
+            jobs.refresh(folder)
             info = runs.read_run(folder)
         infos.append(info)
     return infos

@@ -23,6 +23,7 @@ import os
 import shlex
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -111,7 +112,7 @@ def runtime_env(runs_root: Path) -> dict[str, Any]:
         "RAY_JOB_STOP_WAIT_TIME_S": str(STOP_GRACE_SECONDS),
     }
     for key in FORWARDED_ENV:
-        value = os.environ.get(key, "").strip()
+        value = os.environ.get(key, "").strip()  # passed on as set, whatever it holds
         if value:
             is_path = key in ("FER_DATA_DIR", "FER_CACHE_DIR")
             env_vars[key] = str(Path(value).expanduser().resolve()) if is_path else value
@@ -123,9 +124,8 @@ def entrypoint(run_dir: Path) -> str:
     return f"python -m fer_core train --run-dir {shlex.quote(str(run_dir))}"
 
 
-def job_id_for(run_dir: Path, status: dict[str, Any]) -> str:
+def job_id_for(run_dir: Path, resumed: int) -> str:
     """The run id; a resumed run's attempt gets its own id (Ray never reuses one)."""
-    resumed = int(status.get("resumed") or 0)
     return run_dir.name if not resumed else f"{run_dir.name}-resume{resumed}"
 
 
@@ -142,6 +142,11 @@ class RayBackend:
         self.num_gpus = num_gpus
         self.num_cpus = num_cpus
 
+    @classmethod
+    def from_ref(cls, ref: runs.BackendRef) -> RayBackend:
+        """The backend a run's stored reference names (its cluster and reservation)."""
+        return cls(ref.address, num_gpus=ref.gpus, num_cpus=ref.cpus)
+
     def submit(self, run_dir: Path) -> None:
         """Hand the queued run to Ray; the run records its job id before Ray can start it.
 
@@ -149,9 +154,9 @@ class RayBackend:
         a write after the submission could overwrite that.
         """
         run_dir = Path(run_dir).expanduser().resolve()
-        job_id = job_id_for(run_dir, runs.read_status(run_dir))
-        runs.write_status(run_dir, backend=self.name, ray_address=self.address,
-                          ray_job_id=job_id, ray_gpus=self.num_gpus, ray_cpus=self.num_cpus)
+        job_id = job_id_for(run_dir, runs.read_status(run_dir).resumed)
+        runs.set_backend(run_dir, runs.BackendRef(self.name, self.address, job_id,
+                                                  self.num_gpus, self.num_cpus))
         api = client(self.address)
         try:
             api.submit_job(
@@ -174,16 +179,16 @@ class RayBackend:
         refuses a run already cancelled (``fer_core.cli``).
         """
         status = runs.read_status(run_dir)
-        if status.get("state") in runs.FINAL_STATES:
+        if status.ended:
             return
-        runs.write_status(run_dir, cancel_requested=runs.now_iso())
+        runs.request_cancel(run_dir)
         try:
-            client(status.get("ray_address") or self.address).stop_job(
-                status.get("ray_job_id") or run_dir.name)
+            client(status.backend.address or self.address).stop_job(
+                status.backend.job_id or run_dir.name)
         except (ConnectionError, RuntimeError, OSError) as err:
             raise RunError(f"Ray could not stop {run_dir.name}: {_first_line(err)}") from err
-        if runs.read_status(run_dir).get("state") == "queued":
-            runs.write_status(run_dir, state="cancelled", finished=runs.now_iso())
+        if runs.read_status(run_dir).state == "queued":
+            runs.finish(run_dir, "cancelled")
 
     def status(self, run_dir: Path) -> str:
         return runs.effective_state(sync_status(run_dir, background=False))
@@ -192,7 +197,7 @@ class RayBackend:
         return log_tail(run_dir, lines=lines)
 
 
-def sync_status(run_dir: Path, *, background: bool = True) -> dict[str, Any]:
+def sync_status(run_dir: Path, *, background: bool = True) -> runs.Status:
     """Bring a Ray run's ``status.json`` up to date with what Ray knows; return the status.
 
     Only a run the folder does not show as ended is asked about. Ray saying FAILED or STOPPED
@@ -200,8 +205,8 @@ def sync_status(run_dir: Path, *, background: bool = True) -> dict[str, Any]:
     the run as failed or cancelled, with Ray's message and log.
     """
     status = runs.read_status(run_dir)
-    job_id, address = status.get("ray_job_id"), status.get("ray_address")
-    if status.get("backend") != "ray" or status.get("state") in runs.FINAL_STATES or not job_id:
+    job_id, address = status.backend.job_id, status.backend.address
+    if status.backend.kind != RayBackend.name or status.ended or not job_id:
         return status
     try:
         info = client(address, background=background).get_job_info(job_id)
@@ -215,18 +220,16 @@ def sync_status(run_dir: Path, *, background: bool = True) -> dict[str, Any]:
         return _end(run_dir, "failed", f"The Ray cluster at {address} has no job {job_id} "
                     "(it was restarted, or the job was deleted).", logs=None, job_id=job_id)
     ray_state = getattr(info.status, "value", str(info.status))
-    updates: dict[str, Any] = {}
-    if info.driver_node_id and status.get("ray_node_id") != info.driver_node_id:
-        updates["ray_node_id"] = info.driver_node_id
-        updates["ray_node"] = urlparse(info.driver_agent_http_address or "").hostname
-    if updates:
-        status = runs.write_status(run_dir, **updates)
+    if info.driver_node_id and status.backend.node_id != info.driver_node_id:
+        node = urlparse(info.driver_agent_http_address or "").hostname
+        status = runs.set_backend(run_dir, replace(status.backend, node_id=info.driver_node_id,
+                                                   node=node))
     if ray_state not in RAY_FINAL:
         return status
     status = runs.read_status(run_dir)  # the job may have written its end since we asked
-    if status.get("state") in runs.FINAL_STATES:
+    if status.ended:
         return status
-    if ray_state == "STOPPED" or status.get("cancel_requested"):
+    if ray_state == "STOPPED" or status.cancel_requested:
         state, error = "cancelled", None
     elif ray_state == "SUCCEEDED":
         state, error = "failed", (
@@ -243,25 +246,23 @@ def log_tail(run_dir: Path, *, lines: int = 40) -> str:
     """The live log of a queued or running Ray job (Ray's, which includes runtime set-up and
     everything the process printed); the run folder's ``log.txt`` once it ended."""
     status = runs.read_status(run_dir)
-    if status.get("state") in runs.FINAL_STATES or not status.get("ray_job_id"):
+    if status.ended or not status.backend.job_id:
         return runs.read_log_tail(run_dir, lines=lines)
-    text = _job_logs(status.get("ray_address"), status["ray_job_id"], background=True)
+    text = _job_logs(status.backend.address, status.backend.job_id, background=True)
     if not text:
         return runs.read_log_tail(run_dir, lines=lines)
     return "\n".join(text.splitlines()[-lines:])
 
 
 def _end(run_dir: Path, state: str, error: str | None, *, logs: str | None, job_id: str,
-         ray_state: str = "unknown") -> dict[str, Any]:
+         ray_state: str = "unknown") -> runs.Status:
     if logs:
-        with open(run_dir / "log.txt", "a", encoding="utf-8") as handle:
+        with open(runs.files(run_dir).log, "a", encoding="utf-8") as handle:
             handle.write(LOG_HEADER.format(job_id=job_id, state=ray_state) + logs)
-    fields: dict[str, Any] = {"state": state, "finished": runs.now_iso(), "ray_status": ray_state}
-    if error is not None:
-        fields["error"] = error
     log.info("Ray job %s ended as %s; run %s recorded as %s.", job_id, ray_state, run_dir.name,
              state)
-    return runs.write_status(run_dir, **fields)
+    runs.set_backend(run_dir, replace(runs.read_status(run_dir).backend, final_state=ray_state))
+    return runs.finish(run_dir, state, error=error)
 
 
 def _job_logs(address: str | None, job_id: str, *, background: bool = False) -> str:

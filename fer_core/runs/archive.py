@@ -31,7 +31,7 @@ from fer_core.errors import RunError
 MAX_IMPORT_BYTES = 4 * 1024**3  # unpacked; the largest backbones' model.keras is ~200 MB
 MAX_ENTRIES = 10_000
 MAX_JSON_BYTES = 16 * 1024**2
-REQUIRED = ("config.json", "status.json")
+REQUIRED = runs.RunFiles.REQUIRED
 IGNORED_PREFIXES = ("__MACOSX/",)  # what macOS' Finder adds to every zip it makes
 FALLBACK_ID = "imported-run"
 
@@ -45,7 +45,7 @@ def export_run_zip(run_dir: Path) -> bytes:
     ``model.keras`` is a zip itself, so it is stored rather than compressed again.
     """
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
+    if not runs.files(run_dir).config.is_file():
         raise RunError(f"{run_dir} is not a run folder (no config.json); nothing to export.")
     buffer = io.BytesIO()
     try:
@@ -139,9 +139,9 @@ def _check_run_files(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInf
         raise RunError(f"The zip is not a FER Studio run: {' and '.join(missing)} "
                        "missing. Export the run from the Results page.")
     config, status = (_read_json(archive, members[name]) for name in REQUIRED)
-    if not isinstance(config.get("config"), dict):
+    if not runs.RunRecord.from_json(config).config:
         raise RunError("The zip's config.json is not a FER Studio run config (no \"config\").")
-    state = status.get("state")
+    state = runs.Status.from_json(status).state
     if state not in runs.FINAL_STATES:
         raise RunError(f"The run in the zip is {state or 'of unknown state'}; only finished "
                        "runs (succeeded, failed or cancelled) can be imported.")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_core import atomic, runs
+from fer_core import runs
 from fer_core.errors import RunError
 from fer_core.training.inputs import PreparedData, Split
 
@@ -123,8 +123,7 @@ def evaluate_model(model, data: PreparedData, *, run_dir: Path | None = None, tt
         metrics[name] = compute_metrics(split.labels, proba, data.classes)
         frames.append(predictions_frame(split, proba, data.classes, name))
     if run_dir is not None and frames:
-        atomic.write_text(run_dir / "predictions.csv",
-                          pd.concat(frames, ignore_index=True).to_csv(index=False))
+        runs.write_predictions(run_dir, pd.concat(frames, ignore_index=True))
     return metrics
 
 
@@ -133,7 +132,7 @@ def evaluate_model(model, data: PreparedData, *, run_dir: Path | None = None, tt
 def load_run_model(run_dir: Path):
     from fer_core.training.models import load_model
 
-    path = Path(run_dir) / "model.keras"
+    path = runs.files(run_dir).model
     if not path.is_file():
         state = runs.effective_state(runs.read_status(Path(run_dir)))
         raise RunError(
@@ -145,7 +144,7 @@ def load_run_model(run_dir: Path):
 
 def run_classes(run_dir: Path) -> tuple[str, ...]:
     record = runs.read_config(Path(run_dir))
-    classes = record.get("data", {}).get("classes")
+    classes = record.data.get("classes")
     if not classes:
         raise RunError(f"Run {Path(run_dir).name} does not record its classes in config.json.")
     return tuple(classes)
@@ -153,7 +152,7 @@ def run_classes(run_dir: Path) -> tuple[str, ...]:
 
 def run_tta_shift(run_dir: Path) -> int:
     """The test-time shift a run's recipe asks for (0 for runs recorded before it existed)."""
-    return int(runs.read_config(Path(run_dir)).get("config", {}).get("tta_shift", 0))
+    return int(runs.read_config(Path(run_dir)).config.get("tta_shift", 0))
 
 
 def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[Split, tuple]:
@@ -163,7 +162,7 @@ def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[S
     from fer_core.training.inputs import apply_data_config
 
     record = runs.read_config(Path(run_dir))
-    config = TrainConfig.from_dict(record["config"])
+    config = TrainConfig.from_dict(record.config)
     classes = run_classes(run_dir)
     location = data if data is not None else (config.data or None)
     ds = apply_data_config(load_dataset(location), config)
@@ -189,7 +188,7 @@ def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = 
     metrics.setdefault("evaluations", []).append(
         {k: v for k, v in result.items() if k not in ("per_class", "confusion_matrix")}
     )
-    atomic.write_json(run_dir / "metrics.json", metrics)
+    runs.write_metrics(run_dir, metrics)
     return result
 
 

@@ -355,8 +355,7 @@ def _format_cell(column: str):
 
 
 def _run_fingerprint(run_dir: Path) -> str | None:
-    record = runs.read_json(run_dir / "config.json") or {}
-    return record.get("data", {}).get("fingerprint")
+    return runs.read_run(run_dir).data.get("fingerprint")
 
 
 def _comparison_html(histories: Mapping[str, pd.DataFrame]) -> str:
@@ -388,8 +387,8 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
              "dropout": info.config.get("dropout"), "augment": info.config.get("augment")}
     parts.append("<p class=\"meta\">" + " &middot; ".join(
         f"{_esc(k)} <b>{_esc(v)}</b>" for k, v in facts.items() if v is not None) + "</p>")
-    if info.state == "failed" and info.status.get("error"):
-        parts.append(f'<p class="note">Error: {_esc(info.status["error"])}</p>')
+    if info.state == "failed" and info.status.error:
+        parts.append(f'<p class="note">Error: {_esc(info.status.error)}</p>')
     parts.append(_curves_html(history))
     metrics = info.metrics or {}
     split = "test" if "test" in metrics else "val" if "val" in metrics else None

@@ -1,17 +1,26 @@
-"""The run folder: the one contract between the training engine and everything that shows runs.
+"""The run store: the only code that knows a run folder's files and its status keys.
 
     runs/<run-id>/
-      config.json      the full TrainConfig, data fingerprint, library versions, device
-      status.json      state, pid, times, progress, error message
-      history.csv      one row per epoch
-      metrics.json     validation and test metrics, per-class report, confusion matrix
-      predictions.csv  one row per evaluated image
-      model.keras      the best model
-      log.txt          everything the job printed
+      config.json       the full TrainConfig, preset, data set record, environment
+      status.json       state, pid, times, progress, backend, error message
+      cancel_requested  present once someone asked the job to stop (its own file: see below)
+      history.csv       one row per epoch
+      metrics.json      validation and test metrics, per-class report, confusion matrix
+      predictions.csv   one row per evaluated image
+      model.keras       the best model
+      log.txt           everything the job printed
 
 Every file is written atomically (``fer_core.atomic``), so a page reading a run while its job
 writes, or after the job died, sees whole files only. A run folder is self-contained: zip it,
 send it, and another FER Studio shows it.
+
+A run's life is five verbs: :func:`create_run` (queued), :func:`start`,
+:func:`report_progress`, :func:`request_cancel` and :func:`finish`. Status writes merge into
+``status.json`` under a lock held for milliseconds, so two writers on one machine (the worker
+and the job, the job and the app) never lose each other's fields. A cancel request is not a
+status field at all but a marker file created atomically: no status write, from any process on
+any machine sharing the runs folder, can undo it. Readers never lock, so a viewer works on a
+runs folder it cannot write to.
 """
 
 from __future__ import annotations
@@ -26,16 +35,54 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock
 
 from fer_core import atomic, settings
 from fer_core.errors import RunError
+from fer_core.runs.records import FINAL_STATES, STATES, BackendRef, Progress, RunRecord, Status
 
-STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
+__all__ = [
+    "FINAL_STATES", "HISTORY_COLUMNS", "STATES", "BackendRef", "Progress", "RunFiles", "RunInfo",
+    "RunRecord", "Status", "append_history", "cancel_requested", "clear_cancel", "create_run",
+    "effective_state", "files", "finish", "is_run", "list_runs", "new_run_id", "now_iso",
+    "parse_time", "pid_alive", "read_config", "read_history", "read_json", "read_log_tail",
+    "read_metrics", "read_predictions", "read_run", "read_status", "report_progress",
+    "request_cancel", "run_folders", "run_path", "runs_table", "set_backend", "start",
+    "write_config", "write_history", "write_metrics", "write_predictions", "write_status",
+]
+
 HISTORY_COLUMNS = [
     "phase", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds",
 ]
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where each part of a run lives; every module asks here instead of naming a file."""
+
+    root: Path
+
+    config = property(lambda self: self.root / "config.json")
+    status = property(lambda self: self.root / "status.json")
+    cancel = property(lambda self: self.root / "cancel_requested")
+    history = property(lambda self: self.root / "history.csv")
+    metrics = property(lambda self: self.root / "metrics.json")
+    predictions = property(lambda self: self.root / "predictions.csv")
+    model = property(lambda self: self.root / "model.keras")
+    log = property(lambda self: self.root / "log.txt")
+    backup = property(lambda self: self.root / "backup")  # resumable training state
+    tensorboard = property(lambda self: self.root / "tensorboard")
+    # Beside the run, not in it: a lock file is no part of the run a zip should carry.
+    lock = property(lambda self: self.root.parent / ".locks" / f"{self.root.name}.status")
+
+    # What an exported run must hold, and the small files logged beside a tracked model.
+    REQUIRED = ("config.json", "status.json")
+    RECORDS = ("config.json", "metrics.json", "history.csv", "predictions.csv", "log.txt")
+
+
+def files(run_dir: Path) -> RunFiles:
+    return RunFiles(Path(run_dir))
 
 
 def now_iso() -> str:
@@ -72,14 +119,66 @@ def run_path(run_id: str, *, runs_root: Path | None = None) -> Path:
     return (runs_root or settings.runs_dir()) / run_id
 
 
-def create_run(
-    config: dict[str, Any], *, run_dir: Path, extra: dict[str, Any] | None = None
-) -> Path:
-    """Write a new run's ``config.json`` and a ``queued`` status."""
+def is_run(run_dir: Path) -> bool:
+    """Whether the folder holds a run (a status to read)."""
+    return files(run_dir).status.is_file()
+
+
+# --- the five verbs ------------------------------------------------------------------------------
+
+def create_run(config: dict[str, Any], *, run_dir: Path, extra: dict[str, Any] | None = None,
+               **status: Any) -> Path:
+    """Write a new run's ``config.json`` and a ``queued`` status (with ``status`` fields)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(run_dir / "config.json", {"config": config, **(extra or {})})
-    write_status(run_dir, state="queued", created=now_iso())
+    write_config(run_dir, RunRecord.from_json({"config": config, **(extra or {})}))
+    write_status(run_dir, state="queued", created=now_iso(), **status)
     return run_dir
+
+
+def start(run_dir: Path, *, pid: int, **fields: Any) -> Status:
+    """The job runs: its process and host, and when it started (kept when already stamped)."""
+    started = read_status(run_dir)
+    stamp = started.started if started.state == "running" and started.started else now_iso()
+    return write_status(run_dir, state="running", pid=pid, host=socket.gethostname(),
+                        started=stamp, error=None, **fields)
+
+
+def report_progress(run_dir: Path, progress: dict[str, Any]) -> Status:
+    return write_status(run_dir, progress=progress)
+
+
+def set_backend(run_dir: Path, backend: BackendRef) -> Status:
+    """Record where the job runs, for every later status, log and cancel call."""
+    return write_status(run_dir, **backend.to_json())
+
+
+def request_cancel(run_dir: Path) -> None:
+    """Ask the job to stop: a marker file no status write can undo, whoever writes it."""
+    marker = files(run_dir).cancel
+    if not marker.exists():
+        atomic.write_text(marker, now_iso())
+
+
+def cancel_requested(run_dir: Path) -> str | None:
+    """When a stop was asked for (the marker's time), or ``None``."""
+    try:
+        return files(run_dir).cancel.read_text().strip() or now_iso()
+    except OSError:
+        return None
+
+
+def clear_cancel(run_dir: Path) -> None:
+    """Forget an old request before a new attempt: it would stop the resumed job at once."""
+    files(run_dir).cancel.unlink(missing_ok=True)
+
+
+def finish(run_dir: Path, state: str, *, error: str | None = None, **fields: Any) -> Status:
+    """The job ended: ``succeeded``, ``failed`` (with why) or ``cancelled``."""
+    if state not in FINAL_STATES:
+        raise RunError(f"A run ends as one of {', '.join(sorted(FINAL_STATES))}; got {state!r}.")
+    if error is not None:
+        fields["error"] = error
+    return write_status(run_dir, state=state, finished=now_iso(), **fields)
 
 
 # --- status --------------------------------------------------------------------------------------
@@ -87,21 +186,36 @@ def create_run(
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON file as a dict, or ``None`` when missing or unreadable (half-copied run)."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
 
 
-def read_status(run_dir: Path) -> dict[str, Any]:
-    return read_json(run_dir / "status.json") or {}
+def read_status(run_dir: Path) -> Status:
+    """The status as the folder holds it, with a cancel request from its marker file."""
+    data = read_json(files(run_dir).status) or {}
+    requested = cancel_requested(run_dir)
+    if requested and data:
+        data["cancel_requested"] = requested
+    return Status.from_json(data)
 
 
-def write_status(run_dir: Path, **fields: Any) -> dict[str, Any]:
-    """Merge ``fields`` into ``status.json``; ``updated`` is always refreshed."""
-    status = read_status(run_dir)
-    status.update(fields, updated=now_iso())
-    atomic.write_json(run_dir / "status.json", status)
-    return status
+def write_status(run_dir: Path, **fields: Any) -> Status:
+    """Merge ``fields`` (status.json keys) into the status; ``updated`` is always refreshed.
+
+    The read-merge-write holds the run's status lock, so concurrent writers on this machine
+    are serialised instead of dropping each other's fields.
+    """
+    paths = files(run_dir)
+    paths.lock.parent.mkdir(exist_ok=True)
+    with FileLock(paths.lock, timeout=30):
+        data = read_json(paths.status) or {}
+        data.update(fields, updated=now_iso())
+        data.pop("cancel_requested", None)  # lives in its own file
+        status = Status.from_json(data)
+        atomic.write_json(paths.status, status.to_json())
+    return read_status(run_dir) if paths.cancel.exists() else status
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -120,58 +234,78 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def effective_state(status: dict[str, Any]) -> str:
+def effective_state(status: Status) -> str:
     """The state to show: a local "running" job whose process is gone has failed (crashed).
 
     Only judged on the host that started the process; a run from another machine (a cluster
     node) is shown as it says.
     """
-    state = status.get("state", "failed" if not status else "queued")
-    local = status.get("host") == socket.gethostname()
-    if state == "running" and local and not pid_alive(status.get("pid")):
+    if not isinstance(status, Status):
+        status = Status.from_json(dict(status))
+    if not status:
+        return "failed"
+    state = status.state or "queued"
+    local = status.host == socket.gethostname()
+    if state == "running" and local and not pid_alive(status.pid):
         # A process stopped by Cancel before it could record it was cancelled, not crashed;
         # the worker writes the same a moment later.
-        return "cancelled" if status.get("cancel_requested") else "failed"
+        return "cancelled" if status.cancel_requested else "failed"
     return state
 
 
-# --- history, metrics, predictions ---------------------------------------------------------------
+# --- config, history, metrics, predictions, log --------------------------------------------------
+
+def read_config(run_dir: Path) -> RunRecord:
+    data = read_json(files(run_dir).config)
+    if data is None:
+        raise RunError(f"{run_dir} is not a readable run: config.json is missing or damaged.")
+    return RunRecord.from_json(data)
+
+
+def write_config(run_dir: Path, record: RunRecord) -> None:
+    atomic.write_json(files(run_dir).config, record.to_json())
+
 
 def append_history(run_dir: Path, row: dict[str, Any]) -> None:
     """Add one epoch's row, rewriting the small CSV atomically."""
     history = read_history(run_dir)
-    frame = pd.concat([history, pd.DataFrame([row])], ignore_index=True)
-    atomic.write_text(run_dir / "history.csv", frame.to_csv(index=False))
+    rows = pd.DataFrame([row])
+    write_history(run_dir, pd.concat([history, rows], ignore_index=True) if len(history) else rows)
+
+
+def write_history(run_dir: Path, history: pd.DataFrame) -> None:
+    atomic.write_text(files(run_dir).history, history.to_csv(index=False))
 
 
 def read_history(run_dir: Path) -> pd.DataFrame:
     try:
-        return pd.read_csv(run_dir / "history.csv")
+        return pd.read_csv(files(run_dir).history)
     except (OSError, ValueError, pd.errors.EmptyDataError):
         return pd.DataFrame(columns=HISTORY_COLUMNS)
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any] | None:
-    return read_json(run_dir / "metrics.json")
+    return read_json(files(run_dir).metrics)
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    atomic.write_json(files(run_dir).metrics, metrics)
 
 
 def read_predictions(run_dir: Path) -> pd.DataFrame | None:
     try:
-        return pd.read_csv(run_dir / "predictions.csv")
+        return pd.read_csv(files(run_dir).predictions)
     except (OSError, ValueError, pd.errors.EmptyDataError):
         return None
 
 
-def read_config(run_dir: Path) -> dict[str, Any]:
-    data = read_json(run_dir / "config.json")
-    if data is None:
-        raise RunError(f"{run_dir} is not a readable run: config.json is missing or damaged.")
-    return data
+def write_predictions(run_dir: Path, predictions: pd.DataFrame) -> None:
+    atomic.write_text(files(run_dir).predictions, predictions.to_csv(index=False))
 
 
 def read_log_tail(run_dir: Path, *, lines: int = 40) -> str:
     try:
-        with open(run_dir / "log.txt", "rb") as handle:
+        with open(files(run_dir).log, "rb") as handle:
             handle.seek(0, os.SEEK_END)
             handle.seek(max(handle.tell() - 64 * 1024, 0))
             text = handle.read().decode("utf-8", errors="replace")
@@ -190,10 +324,11 @@ class RunInfo:
     path: Path
     state: str
     config: dict[str, Any]
-    status: dict[str, Any]
+    status: Status
     metrics: dict[str, Any] | None
     problem: str | None = None  # why the run could not be read completely
     preset: str | None = None
+    data: dict[str, Any] | None = None  # the data set it trained on, as config.json records it
 
     @property
     def label(self) -> str:
@@ -201,10 +336,11 @@ class RunInfo:
 
 
 def read_run(run_dir: Path) -> RunInfo:
-    data = read_json(run_dir / "config.json")
+    raw = read_json(files(run_dir).config)
+    record = RunRecord.from_json(raw)
     status = read_status(run_dir)
     problem = None
-    if data is None:
+    if raw is None:
         problem = "config.json is missing or damaged"
     elif not status:
         problem = "status.json is missing or damaged"
@@ -212,21 +348,27 @@ def read_run(run_dir: Path) -> RunInfo:
         run_id=run_dir.name,
         path=run_dir,
         state=effective_state(status) if status else "failed",
-        config=(data or {}).get("config", {}),
+        config=record.config,
         status=status,
         metrics=read_metrics(run_dir),
         problem=problem,
-        preset=(data or {}).get("preset") or status.get("preset"),
+        preset=record.preset or status.preset,
+        data=record.data,
     )
 
 
-def list_runs(runs_root: Path | None = None) -> list[RunInfo]:
-    """Every run folder, newest first; unreadable ones are listed with their problem."""
+def run_folders(runs_root: Path | None = None) -> list[Path]:
+    """Every run folder, newest first (ids start with their time)."""
     root = runs_root or settings.runs_dir()
     if not root.is_dir():
         return []
     folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return [read_run(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
+    return sorted(folders, key=lambda p: p.name, reverse=True)
+
+
+def list_runs(runs_root: Path | None = None) -> list[RunInfo]:
+    """Every run folder, newest first; unreadable ones are listed with their problem."""
+    return [read_run(p) for p in run_folders(runs_root)]
 
 
 def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
@@ -252,7 +394,7 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
                 "batch_size": cfg.get("batch_size"),
                 "learning_rate": cfg.get("learning_rate"),
                 "dropout": cfg.get("dropout"),
-                "sweep": run.status.get("sweep"),
+                "sweep": run.status.sweep,
             }
         )
     return pd.DataFrame(rows)

@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 import pandas as pd
 
-from fer_core import runs
+from fer_core import runs, settings
 from fer_core.errors import RunError
 
 RUN_ID_TAG = "fer.run_id"
@@ -35,13 +35,12 @@ DEFAULT_EXPERIMENT = "FER Studio"
 HISTORY_METRICS = {"loss": "loss", "accuracy": "accuracy", "val_loss": "val_loss",
                    "val_accuracy": "val_accuracy", "learning_rate": "learning_rate",
                    "seconds": "epoch_seconds"}
-RUN_FILES = ("config.json", "metrics.json", "history.csv", "predictions.csv", "log.txt")
 TRACKED_STATES = ("succeeded", "cancelled")
 
 
 def configured_uri() -> str | None:
     """``MLFLOW_TRACKING_URI``, or ``None`` when unset (then nothing is logged)."""
-    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or None
+    return settings.mlflow_tracking_uri()
 
 
 def enabled() -> bool:
@@ -78,7 +77,7 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | N
             return run.info.run_id, False
         client.delete_run(run.info.run_id)  # a half-logged earlier attempt
     run = client.create_run(experiment_id, run_name=run_dir.name,
-                            start_time=_millis(status.get("started")),
+                            start_time=_millis(status.started),
                             tags=_tags(run_dir, record, status, state))
     mlflow_id = run.info.run_id
     try:
@@ -88,20 +87,20 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | N
         client.set_terminated(mlflow_id, status="FAILED")
         raise
     client.set_terminated(mlflow_id, status="FINISHED" if state == "succeeded" else "KILLED",
-                          end_time=_millis(status.get("finished")) or _millis(None))
+                          end_time=_millis(status.finished) or _millis(None))
     return mlflow_id, True
 
 
-def experiment_name(record: dict[str, Any]) -> str:
-    """The data set's name, as config.json records it."""
-    return str((record.get("data") or {}).get("name") or DEFAULT_EXPERIMENT)
+def experiment_name(record: runs.RunRecord) -> str:
+    """The data set's name, as the run records it."""
+    return str(record.data.get("name") or DEFAULT_EXPERIMENT)
 
 
-def params_of(record: dict[str, Any]) -> dict[str, str]:
+def params_of(record: runs.RunRecord) -> dict[str, str]:
     """The config as MLflow parameters: every TrainConfig field, lists and mappings as JSON,
     plus the preset it started from."""
-    params = {key: _param_value(value) for key, value in (record.get("config") or {}).items()}
-    params["preset"] = str(record.get("preset") or "")
+    params = {key: _param_value(value) for key, value in record.config.items()}
+    params["preset"] = str(record.preset or "")
     return params
 
 
@@ -156,17 +155,17 @@ def _experiment(client, uri: str, name: str) -> str:
         return found.experiment_id
 
 
-def _tags(run_dir: Path, record: dict[str, Any], status: dict[str, Any], state: str
+def _tags(run_dir: Path, record: runs.RunRecord, status: runs.Status, state: str
           ) -> dict[str, str]:
-    data = record.get("data") or {}
+    data = record.data
     tags = {
         RUN_ID_TAG: run_dir.name,
         "fer.state": state,
-        "fer.backend": status.get("backend", "local"),
-        "fer.host": status.get("host"),
-        "fer.ray_job_id": status.get("ray_job_id"),
-        "fer.ray_node": status.get("ray_node"),
-        "fer.sweep": status.get("sweep"),
+        "fer.backend": status.backend.kind,
+        "fer.host": status.host,
+        "fer.ray_job_id": status.backend.job_id,
+        "fer.ray_node": status.backend.node,
+        "fer.sweep": status.sweep,
         "fer.data_fingerprint": data.get("fingerprint"),
         "fer.data_synthetic": data.get("synthetic"),
         "mlflow.source.name": "fer_core",
@@ -174,7 +173,7 @@ def _tags(run_dir: Path, record: dict[str, Any], status: dict[str, Any], state: 
     return {key: str(value) for key, value in tags.items() if value is not None}
 
 
-def _log_values(client, mlflow_id: str, record: dict[str, Any], metrics: dict[str, Any],
+def _log_values(client, mlflow_id: str, record: runs.RunRecord, metrics: dict[str, Any],
                 history: pd.DataFrame) -> None:
     from mlflow.entities import Metric, Param
 
@@ -195,11 +194,12 @@ def _log_values(client, mlflow_id: str, record: dict[str, Any], metrics: dict[st
 
 
 def _log_files(client, mlflow_id: str, run_dir: Path, metrics: dict[str, Any]) -> None:
-    for name in RUN_FILES:
+    for name in runs.RunFiles.RECORDS:
         if (run_dir / name).is_file():
             client.log_artifact(mlflow_id, str(run_dir / name))
-    if (run_dir / "model.keras").is_file():
-        client.log_artifact(mlflow_id, str(run_dir / "model.keras"), artifact_path="model")
+    model = runs.files(run_dir).model
+    if model.is_file():
+        client.log_artifact(mlflow_id, str(model), artifact_path="model")
     with tempfile.TemporaryDirectory(prefix="fer-mlflow-") as tmp:
         for path in _derived_files(run_dir, metrics, Path(tmp)):
             client.log_artifact(mlflow_id, str(path))

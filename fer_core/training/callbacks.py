@@ -131,9 +131,9 @@ class RunProgress(keras.callbacks.Callback):
         elapsed = now - self.clock.started
         remaining = self.clock.total - epochs_done
         eta = elapsed / epochs_done * remaining if epochs_done > 0 else None
-        runs.write_status(
+        runs.report_progress(
             self.run_dir,
-            progress={
+            {
                 "phase": self.phase,
                 "epoch": min(self.clock.done + 1, self.clock.total),
                 "epochs": self.clock.total,

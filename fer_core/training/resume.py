@@ -21,11 +21,11 @@ from fer_core import atomic, runs
 
 
 def backup_dir(run_dir: Path, phase: int) -> Path:
-    return run_dir / "backup" / f"phase{phase}"
+    return runs.files(run_dir).backup / f"phase{phase}"
 
 
 def phase_done_path(run_dir: Path, phase: int) -> Path:
-    return run_dir / "backup" / f"phase{phase}.done.json"
+    return runs.files(run_dir).backup / f"phase{phase}.done.json"
 
 
 def restored_epochs(run_dir: Path, phase: int) -> int:
@@ -58,11 +58,11 @@ def align_history(run_dir: Path, *, keep_through_epoch: int) -> pd.DataFrame:
     history = runs.read_history(run_dir)
     kept = history[history["epoch"] <= keep_through_epoch]
     if len(kept) != len(history):
-        atomic.write_text(run_dir / "history.csv", kept.to_csv(index=False))
+        runs.write_history(run_dir, kept)
     return kept
 
 
 def is_resumable(run_dir: Path) -> bool:
     """A failed run with a backup or a finished phase 1 can go on where it stopped."""
-    backup = run_dir / "backup"
+    backup = runs.files(run_dir).backup
     return backup.is_dir() and any(backup.iterdir())

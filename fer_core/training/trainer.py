@@ -16,12 +16,13 @@ import shutil
 import socket
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fer_core import atomic, runs
+from fer_core import runs, settings
 from fer_core.config import TrainConfig
 from fer_core.data import Dataset
 from fer_core.training import resume
@@ -45,32 +46,25 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
     from fer_core.training.callbacks import StopFlag
 
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
+    if not runs.files(run_dir).config.exists():
         runs.create_run(config.to_dict(), run_dir=run_dir)
     handler = _log_to_run_folder(run_dir)
     stop = StopFlag()
     stop.install()
-    previous = runs.read_status(run_dir)
-    started = previous.get("started") if previous.get("state") == "running" else None
-    runs.write_status(  # a job's worker already stamped the start; keep its time
-        run_dir, state="running", pid=os.getpid(), host=socket.gethostname(),
-        started=started or runs.now_iso(), error=None,
-    )
+    runs.start(run_dir, pid=os.getpid())  # a job's worker already stamped the start time
     try:
         metrics = _train(config, run_dir, dataset, stop)
     except BaseException as err:
         log.exception("Training failed")
-        runs.write_status(
-            run_dir, state="failed", error=f"{type(err).__name__}: {err}", finished=runs.now_iso()
-        )
+        runs.finish(run_dir, "failed", error=f"{type(err).__name__}: {err}")
         raise
     finally:
         logging.getLogger("fer_core").removeHandler(handler)
         handler.close()
-    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # only a crashed run resumes
+    shutil.rmtree(runs.files(run_dir).backup, ignore_errors=True)  # only a crashed run resumes
     state = "cancelled" if stop.requested else "succeeded"
     tracked = _track(run_dir, state)  # before the end is written: "succeeded" means all done
-    runs.write_status(run_dir, state=state, finished=runs.now_iso(), **tracked)
+    runs.finish(run_dir, state, **tracked)
     log.info("Run %s %s.", run_dir.name, state)
     return metrics
 
@@ -113,7 +107,7 @@ def _train_with_policy(config: TrainConfig, run_dir: Path, dataset: Dataset | No
     fer = _build(config, len(data.classes))
     best = BestTracker()
     clock = EpochClock(total=config.epochs + config.finetune_epochs)
-    model_path = run_dir / "model.keras"
+    model_path = runs.files(run_dir).model
 
     finished_one = resume.phase_done(run_dir, 1)
     if finished_one is not None:  # a resumed job: phase 1 finished before the process died
@@ -140,7 +134,7 @@ def _train_with_policy(config: TrainConfig, run_dir: Path, dataset: Dataset | No
         best_epoch=best.epoch,
         cancelled=stop.requested,
     )
-    atomic.write_json(run_dir / "metrics.json", metrics)
+    runs.write_metrics(run_dir, metrics)
     return metrics
 
 
@@ -186,7 +180,7 @@ def _phase_two(config, fer, data: PreparedData, run_dir, best, clock, stop) -> N
     from fer_core.training.models import unfreeze_top
 
     if best.saved:  # continue from the best phase-1 weights, not the last epoch's
-        fer.model.load_weights(_weights_of(run_dir / "model.keras"))
+        fer.model.load_weights(_weights_of(runs.files(run_dir).model))
     unfrozen = unfreeze_top(fer, config.unfreeze_layers)
     log.info("Phase 2: fine-tuning with %d backbone layers unfrozen.", unfrozen)
     train_ds = make_dataset(
@@ -227,7 +221,7 @@ def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_di
         log.info("Resuming phase %d after epoch %d from its backup.", phase, restored)
         clock.done = start + restored
         earlier = history["val_accuracy"].dropna()
-        if len(earlier) and (run_dir / "model.keras").exists():
+        if len(earlier) and runs.files(run_dir).model.exists():
             best.value, best.saved = float(earlier.max()), True
             best.epoch = int(history.loc[earlier.idxmax(), "epoch"])
     callbacks: list[keras.callbacks.Callback] = [
@@ -236,10 +230,10 @@ def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_di
                                          double_checkpoint=True),
         RunProgress(run_dir, phase=phase, steps_per_epoch=steps, clock=clock, stop=stop),
         *_ema_swap(config),  # after the backup (raw weights), before the saver (averages)
-        BestModelSaver(run_dir / "model.keras", save, best, clock),
+        BestModelSaver(runs.files(run_dir).model, save, best, clock),
         # `tensorboard --logdir runs/`: scalars once per epoch only (no graph, histograms or
         # profiling, which cost time). One folder per phase: each fit counts epochs from 0.
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard" / f"phase{phase}"),
+        keras.callbacks.TensorBoard(str(runs.files(run_dir).tensorboard / f"phase{phase}"),
                                     histogram_freq=0, write_graph=False, write_images=False,
                                     update_freq="epoch", profile_batch=0),
     ]
@@ -344,11 +338,11 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
 
     from fer_core import device
 
-    previous = runs.read_json(run_dir / "config.json") or {}
-    atomic.write_json(run_dir / "config.json", {
-        **previous,
-        "config": config.to_dict(),
-        "data": {
+    previous = runs.read_config(run_dir)
+    runs.write_config(run_dir, replace(
+        previous,
+        config=config.to_dict(),
+        data={
             "name": data.dataset.name,
             "location": data.dataset.location,
             "fingerprint": data.dataset.fingerprint,
@@ -357,7 +351,7 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
             "train_counts": data.class_counts(),
             "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
         },
-        "environment": {
+        environment={
             "device": device.describe_device(),
             "precision": policy,
             "python": platform.python_version(),
@@ -366,7 +360,7 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
             "numpy": np.__version__,
             "host": socket.gethostname(),
         },
-    })
+    ))
 
 
 def _log_to_run_folder(run_dir: Path) -> logging.Handler:
@@ -374,10 +368,11 @@ def _log_to_run_folder(run_dir: Path) -> logging.Handler:
     logger = logging.getLogger("fer_core")
     logger.setLevel(logging.INFO)
     formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    if os.environ.get("FER_JOB_LOG") == str(run_dir / "log.txt"):
+    log_path = runs.files(run_dir).log
+    if settings.job_log() == str(log_path):
         handler: logging.Handler = logging.StreamHandler(sys.stdout)  # stdout is log.txt
     else:
-        handler = logging.FileHandler(run_dir / "log.txt")
+        handler = logging.FileHandler(log_path)
         if not any(isinstance(h, logging.StreamHandler) and not isinstance(
                 h, logging.FileHandler) for h in logger.handlers):
             console = logging.StreamHandler(sys.stderr)
