@@ -17,8 +17,6 @@ from fer_core.data import load_dataset
 from fer_core.data.audit import (
     AuditReport,
     audit,
-    find_blank,
-    image_stats,
     perceptual_hashes,
 )
 from fer_core.errors import DataError
@@ -48,50 +46,55 @@ def _index(splits: list[str], labels: list[str] | None = None) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# image_stats and find_blank
+# brightness, contrast and blank images (through audit, which computes them in chunks)
 
 
-def test_image_stats_known_arrays_give_mean_and_std():
+def _stats(images: np.ndarray, **kwargs) -> tuple[pd.DataFrame, list[int]]:
+    report = audit(images, _index(["train"] * len(images)), **kwargs)
+    ids = report.stats["id"].tolist()
+    return report.stats, [ids.index(i) for i in report.blank_ids]
+
+
+def test_audit_stats_known_arrays_give_mean_and_std():
     uniform = np.full((48, 48), 100, np.uint8)
     halves = np.zeros((48, 48), np.uint8)
     halves[:, 24:] = 200
 
-    stats = image_stats(np.stack([uniform, halves]))
+    stats, _ = _stats(np.stack([uniform, halves]))
 
-    assert list(stats.columns) == ["brightness", "contrast"]
     np.testing.assert_allclose(stats["brightness"], [100.0, 100.0])
     np.testing.assert_allclose(stats["contrast"], [0.0, 100.0])
 
 
-def test_image_stats_many_chunks_match_numpy(monkeypatch):
+def test_audit_stats_many_chunks_match_numpy(monkeypatch):
     monkeypatch.setattr(audit_module, "_CHUNK_PIXELS", 3 * 48 * 48)  # 3 images per chunk
     images = np.random.default_rng(0).integers(0, 256, (10, 48, 48), dtype=np.uint8)
 
-    stats = image_stats(images)
+    stats, _ = _stats(images)
 
     np.testing.assert_allclose(stats["brightness"], images.mean(axis=(1, 2)))
     np.testing.assert_allclose(stats["contrast"], images.std(axis=(1, 2)))
 
 
-def test_find_blank_uniform_flagged_textured_not():
+def test_audit_blank_uniform_flagged_textured_not():
     black = np.zeros((48, 48), np.uint8)
     grey_with_speck = np.full((48, 48), 128, np.uint8)
     grey_with_speck[10, 10] = 255
     images = np.stack([_face_like(1), black, grey_with_speck, _face_like(2)])
 
-    assert find_blank(images).tolist() == [1, 2]
+    assert _stats(images)[1] == [1, 2]
 
 
-def test_find_blank_lower_threshold_keeps_speck():
+def test_audit_blank_lower_threshold_keeps_speck():
     grey_with_speck = np.full((48, 48), 128, np.uint8)
     grey_with_speck[10, 10] = 255  # contrast 2.6
 
-    assert find_blank(grey_with_speck[None], max_contrast=1.0).tolist() == []
+    assert _stats(grey_with_speck[None], max_contrast=1.0)[1] == []
 
 
-def test_find_blank_flat_image_raises_data_error():
+def test_audit_flat_image_raises_data_error():
     with pytest.raises(DataError, match=r"shape \(N, height, width\)"):
-        find_blank(np.zeros((48, 48), np.uint8))
+        audit(np.zeros((48, 48), np.uint8), _index(["train"]))
 
 
 # ---------------------------------------------------------------------------------------------

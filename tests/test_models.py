@@ -21,7 +21,6 @@ from fer_core.training.models import (
     FerModel,
     backbone_names,
     build_model,
-    count_params,
     load_model,
     unfreeze_top,
 )
@@ -93,6 +92,11 @@ def test_build_model_same_seed_same_initial_weights() -> None:
     first, second = _small("fer-cnn", seed=3), _small("fer-cnn", seed=3)
     for a, b in zip(first.model.weights, second.model.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def count_params(model: keras.Model, *, trainable_only: bool = False) -> int:
+    weights = model.trainable_weights if trainable_only else model.weights
+    return sum(int(np.prod(weight.shape)) for weight in weights)
 
 
 def test_count_params_our_cnns_stay_cpu_sized() -> None:

@@ -303,7 +303,7 @@ def test_job_rows_put_running_then_queue_order_then_recent_finished() -> None:
     assert [r.run_id for r in rows] == ["r1", "q1", "q2", "f3", "f2"]
     assert [r.queue_position for r in rows[1:3]] == [1, 2]
     assert rows[4].error == "boom" and rows[3].error is None
-    assert progress.any_active(rows) and not progress.any_active(rows[3:])
+    assert [r.active for r in rows] == [True, True, True, False, False]
 
 
 def test_job_row_tolerates_malformed_progress() -> None:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from fer_core.config import TrainConfig, config_field, field_kind, parse_text
 from fer_core.errors import ConfigError
-from fer_core.runs import FINAL_STATES, RunInfo, parse_time
+from fer_core.runs import FINAL_STATES, Progress, RunInfo, Status, parse_time
 
 ACTIVE_STATES = ("running", "queued")
 SWEEP_FIELDS = ("batch_size", "learning_rate", "dropout")
@@ -75,28 +75,36 @@ def format_duration(seconds: float | None) -> str:
     return f"{secs} s"
 
 
-def elapsed_seconds(status: Mapping[str, Any], *, now: float | None = None) -> float | None:
+def _status(status: Status | Mapping[str, Any]) -> Status:
+    """A status record, also from the plain JSON object an older caller holds."""
+    return status if isinstance(status, Status) else Status.from_json(dict(status or {}))
+
+
+def elapsed_seconds(status: Status | Mapping[str, Any], *, now: float | None = None
+                    ) -> float | None:
     """Seconds since the job started, up to when it finished; ``None`` before it started."""
-    started = parse_time(status.get("started"))
+    status = _status(status)
+    started = parse_time(status.started)
     if started is None:
         return None
-    end = parse_time(status.get("finished"))
+    end = parse_time(status.finished)
     if end is None:
         end = time.time() if now is None else now
     return max(end - started, 0.0)
 
 
-def eta_seconds(status: Mapping[str, Any], *, now: float | None = None) -> float | None:
+def eta_seconds(status: Status | Mapping[str, Any], *, now: float | None = None
+                ) -> float | None:
     """Seconds left, counted down from the job's last estimate.
 
     The job writes its estimate every couple of seconds at most, so the time since that write
     (``updated``) is taken off; the estimate never goes below zero.
     """
-    progress = status.get("progress") or {}
-    eta = _number(progress.get("eta_seconds"))
+    status = _status(status)
+    eta = status.progress.eta_seconds if status.progress else None
     if eta is None:
         return None
-    updated = parse_time(status.get("updated"))
+    updated = parse_time(status.updated)
     if updated is not None:
         eta -= max((time.time() if now is None else now) - updated, 0.0)
     return max(eta, 0.0)
@@ -155,28 +163,26 @@ def metrics_text(metrics: Mapping[str, float]) -> str:
 def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | None = None
             ) -> JobRow:
     """One run as a job; tolerant of missing or malformed progress (old or half-copied runs)."""
-    status = info.status or {}
-    progress = status.get("progress")
-    progress = progress if isinstance(progress, dict) else {}
-    metrics = progress.get("metrics") if isinstance(progress.get("metrics"), dict) else {}
+    status = _status(info.status)
+    progress = status.progress or Progress()
     test = ((info.metrics or {}).get("test") or {}) if isinstance(info.metrics, dict) else {}
-    error = status.get("error") or (info.problem if info.state == "failed" else None)
+    error = status.error or (info.problem if info.state == "failed" else None)
     return JobRow(
         run_id=info.run_id,
         path=info.path,
         state=info.state,
-        phase=_integer(progress.get("phase")),
-        epoch=_integer(progress.get("epoch")),
-        epochs=_integer(progress.get("epochs")),
-        step=_integer(progress.get("step")),
-        steps=_integer(progress.get("steps")),
+        phase=progress.phase,
+        epoch=progress.epoch,
+        epochs=progress.epochs,
+        step=progress.step,
+        steps=progress.steps,
         fraction=progress_fraction(info.state, progress),
         eta_seconds=eta_seconds(status, now=now) if info.state == "running" else None,
         elapsed_seconds=elapsed_seconds(status, now=now),
-        metrics={k: float(v) for k, v in metrics.items() if _number(v) is not None},
+        metrics=progress.metrics,
         error=error if info.state == "failed" else None,
-        sweep=status.get("sweep"),
-        preset=status.get("preset"),
+        sweep=status.sweep,
+        preset=status.preset,
         backbone=info.config.get("backbone"),
         queue_position=queue_position,
         test_accuracy=_number(test.get("accuracy")) if isinstance(test, dict) else None,
@@ -189,17 +195,13 @@ def job_rows(infos: Iterable[RunInfo], *, recent: int = 5, now: float | None = N
     ``recent`` most recently finished runs (``infos`` come newest first, as listed)."""
     infos = list(infos)
     queued = sorted((i for i in infos if i.state == "queued"),
-                    key=lambda i: (_number(i.status.get("queued")) or 0.0, i.run_id))
+                    key=lambda i: (_number(_status(i.status).queued) or 0.0, i.run_id))
     position = {info.run_id: n for n, info in enumerate(queued, start=1)}
     active = sorted((i for i in infos if i.state in ACTIVE_STATES),
                     key=lambda i: (_STATE_ORDER[i.state], position.get(i.run_id, 0)))
     finished = [i for i in infos if i.state in FINAL_STATES][: max(recent, 0)]
     return [job_row(i, now=now, queue_position=position.get(i.run_id))
             for i in active + finished]
-
-
-def any_active(rows: Iterable[JobRow]) -> bool:
-    return any(row.active for row in rows)
 
 
 def history_long(history: pd.DataFrame) -> pd.DataFrame:
@@ -255,8 +257,3 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
-
-
-def _integer(value: Any) -> int | None:
-    number = _number(value)
-    return int(number) if number is not None else None

@@ -54,32 +54,6 @@ _TEST_SPLIT = "test"
 # Per-image checks
 
 
-def image_stats(images: np.ndarray) -> pd.DataFrame:
-    """Brightness (mean pixel, 0-255) and contrast (pixel standard deviation) of every image.
-
-    Parameters
-    ----------
-    images : ndarray of shape (N, H, W)
-        Greyscale images, normally uint8.
-
-    Returns
-    -------
-    DataFrame with columns ``brightness`` and ``contrast``, one row per image.
-    """
-    brightness, contrast = _mean_std(_check_images(images))
-    return pd.DataFrame({"brightness": brightness, "contrast": contrast})
-
-
-def find_blank(images: np.ndarray, *, max_contrast: float = BLANK_MAX_CONTRAST) -> np.ndarray:
-    """Indices of near-uniform images: contrast (pixel std) below ``max_contrast``.
-
-    Contrast rather than brightness, because a dark face is still a face while a flat frame of
-    any grey level is not. See ``BLANK_MAX_CONTRAST`` for how the default was chosen.
-    """
-    _, contrast = _mean_std(_check_images(images))
-    return np.flatnonzero(contrast < max_contrast)
-
-
 def perceptual_hashes(images: np.ndarray) -> np.ndarray:
     """64-bit perceptual hash (pHash) of every image, as uint64.
 

@@ -25,10 +25,12 @@ runs folder it cannot write to.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import socket
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,8 +75,13 @@ class RunFiles:
     log = property(lambda self: self.root / "log.txt")
     backup = property(lambda self: self.root / "backup")  # resumable training state
     tensorboard = property(lambda self: self.root / "tensorboard")
-    # Beside the run, not in it: a lock file is no part of the run a zip should carry.
-    lock = property(lambda self: self.root.parent / ".locks" / f"{self.root.name}.status")
+    @property
+    def lock(self) -> Path:
+        """This machine's lock of the run's status: outside the run (no part of what a zip
+        carries, and a viewer's read-only runs folder needs none) and local to the machine,
+        as the writers it serialises are."""
+        key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()
+        return Path(tempfile.gettempdir()) / "fer-studio-locks" / f"{key}.lock"
 
     # What an exported run must hold, and the small files logged beside a tracked model.
     REQUIRED = ("config.json", "status.json")
@@ -208,7 +215,7 @@ def write_status(run_dir: Path, **fields: Any) -> Status:
     are serialised instead of dropping each other's fields.
     """
     paths = files(run_dir)
-    paths.lock.parent.mkdir(exist_ok=True)
+    paths.lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(paths.lock, timeout=30):
         data = read_json(paths.status) or {}
         data.update(fields, updated=now_iso())

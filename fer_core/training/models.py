@@ -394,15 +394,3 @@ def _brief(err: Exception, limit: int = 200) -> str:
     lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
     first = lines[0].rstrip(": ")
     return first if len(first) <= limit else first[: limit - 3] + "..."
-
-
-def count_params(model: keras.Model, *, trainable_only: bool = False) -> int:
-    """Parameters of a model: all of them, or just those the optimizer will update."""
-    weights = model.trainable_weights if trainable_only else model.weights
-    total = 0
-    for weight in weights:
-        size = 1
-        for dim in weight.shape:
-            size *= int(dim)
-        total += size
-    return total
