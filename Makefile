@@ -16,8 +16,11 @@ $(STAMP): $(REQUIREMENTS)
 run: $(STAMP)
 	$(BIN)/streamlit run app.py
 
+# ruff for style and bugs; pylint only for copied blocks of six or more lines.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/pylint --disable=all --enable=duplicate-code --min-similarity-lines=6 --score=n \
+		app.py fer_core ui pages views tests bench
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download needs the
 # internet). Installed when missing and we may (root with apt); otherwise those tests skip.
