@@ -180,7 +180,8 @@ def finished_run(root: Path) -> Path:
 def test_training_without_tracking_uri_logs_nothing_and_never_imports_mlflow(
         tmp_path: Path) -> None:
     run_dir = finished_run(tmp_path)
-    code = ("import sys; from pathlib import Path; from fer_core.training.trainer import _track; "
+    code = ("import sys; from pathlib import Path; import fer_core.training.trainer; "
+            "from fer_core.tracking import log_finished as _track; "
             f"print(_track(Path({str(run_dir)!r}), 'succeeded'), 'mlflow' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
@@ -191,7 +192,7 @@ def test_training_without_tracking_uri_logs_nothing_and_never_imports_mlflow(
 
 def test_tracking_failure_is_recorded_and_never_fails_the_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fer_core.training.trainer import _track
+    from fer_core.tracking import log_finished as _track
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "no-such-store://nowhere")
     recorded = _track(finished_run(tmp_path), "succeeded")

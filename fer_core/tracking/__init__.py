@@ -9,18 +9,25 @@ epoch), the best model's final validation and test metrics, and as artifacts the
 files (config, metrics, history, predictions, log, ``model.keras`` under ``model/``), the test
 confusion matrix and classification report as CSV, and the HTML report.
 
-Everything is read from the run folder after training, so a live run and a later export log
-exactly the same thing, and nothing here runs (or imports mlflow) while a model trains. The
-run folder stays the source of truth; a tag ``fer.run_id`` makes an export idempotent.
+While a run trains, :class:`MLflowLogger` creates that MLflow run (tagged ``fer.run_id``)
+and logs each epoch as it ends, from a thread of its own: a slow tracking server never holds
+training up, and one that fails ends live logging at its first error. When the run ends,
+:func:`export_run` replays the run folder into the same MLflow run and fills in whatever is
+missing, so a run logged live and one exported later hold the same. The run folder stays the
+source of truth; the ``fer.run_id`` tag makes the replay idempotent. Without
+``MLFLOW_TRACKING_URI`` nothing here runs and mlflow is never imported.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
 import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -36,6 +43,9 @@ HISTORY_METRICS = {"loss": "loss", "accuracy": "accuracy", "val_loss": "val_loss
                    "val_accuracy": "val_accuracy", "learning_rate": "learning_rate",
                    "seconds": "epoch_seconds"}
 TRACKED_STATES = ("succeeded", "cancelled")
+ENDED = ("FINISHED", "KILLED")
+
+log = logging.getLogger("fer_core.tracking")
 
 
 def configured_uri() -> str | None:
@@ -54,7 +64,8 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | N
 
     ``state`` stands in for the folder's state while training writes its end (the job logs
     before it says "succeeded", so "succeeded" means everything is done). A run already
-    logged (same ``fer.run_id`` in the experiment) is left as it is.
+    logged in full (same ``fer.run_id`` in the experiment, ended) is left as it is; one logged
+    in part (live while training, or an export that failed half-way) is completed.
     """
     run_dir = Path(run_dir)
     uri = tracking_uri or configured_uri()
@@ -70,18 +81,16 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | N
                        "cancelled, with metrics.json) can be logged to MLflow.")
     client = _client(uri)
     experiment_id = _experiment(client, uri, experiment_name(record))
-    existing = client.search_runs([experiment_id],
-                                  filter_string=f"tags.`{RUN_ID_TAG}` = '{run_dir.name}'")
-    for run in existing:
-        if run.info.status in ("FINISHED", "KILLED"):
-            return run.info.run_id, False
-        client.delete_run(run.info.run_id)  # a half-logged earlier attempt
-    run = client.create_run(experiment_id, run_name=run_dir.name,
-                            start_time=_millis(status.started),
-                            tags=_tags(run_dir, record, status, state))
+    run = _tagged_run(client, experiment_id, run_dir.name)
+    if run is not None and run.info.status in ENDED:
+        return run.info.run_id, False
+    tags = _tags(run_dir, record, status, state)
+    if run is None:
+        run = client.create_run(experiment_id, run_name=run_dir.name,
+                                start_time=_millis(status.started), tags=tags)
     mlflow_id = run.info.run_id
     try:
-        _log_values(client, mlflow_id, record, metrics, runs.read_history(run_dir))
+        _log_values(client, run, record, metrics, runs.read_history(run_dir), tags)
         _log_files(client, mlflow_id, run_dir, metrics)
     except BaseException:
         client.set_terminated(mlflow_id, status="FAILED")
@@ -89,6 +98,94 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | N
     client.set_terminated(mlflow_id, status="FINISHED" if state == "succeeded" else "KILLED",
                           end_time=_millis(status.finished) or _millis(None))
     return mlflow_id, True
+
+
+def log_finished(run_dir: Path, state: str, *, tracking_uri: str | None = None
+                 ) -> dict[str, Any]:
+    """:func:`export_run` for a job that just ended, as status fields: the MLflow run id, or
+    the error. A tracking server that is down costs a warning, never the trained model."""
+    if (tracking_uri or configured_uri()) is None:
+        return {}
+    try:
+        mlflow_id, _ = export_run(run_dir, tracking_uri=tracking_uri, state=state)
+    except Exception as err:  # any MLflow failure must leave the run intact
+        log.warning("MLflow logging failed: %s: %s", type(err).__name__, err)
+        return {"mlflow_error": f"{type(err).__name__}: {err}"}
+    log.info("Logged to MLflow as run %s.", mlflow_id)
+    return {"mlflow_run_id": mlflow_id}
+
+
+class MLflowLogger:
+    """Log a run to MLflow while it trains (a ``training.loggers.RunLogger``).
+
+    Every call to MLflow runs on one worker thread, in order, so training never waits for the
+    tracking server. The first failure turns live logging off with one warning; the replay of
+    :meth:`on_end` then logs what it missed. A run resumed after a crash continues its MLflow
+    run rather than starting another.
+    """
+
+    def __init__(self, run_dir: Path, *, tracking_uri: str | None = None) -> None:
+        self.run_dir, self.uri = Path(run_dir), tracking_uri or configured_uri()
+        self.mlflow_id: str | None = None
+        self.failed = False
+        self._client: Any = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-mlflow")
+        self._submit(self._start)
+
+    def on_phase(self, phase: int, start: int, steps: int) -> None:
+        pass
+
+    def on_step(self, step: int, logs: Mapping[str, Any]) -> None:
+        pass
+
+    def on_epoch(self, row: dict[str, Any]) -> None:
+        self._submit(self._log_epoch, dict(row))
+
+    def flush(self) -> None:
+        """Wait until everything submitted so far is logged (or given up)."""
+        self._worker.submit(lambda: None).result()
+
+    def on_end(self, state: str) -> dict[str, Any]:
+        self._worker.shutdown(wait=True)
+        if state in TRACKED_STATES:
+            return log_finished(self.run_dir, state, tracking_uri=self.uri)
+        if self.mlflow_id and not self.failed:
+            try:
+                self._client.set_terminated(self.mlflow_id, status="FAILED")
+            except Exception as err:
+                log.warning("MLflow: could not mark the run failed: %s", err)
+        return {}
+
+    def _submit(self, task: Any, *args: Any) -> None:
+        if not self.failed:
+            self._worker.submit(self._guarded, task, *args)
+
+    def _guarded(self, task: Any, *args: Any) -> None:
+        if self.failed:
+            return
+        try:
+            task(*args)
+        except Exception as err:
+            self.failed = True
+            log.warning("MLflow live logging stopped: %s: %s. The run is logged in full when "
+                        "it ends.", type(err).__name__, err)
+
+    def _start(self) -> None:
+        record, status = runs.read_config(self.run_dir), runs.read_status(self.run_dir)
+        client = self._client = _client(str(self.uri))
+        experiment_id = _experiment(client, str(self.uri), experiment_name(record))
+        run = _tagged_run(client, experiment_id, self.run_dir.name)
+        if run is None:
+            run = client.create_run(experiment_id, run_name=self.run_dir.name,
+                                    start_time=_millis(status.started),
+                                    tags=_tags(self.run_dir, record, status, "running"))
+        elif run.info.status != "RUNNING":  # an earlier attempt of this run, now resumed
+            client.update_run(run.info.run_id, status="RUNNING")
+        self.mlflow_id = run.info.run_id
+        _log_values(client, run, record, {}, pd.DataFrame(), {})
+
+    def _log_epoch(self, row: dict[str, Any]) -> None:
+        self._client.log_batch(self.mlflow_id, metrics=_epoch_metrics([row], _millis(None)))
 
 
 def experiment_name(record: runs.RunRecord) -> str:
@@ -155,6 +252,13 @@ def _experiment(client, uri: str, name: str) -> str:
         return found.experiment_id
 
 
+def _tagged_run(client, experiment_id: str, run_id: str):
+    """The MLflow run already logged for a run folder (an ended one first), or ``None``."""
+    found = client.search_runs([experiment_id],
+                               filter_string=f"tags.`{RUN_ID_TAG}` = '{run_id}'")
+    return min(found, key=lambda run: run.info.status not in ENDED, default=None)
+
+
 def _tags(run_dir: Path, record: runs.RunRecord, status: runs.Status, state: str
           ) -> dict[str, str]:
     data = record.data
@@ -173,24 +277,36 @@ def _tags(run_dir: Path, record: runs.RunRecord, status: runs.Status, state: str
     return {key: str(value) for key, value in tags.items() if value is not None}
 
 
-def _log_values(client, mlflow_id: str, record: runs.RunRecord, metrics: dict[str, Any],
-                history: pd.DataFrame) -> None:
-    from mlflow.entities import Metric, Param
+def _log_values(client, run, record: runs.RunRecord, metrics: dict[str, Any],
+                history: pd.DataFrame, tags: dict[str, str]) -> None:
+    """Log the parameters, epochs and final metrics ``run`` does not hold yet, and ``tags``."""
+    from mlflow.entities import Metric, Param, RunTag
 
-    params = [Param(key, value) for key, value in params_of(record).items()]
+    mlflow_id, data = run.info.run_id, run.data
+    params = [Param(key, value) for key, value in params_of(record).items()
+              if key not in data.params]
+    logged = {key: {m.step for m in client.get_metric_history(mlflow_id, key)}
+              for key in set(HISTORY_METRICS.values()) & set(data.metrics)}
     now = _millis(None)
-    values = []
-    for row in history.to_dict(orient="records"):
-        if not _finite(row.get("epoch")):
-            continue
-        for column, key in HISTORY_METRICS.items():
-            if _finite(row.get(column)):
-                values.append(Metric(key, float(row[column]), now, int(row["epoch"])))
-    values += [Metric(key, value, now, 0) for key, value in final_metrics(metrics).items()]
+    values = [m for m in _epoch_metrics(history.to_dict(orient="records"), now)
+              if m.step not in logged.get(m.key, ())]
+    values += [Metric(key, value, now, 0) for key, value in final_metrics(metrics).items()
+               if key not in data.metrics]
+    if tags:
+        client.log_batch(mlflow_id, tags=[RunTag(key, value) for key, value in tags.items()])
     for start in range(0, len(params), 100):  # MLflow's batch limits
         client.log_batch(mlflow_id, params=params[start:start + 100])
     for start in range(0, len(values), 1000):
         client.log_batch(mlflow_id, metrics=values[start:start + 1000])
+
+
+def _epoch_metrics(rows: list[dict[str, Any]], now: int) -> list:
+    """History rows as MLflow metrics, step = the run-wide epoch."""
+    from mlflow.entities import Metric
+
+    return [Metric(key, float(row[column]), now, int(row["epoch"]))
+            for row in rows if _finite(row.get("epoch"))
+            for column, key in HISTORY_METRICS.items() if _finite(row.get(column))]
 
 
 def _log_files(client, mlflow_id: str, run_dir: Path, metrics: dict[str, Any]) -> None:

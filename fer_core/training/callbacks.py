@@ -1,24 +1,27 @@
-"""Keras callbacks that keep the run folder current while a job trains.
+"""Keras callbacks of the trainer: the stop flag, the epoch clock, the best model, backups.
 
-The app follows a job only through its run folder, so progress, history and the best model
-must land there during training, atomically, and cheaply: status is written at most every
-couple of seconds, never per step.
+The app follows a job only through its run folder, so the best model and each epoch's backup
+land there during training, atomically; what an epoch reports goes to the loggers
+(``loggers.py``) through :class:`EpochReporter`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 
-from fer_core import runs
 from fer_core.atomic import atomic_path
+from fer_core.training import resume
+from fer_core.training.loggers import Loggers
 
 log = logging.getLogger("fer_core.training")
 
@@ -60,90 +63,60 @@ class EpochClock:
     started: float = field(default_factory=time.monotonic)
 
 
-class RunProgress(keras.callbacks.Callback):
-    """Writes progress to ``status.json``, one history row per epoch, and checks for a stop."""
+class EpochReporter(keras.callbacks.Callback):
+    """The one callback that tells the loggers: each epoch's history row (numbered across
+    phases by the clock), progress within an epoch, and a stop once one is requested."""
 
-    def __init__(
-        self,
-        run_dir: Path,
-        *,
-        phase: int,
-        steps_per_epoch: int,
-        clock: EpochClock,
-        stop: StopFlag,
-        every_seconds: float = 2.0,
-    ) -> None:
+    def __init__(self, loggers: Loggers, *, phase: int, clock: EpochClock, stop: StopFlag
+                 ) -> None:
         super().__init__()
-        self.run_dir = run_dir
-        self.phase = phase
-        self.steps = steps_per_epoch
-        self.clock = clock
-        self.stop = stop
-        self.every = every_seconds
-        self._last_write = 0.0
+        self.loggers, self.phase, self.clock, self.stop = loggers, phase, clock, stop
         self._epoch_start = time.monotonic()
-        self._latest: dict[str, float] = {}
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self._epoch_start = time.monotonic()
-        self._write(step=0, force=True)
+        self.loggers.on_step(0, {})
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         if self.stop.requested:
             self.model.stop_training = True
-        if time.monotonic() - self._last_write >= self.every:
-            self._latest = {k: float(v) for k, v in (logs or {}).items()}
-            self._write(step=batch + 1)
+        self.loggers.on_step(batch + 1, logs or {})
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        logs = {k: float(v) for k, v in (logs or {}).items()}
+        logs = logs or {}
         self.clock.done += 1
-        row = {
-            "phase": self.phase,
-            "epoch": self.clock.done,
-            "loss": logs.get("loss"),
-            "accuracy": logs.get("accuracy"),
-            "val_loss": logs.get("val_loss"),
-            "val_accuracy": logs.get("val_accuracy"),
-            "learning_rate": _current_lr(self.model),
-            "seconds": round(time.monotonic() - self._epoch_start, 2),
-        }
-        runs.append_history(self.run_dir, row)
-        self._latest = logs
-        log.info(
-            "phase %d epoch %d/%d: loss %.4f accuracy %.4f val_loss %.4f val_accuracy %.4f "
-            "(%.1f s)", self.phase, self.clock.done, self.clock.total, row["loss"] or math.nan,
-            row["accuracy"] or math.nan, row["val_loss"] or math.nan,
-            row["val_accuracy"] or math.nan, row["seconds"],
-        )
-        self._write(step=self.steps, force=True)
+        row = {"phase": self.phase, "epoch": self.clock.done,
+               **{name: float(logs[name]) if name in logs else None
+                  for name in ("loss", "accuracy", "val_loss", "val_accuracy")},
+               "learning_rate": _current_lr(self.model),
+               "seconds": round(time.monotonic() - self._epoch_start, 2)}
+        self.loggers.on_epoch(row)
         if self.stop.requested:
             self.model.stop_training = True
 
-    def _write(self, *, step: int, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_write < self.every:
-            return
-        self._last_write = now
-        epochs_done = self.clock.done + step / max(self.steps, 1) if step < self.steps else (
-            self.clock.done
-        )
-        elapsed = now - self.clock.started
-        remaining = self.clock.total - epochs_done
-        eta = elapsed / epochs_done * remaining if epochs_done > 0 else None
-        runs.report_progress(
-            self.run_dir,
-            {
-                "phase": self.phase,
-                "epoch": min(self.clock.done + 1, self.clock.total),
-                "epochs": self.clock.total,
-                "step": step,
-                "steps": self.steps,
-                "fraction": round(epochs_done / max(self.clock.total, 1), 4),
-                "eta_seconds": round(eta, 1) if eta is not None else None,
-                "metrics": {k: round(v, 5) for k, v in self._latest.items()},
-            },
-        )
+
+class PhaseBackup(keras.callbacks.Callback):
+    """Back up the weights and optimizer state after every epoch, for a job that dies.
+
+    Keras' ``BackupAndRestore`` restores by setting a private attribute that outlives the
+    ``fit`` call (and so cut a resumed run's next phase short); here the trainer restores with
+    :func:`resume.restore` and passes ``initial_epoch`` to ``fit``. Each backup is one file
+    named by its epoch, renamed into place, so a crash never leaves weights and epoch count
+    disagreeing. A ``fit`` that ends (stopped or not) removes it; only a crash leaves it.
+    """
+
+    def __init__(self, run_dir: Path, phase: int) -> None:
+        super().__init__()
+        self.run_dir, self.phase = run_dir, phase
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        path = resume.backup_path(self.run_dir, self.phase, epoch + 1)
+        _save_atomically(path, self.model.save_weights)
+        for older in resume.backups(self.run_dir, self.phase)[:-1]:
+            older.unlink(missing_ok=True)
+
+    def on_train_end(self, logs=None) -> None:
+        shutil.rmtree(resume.backup_dir(self.run_dir, self.phase), ignore_errors=True)
 
 
 class BestModelSaver(keras.callbacks.Callback):
@@ -172,10 +145,17 @@ class BestModelSaver(keras.callbacks.Callback):
 
 
 def save_model(model: keras.Model, path: Path) -> None:
-    with atomic_path(path.with_suffix(".keras")) as tmp:
-        keras_tmp = tmp.with_name(tmp.name + ".keras")  # Keras insists on the extension
-        model.save(keras_tmp)
-        keras_tmp.replace(tmp)
+    _save_atomically(path.with_suffix(".keras"), model.save)
+
+
+def _save_atomically(path: Path, save: Callable[[Path], None]) -> None:
+    with atomic_path(path) as tmp:
+        named = tmp.with_name(tmp.name + "".join(path.suffixes))  # Keras wants its extension
+        try:
+            save(named)
+            named.replace(tmp)
+        finally:
+            named.unlink(missing_ok=True)
 
 
 def _current_lr(model: keras.Model) -> float | None:

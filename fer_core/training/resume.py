@@ -1,19 +1,21 @@
 """Resuming a run whose process died (a crash, ``kill -9``, a lost machine).
 
-Keras' ``BackupAndRestore`` keeps the weights and epoch of each phase in
-``backup/phase<N>/`` while that phase trains, and deletes the folder when the phase ends. Its
-folder cannot be shared between two ``fit`` calls, so each phase has its own, and a finished
-phase 1 leaves a marker (``backup/phase1.done.json``) so a resumed job skips it and fine-tunes
-from the best phase-1 model. History rows and the best-so-far accuracy are brought back in
-line with the backup, so a resumed run reaches the same number of epochs as one that never
-stopped.
+While a phase trains, ``callbacks.PhaseBackup`` keeps its last epoch's weights and optimizer
+state in ``backup/phase<N>/epoch<K>.weights.h5`` and deletes the folder when the phase ends.
+Each phase has its own folder, and a finished phase 1 leaves a marker
+(``backup/phase1.done.json``) so a resumed job skips it and fine-tunes from the best phase-1
+model. History rows and the best-so-far accuracy are brought back in line with the backup, so
+a resumed run reaches the same number of epochs as one that never stopped.
+
+Nothing here imports Keras: the app asks :func:`is_resumable` of every failed run.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,13 +30,46 @@ def phase_done_path(run_dir: Path, phase: int) -> Path:
     return runs.files(run_dir).backup / f"phase{phase}.done.json"
 
 
+def backup_path(run_dir: Path, phase: int, epochs: int) -> Path:
+    """Where the backup after ``epochs`` epochs of ``phase`` goes."""
+    return backup_dir(run_dir, phase) / f"epoch{epochs:04d}.weights.h5"
+
+
+_BACKUP = re.compile(r"^epoch(\d+)\.weights\.h5$")
+
+
+def backups(run_dir: Path, phase: int) -> list[Path]:
+    """The phase's backups, oldest first (more than one only if a crash hit between the save
+    of one and the removal of the one before)."""
+    folder = backup_dir(run_dir, phase)
+    found = [p for p in folder.iterdir() if _epochs_of(p)] if folder.is_dir() else []
+    return sorted(found, key=_epochs_of)
+
+
 def restored_epochs(run_dir: Path, phase: int) -> int:
     """Epochs of ``phase`` that its backup holds (0 when there is none)."""
-    path = backup_dir(run_dir, phase) / "training_metadata.json"
-    try:
-        return int(json.loads(path.read_text())["epoch"])
-    except (OSError, ValueError, KeyError):
+    found = backups(run_dir, phase)
+    return _epochs_of(found[-1]) if found else 0
+
+
+def _epochs_of(path: Path) -> int:
+    match = _BACKUP.match(path.name)
+    return int(match[1]) if match else 0
+
+
+def restore(model: Any, run_dir: Path, phase: int) -> int:
+    """Load the phase's backup into a compiled ``model``; return the epochs it holds.
+
+    The optimizer is built first so its state (moments, step count, hence the learning-rate
+    schedule) is restored along with the weights.
+    """
+    found = backups(run_dir, phase)
+    if not found:
         return 0
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(found[-1])
+    return restored_epochs(run_dir, phase)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@
 It reads top to bottom: seed and device, data, model, phase 1 (the backbone frozen when it
 starts from pre-trained weights; its features computed once when nothing augments them),
 phase 2 (fine-tuning the top of the backbone), reload the best model, evaluate, write.
+
+A :class:`Trainer` owns what lasts across the phases (the best model so far, the epoch clock,
+the stop flag, resuming), so the two phases are two calls of one fit step, each described by
+a :class:`PhaseSpec`. Each epoch goes to the run's loggers (``loggers.py``): the run folder,
+TensorBoard when its package is installed, MLflow when ``MLFLOW_TRACKING_URI`` is set.
 """
 
 from __future__ import annotations
@@ -16,13 +21,13 @@ import shutil
 import socket
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_core import runs, settings
+from fer_core import runs, settings, tracking
 from fer_core.config import TrainConfig
 from fer_core.data import Dataset
 from fer_core.training import resume
@@ -33,6 +38,11 @@ from fer_core.training.inputs import (
     make_dataset,
     prepare_data,
 )
+from fer_core.training.loggers import Loggers, RunFolderLogger, TensorBoardLogger
+
+if TYPE_CHECKING:
+    from fer_core.training.callbacks import BestTracker, EpochClock, StopFlag
+    from fer_core.training.models import FerModel
 
 log = logging.getLogger("fer_core.training")
 
@@ -52,93 +62,61 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
     stop = StopFlag()
     stop.install()
     runs.start(run_dir, pid=os.getpid())  # a job's worker already stamped the start time
+    loggers = Loggers()
     try:
-        metrics = _train(config, run_dir, dataset, stop)
+        metrics = _train(config, run_dir, dataset, stop, loggers)
     except BaseException as err:
         log.exception("Training failed")
+        loggers.on_end("failed")
         runs.finish(run_dir, "failed", error=f"{type(err).__name__}: {err}")
         raise
+    else:
+        shutil.rmtree(runs.files(run_dir).backup, ignore_errors=True)  # only a crash resumes
+        state = "cancelled" if stop.requested else "succeeded"
+        fields = loggers.on_end(state)  # MLflow's replay, before "succeeded" says all is done
     finally:
         logging.getLogger("fer_core").removeHandler(handler)
         handler.close()
-    shutil.rmtree(runs.files(run_dir).backup, ignore_errors=True)  # only a crashed run resumes
-    state = "cancelled" if stop.requested else "succeeded"
-    tracked = _track(run_dir, state)  # before the end is written: "succeeded" means all done
-    runs.finish(run_dir, state, **tracked)
+    runs.finish(run_dir, state, **fields)
     log.info("Run %s %s.", run_dir.name, state)
     return metrics
 
 
-def _track(run_dir: Path, state: str) -> dict[str, Any]:
-    """Log the run to MLflow when ``MLFLOW_TRACKING_URI`` is set; a tracking server that is
-    down costs a warning, never the trained model."""
-    from fer_core import tracking
-
-    if not tracking.enabled():
-        return {}
-    try:
-        mlflow_id, _ = tracking.export_run(run_dir, state=state)
-    except Exception as err:  # any MLflow failure must leave the run intact
-        log.warning("MLflow logging failed: %s: %s", type(err).__name__, err)
-        return {"mlflow_error": f"{type(err).__name__}: {err}"}
-    log.info("Logged to MLflow as run %s.", mlflow_id)
-    return {"mlflow_run_id": mlflow_id}
-
-
-def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop) -> dict:
+def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: StopFlag,
+           loggers: Loggers) -> dict:
     from fer_core import device
-
-    policy = device.precision_policy(config.mixed_precision)
-    with device.configured(policy=policy, seed=config.seed):
-        return _train_with_policy(config, run_dir, dataset, stop, policy)
-
-
-def _train_with_policy(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop,
-                       policy: str) -> dict:
     from fer_core.runs.evaluation import evaluate_model
     from fer_core.training.callbacks import BestTracker, EpochClock
 
     started = time.monotonic()
-    data = prepare_data(config, dataset)
-    log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
-             ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
-    _record_environment(run_dir, config, data, policy=policy)
-
-    fer = _build(config, len(data.classes))
-    best = BestTracker()
-    clock = EpochClock(total=config.epochs + config.finetune_epochs)
-    model_path = runs.files(run_dir).model
-
-    finished_one = resume.phase_done(run_dir, 1)
-    if finished_one is not None:  # a resumed job: phase 1 finished before the process died
-        log.info("Resuming after phase 1 (%d epochs done).", finished_one.epochs)
-        clock.done = finished_one.epochs
-        best.value, best.epoch, best.saved = (finished_one.best_value, finished_one.best_epoch,
-                                              model_path.exists())
-    elif config.epochs > 0:
-        _phase_one(config, fer, data, run_dir, best, clock, stop)
-        if not stop.requested:
-            resume.mark_phase_done(run_dir, 1, resume.PhaseDone(clock.done, best.value,
-                                                                best.epoch))
-    if config.finetune_epochs > 0 and not stop.requested:
-        _phase_two(config, fer, data, run_dir, best, clock, stop)
-
-    model = _best_model(fer, model_path, best)
-    metrics = evaluate_model(
-        model, data, run_dir=run_dir, tta=config.tta, shift=config.tta_shift,
-        batch_size=max(config.batch_size, 128),
-    )
+    policy = device.precision_policy(config.mixed_precision)
+    with device.configured(policy=policy, seed=config.seed):
+        data = prepare_data(config, dataset)
+        log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
+                 ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
+        _record_environment(run_dir, config, data, policy=policy)  # MLflow's experiment name
+        clock = EpochClock(total=config.epochs + config.finetune_epochs)
+        loggers.add(RunFolderLogger(run_dir, clock))
+        loggers.add(TensorBoardLogger.create(run_dir))
+        loggers.add(tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
+        trainer = Trainer(config, run_dir, data, _build(config, len(data.classes)), stop,
+                          loggers, BestTracker(), clock)
+        trainer.run()
+        metrics = evaluate_model(
+            trainer.best_model(), data, run_dir=run_dir, tta=config.tta,
+            shift=config.tta_shift, batch_size=max(config.batch_size, 128),
+        )
     metrics.update(
         seconds=round(time.monotonic() - started, 1),
         epochs=clock.done,
-        best_epoch=best.epoch,
+        best_epoch=trainer.best.epoch,
         cancelled=stop.requested,
     )
     runs.write_metrics(run_dir, metrics)
     return metrics
 
 
-def _build(config: TrainConfig, num_classes: int):
+def _build(config: TrainConfig, num_classes: int) -> FerModel:
     from fer_core.training.models import build_model
 
     return build_model(
@@ -147,108 +125,149 @@ def _build(config: TrainConfig, num_classes: int):
     )
 
 
-def _phase_one(config, fer, data: PreparedData, run_dir, best, clock, stop) -> None:
-    """Train the head (frozen pre-trained backbone) or the whole network (from scratch)."""
-    from fer_core.training.augment import build_augmenter
+@dataclass(frozen=True)
+class PhaseSpec:
+    """One call of the fit step: which phase, for how long, at what rate, what it trains
+    (the head alone on cached features, or the whole model) and on which data."""
 
-    augmenter = build_augmenter(config, seed=config.seed)
-    cached = config.cache_features and fer.frozen and augmenter is None and config.mixup == 0
-    weights = _class_weights(config, data)
-    if cached:
-        log.info("Phase 1: computing frozen backbone features once, then training the head.")
-        train_ds, val_ds = _feature_datasets(config, fer, data, weights)
-        target = fer.head
-    else:
+    number: int
+    epochs: int
+    learning_rate: float
+    target: Any  # keras.Model
+    train: Any  # tf.data.Dataset of batches
+    val: Any
+
+
+@dataclass
+class Trainer:
+    """What lasts across the phases of one run."""
+
+    config: TrainConfig
+    run_dir: Path
+    data: PreparedData
+    fer: FerModel
+    stop: StopFlag
+    loggers: Loggers
+    best: BestTracker
+    clock: EpochClock
+
+    @property
+    def model_path(self) -> Path:
+        return runs.files(self.run_dir).model
+
+    @property
+    def steps(self) -> int:
+        n, batch = len(self.data.train), self.config.batch_size
+        return max(n // batch, 1) if n >= batch else 1
+
+    def run(self) -> None:
+        """Phase 1 (unless a resumed job finished it before), then phase 2; each if asked
+        for and not stopped."""
+        config = self.config
+        done = resume.phase_done(self.run_dir, 1)
+        if done is not None:
+            log.info("Resuming after phase 1 (%d epochs done).", done.epochs)
+            self.clock.done = done.epochs
+            self.best.value, self.best.epoch = done.best_value, done.best_epoch
+            self.best.saved = self.model_path.exists()
+        elif config.epochs > 0:
+            self.fit_phase(self.phase_one())
+            if not self.stop.requested:
+                resume.mark_phase_done(self.run_dir, 1, resume.PhaseDone(
+                    self.clock.done, self.best.value, self.best.epoch))
+        if config.finetune_epochs > 0 and not self.stop.requested:
+            self.fit_phase(self.phase_two())
+
+    def phase_one(self) -> PhaseSpec:
+        """Train the head (frozen pre-trained backbone) or the whole network (from scratch)."""
+        from fer_core.training.augment import build_augmenter
+
+        config, fer = self.config, self.fer
+        augmenter = build_augmenter(config, seed=config.seed)
+        spec = (1, config.epochs, config.learning_rate)
+        if config.cache_features and fer.frozen and augmenter is None and config.mixup == 0:
+            log.info("Phase 1: computing frozen backbone features once, then training the head.")
+            return PhaseSpec(*spec, fer.head, *_feature_datasets(
+                config, fer, self.data, _class_weights(config, self.data)))
         log.info("Phase 1: training %s end to end on augmented batches.",
                  "the head" if fer.frozen else "the whole network")
-        train_ds = make_dataset(
-            data.train, num_classes=len(data.classes), batch_size=config.batch_size,
-            training=True, seed=config.seed, augmenter=augmenter, mixup=config.mixup,
-            class_weights=weights,
+        return PhaseSpec(*spec, fer.model, *self._datasets(config.seed, augmenter))
+
+    def phase_two(self) -> PhaseSpec:
+        """Fine-tune: unfreeze the top of the backbone and train end to end at a low rate."""
+        from fer_core.training.augment import build_augmenter
+        from fer_core.training.models import load_model, unfreeze_top
+
+        config, seed = self.config, self.config.seed + 1
+        if self.best.saved:  # continue from the best phase-1 weights, not the last epoch's
+            self.fer.model.set_weights(load_model(self.model_path).get_weights())
+        unfrozen = unfreeze_top(self.fer, config.unfreeze_layers)
+        log.info("Phase 2: fine-tuning with %d backbone layers unfrozen.", unfrozen)
+        return PhaseSpec(2, config.finetune_epochs, config.finetune_learning_rate, self.fer.model,
+                         *self._datasets(seed, build_augmenter(config, seed=seed)))
+
+    def fit_phase(self, phase: PhaseSpec) -> None:
+        """The fit step of both phases: compile, take up a crashed attempt's backup, fit."""
+        import keras
+
+        from fer_core.training.callbacks import BestModelSaver, EpochReporter, PhaseBackup
+
+        config, start = self.config, self.clock.done
+        _compile(phase.target, config, lr=phase.learning_rate,
+                 total_steps=self.steps * phase.epochs)
+        restored = self._resume(phase, start)
+        self.loggers.on_phase(phase.number, start, self.steps)
+        callbacks: list[keras.callbacks.Callback] = [
+            PhaseBackup(self.run_dir, phase.number),  # the raw weights, before the EMA swap
+            EpochReporter(self.loggers, phase=phase.number, clock=self.clock, stop=self.stop),
+            *_ema_swap(config),  # before the saver, which must save what validation scored
+            BestModelSaver(self.model_path, self.fer.model, self.best, self.clock),
+        ]
+        if config.early_stopping_patience:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.early_stopping_patience))
+        if config.lr_schedule == "plateau":
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=config.reduce_lr_factor,
+                patience=config.reduce_lr_patience, min_lr=1e-7))
+        phase.target.fit(phase.train, validation_data=phase.val, initial_epoch=restored,
+                         epochs=phase.epochs, callbacks=callbacks, verbose=0,
+                         shuffle=False)  # the pipeline shuffles; Keras cannot shuffle tf.data
+
+    def best_model(self) -> Any:
+        """The best checkpoint; if no epoch finished (cancelled early) the model as it is."""
+        from fer_core.training.callbacks import save_model
+        from fer_core.training.models import load_model
+
+        if self.best.saved:
+            return load_model(self.model_path)
+        save_model(self.fer.model, self.model_path)
+        return self.fer.model
+
+    def _resume(self, phase: PhaseSpec, start: int) -> int:
+        """Load the phase's backup if a crashed attempt left one, and bring history, clock and
+        best-so-far in line with it; return the epochs of the phase already done."""
+        restored = resume.restore(phase.target, self.run_dir, phase.number)
+        history = resume.align_history(self.run_dir, keep_through_epoch=start + restored)
+        if restored:
+            log.info("Resuming phase %d after epoch %d from its backup.", phase.number,
+                     restored)
+            self.clock.done = start + restored
+            earlier = history["val_accuracy"].dropna()
+            if len(earlier) and self.model_path.exists():
+                self.best.value, self.best.saved = float(earlier.max()), True
+                self.best.epoch = int(history.loc[earlier.idxmax(), "epoch"])
+        return restored
+
+    def _datasets(self, seed: int, augmenter: Any) -> tuple[Any, Any]:
+        """Training batches (shuffled and augmented with ``seed``) and the validation set."""
+        config, n_classes = self.config, len(self.data.classes)
+        train = make_dataset(
+            self.data.train, num_classes=n_classes, batch_size=config.batch_size,
+            training=True, seed=seed, augmenter=augmenter, mixup=config.mixup,
+            class_weights=_class_weights(config, self.data),
         )
-        val_ds = _eval_dataset(config, data.val, len(data.classes))
-        target = fer.model
-    steps = _steps(len(data.train), config.batch_size)
-    _compile(target, config, lr=config.learning_rate, total_steps=steps * config.epochs)
-    _fit(target, train_ds, val_ds, config=config, phase=1, epochs=config.epochs, steps=steps,
-         save=fer.model, run_dir=run_dir, best=best, clock=clock, stop=stop)
-
-
-def _phase_two(config, fer, data: PreparedData, run_dir, best, clock, stop) -> None:
-    """Fine-tune: unfreeze the top of the backbone and train end to end at a low rate."""
-    from fer_core.training.augment import build_augmenter
-    from fer_core.training.models import unfreeze_top
-
-    if best.saved:  # continue from the best phase-1 weights, not the last epoch's
-        fer.model.load_weights(_weights_of(runs.files(run_dir).model))
-    unfrozen = unfreeze_top(fer, config.unfreeze_layers)
-    log.info("Phase 2: fine-tuning with %d backbone layers unfrozen.", unfrozen)
-    train_ds = make_dataset(
-        data.train, num_classes=len(data.classes), batch_size=config.batch_size, training=True,
-        seed=config.seed + 1, augmenter=build_augmenter(config, seed=config.seed + 1),
-        mixup=config.mixup, class_weights=_class_weights(config, data),
-    )
-    val_ds = _eval_dataset(config, data.val, len(data.classes))
-    steps = _steps(len(data.train), config.batch_size)
-    _compile(fer.model, config, lr=config.finetune_learning_rate,
-             total_steps=steps * config.finetune_epochs)
-    _fit(fer.model, train_ds, val_ds, config=config, phase=2, epochs=config.finetune_epochs,
-         steps=steps, save=fer.model, run_dir=run_dir, best=best, clock=clock, stop=stop)
-
-
-def _weights_of(model_path: Path) -> str:
-    """Extract the saved model's weights to a file ``load_weights`` accepts."""
-    import keras
-
-    from fer_core.training.models import load_model
-
-    target = model_path.with_name(".phase1.weights.h5")
-    model: keras.Model = load_model(model_path)
-    model.save_weights(target)
-    return str(target)
-
-
-def _fit(target, train_ds, val_ds, *, config, phase, epochs, steps, save, run_dir, best, clock,
-         stop) -> None:
-    import keras
-
-    from fer_core.training.callbacks import BestModelSaver, RunProgress
-
-    start = clock.done
-    restored = resume.restored_epochs(run_dir, phase)
-    history = resume.align_history(run_dir, keep_through_epoch=start + restored)
-    if restored:
-        log.info("Resuming phase %d after epoch %d from its backup.", phase, restored)
-        clock.done = start + restored
-        earlier = history["val_accuracy"].dropna()
-        if len(earlier) and runs.files(run_dir).model.exists():
-            best.value, best.saved = float(earlier.max()), True
-            best.epoch = int(history.loc[earlier.idxmax(), "epoch"])
-    callbacks: list[keras.callbacks.Callback] = [
-        # First, so the weights and epoch are restored before anything reads them.
-        keras.callbacks.BackupAndRestore(str(resume.backup_dir(run_dir, phase)),
-                                         double_checkpoint=True),
-        RunProgress(run_dir, phase=phase, steps_per_epoch=steps, clock=clock, stop=stop),
-        *_ema_swap(config),  # after the backup (raw weights), before the saver (averages)
-        BestModelSaver(runs.files(run_dir).model, save, best, clock),
-        # `tensorboard --logdir runs/`: scalars once per epoch only (no graph, histograms or
-        # profiling, which cost time). One folder per phase: each fit counts epochs from 0.
-        keras.callbacks.TensorBoard(str(runs.files(run_dir).tensorboard / f"phase{phase}"),
-                                    histogram_freq=0, write_graph=False, write_images=False,
-                                    update_freq="epoch", profile_batch=0),
-    ]
-    if config.early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping_patience))
-    if config.lr_schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=config.reduce_lr_factor,
-            patience=config.reduce_lr_patience, min_lr=1e-7))
-    # BackupAndRestore leaves the restored epoch on the model, and fit() prefers it to its own
-    # argument: without this reset a resumed phase 1 would cut phase 2 short.
-    target._initial_epoch = None
-    target.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=0,
-               shuffle=False)  # the pipeline shuffles; Keras cannot shuffle a tf.data set
+        return train, _eval_dataset(config, self.data.val, n_classes)
 
 
 def _ema_swap(config: TrainConfig) -> list:
@@ -313,21 +332,6 @@ def _class_weights(config: TrainConfig, data: PreparedData) -> np.ndarray | None
     if config.class_weights != "balanced":
         return None
     return balanced_class_weights(data.train.labels, len(data.classes))
-
-
-def _steps(n: int, batch_size: int) -> int:
-    return max(n // batch_size, 1) if n >= batch_size else 1
-
-
-def _best_model(fer, model_path: Path, best):
-    """The best checkpoint; if no epoch finished (cancelled early) the model as it is."""
-    from fer_core.training.callbacks import save_model
-    from fer_core.training.models import load_model
-
-    if best.saved:
-        return load_model(model_path)
-    save_model(fer.model, model_path)
-    return fer.model
 
 
 def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, *,
