@@ -16,7 +16,6 @@ from fer_core.data.demo import (
     demo_dataset_dir,
     draw_face,
     generate_demo_dataset,
-    is_demo_path,
 )
 from fer_core.emotions import EMOTIONS
 from fer_core.errors import DataError
@@ -311,22 +310,3 @@ def test_demo_dataset_dir_crash_during_generation_leaves_nothing(
 def test_demo_dataset_dir_seeds_do_not_share_a_folder(cache: Path, tiny_generation) -> None:
     assert demo_dataset_dir(seed=0) != demo_dataset_dir(seed=1)
     assert len(tiny_generation) == 2
-
-
-# --- recognising the demo ------------------------------------------------------------------------
-
-
-def test_is_demo_path_inside_demo_folder_true(cache: Path, tiny_generation) -> None:
-    root = demo_dataset_dir()
-    assert is_demo_path(root)
-    assert is_demo_path(root / "train" / "happy" / "00000.png")
-    assert is_demo_path(Path(str(root)) / "train" / ".." / "test")
-
-
-def test_is_demo_path_elsewhere_false(cache: Path, tmp_path: Path, tiny_generation) -> None:
-    demo_dataset_dir()
-    elsewhere = generate_demo_dataset(tmp_path / "demo-v1-seed0", **TINY)
-    assert not is_demo_path(elsewhere)  # a copy outside the cache is the user's own data
-    assert not is_demo_path(cache)
-    assert not is_demo_path(cache / ".demo-v1-seed0.tmp-abc")
-    assert not is_demo_path(cache / "fer2013-arrays")

@@ -31,25 +31,25 @@ def _encode(image: np.ndarray, fmt: str = "PNG") -> bytes:
 
 # --- faces ---------------------------------------------------------------------------------------
 
-def test_face_crops_fer_sized_image_is_used_as_is(demo_face):
-    crops = faces.face_crops(demo_face)
+def test_detect_crops_fer_sized_image_is_used_as_is(demo_face):
+    crops = faces.detect(demo_face).crops
 
     assert len(crops) == 1
     np.testing.assert_array_equal(crops[0], demo_face)
 
 
-def test_face_crops_small_colour_image_becomes_48x48_grey():
+def test_detect_crops_small_colour_image_becomes_48x48_grey():
     rng = np.random.default_rng(0)
     colour = rng.integers(0, 256, size=(60, 50, 3), dtype=np.uint8)
 
-    crops = faces.face_crops(Image.fromarray(colour))
+    crops = faces.detect(Image.fromarray(colour)).crops
 
     assert len(crops) == 1
     assert crops[0].shape == (48, 48) and crops[0].dtype == np.uint8
 
 
-def test_face_crops_blank_photo_returns_nothing():
-    assert faces.face_crops(np.zeros((400, 400), dtype=np.uint8)) == []
+def test_detect_crops_blank_photo_returns_nothing():
+    assert faces.detect(np.zeros((400, 400), dtype=np.uint8)).crops == []
     assert faces.detect(Image.new("RGB", (400, 400), "white")).method == "blank"
 
 
@@ -91,7 +91,7 @@ def test_find_faces_real_fer_face_padded_into_a_photo_is_found(real_fer2013):
             box = boxes[0]
             centre = (box.x + box.w / 2, box.y + box.h / 2)
             assert left <= centre[0] <= left + side and top <= centre[1] <= top + side
-            crops = faces.face_crops(photo)
+            crops = faces.detect(photo).crops
             assert crops[0].shape == (48, 48) and crops[0].dtype == np.uint8
             found += 1
     assert found >= len(paths) // 3

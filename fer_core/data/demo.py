@@ -22,7 +22,6 @@ demo goes through exactly the same loader as real data.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -40,7 +39,6 @@ DEMO_NAME = "FER Studio synthetic demo"
 
 # Bump when the drawing changes, so caches made by an older version are not mistaken for it.
 DEMO_VERSION = 1
-_DEMO_DIR_RE = re.compile(r"demo-v\d+-seed\d+")  # any version: an old copy is synthetic too
 _TEMP_MAX_AGE_S = 3600.0  # a temp dir this old belongs to a crashed generation, not a live one
 
 # FER-2013's training-set class counts: the demo keeps the real imbalance (disgust ~1.5%,
@@ -395,16 +393,3 @@ def _remove_stale_temp_dirs(cache: Path, prefix: str) -> None:
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             continue  # another process removed it first
-
-
-def is_demo_path(path: Path) -> bool:
-    """Whether ``path`` lies inside a demo data set made by :func:`demo_dataset_dir`.
-
-    The app uses this to label results as synthetic, so nobody mistakes demo accuracy for
-    accuracy on real faces.
-    """
-    try:
-        relative = Path(path).expanduser().resolve().relative_to(settings.cache_dir().resolve())
-    except (ValueError, OSError):
-        return False
-    return bool(relative.parts) and _DEMO_DIR_RE.fullmatch(relative.parts[0]) is not None

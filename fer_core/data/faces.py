@@ -197,11 +197,6 @@ def detect(image: Image.Image | np.ndarray, *, whole_if_none: bool = False) -> F
     return FaceResult(grey, "detected", boxes, [crop_face(grey, b) for b in boxes])
 
 
-def face_crops(image: Image.Image | np.ndarray) -> list[np.ndarray]:
-    """48x48 uint8 crops of the faces in ``image``; ``[]`` when there is none."""
-    return detect(image).crops
-
-
 def draw_boxes(grey: np.ndarray, boxes: list[FaceBox]) -> np.ndarray:
     """The photo in RGB with each face's box drawn and numbered, to show what was found."""
     img = Image.fromarray(grey).convert("RGB")
