@@ -98,6 +98,18 @@ def demo_ready() -> None:
 
 # --- without a cluster ---------------------------------------------------------------------------
 
+def test_job_working_dir_ships_every_source_file() -> None:
+    """Ray's own matcher over the job's excludes: no module of the code may be left behind."""
+    from ray._private.runtime_env.packaging import _get_excludes
+
+    env = ray_backend.runtime_env(Path("runs"))
+    root = Path(env["working_dir"])
+    excluded = _get_excludes(root, env["excludes"])
+    sources = [p for p in root.glob("*/**/*.py") if ".venv" not in p.parts]
+    assert sources and not [p for p in sources if excluded(p)]
+    assert excluded(root / "runs" / "x" / "model.keras") and excluded(root / ".venv")
+
+
 def test_job_api_address_adds_http_and_refuses_other_schemes() -> None:
     assert ray_backend.job_api_address("head:8265") == "http://head:8265"
     assert ray_backend.job_api_address(" http://head:8265/ ") == "http://head:8265"

@@ -34,7 +34,9 @@ from fer_core.errors import ConfigError, FerError, RunError
 PACKAGE_ROOT = settings.PROJECT_ROOT
 # Never shipped with a job: the venv (each node has its own), run folders, models, data files
 # and tracking stores (they live on the shared mount), history, caches and documentation.
-EXCLUDES = [".venv", "runs", ".git", "bench-runs", "docs", "*.keras", "*.h5", "*.zip", "*.csv",
+# Patterns as in .gitignore: top-level folders are anchored ("/runs"), as the code has a
+# package of the same name (fer_core/runs).
+EXCLUDES = ["/.venv", "/runs", "/.git", "/bench-runs", "/docs", "*.keras", "*.h5", "*.zip", "*.csv",
             "*.npz", "*.npy", "*.db", "mlruns", "mlartifacts", "__pycache__", ".pytest_cache",
             ".ruff_cache", ".hypothesis", ".cache"]
 # Passed on to the job when set here, so it reads the same data and logs to the same MLflow.

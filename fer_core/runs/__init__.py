@@ -1,9 +1,407 @@
-"""The run store: the run folder, its files and its status, and what is read back from it.
+"""The run store: the only code that knows a run folder's files and its status keys.
 
-``store`` is the only code that names a run folder's files or status keys; ``records`` types
-what its JSON files hold; ``frames``, ``evaluation``, ``archive`` and ``report`` read runs (and
-write their metrics) through the store.
+``records`` types what its JSON files hold; ``frames``, ``evaluation``, ``archive`` and
+``report`` read runs (and write their results) through the verbs here.
+
+    runs/<run-id>/
+      config.json       the full TrainConfig, preset, data set record, environment
+      status.json       state, pid, times, progress, backend, error message
+      cancel_requested  present once someone asked the job to stop (its own file: see below)
+      history.csv       one row per epoch
+      metrics.json      validation and test metrics, per-class report, confusion matrix
+      predictions.csv   one row per evaluated image
+      model.keras       the best model
+      log.txt           everything the job printed
+
+Every file is written atomically (``fer_core.atomic``), so a page reading a run while its job
+writes, or after the job died, sees whole files only. A run folder is self-contained: zip it,
+send it, and another FER Studio shows it.
+
+A run's life is five verbs: :func:`create_run` (queued), :func:`start`,
+:func:`report_progress`, :func:`request_cancel` and :func:`finish`. Status writes merge into
+``status.json`` under a lock held for milliseconds, so two writers on one machine (the worker
+and the job, the job and the app) never lose each other's fields. A cancel request is not a
+status field at all but a marker file created atomically: no status write, from any process on
+any machine sharing the runs folder, can undo it. Readers never lock, so a viewer works on a
+runs folder it cannot write to.
 """
 
-from fer_core.runs.store import *  # noqa: F403
-from fer_core.runs.store import __all__  # noqa: F401
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from filelock import FileLock
+
+from fer_core import atomic, settings
+from fer_core.errors import RunError
+from fer_core.runs.records import (  # noqa: F401  (part of the store's interface)
+    FINAL_STATES,
+    STATES,
+    BackendRef,
+    Progress,
+    RunRecord,
+    Status,
+)
+
+HISTORY_COLUMNS = [
+    "phase", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds",
+]
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where each part of a run lives; every module asks here instead of naming a file."""
+
+    root: Path
+
+    config = property(lambda self: self.root / "config.json")
+    status = property(lambda self: self.root / "status.json")
+    cancel = property(lambda self: self.root / "cancel_requested")
+    history = property(lambda self: self.root / "history.csv")
+    metrics = property(lambda self: self.root / "metrics.json")
+    predictions = property(lambda self: self.root / "predictions.csv")
+    model = property(lambda self: self.root / "model.keras")
+    log = property(lambda self: self.root / "log.txt")
+    backup = property(lambda self: self.root / "backup")  # resumable training state
+    tensorboard = property(lambda self: self.root / "tensorboard")
+    @property
+    def lock(self) -> Path:
+        """This machine's lock of the run's status: outside the run (no part of what a zip
+        carries, and a viewer's read-only runs folder needs none) and local to the machine,
+        as the writers it serialises are."""
+        key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()
+        return Path(tempfile.gettempdir()) / "fer-studio-locks" / f"{key}.lock"
+
+    # What an exported run must hold, and the small files logged beside a tracked model.
+    REQUIRED = ("config.json", "status.json")
+    RECORDS = ("config.json", "metrics.json", "history.csv", "predictions.csv", "log.txt")
+
+
+def files(run_dir: Path) -> RunFiles:
+    return RunFiles(Path(run_dir))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def parse_time(text: Any) -> float | None:
+    """A status timestamp (ISO 8601, as :func:`now_iso` writes it) as epoch seconds."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def new_run_id(label: str, *, runs_root: Path | None = None) -> str:
+    """A sortable, readable id such as ``20261124-220531-inceptionv3``, unique in the folder."""
+    root = runs_root or settings.runs_dir()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:40] or "run"
+    run_id, n = f"{stamp}-{slug}", 2
+    while (root / run_id).exists():
+        run_id, n = f"{stamp}-{slug}-{n}", n + 1
+    return run_id
+
+
+def run_path(run_id: str, *, runs_root: Path | None = None) -> Path:
+    """The folder of ``run_id``; ids that could escape the runs folder are refused."""
+    if not _RUN_ID.match(run_id) or ".." in run_id:
+        raise RunError(
+            f"run id must be letters, digits, '.', '_' or '-' (at most 128); got {run_id!r}."
+        )
+    return (runs_root or settings.runs_dir()) / run_id
+
+
+def is_run(run_dir: Path) -> bool:
+    """Whether the folder holds a run (a status to read)."""
+    return files(run_dir).status.is_file()
+
+
+# --- the five verbs ------------------------------------------------------------------------------
+
+def create_run(config: dict[str, Any], *, run_dir: Path, extra: dict[str, Any] | None = None,
+               **status: Any) -> Path:
+    """Write a new run's ``config.json`` and a ``queued`` status (with ``status`` fields)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_config(run_dir, RunRecord.from_json({"config": config, **(extra or {})}))
+    write_status(run_dir, state="queued", created=now_iso(), **status)
+    return run_dir
+
+
+def start(run_dir: Path, *, pid: int, **fields: Any) -> Status:
+    """The job runs: its process and host, and when it started (kept when already stamped)."""
+    started = read_status(run_dir)
+    stamp = started.started if started.state == "running" and started.started else now_iso()
+    return write_status(run_dir, state="running", pid=pid, host=socket.gethostname(),
+                        started=stamp, error=None, **fields)
+
+
+def report_progress(run_dir: Path, progress: dict[str, Any]) -> Status:
+    return write_status(run_dir, progress=progress)
+
+
+def set_backend(run_dir: Path, backend: BackendRef) -> Status:
+    """Record where the job runs, for every later status, log and cancel call."""
+    return write_status(run_dir, **backend.to_json())
+
+
+def request_cancel(run_dir: Path) -> None:
+    """Ask the job to stop: a marker file no status write can undo, whoever writes it."""
+    marker = files(run_dir).cancel
+    if not marker.exists():
+        atomic.write_text(marker, now_iso())
+
+
+def cancel_requested(run_dir: Path) -> str | None:
+    """When a stop was asked for (the marker's time), or ``None``."""
+    try:
+        return files(run_dir).cancel.read_text().strip() or now_iso()
+    except OSError:
+        return None
+
+
+def clear_cancel(run_dir: Path) -> None:
+    """Forget an old request before a new attempt: it would stop the resumed job at once."""
+    files(run_dir).cancel.unlink(missing_ok=True)
+
+
+def finish(run_dir: Path, state: str, *, error: str | None = None, **fields: Any) -> Status:
+    """The job ended: ``succeeded``, ``failed`` (with why) or ``cancelled``."""
+    if state not in FINAL_STATES:
+        raise RunError(f"A run ends as one of {', '.join(sorted(FINAL_STATES))}; got {state!r}.")
+    if error is not None:
+        fields["error"] = error
+    return write_status(run_dir, state=state, finished=now_iso(), **fields)
+
+
+# --- status --------------------------------------------------------------------------------------
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON file as a dict, or ``None`` when missing or unreadable (half-copied run)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_status(run_dir: Path) -> Status:
+    """The status as the folder holds it, with a cancel request from its marker file."""
+    data = read_json(files(run_dir).status) or {}
+    requested = cancel_requested(run_dir)
+    if requested and data:
+        data["cancel_requested"] = requested
+    return Status.from_json(data)
+
+
+def write_status(run_dir: Path, **fields: Any) -> Status:
+    """Merge ``fields`` (status.json keys) into the status; ``updated`` is always refreshed.
+
+    The read-merge-write holds the run's status lock, so concurrent writers on this machine
+    are serialised instead of dropping each other's fields.
+    """
+    paths = files(run_dir)
+    paths.lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(paths.lock, timeout=30):
+        data = read_json(paths.status) or {}
+        data.update(fields, updated=now_iso())
+        data.pop("cancel_requested", None)  # lives in its own file
+        status = Status.from_json(data)
+        atomic.write_json(paths.status, status.to_json())
+    return read_status(run_dir) if paths.cancel.exists() else status
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (finished, not yet reaped by its parent) is not alive
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def effective_state(status: Status) -> str:
+    """The state to show: a local "running" job whose process is gone has failed (crashed).
+
+    Only judged on the host that started the process; a run from another machine (a cluster
+    node) is shown as it says.
+    """
+    if not isinstance(status, Status):
+        status = Status.from_json(dict(status))
+    if not status:
+        return "failed"
+    state = status.state or "queued"
+    local = status.host == socket.gethostname()
+    if state == "running" and local and not pid_alive(status.pid):
+        # A process stopped by Cancel before it could record it was cancelled, not crashed;
+        # the worker writes the same a moment later.
+        return "cancelled" if status.cancel_requested else "failed"
+    return state
+
+
+# --- config, history, metrics, predictions, log --------------------------------------------------
+
+def read_config(run_dir: Path) -> RunRecord:
+    data = read_json(files(run_dir).config)
+    if data is None:
+        raise RunError(f"{run_dir} is not a readable run: config.json is missing or damaged.")
+    return RunRecord.from_json(data)
+
+
+def write_config(run_dir: Path, record: RunRecord) -> None:
+    atomic.write_json(files(run_dir).config, record.to_json())
+
+
+def append_history(run_dir: Path, row: dict[str, Any]) -> None:
+    """Add one epoch's row, rewriting the small CSV atomically."""
+    history = read_history(run_dir)
+    rows = pd.DataFrame([row])
+    write_history(run_dir, pd.concat([history, rows], ignore_index=True) if len(history) else rows)
+
+
+def write_history(run_dir: Path, history: pd.DataFrame) -> None:
+    atomic.write_text(files(run_dir).history, history.to_csv(index=False))
+
+
+def read_history(run_dir: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(files(run_dir).history)
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    return read_json(files(run_dir).metrics)
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    atomic.write_json(files(run_dir).metrics, metrics)
+
+
+def read_predictions(run_dir: Path) -> pd.DataFrame | None:
+    try:
+        return pd.read_csv(files(run_dir).predictions)
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        return None
+
+
+def write_predictions(run_dir: Path, predictions: pd.DataFrame) -> None:
+    atomic.write_text(files(run_dir).predictions, predictions.to_csv(index=False))
+
+
+def read_log_tail(run_dir: Path, *, lines: int = 40) -> str:
+    try:
+        with open(files(run_dir).log, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(handle.tell() - 64 * 1024, 0))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What lists and tables show of a run, read from its small files only."""
+
+    run_id: str
+    path: Path
+    state: str
+    config: dict[str, Any]
+    status: Status
+    metrics: dict[str, Any] | None
+    problem: str | None = None  # why the run could not be read completely
+    preset: str | None = None
+    data: dict[str, Any] | None = None  # the data set it trained on, as config.json records it
+
+    @property
+    def label(self) -> str:
+        return f"{self.run_id} ({self.state})"
+
+
+def read_run(run_dir: Path) -> RunInfo:
+    raw = read_json(files(run_dir).config)
+    record = RunRecord.from_json(raw)
+    status = read_status(run_dir)
+    problem = None
+    if raw is None:
+        problem = "config.json is missing or damaged"
+    elif not status:
+        problem = "status.json is missing or damaged"
+    return RunInfo(
+        run_id=run_dir.name,
+        path=run_dir,
+        state=effective_state(status) if status else "failed",
+        config=record.config,
+        status=status,
+        metrics=read_metrics(run_dir),
+        problem=problem,
+        preset=record.preset or status.preset,
+        data=record.data,
+    )
+
+
+def run_folders(runs_root: Path | None = None) -> list[Path]:
+    """Every run folder, newest first (ids start with their time)."""
+    root = runs_root or settings.runs_dir()
+    if not root.is_dir():
+        return []
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(folders, key=lambda p: p.name, reverse=True)
+
+
+def list_runs(runs_root: Path | None = None) -> list[RunInfo]:
+    """Every run folder, newest first; unreadable ones are listed with their problem."""
+    return [read_run(p) for p in run_folders(runs_root)]
+
+
+def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
+    """One row per run: the comparison table of Results and ``runs list``."""
+    rows = []
+    for run in runs:
+        metrics = run.metrics or {}
+        val, test = metrics.get("val", {}), metrics.get("test", {})
+        cfg = run.config
+        rows.append(
+            {
+                "run": run.run_id,
+                "state": run.state,
+                "preset": run.preset,
+                "backbone": cfg.get("backbone"),
+                "val_accuracy": val.get("accuracy"),
+                "val_loss": val.get("loss"),
+                "test_accuracy": test.get("accuracy"),
+                "test_loss": test.get("loss"),
+                "macro_f1": test.get("macro_f1", val.get("macro_f1")),
+                "epochs": metrics.get("epochs"),
+                "minutes": round(metrics["seconds"] / 60, 1) if "seconds" in metrics else None,
+                "batch_size": cfg.get("batch_size"),
+                "learning_rate": cfg.get("learning_rate"),
+                "dropout": cfg.get("dropout"),
+                "sweep": run.status.sweep,
+            }
+        )
+    return pd.DataFrame(rows)
