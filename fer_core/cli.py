@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from fer_core import settings
 from fer_core.errors import FerError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -269,7 +270,7 @@ def _runs_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _runs_list(args: argparse.Namespace) -> int:
-    from fer_core import runs, settings
+    from fer_core import runs
 
     table = runs.runs_table(runs.list_runs())
     if args.json:
@@ -305,7 +306,7 @@ def _jobs_commands(sub: argparse._SubParsersAction) -> None:
     launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     launch.add_argument("--data")
     launch.add_argument("--json", action="store_true")
-    launch.add_argument("--backend", choices=["local", "ray"],
+    launch.add_argument("--backend", choices=settings.JOB_BACKENDS,
                         help="where the job runs (default: FER_JOBS_BACKEND, else local)")
     launch.add_argument("--address", help="Ray job API address (default: RAY_ADDRESS), "
                         "e.g. http://head:8265")

@@ -141,7 +141,7 @@ def test_runtime_env_ships_the_code_and_points_the_job_at_the_shared_folders(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////shared/mlflow.db")
     env = ray_backend.runtime_env(tmp_path / "runs")
     assert env["working_dir"] == str(ROOT)
-    assert {".venv", "runs", ".git", "*.keras"} <= set(env["excludes"])
+    assert {"/.venv", "/runs", "/.git", "*.keras"} <= set(env["excludes"])
     assert env["env_vars"]["FER_RUNS_DIR"] == str((tmp_path / "runs").resolve())
     assert env["env_vars"]["FER_DATA_DIR"] == str(tmp_path / "fer2013")
     assert env["env_vars"]["MLFLOW_TRACKING_URI"] == "sqlite:////shared/mlflow.db"

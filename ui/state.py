@@ -60,11 +60,10 @@ def jobs_backend() -> jobs.JobBackend:
 
 def jobs_backend_label() -> str:
     """Where jobs run, in a few words, for captions."""
-    init_state()
-    if st.session_state[BACKEND_KEY] == "ray":
-        address = st.session_state[RAY_ADDRESS_KEY] or "(no address set)"
-        return f"the Ray cluster at {address}"
-    return "this machine, one at a time"
+    try:
+        return jobs_backend().description
+    except FerError:  # a Ray cluster without its address yet: the sidebar says so
+        return "a Ray cluster (no address set)"
 
 
 def data_path() -> str | None:

@@ -41,6 +41,7 @@ class JobBackend(Protocol):
     """
 
     name: str
+    description: str  # where jobs run, in a few words, for captions
 
     def submit(self, run_dir: Path) -> None: ...
 

@@ -26,6 +26,7 @@ class LocalBackend:
     """One job at a time on this machine, served by a detached worker process."""
 
     name = "local"
+    description = "this machine, one at a time"
 
     def __init__(self, runs_root: Path | None = None) -> None:
         # Absolute: the worker runs in the package folder, where a relative path means

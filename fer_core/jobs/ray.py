@@ -143,6 +143,7 @@ class RayBackend:
             raise ConfigError("GPUs and CPUs per Ray job cannot be negative.")
         self.num_gpus = num_gpus
         self.num_cpus = num_cpus
+        self.description = f"the Ray cluster at {self.address}"
 
     @classmethod
     def from_ref(cls, ref: runs.BackendRef) -> RayBackend:
