@@ -26,7 +26,6 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import pandas as pd
 
 from fer_core import runs, settings
 from fer_core.errors import RunError
+from fer_core.training.loggers import RunLogger
 
 RUN_ID_TAG = "fer.run_id"
 DEFAULT_EXPERIMENT = "FER Studio"
@@ -54,7 +54,7 @@ def configured_uri() -> str | None:
 
 
 def enabled() -> bool:
-    """Whether runs log to MLflow as they finish: only with ``MLFLOW_TRACKING_URI`` set."""
+    """Whether runs log to MLflow as they train: only with ``MLFLOW_TRACKING_URI`` set."""
     return configured_uri() is not None
 
 
@@ -115,8 +115,8 @@ def log_finished(run_dir: Path, state: str, *, tracking_uri: str | None = None
     return {"mlflow_run_id": mlflow_id}
 
 
-class MLflowLogger:
-    """Log a run to MLflow while it trains (a ``training.loggers.RunLogger``).
+class MLflowLogger(RunLogger):
+    """Log a run to MLflow while it trains.
 
     Every call to MLflow runs on one worker thread, in order, so training never waits for the
     tracking server. The first failure turns live logging off with one warning; the replay of
@@ -131,12 +131,6 @@ class MLflowLogger:
         self._client: Any = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-mlflow")
         self._submit(self._start)
-
-    def on_phase(self, phase: int, start: int, steps: int) -> None:
-        pass
-
-    def on_step(self, step: int, logs: Mapping[str, Any]) -> None:
-        pass
 
     def on_epoch(self, row: dict[str, Any]) -> None:
         self._submit(self._log_epoch, dict(row))
@@ -157,14 +151,12 @@ class MLflowLogger:
         return {}
 
     def _submit(self, task: Any, *args: Any) -> None:
-        if not self.failed:
-            self._worker.submit(self._guarded, task, *args)
+        self._worker.submit(self._guarded, task, *args)
 
     def _guarded(self, task: Any, *args: Any) -> None:
-        if self.failed:
-            return
         try:
-            task(*args)
+            if not self.failed:
+                task(*args)
         except Exception as err:
             self.failed = True
             log.warning("MLflow live logging stopped: %s: %s. The run is logged in full when "

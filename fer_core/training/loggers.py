@@ -12,16 +12,15 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from fer_core import runs
 
 log = logging.getLogger("fer_core.training")
 
 
-class RunLogger(Protocol):
-    """What the trainer tells a logger. Structural, so ``fer_core.tracking`` implements it
-    without importing the training package."""
+class RunLogger:
+    """What the trainer tells a logger; each overrides the calls it cares about."""
 
     def on_phase(self, phase: int, start: int, steps: int) -> None:
         """A phase's fit begins: ``start`` epochs of the run were done before it."""
@@ -34,17 +33,17 @@ class RunLogger(Protocol):
 
     def on_end(self, state: str) -> dict[str, Any]:
         """The run ended as ``state``; return status fields to record (MLflow's run id)."""
+        return {}
 
 
-class Loggers:
+class Loggers(RunLogger):
     """Every logger of a run, called in turn; a logger's end never fails the run."""
 
     def __init__(self, *loggers: RunLogger | None) -> None:
-        self.loggers: list[RunLogger] = [each for each in loggers if each is not None]
+        self.loggers = [each for each in loggers if each is not None]
 
     def add(self, logger: RunLogger | None) -> None:
-        if logger is not None:
-            self.loggers.append(logger)
+        self.loggers += [logger] if logger is not None else []
 
     def on_phase(self, phase: int, start: int, steps: int) -> None:
         for each in self.loggers:
@@ -69,7 +68,7 @@ class Loggers:
         return fields
 
 
-class RunFolderLogger:
+class RunFolderLogger(RunLogger):
     """History rows, the log line of each epoch, and ``status.json`` progress.
 
     The app follows a job only through its run folder, so this is the logger that matters;
@@ -104,9 +103,6 @@ class RunFolderLogger:
                         if row[k] is not None}
         self._write(self.steps)
 
-    def on_end(self, state: str) -> dict[str, Any]:
-        return {}
-
     def _write(self, step: int) -> None:
         now = self._last_write = time.monotonic()
         done = self.clock.done + step / self.steps if step < self.steps else self.clock.done
@@ -124,7 +120,7 @@ class RunFolderLogger:
         })
 
 
-class TensorBoardLogger:
+class TensorBoardLogger(RunLogger):
     """Scalars once per epoch for ``tensorboard --logdir runs/``, laid out as Keras' own
     callback lays them out: a folder per phase with a ``train`` and a ``validation`` run,
     ``epoch_loss``-style names, and each phase's epochs counted from 0.
@@ -156,14 +152,10 @@ class TensorBoardLogger:
     def on_phase(self, phase: int, start: int, steps: int) -> None:
         import tensorflow as tf
 
-        self._close()
-        self.start = start
-        self.writers = {split: tf.summary.create_file_writer(str(self.folder / f"phase{phase}"
-                                                                 / split))
+        self.on_end("")  # closes the previous phase's writers
+        self.start, folder = start, self.folder / f"phase{phase}"
+        self.writers = {split: tf.summary.create_file_writer(str(folder / split))
                         for split in self.SCALARS}
-
-    def on_step(self, step: int, logs: Mapping[str, Any]) -> None:
-        pass
 
     def on_epoch(self, row: dict[str, Any]) -> None:
         import tensorflow as tf
@@ -176,13 +168,10 @@ class TensorBoardLogger:
             self.writers[split].flush()
 
     def on_end(self, state: str) -> dict[str, Any]:
-        self._close()
-        return {}
-
-    def _close(self) -> None:
         for writer in self.writers.values():
             writer.close()
         self.writers = {}
+        return {}
 
 
 def _or_nan(value: float | None) -> float:

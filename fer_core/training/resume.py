@@ -12,7 +12,6 @@ Nothing here imports Keras: the app asks :func:`is_resumable` of every failed ru
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,26 +34,16 @@ def backup_path(run_dir: Path, phase: int, epochs: int) -> Path:
     return backup_dir(run_dir, phase) / f"epoch{epochs:04d}.weights.h5"
 
 
-_BACKUP = re.compile(r"^epoch(\d+)\.weights\.h5$")
-
-
 def backups(run_dir: Path, phase: int) -> list[Path]:
     """The phase's backups, oldest first (more than one only if a crash hit between the save
     of one and the removal of the one before)."""
-    folder = backup_dir(run_dir, phase)
-    found = [p for p in folder.iterdir() if _epochs_of(p)] if folder.is_dir() else []
-    return sorted(found, key=_epochs_of)
+    return sorted(backup_dir(run_dir, phase).glob("epoch[0-9][0-9][0-9][0-9].weights.h5"))
 
 
 def restored_epochs(run_dir: Path, phase: int) -> int:
     """Epochs of ``phase`` that its backup holds (0 when there is none)."""
     found = backups(run_dir, phase)
-    return _epochs_of(found[-1]) if found else 0
-
-
-def _epochs_of(path: Path) -> int:
-    match = _BACKUP.match(path.name)
-    return int(match[1]) if match else 0
+    return int(found[-1].name[len("epoch"):].split(".")[0]) if found else 0
 
 
 def restore(model: Any, run_dir: Path, phase: int) -> int:

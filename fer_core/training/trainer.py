@@ -87,6 +87,7 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
     from fer_core import device
     from fer_core.runs.evaluation import evaluate_model
     from fer_core.training.callbacks import BestTracker, EpochClock
+    from fer_core.training.models import build_model
 
     started = time.monotonic()
     policy = device.precision_policy(config.mixed_precision)
@@ -99,30 +100,19 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
         loggers.add(RunFolderLogger(run_dir, clock))
         loggers.add(TensorBoardLogger.create(run_dir))
         loggers.add(tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
-        trainer = Trainer(config, run_dir, data, _build(config, len(data.classes)), stop,
-                          loggers, BestTracker(), clock)
+        fer = build_model(config.backbone, num_classes=len(data.classes),
+                          input_size=config.input_size, weights=config.weights,
+                          dropout=config.dropout, seed=config.seed)
+        trainer = Trainer(config, run_dir, data, fer, stop, loggers, BestTracker(), clock)
         trainer.run()
         metrics = evaluate_model(
             trainer.best_model(), data, run_dir=run_dir, tta=config.tta,
             shift=config.tta_shift, batch_size=max(config.batch_size, 128),
         )
-    metrics.update(
-        seconds=round(time.monotonic() - started, 1),
-        epochs=clock.done,
-        best_epoch=trainer.best.epoch,
-        cancelled=stop.requested,
-    )
+    metrics.update(seconds=round(time.monotonic() - started, 1), epochs=clock.done,
+                   best_epoch=trainer.best.epoch, cancelled=stop.requested)
     runs.write_metrics(run_dir, metrics)
     return metrics
-
-
-def _build(config: TrainConfig, num_classes: int) -> FerModel:
-    from fer_core.training.models import build_model
-
-    return build_model(
-        config.backbone, num_classes=num_classes, input_size=config.input_size,
-        weights=config.weights, dropout=config.dropout, seed=config.seed,
-    )
 
 
 @dataclass(frozen=True)
