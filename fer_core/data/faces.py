@@ -159,20 +159,16 @@ def crop_face(grey: np.ndarray, box: FaceBox, *, margin: float = MARGIN) -> np.n
     top, left = max(box.y - pad_h, 0), max(box.x - pad_w, 0)
     bottom = min(box.y + box.h + pad_h, grey.shape[0])
     right = min(box.x + box.w + pad_w, grey.shape[1])
-    return _resize_48(grey[top:bottom, left:right])
+    return resize_48(grey[top:bottom, left:right])
 
 
-def _resize_48(grey: np.ndarray) -> np.ndarray:
+def resize_48(grey: np.ndarray) -> np.ndarray:
+    """A grey image resized to 48x48 (a copy when it is that size already)."""
     if grey.shape == (IMAGE_SIZE, IMAGE_SIZE):
         return grey.copy()
     img = Image.fromarray(grey)
     return np.asarray(img.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR,
                                  reducing_gap=3.0), dtype=np.uint8)
-
-
-def _centre_square(grey: np.ndarray) -> FaceBox:
-    side = min(grey.shape)
-    return FaceBox((grey.shape[1] - side) // 2, (grey.shape[0] - side) // 2, side, side)
 
 
 def detect(image: Image.Image | np.ndarray, *, whole_if_none: bool = False) -> FaceResult:
@@ -186,13 +182,12 @@ def detect(image: Image.Image | np.ndarray, *, whole_if_none: bool = False) -> F
         return FaceResult(grey, "blank")
     if max(grey.shape) <= SMALL_SIDE:
         return FaceResult(grey, "as-is", [FaceBox(0, 0, grey.shape[1], grey.shape[0])],
-                          [_resize_48(grey)])
-    if not detector_available():
-        box = _centre_square(grey)
-        return FaceResult(grey, "whole", [box], [crop_face(grey, box, margin=0.0)])
-    boxes = find_faces(grey)
-    if not boxes and whole_if_none:
-        box = _centre_square(grey)
+                          [resize_48(grey)])
+    detector = detector_available()
+    boxes = find_faces(grey) if detector else []
+    if not boxes and (whole_if_none or not detector):
+        side = min(grey.shape)  # the centre square
+        box = FaceBox((grey.shape[1] - side) // 2, (grey.shape[0] - side) // 2, side, side)
         return FaceResult(grey, "whole", [box], [crop_face(grey, box, margin=0.0)])
     return FaceResult(grey, "detected", boxes, [crop_face(grey, b) for b in boxes])
 

@@ -1,7 +1,8 @@
 """Decode an index into one uint8 array of 48x48 grey images, and cache it on disk.
 
-Every image is normalised the same way (grey, 48x48) and every problem is *counted or listed*
-rather than raised: one bad file in 30,000 must not stop a user, but they must be told.
+Every image is normalised the same way (grey, 48x48, as Predict's photos in ``faces.py``) and
+every problem is *counted or listed* rather than raised: one bad file in 30,000 must not stop a
+user, but they must be told.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from fer_core.atomic import atomic_path
+from fer_core.data.faces import resize_48, to_grey
 from fer_core.emotions import FER2013_CSV_CODES
 from fer_core.settings import IMAGE_SIZE
 
 CACHE_FORMAT = 1  # bump when the cached array layout changes, so old caches are ignored
 PIXELS_PER_IMAGE = IMAGE_SIZE * IMAGE_SIZE
+_DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 
 @dataclass
@@ -51,17 +54,14 @@ class LoadReport:
             lines.append(f"{self.converted_to_grey:,} colour images converted to grey")
         if self.resized:
             lines.append(f"{self.resized:,} images resized to {IMAGE_SIZE}x{IMAGE_SIZE}")
-        for item_id, reason in self.skipped[:10]:
-            lines.append(f"skipped {item_id}: {reason}")
+        lines += [f"skipped {item_id}: {reason}" for item_id, reason in self.skipped[:10]]
         if len(self.skipped) > 10:
             lines.append(f"... and {len(self.skipped) - 10:,} more skipped")
         if self.ignored_files:
             lines.append(f"{len(self.ignored_files):,} non-image files ignored")
-        for folder in self.empty_class_folders:
-            lines.append(f"class folder {folder} holds no images")
-        for link in self.outside_links:
-            lines.append(f"not followed: {link} links outside the data folder")
-        return lines
+        lines += [f"class folder {folder} holds no images" for folder in self.empty_class_folders]
+        return lines + [f"not followed: {link} links outside the data folder"
+                        for link in self.outside_links]
 
 
 def decode_image(path: str | Path) -> tuple[np.ndarray, bool, bool]:
@@ -74,12 +74,12 @@ def decode_image(path: str | Path) -> tuple[np.ndarray, bool, bool]:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                was_colour = img.mode not in ("L", "1")
+                converted = img.mode != "L"
                 if img.format == "JPEG" and max(img.size) > 2 * IMAGE_SIZE:
                     img.draft("L", (IMAGE_SIZE, IMAGE_SIZE))  # decode big JPEGs at reduced size
                 img.load()
-                grey, converted, resized = _to_grey_48(img)
-                return grey, converted or was_colour, resized
+                grey = _deep_to_grey(img) if img.mode in _DEEP_MODES else to_grey(img)
+                return resize_48(grey), converted, grey.shape != (IMAGE_SIZE, IMAGE_SIZE)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ValueError(
             f"too many pixels, refused as a possible decompression bomb ({err})"
@@ -90,24 +90,11 @@ def decode_image(path: str | Path) -> tuple[np.ndarray, bool, bool]:
         raise ValueError(f"corrupt or truncated image ({err})") from None
 
 
-def _to_grey_48(img: Image.Image) -> tuple[np.ndarray, bool, bool]:
-    converted = img.mode != "L"
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        # 16/32-bit grey: scale the used range to 0-255 instead of clipping to white.
-        raw = np.asarray(img, dtype=np.float32)
-        top = 65535.0 if img.mode.startswith("I;16") else max(float(raw.max()), 1.0)
-        img = Image.fromarray(np.clip(raw / top * 255.0, 0, 255).astype(np.uint8), mode="L")
-    elif img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        # Transparent areas become white, as every image viewer shows them.
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba).convert("L")
-    elif img.mode != "L":
-        img = img.convert("L")
-    resized = img.size != (IMAGE_SIZE, IMAGE_SIZE)
-    if resized:
-        img = img.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    return np.asarray(img, dtype=np.uint8), converted, resized
+def _deep_to_grey(img: Image.Image) -> np.ndarray:
+    """16/32-bit grey: scale the used range to 0-255 instead of clipping to white."""
+    raw = np.asarray(img, dtype=np.float32)
+    top = 65535.0 if img.mode.startswith("I;16") else max(float(raw.max()), 1.0)
+    return np.clip(raw / top * 255.0, 0, 255).astype(np.uint8)
 
 
 def parse_pixels(text: str) -> np.ndarray:
@@ -133,9 +120,7 @@ def decode_index(kind: str, index: pd.DataFrame) -> tuple[np.ndarray, pd.DataFra
     images = np.empty((len(index), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     keep = np.zeros(len(index), dtype=bool)
     labels = index["label"].to_numpy(dtype=object).copy()
-    for i, (item_id, label, source) in enumerate(
-        zip(index["id"], index["label"], index["source"], strict=True)
-    ):
+    for i, (item_id, label, source) in enumerate(index[["id", "label", "source"]].to_numpy()):
         try:
             if kind == "csv":
                 labels[i] = _csv_label(label)
@@ -179,17 +164,14 @@ def read_cache(path: Path) -> tuple[np.ndarray, pd.DataFrame, LoadReport] | None
     try:
         with np.load(path, allow_pickle=False) as npz:
             images = npz["images"]
-            index = pd.DataFrame({col: npz[f"index_{col}"] for col in _index_columns(npz)})
+            columns = [n.removeprefix("index_") for n in npz.files if n.startswith("index_")]
+            index = pd.DataFrame({col: npz[f"index_{col}"] for col in columns})
             report = LoadReport(**json.loads(str(npz["report"])))
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a damaged cache is rebuilt, never trusted
     report.skipped = [tuple(item) for item in report.skipped]
     report.from_cache = True
     return images, index, report
-
-
-def _index_columns(npz: np.lib.npyio.NpzFile) -> list[str]:
-    return [name.removeprefix("index_") for name in npz.files if name.startswith("index_")]
 
 
 def write_cache(path: Path, images: np.ndarray, index: pd.DataFrame, report: LoadReport) -> None:
