@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from fer_core import settings
+from fer_core.data.sources import staged_dir
 from fer_core.emotions import EMOTIONS
 from fer_core.errors import DataError
 
@@ -356,31 +356,19 @@ def generate_demo_dataset(
 def demo_dataset_dir(*, seed: int = 0) -> Path:
     """The demo data set in the cache folder, generated on first use.
 
-    Generation happens in a temporary folder beside the final one and is moved into place
-    with one ``os.replace``, so a crash or two app instances starting at once never leave a
-    half-written data set where the loader would find it: the folder either exists complete
-    or not at all.
+    Generated in a temporary folder and renamed into place, so a crash or two app instances
+    starting at once never leave a half-written data set where the loader would find it.
     """
     _check_seed(seed)
     cache = settings.cache_dir()
     final = cache / f"demo-v{DEMO_VERSION}-seed{seed}"
     if final.is_dir():
         return final
-    cache.mkdir(parents=True, exist_ok=True)
     prefix = f".{final.name}.tmp-"
     _remove_stale_temp_dirs(cache, prefix)
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=cache))
-    try:
+    with staged_dir(final, prefix) as tmp:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private (0o700); the data set is not secret
         generate_demo_dataset(tmp, seed=seed)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not final.is_dir():  # not a lost race: a real error (permissions, disk)
-                raise
-    finally:
-        # After a successful replace tmp no longer exists; otherwise it is ours to remove.
-        shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 

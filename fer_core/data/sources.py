@@ -17,6 +17,8 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,23 +31,14 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", 
 
 # Split folder names seen in FER downloads, mapped to the project's three splits.
 SPLIT_NAMES: dict[str, str] = {
-    "train": "train",
-    "training": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "test": "test",
-    "testing": "test",
-    "publictest": "test",
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val",
+    "test": "test", "testing": "test", "publictest": "test",
 }
 
 # How the challenge CSV's ``Usage`` maps to splits: both test halves are test, as in the
 # Kaggle folders. The original value is kept in the index's ``usage`` column.
-CSV_USAGE_SPLITS: dict[str, str] = {
-    "training": "train",
-    "publictest": "test",
-    "privatetest": "test",
-}
+CSV_USAGE_SPLITS = {"training": "train", "publictest": "test", "privatetest": "test"}
 
 EXPECTED_LAYOUT = (
     "Expected a folder laid out like the Kaggle FER-2013 download (ROOT/train/<class>/*.jpg and "
@@ -68,9 +61,9 @@ class SourceIndex:
     root: Path  # the folder or CSV file the index was built from
     index: pd.DataFrame  # id, split, label, source (+ usage for CSV)
     fingerprint: str  # changes whenever a file is added, removed or modified
-    ignored: tuple[str, ...]  # files listed but not images (by extension), relative ids
-    empty_class_folders: tuple[str, ...]
-    outside_links: tuple[str, ...]  # symlinks pointing outside the data folder, never followed
+    ignored: tuple[str, ...] = ()  # files listed but not images (by extension), relative ids
+    empty_class_folders: tuple[str, ...] = ()
+    outside_links: tuple[str, ...] = ()  # symlinks pointing outside the data folder, never followed
 
 
 def index_source(path: Path, *, cache_root: Path) -> SourceIndex:
@@ -81,9 +74,7 @@ def index_source(path: Path, *, cache_root: Path) -> SourceIndex:
     if path.is_file() and path.suffix.lower() == ".zip":
         path = extract_zip(path, cache_root / "extracted")
     root = find_data_root(path)
-    if root.is_file():
-        return index_csv(root)
-    return index_folders(root)
+    return index_csv(root) if root.is_file() else index_folders(root)
 
 
 def find_data_root(path: Path) -> Path:
@@ -117,14 +108,13 @@ def find_data_root(path: Path) -> Path:
 def index_folders(root: Path) -> SourceIndex:
     """Index the Kaggle layout; unknown class folders are an error, never silently dropped."""
     root = root.resolve()
-    split_dirs = _split_folders(root)
     rows: list[tuple[str, str, str, str]] = []
     ignored: list[str] = []
     empty: list[str] = []
     outside: list[str] = []
     unknown: list[str] = []
     digest = hashlib.sha1(str(root).encode())
-    for split, split_dir in split_dirs:
+    for split, split_dir in _split_folders(root):
         for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
             label = canonical_emotion(class_dir.name)
             rel_dir = class_dir.relative_to(root).as_posix()
@@ -135,7 +125,7 @@ def index_folders(root: Path) -> SourceIndex:
             n_before = len(rows)
             for entry in sorted(os.scandir(class_dir), key=lambda e: e.name):
                 rel = f"{rel_dir}/{entry.name}"
-                if entry.is_symlink() and not _inside(Path(entry.path), root):
+                if entry.is_symlink() and not Path(entry.path).resolve().is_relative_to(root):
                     outside.append(rel)
                     continue
                 if not entry.is_file():
@@ -156,31 +146,16 @@ def index_folders(root: Path) -> SourceIndex:
     if not rows:
         raise DataError(f"No images found under {str(root)!r}. {EXPECTED_LAYOUT}")
     index = pd.DataFrame(rows, columns=["id", "split", "label", "source"])
-    return SourceIndex(
-        kind="folders",
-        root=root,
-        index=index,
-        fingerprint=digest.hexdigest(),
-        ignored=tuple(ignored),
-        empty_class_folders=tuple(empty),
-        outside_links=tuple(outside),
-    )
+    return SourceIndex(kind="folders", root=root, index=index, fingerprint=digest.hexdigest(),
+                       ignored=tuple(ignored), empty_class_folders=tuple(empty),
+                       outside_links=tuple(outside))
 
 
 def _split_folders(root: Path) -> list[tuple[str, Path]]:
     """The (split, folder) pairs under root; a root of class folders is all ``train``."""
-    pairs = []
-    for child in sorted(p for p in root.iterdir() if p.is_dir()):
-        split = SPLIT_NAMES.get(child.name.strip().lower())
-        if split is not None:
-            pairs.append((split, child))
-    if pairs:
-        return pairs
-    return [("train", root)]
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return path.resolve().is_relative_to(root)
+    children = sorted(p for p in root.iterdir() if p.is_dir())
+    pairs = [(SPLIT_NAMES.get(child.name.strip().lower()), child) for child in children]
+    return [(split, child) for split, child in pairs if split] or [("train", root)]
 
 
 def index_csv(csv_path: Path) -> SourceIndex:
@@ -201,13 +176,8 @@ def index_csv(csv_path: Path) -> SourceIndex:
         )
     if frame.empty:
         raise DataError(f"{csv_path.name} has no rows. {EXPECTED_LAYOUT}")
-    if "usage" in columns:
-        usage = frame[columns["usage"]]
-    else:
-        usage = pd.Series("Training", index=frame.index)
+    usage = frame[columns["usage"]] if "usage" in columns else pd.Series("Training", frame.index)
     split = usage.str.strip().str.lower().map(CSV_USAGE_SPLITS).fillna("train")
-    stat = csv_path.stat()
-    fingerprint = hashlib.sha1(f"{csv_path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
     index = pd.DataFrame(
         {
             "id": [f"{csv_path.name}:{i + 2}" for i in range(len(frame))],  # 1-based, after header
@@ -217,28 +187,23 @@ def index_csv(csv_path: Path) -> SourceIndex:
             "usage": usage.to_numpy(),
         }
     )
-    return SourceIndex(
-        kind="csv",
-        root=csv_path,
-        index=index,
-        fingerprint=fingerprint.hexdigest(),
-        ignored=(),
-        empty_class_folders=(),
-        outside_links=(),
-    )
+    return SourceIndex(kind="csv", root=csv_path, index=index, fingerprint=_file_key(csv_path))
+
+
+def _file_key(path: Path) -> str:
+    """A digest of a file's full path, size and modification time: changes when it does."""
+    stat = path.stat()
+    key = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    return hashlib.sha1(key.encode()).hexdigest()
 
 
 def extract_zip(zip_path: Path, target_root: Path) -> Path:
     """Extract ``zip_path`` once into ``target_root/<fingerprint>`` and return that folder.
 
     Every entry is checked before anything is written: no absolute path, no ``..``, no link,
-    a bounded total size, file count and compression ratio (zip bombs). Extraction happens in
-    a temporary folder that is renamed into place, so an interrupted extraction never leaves a
-    half-filled folder behind that a later call would trust.
+    a bounded total size, file count and compression ratio (zip bombs).
     """
-    stat = zip_path.stat()
-    key = hashlib.sha1(f"{zip_path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
-    final = target_root / key.hexdigest()[:16]
+    final = target_root / _file_key(zip_path)[:16]
     if final.is_dir():
         return final
     try:
@@ -247,19 +212,30 @@ def extract_zip(zip_path: Path, target_root: Path) -> Path:
         raise DataError(f"{zip_path.name} is not a valid zip file: {err}.") from err
     with archive:
         members = _checked_members(archive, zip_path.name)
-        target_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target_root))
-        try:
+        with staged_dir(final, ".extract-") as staging:
             for info in members:
                 _extract_member(archive, info, staging)
-            try:
-                os.replace(staging, final)
-            except OSError:
-                if not final.is_dir():  # another process won the race: use its copy
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+@contextmanager
+def staged_dir(final: Path, prefix: str) -> Iterator[Path]:
+    """Yield a new temporary folder beside ``final`` that becomes ``final`` if the block succeeds.
+
+    An interrupted block never leaves a half-filled ``final`` that a later call would trust;
+    when another process made ``final`` first, its copy is kept and ours discarded.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=final.parent))
+    try:
+        yield staging
+        try:
+            os.replace(staging, final)
+        except OSError:
+            if not final.is_dir():  # not a lost race: a real error (permissions, disk)
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _checked_members(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
