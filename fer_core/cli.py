@@ -27,27 +27,95 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fer_core import settings
-from fer_core.errors import FerError
+from fer_core.errors import DataError, FerError, RunError
 
-Handler = Callable[[argparse.Namespace], int]
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+Handler = Callable[[argparse.Namespace], int | None]  # None: exit status 0
+Argument = tuple[tuple[str, ...], dict[str, Any]]
 
 
-def command(register: Callable[[argparse._SubParsersAction], None]):
-    """Collect a function that adds one sub-command to the parser."""
-    _COMMANDS.append(register)
-    return register
+def _arg(*flags: str, **options: Any) -> Argument:
+    """One ``add_argument`` call, written down for ``_command``."""
+    return flags, options
+
+
+JSON = _arg("--json", action="store_true")
+RUN_DIRS = _arg("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+RUN_ID = _arg("run_id")
+
+
+def _command(sub: argparse._SubParsersAction, name: str, handler: Handler, help_text: str,
+             *arguments: Argument) -> None:
+    parser = sub.add_parser(name, help=help_text)
+    for flags, options in arguments:
+        parser.add_argument(*flags, **options)
+    parser.set_defaults(handler=handler)
+
+
+def _group(sub: argparse._SubParsersAction, name: str, help_text: str):
+    """A command with sub-commands of its own, such as ``data info``."""
+    return sub.add_parser(name, help=help_text).add_subparsers(dest=f"{name}_command",
+                                                               required=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from fer_core.config import PRESETS
+
     parser = argparse.ArgumentParser(
         prog="python -m fer_core", description="FER Studio: facial emotion recognition workbench."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for register in _COMMANDS:
-        register(sub)
+    data = _group(sub, "data", "inspect a data set")
+    _command(data, "info", _data_info, "counts per split and class, imbalance, load report",
+             _arg("--data", type=Path, help="folder, fer2013.csv or .zip (default: demo)"),
+             _arg("--json", action="store_true", help="machine-readable output"))
+    _command(data, "audit", _data_audit, "image quality, duplicates and train/test leakage",
+             _arg("--data", type=Path), JSON)
+    _command(data, "demo", _data_demo, "write the synthetic demo data set to a folder",
+             _arg("out_dir", type=Path), _arg("--seed", type=int, default=0))
+    _command(sub, "train", _train, "train a model into a run folder",
+             _arg("--preset", choices=sorted(PRESETS), help="start from a named recipe"),
+             _arg("--config", type=Path, help="a JSON file of TrainConfig fields"),
+             _arg("--set", action="append", default=[], metavar="KEY=VALUE",
+                  help="override one field (repeatable), e.g. --set epochs=3"),
+             _arg("--data", help="folder, fer2013.csv or .zip (default: FER_DATA_DIR/demo)"),
+             _arg("--run-dir", type=Path, help="the run folder (default: a new one in runs/)"))
+    _command(sub, "evaluate", _evaluate, "evaluate saved runs on any data set", RUN_DIRS,
+             _arg("--ensemble", action="store_true", help="average the runs' predictions"),
+             _arg("--data", help="folder, fer2013.csv or .zip (default: the run's data)"),
+             _arg("--split", default="test", choices=["train", "val", "test"]),
+             _arg("--tta", action="store_true", help="average with mirrored images"),
+             _arg("--tta-shift", type=int, default=0, metavar="PIXELS",
+                  help="also average over images shifted this far (e.g. 4)"),
+             JSON)
+    _command(sub, "predict", _predict, "emotion probabilities for face images",
+             _arg("run_dir", type=Path, metavar="RUN_DIR"),
+             _arg("images", type=Path, nargs="+", metavar="IMAGE"), JSON)
+    runs_ = _group(sub, "runs", "list run folders")
+    _command(runs_, "list", _runs_list, "every run, newest first", JSON)
+    _command(runs_, "export-mlflow", _runs_export_mlflow,
+             "log finished runs to MLflow (config, curves, metrics, files)", RUN_DIRS,
+             _arg("--tracking-uri", help="default: MLFLOW_TRACKING_URI"))
+    jobs = _group(sub, "jobs", "background training jobs")
+    _command(jobs, "launch", _jobs_launch, "queue a training job; prints its run id",
+             _arg("--preset", choices=sorted(PRESETS)), _arg("--config", type=Path),
+             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), _arg("--data"),
+             JSON,
+             _arg("--backend", choices=settings.JOB_BACKENDS,
+                  help="where the job runs (default: FER_JOBS_BACKEND, else local)"),
+             _arg("--address",
+                  help="Ray job API address (default: RAY_ADDRESS), e.g. http://head:8265"),
+             _arg("--gpus", type=float,
+                  help="GPUs per Ray job (default: FER_RAY_GPUS, else 0; 1 on a GPU cluster)"))
+    _command(jobs, "list", _jobs_list, "jobs with their state and progress", JSON)
+    _command(jobs, "cancel", _jobs_cancel, "cancel a queued or running job", RUN_ID)
+    _command(jobs, "resume", _jobs_resume, "continue a failed job from its last finished epoch",
+             RUN_ID)
+    _command(jobs, "wait", _jobs_wait, "block until a job ends; exit 0 if it succeeded", RUN_ID)
+    _command(jobs, "worker", _jobs_worker, "(internal) serve the local queue until empty",
+             _arg("--runs-dir", type=Path, required=True))
     return parser
 
 
@@ -55,34 +123,21 @@ def print_json(data: object) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
+def _print_scores(split: str, scores: dict) -> None:
+    print(f"{split}: accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}, "
+          f"macro-F1 {scores['macro_f1']:.4f} ({scores['n']:,} images)")
+
+
 # --- data ----------------------------------------------------------------------------------------
 
-@command
-def _data_commands(sub: argparse._SubParsersAction) -> None:
-    data = sub.add_parser("data", help="inspect a data set").add_subparsers(
-        dest="data_command", required=True
-    )
-    info = data.add_parser("info", help="counts per split and class, imbalance, load report")
-    info.add_argument("--data", type=Path, help="folder, fer2013.csv or .zip (default: demo)")
-    info.add_argument("--json", action="store_true", help="machine-readable output")
-    info.set_defaults(handler=_data_info)
-    audit = data.add_parser("audit", help="image quality, duplicates and train/test leakage")
-    audit.add_argument("--data", type=Path)
-    audit.add_argument("--json", action="store_true")
-    audit.set_defaults(handler=_data_audit)
-    demo = data.add_parser("demo", help="write the synthetic demo data set to a folder")
-    demo.add_argument("out_dir", type=Path)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(handler=_data_demo)
-
-
-def _data_info(args: argparse.Namespace) -> int:
+def _data_info(args: argparse.Namespace) -> None:
     from fer_core.data import imbalance_callout, load_dataset, summarize
 
-    summary = summarize(load_dataset(args.data))
+    ds = load_dataset(args.data)
+    summary = summarize(ds)
     if args.json:
         print_json(summary)
-        return 0
+        return
     label = " (synthetic)" if summary["synthetic"] else ""
     print(f"{summary['name']}{label}: {summary['n_images']:,} images at {summary['location']}")
     splits = list(summary["counts"])
@@ -91,19 +146,11 @@ def _data_info(args: argparse.Namespace) -> int:
         row = "".join(f"{summary['counts'][s][label_name]:>9,}" for s in splits)
         print(f"{label_name:<10}{row}{summary['train_shares'][label_name]:>9.1%}")
     print(imbalance_callout(summary))
-    for line in _load_report_lines(summary):
+    for line in ds.report.summary():
         print(f"  {line}")
-    return 0
 
 
-def _load_report_lines(summary: dict) -> list[str]:
-    from fer_core.data.loading import LoadReport
-
-    fields = {k: v for k, v in summary["load_report"].items() if k in LoadReport.__annotations__}
-    return LoadReport(**fields).summary()
-
-
-def _data_audit(args: argparse.Namespace) -> int:
+def _data_audit(args: argparse.Namespace) -> None:
     from fer_core.data import load_dataset
     from fer_core.data.audit import audit
 
@@ -115,36 +162,20 @@ def _data_audit(args: argparse.Namespace) -> int:
         print(f"Audit of {ds.name}: {len(ds):,} images")
         for line in report.summary():
             print(f"  {line}")
-    return 0
 
 
-def _data_demo(args: argparse.Namespace) -> int:
+def _data_demo(args: argparse.Namespace) -> None:
     from fer_core.data.demo import generate_demo_dataset
 
     out = generate_demo_dataset(args.out_dir, seed=args.seed)
     print(f"Synthetic demo data set written to {out}")
-    return 0
 
 
-# --- train, evaluate, predict --------------------------------------------------------------------
+# --- train, evaluate, predict, runs --------------------------------------------------------------
 
-@command
-def _train_command(sub: argparse._SubParsersAction) -> None:
-    from fer_core.config import PRESETS
-
-    train = sub.add_parser("train", help="train a model into a run folder")
-    train.add_argument("--preset", choices=sorted(PRESETS), help="start from a named recipe")
-    train.add_argument("--config", type=Path, help="a JSON file of TrainConfig fields")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override one field (repeatable), e.g. --set epochs=3")
-    train.add_argument("--data", help="folder, fer2013.csv or .zip (default: FER_DATA_DIR/demo)")
-    train.add_argument("--run-dir", type=Path, help="the run folder (default: a new one in runs/)")
-    train.set_defaults(handler=_train)
-
-
-def _train(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace) -> None:
     from fer_core import runs
-    from fer_core.config import resolve_config
+    from fer_core.config import TrainConfig, resolve_config
 
     run_dir: Path | None = args.run_dir
     if run_dir is not None and runs.is_run(run_dir) and not (
@@ -155,8 +186,9 @@ def _train(args: argparse.Namespace) -> int:
             # A backend cannot always drop a pending job (Ray cannot): one cancelled while it
             # waited starts here, briefly, and stops.
             print(f"Run {run_dir.name} is already {status.state}; not training it.")
-            return 0
-        config = _config_of_run(run_dir)  # a queued job: its config was written at launch
+            return
+        # A queued job: its config was written at launch.
+        config = TrainConfig.from_dict(runs.read_config(run_dir).config)
     else:
         config = resolve_config(preset_name=args.preset, config_file=args.config,
                                 overrides=args.set, data=args.data)
@@ -168,69 +200,31 @@ def _train(args: argparse.Namespace) -> int:
     metrics = train(config, run_dir)
     for split in ("val", "test"):
         if split in metrics:
-            m = metrics[split]
-            print(f"{split}: accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}, "
-                  f"macro-F1 {m['macro_f1']:.4f} ({m['n']:,} images)")
-    return 0
+            _print_scores(split, metrics[split])
 
 
-def _config_of_run(run_dir: Path):
-    from fer_core import runs
-    from fer_core.config import TrainConfig
-
-    return TrainConfig.from_dict(runs.read_config(run_dir).config)
-
-
-@command
-def _evaluate_command(sub: argparse._SubParsersAction) -> None:
-    evaluate = sub.add_parser("evaluate", help="evaluate saved runs on any data set")
-    evaluate.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    evaluate.add_argument("--ensemble", action="store_true", help="average the runs' predictions")
-    evaluate.add_argument("--data", help="folder, fer2013.csv or .zip (default: the run's data)")
-    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
-    evaluate.add_argument("--tta", action="store_true", help="average with mirrored images")
-    evaluate.add_argument("--tta-shift", type=int, default=0, metavar="PIXELS",
-                          help="also average over images shifted this far (e.g. 4)")
-    evaluate.add_argument("--json", action="store_true")
-    evaluate.set_defaults(handler=_evaluate)
-
-
-def _evaluate(args: argparse.Namespace) -> int:
-    from fer_core.errors import RunError
+def _evaluate(args: argparse.Namespace) -> None:
     from fer_core.runs.evaluation import evaluate_ensemble, evaluate_run
 
+    options = {"data": args.data, "split": args.split, "tta": args.tta, "shift": args.tta_shift}
     if args.ensemble:
-        result = evaluate_ensemble(args.run_dirs, data=args.data, split=args.split, tta=args.tta,
-                                   shift=args.tta_shift)
+        result = evaluate_ensemble(args.run_dirs, **options)
     elif len(args.run_dirs) == 1:
-        result = evaluate_run(args.run_dirs[0], data=args.data, split=args.split, tta=args.tta,
-                              shift=args.tta_shift)
+        result = evaluate_run(args.run_dirs[0], **options)
     else:
         raise RunError("Give one RUN_DIR, or several with --ensemble.")
     if args.json:
         print_json(result)
-        return 0
-    print(f"{args.split}: accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}, "
-          f"macro-F1 {result['macro_f1']:.4f} ({result['n']:,} images)")
+        return
+    _print_scores(args.split, result)
     for pair in result["most_confused"][:3]:
         print(f"  {pair['true']} taken for {pair['predicted']}: {pair['count']} times")
-    return 0
 
 
-@command
-def _predict_command(sub: argparse._SubParsersAction) -> None:
-    predict = sub.add_parser("predict", help="emotion probabilities for face images")
-    predict.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    predict.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
-    predict.add_argument("--json", action="store_true")
-    predict.set_defaults(handler=_predict)
-
-
-def _predict(args: argparse.Namespace) -> int:
+def _predict(args: argparse.Namespace) -> None:
     import numpy as np
 
     from fer_core.data.loading import decode_image
-    from fer_core.errors import DataError
     from fer_core.runs.evaluation import predict_images
 
     faces = []
@@ -247,29 +241,14 @@ def _predict(args: argparse.Namespace) -> int:
     ]
     if args.json:
         print_json(results)
-        return 0
+        return
     for result in results:
         ranked = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])
         print(f"{result['image']}: {result['prediction']}  "
               + "  ".join(f"{c} {v:.1%}" for c, v in ranked[:3]))
-    return 0
 
 
-@command
-def _runs_command(sub: argparse._SubParsersAction) -> None:
-    runs_parser = sub.add_parser("runs", help="list run folders").add_subparsers(
-        dest="runs_command", required=True)
-    listing = runs_parser.add_parser("list", help="every run, newest first")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=_runs_list)
-    export = runs_parser.add_parser(
-        "export-mlflow", help="log finished runs to MLflow (config, curves, metrics, files)")
-    export.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    export.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI")
-    export.set_defaults(handler=_runs_export_mlflow)
-
-
-def _runs_list(args: argparse.Namespace) -> int:
+def _runs_list(args: argparse.Namespace) -> None:
     from fer_core import runs
 
     table = runs.runs_table(runs.list_runs())
@@ -280,56 +259,19 @@ def _runs_list(args: argparse.Namespace) -> int:
     else:
         columns = ["run", "state", "backbone", "val_accuracy", "test_accuracy", "minutes"]
         print(table[columns].to_string(index=False))
-    return 0
 
 
-def _runs_export_mlflow(args: argparse.Namespace) -> int:
+def _runs_export_mlflow(args: argparse.Namespace) -> None:
     from fer_core import tracking
 
     for run_dir in args.run_dirs:
         mlflow_id, new = tracking.export_run(run_dir, tracking_uri=args.tracking_uri)
         print(f"{run_dir.name}: MLflow run {mlflow_id}" + ("" if new else " (already there)"))
-    return 0
 
 
 # --- background jobs -----------------------------------------------------------------------------
 
-@command
-def _jobs_commands(sub: argparse._SubParsersAction) -> None:
-    from fer_core.config import PRESETS
-
-    jobs = sub.add_parser("jobs", help="background training jobs").add_subparsers(
-        dest="jobs_command", required=True)
-    launch = jobs.add_parser("launch", help="queue a training job; prints its run id")
-    launch.add_argument("--preset", choices=sorted(PRESETS))
-    launch.add_argument("--config", type=Path)
-    launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    launch.add_argument("--data")
-    launch.add_argument("--json", action="store_true")
-    launch.add_argument("--backend", choices=settings.JOB_BACKENDS,
-                        help="where the job runs (default: FER_JOBS_BACKEND, else local)")
-    launch.add_argument("--address", help="Ray job API address (default: RAY_ADDRESS), "
-                        "e.g. http://head:8265")
-    launch.add_argument("--gpus", type=float, help="GPUs per Ray job (default: FER_RAY_GPUS, "
-                        "else 0; 1 on a GPU cluster)")
-    launch.set_defaults(handler=_jobs_launch)
-    listing = jobs.add_parser("list", help="jobs with their state and progress")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=_jobs_list)
-    for name, handler, text in (("cancel", _jobs_cancel, "cancel a queued or running job"),
-                                ("resume", _jobs_resume, "continue a failed job from its last "
-                                 "finished epoch"),
-                                ("wait", _jobs_wait, "block until a job ends; exit 0 if it "
-                                 "succeeded")):
-        parser = jobs.add_parser(name, help=text)
-        parser.add_argument("run_id")
-        parser.set_defaults(handler=handler)
-    worker = jobs.add_parser("worker", help="(internal) serve the local queue until empty")
-    worker.add_argument("--runs-dir", type=Path, required=True)
-    worker.set_defaults(handler=_jobs_worker)
-
-
-def _jobs_launch(args: argparse.Namespace) -> int:
+def _jobs_launch(args: argparse.Namespace) -> None:
     from fer_core import jobs
     from fer_core.config import resolve_config
 
@@ -338,10 +280,9 @@ def _jobs_launch(args: argparse.Namespace) -> int:
     backend = jobs.backend_from_env(args.backend, address=args.address, num_gpus=args.gpus)
     run_dir = jobs.launch(config, preset=args.preset, backend=backend)
     print_json({"run_id": run_dir.name}) if args.json else print(run_dir.name)
-    return 0
 
 
-def _jobs_list(args: argparse.Namespace) -> int:
+def _jobs_list(args: argparse.Namespace) -> None:
     from fer_core import jobs, runs
 
     rows = []
@@ -355,27 +296,25 @@ def _jobs_list(args: argparse.Namespace) -> int:
                      "backend": info.status.backend.kind, "error": info.status.error})
     if args.json:
         print_json(rows)
-    for row in rows if not args.json else []:
+        return
+    for row in rows:
         fraction = f"{row['progress']:.0%}" if row["progress"] is not None else ""
         print(f"{row['run_id']:<40} {row['state']:<10} {row['backend']:<6} {fraction}")
-    return 0
 
 
-def _jobs_cancel(args: argparse.Namespace) -> int:
+def _jobs_cancel(args: argparse.Namespace) -> None:
     from fer_core import jobs, runs
 
     run_dir = _existing_run(args.run_id)
     jobs.cancel(run_dir)
     print(f"{args.run_id}: {runs.effective_state(runs.read_status(run_dir))}")
-    return 0
 
 
-def _jobs_resume(args: argparse.Namespace) -> int:
+def _jobs_resume(args: argparse.Namespace) -> None:
     from fer_core import jobs
 
     jobs.resume(_existing_run(args.run_id))
     print(f"{args.run_id}: queued to resume")
-    return 0
 
 
 def _jobs_wait(args: argparse.Namespace) -> int:
@@ -386,16 +325,14 @@ def _jobs_wait(args: argparse.Namespace) -> int:
     return 0 if state == "succeeded" else 1
 
 
-def _jobs_worker(args: argparse.Namespace) -> int:
+def _jobs_worker(args: argparse.Namespace) -> None:
     from fer_core import jobs
 
     jobs.run_worker(args.runs_dir)
-    return 0
 
 
 def _existing_run(run_id: str) -> Path:
     from fer_core import runs
-    from fer_core.errors import RunError
 
     path = runs.run_path(run_id)
     if not runs.is_run(path):
@@ -408,7 +345,7 @@ def _existing_run(run_id: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        return args.handler(args) or 0
     except FerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
