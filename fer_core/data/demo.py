@@ -43,15 +43,8 @@ _TEMP_MAX_AGE_S = 3600.0  # a temp dir this old belongs to a crashed generation,
 
 # FER-2013's training-set class counts: the demo keeps the real imbalance (disgust ~1.5%,
 # happy ~25%) so class weighting and per-class metrics have something to show.
-_FER2013_TRAIN_COUNTS: dict[str, int] = {
-    "angry": 3995,
-    "disgust": 436,
-    "fear": 4097,
-    "happy": 7215,
-    "neutral": 4965,
-    "sad": 4830,
-    "surprise": 3171,
-}
+_FER2013_TRAIN_COUNTS = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215,
+                         "neutral": 4965, "sad": 4830, "surprise": 3171}
 
 _SUPERSAMPLE = 4  # draw at 4x and downscale: antialiased strokes without a drawing library
 _SIZE = settings.IMAGE_SIZE
@@ -158,9 +151,8 @@ def _draw_cartoon(expr: _Expression, rng: np.random.Generator) -> Image.Image:
         hair = rng.uniform(10, 90) if rng.random() < 0.8 else rng.uniform(150, 230)
         top = cy - fh - rng.uniform(0.5, 3.0)
         bottom = cy - fh + rng.uniform(4.0, 10.0)
-        draw.chord(
-            [px(cx - fw - 1, top), px(cx + fw + 1, 2 * bottom - top)], 180, 360, fill=int(hair)
-        )
+        box = [px(cx - fw - 1, top), px(cx + fw + 1, 2 * bottom - top)]
+        draw.chord(box, 180, 360, fill=int(hair))
     s = fw / 16.5  # features scale with the face
 
     # eyes: a light sclera, a dark iris, an upper lid line
@@ -185,33 +177,20 @@ def _draw_cartoon(expr: _Expression, rng: np.random.Generator) -> Image.Image:
     # nose, with wrinkles across the bridge for disgust (and a little for anger)
     nose_y = cy + 5.0 * s
     line([(cx, eye_y + 1.0 * s), (cx - 1.0 * s, nose_y)], skin - 35, 0.8 * s)
-    line(
-        [(cx - 2.0 * s, nose_y - expr.wrinkle * s), (cx + 2.0 * s, nose_y - expr.wrinkle * s)],
-        ink,
-        0.9 * s,
-    )
+    nostril_y = nose_y - expr.wrinkle * s
+    line([(cx - 2.0 * s, nostril_y), (cx + 2.0 * s, nostril_y)], ink, 0.9 * s)
     if expr.wrinkle > 0.3:
         wy = eye_y + 0.5 * s
         for side in (-1, 1):
-            line(
-                [(cx + side * 1.0 * s, wy), (cx + side * 2.5 * s, wy + 1.2 * s)],
-                ink,
-                0.7 * s * expr.wrinkle,
-            )
+            line([(cx + side * s, wy), (cx + side * 2.5 * s, wy + 1.2 * s)], ink,
+                 0.7 * s * expr.wrinkle)
 
     _draw_mouth(draw, expr, cx, cy + 11.0 * s, s, ink, rng)
     return img
 
 
-def _draw_mouth(
-    draw: ImageDraw.ImageDraw,
-    expr: _Expression,
-    mx: float,
-    my: float,
-    s: float,
-    ink: float,
-    rng: np.random.Generator,
-) -> None:
+def _draw_mouth(draw: ImageDraw.ImageDraw, expr: _Expression, mx: float, my: float, s: float,
+                ink: float, rng: np.random.Generator) -> None:
     """Lips as parabolas: curve bends the corners, opening separates them, lip_raise sneers."""
     k = _SUPERSAMPLE
     sneer_side = 1 if rng.random() < 0.5 else -1
@@ -242,13 +221,8 @@ def _apply_pose(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     a, b, d, e = cos, sin, -sin, cos
     c = centre - a * (centre + shift[0]) - b * (centre + shift[1])
     f = centre - d * (centre + shift[0]) - e * (centre + shift[1])
-    return img.transform(
-        (size, size),
-        Image.Transform.AFFINE,
-        (a, b, c, d, e, f),
-        resample=Image.Resampling.BILINEAR,
-        fillcolor=background,
-    )
+    return img.transform((size, size), Image.Transform.AFFINE, (a, b, c, d, e, f),
+                         resample=Image.Resampling.BILINEAR, fillcolor=background)
 
 
 def _apply_photometry(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -303,14 +277,13 @@ for real results.
 Layout: train/<class>/<NNNNN>.png and test/<class>/<NNNNN>.png, 48x48 greyscale, in the
 Kaggle FER-2013 folder layout, with FER-2013's class imbalance.
 Classes: {classes}
-Train images: {train_counts}
-Test images: {test_counts}
+Train images: {train}
+Test images: {test}
 """
 
 
-def generate_demo_dataset(
-    out_dir: Path, *, seed: int = 0, train_size: int = 2800, test_size: int = 700
-) -> Path:
+def generate_demo_dataset(out_dir: Path, *, seed: int = 0, train_size: int = 2800,
+                          test_size: int = 700) -> Path:
     """Write the synthetic demo data set into ``out_dir`` and return ``out_dir``.
 
     ``out_dir`` must be empty or absent: writing into a folder that holds other images would
@@ -336,20 +309,11 @@ def generate_demo_dataset(
             class_dir.mkdir(parents=True, exist_ok=True)
             for i in range(counts[emotion]):
                 rng = np.random.default_rng([seed, split_index, class_index, i])
-                Image.fromarray(draw_face(emotion, rng)).save(
-                    class_dir / f"{i:05d}.png", optimize=False
-                )
-    (out_dir / "README.txt").write_text(
-        _README.format(
-            name=DEMO_NAME,
-            version=DEMO_VERSION,
-            seed=seed,
-            classes=", ".join(EMOTIONS),
-            train_counts=", ".join(f"{e} {n}" for e, n in splits["train"].items()),
-            test_counts=", ".join(f"{e} {n}" for e, n in splits["test"].items()),
-        ),
-        encoding="utf-8",
-    )
+                Image.fromarray(draw_face(emotion, rng)).save(class_dir / f"{i:05d}.png")
+    counts_text = {s: ", ".join(f"{e} {n}" for e, n in c.items()) for s, c in splits.items()}
+    readme = _README.format(name=DEMO_NAME, version=DEMO_VERSION, seed=seed,
+                            classes=", ".join(EMOTIONS), **counts_text)
+    (out_dir / "README.txt").write_text(readme, encoding="utf-8")
     return out_dir
 
 
