@@ -50,9 +50,7 @@ _CHUNK_PAIRS = 1 << 23  # hash pairs per chunk in the pairwise search: ~75 MB of
 _TEST_SPLIT = "test"
 
 
-# ---------------------------------------------------------------------------------------------
-# Per-image checks
-
+# --- per-image checks ------------------------------------------------------------------------
 
 def perceptual_hashes(images: np.ndarray) -> np.ndarray:
     """64-bit perceptual hash (pHash) of every image, as uint64.
@@ -83,35 +81,22 @@ def perceptual_hashes(images: np.ndarray) -> np.ndarray:
     return hashes
 
 
-# ---------------------------------------------------------------------------------------------
-# The report
-
+# --- the report ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class AuditReport:
     """Findings of :func:`audit`; ids are the index's ``id`` values.
 
-    Attributes
-    ----------
-    stats : DataFrame
-        One row per image: ``id, split, label, brightness, contrast``.
-    blank_ids : list of str
-        Near-uniform images (contrast below ``max_contrast``).
-    exact_duplicate_groups : list of list of str
-        Images with identical pixels, within and across splits; largest group first.
-    near_duplicate_pairs : list of (str, str, int)
-        Pairs whose pHashes differ in at most ``max_distance`` bits but whose pixels differ;
-        closest first. Blank images are left out: their hash is rounding noise.
-    leakage_pairs : list of (str, str)
-        ``(train or val id, test id)`` pairs that are exact or near duplicates; blank images
-        are left out, as they are reported once already and carry no face to memorise.
+    Near-duplicate pairs have pHashes at most ``max_distance`` bits apart but different pixels,
+    closest first. Blank images are left out of them (their hash is rounding noise) and of the
+    leakage pairs (they are reported once already and carry no face to memorise).
     """
 
-    stats: pd.DataFrame
-    blank_ids: list[str]
-    exact_duplicate_groups: list[list[str]]
-    near_duplicate_pairs: list[tuple[str, str, int]]
-    leakage_pairs: list[tuple[str, str]]
+    stats: pd.DataFrame  # one row per image: id, split, label, brightness, contrast
+    blank_ids: list[str]  # contrast below max_contrast
+    exact_duplicate_groups: list[list[str]]  # identical pixels, any splits; largest first
+    near_duplicate_pairs: list[tuple[str, str, int]]  # (id, id, pHash distance)
+    leakage_pairs: list[tuple[str, str]]  # (train or val id, test id), exact or near copies
     max_distance: int = NEAR_MAX_DISTANCE
     max_contrast: float = BLANK_MAX_CONTRAST
 
@@ -127,11 +112,8 @@ class AuditReport:
     @functools.cached_property
     def conflicting_groups(self) -> list[list[str]]:
         """Exact-duplicate groups whose copies carry more than one label."""
-        return [
-            group
-            for group in self.exact_duplicate_groups
-            if len({self._labels[i] for i in group}) > 1
-        ]
+        groups = self.exact_duplicate_groups
+        return [group for group in groups if len({self._labels[i] for i in group}) > 1]
 
     @property
     def leaked_test_ids(self) -> list[str]:
@@ -227,43 +209,23 @@ class AuditReport:
         return lines
 
 
-def audit(
-    images: np.ndarray,
-    index: pd.DataFrame,
-    *,
-    max_distance: int = NEAR_MAX_DISTANCE,
-    max_contrast: float = BLANK_MAX_CONTRAST,
-) -> AuditReport:
+def audit(images: np.ndarray, index: pd.DataFrame, *, max_distance: int = NEAR_MAX_DISTANCE,
+          max_contrast: float = BLANK_MAX_CONTRAST) -> AuditReport:
     """Check a loaded data set for blank images, duplicates and train/test leakage.
 
-    Parameters
-    ----------
-    images : ndarray of shape (N, H, W)
-        Greyscale images, normally uint8.
-    index : DataFrame
-        N rows aligned with ``images``, with columns ``id`` (unique), ``split`` and ``label``.
-    max_distance : int, default 4
-        Most pHash bits two images may differ in to be near duplicates (0-64).
-    max_contrast : float, default 6.0
-        Images with a pixel standard deviation below this are blank.
+    ``images`` are N grey (H, W) images; ``index`` has N rows, row for row, with columns ``id``
+    (unique), ``split`` and ``label``. Near duplicates differ in at most ``max_distance`` of the
+    64 pHash bits; blank images have a pixel standard deviation below ``max_contrast``.
     """
     images = _check_images(images)
     _check_index(index, len(images))
     if not 0 <= max_distance <= 64:
         raise ValueError(f"max_distance must be between 0 and 64 bits; got {max_distance}.")
 
-    ids = index["id"].astype(str).to_numpy()
-    splits = index["split"].astype(str).to_numpy()
+    ids, splits, labels = (index[col].astype(str).to_numpy() for col in ("id", "split", "label"))
     brightness, contrast = _mean_std(images)
-    stats = pd.DataFrame(
-        {
-            "id": ids,
-            "split": splits,
-            "label": index["label"].astype(str).to_numpy(),
-            "brightness": brightness,
-            "contrast": contrast,
-        }
-    )
+    stats = pd.DataFrame({"id": ids, "split": splits, "label": labels,
+                          "brightness": brightness, "contrast": contrast})
     blank = contrast < max_contrast
 
     group_of = _exact_group_ids(images)
@@ -280,22 +242,19 @@ def audit(
     i, j, dist = i[order], j[order], dist[order]
 
     leakage = _leakage(exact_groups, i, j, splits, blank)
+    near = zip(ids[i].tolist(), ids[j].tolist(), dist.tolist(), strict=True)
     return AuditReport(
         stats=stats,
-        blank_ids=[str(x) for x in ids[blank]],
-        exact_duplicate_groups=[[str(x) for x in ids[g]] for g in exact_groups],
-        near_duplicate_pairs=[
-            (str(ids[a]), str(ids[b]), int(d)) for a, b, d in zip(i, j, dist, strict=True)
-        ],
+        blank_ids=ids[blank].tolist(),
+        exact_duplicate_groups=[ids[g].tolist() for g in exact_groups],
+        near_duplicate_pairs=list(near),
         leakage_pairs=[(str(ids[a]), str(ids[b])) for a, b in leakage],
         max_distance=int(max_distance),
         max_contrast=float(max_contrast),
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Helpers
-
+# --- helpers ---------------------------------------------------------------------------------
 
 def _check_images(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
@@ -392,20 +351,14 @@ def _close_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...
     exact and predictable for any distance. Revisit beyond a few hundred thousand images.
     """
     n = len(hashes)
-    found_i, found_j, found_d = [np.empty(0, np.intp)], [np.empty(0, np.intp)], [np.empty(0)]
+    found = [(np.empty(0, np.intp),) * 3]  # (i, j, distance) per chunk
     for start, stop in _chunks(n, _CHUNK_PAIRS // max(n, 1)):
         dist = np.bitwise_count(hashes[start:stop, None] ^ hashes[None, start:])
         i, j = np.nonzero(dist <= max_distance)
         upper = j > i  # j is relative to `start`, so this keeps each pair once and drops i == i
         i, j = i[upper], j[upper]
-        found_i.append(i + start)
-        found_j.append(j + start)
-        found_d.append(dist[i, j])
-    return (
-        np.concatenate(found_i),
-        np.concatenate(found_j),
-        np.concatenate(found_d).astype(np.intp),
-    )
+        found.append((i + start, j + start, dist[i, j].astype(np.intp)))
+    return tuple(np.concatenate(column) for column in zip(*found, strict=True))
 
 
 def _leakage(
