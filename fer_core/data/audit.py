@@ -331,13 +331,10 @@ def _exact_group_ids(images: np.ndarray) -> np.ndarray:
 
 def _groups(group_of: np.ndarray) -> list[np.ndarray]:
     """Image indices of every group with more than one member; largest first."""
-    if len(group_of) == 0:
-        return []
     order = np.argsort(group_of, kind="stable")
     bounds = np.flatnonzero(np.diff(group_of[order])) + 1
     groups = [g for g in np.split(order, bounds) if len(g) > 1]
-    groups.sort(key=lambda g: (-len(g), g[0]))
-    return groups
+    return sorted(groups, key=lambda g: (-len(g), g[0]))
 
 
 def _close_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...]:
@@ -361,13 +358,8 @@ def _close_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...
     return tuple(np.concatenate(column) for column in zip(*found, strict=True))
 
 
-def _leakage(
-    exact_groups: list[np.ndarray],
-    near_i: np.ndarray,
-    near_j: np.ndarray,
-    splits: np.ndarray,
-    blank: np.ndarray,
-) -> list[tuple[int, int]]:
+def _leakage(exact_groups: list[np.ndarray], near_i: np.ndarray, near_j: np.ndarray,
+             splits: np.ndarray, blank: np.ndarray) -> list[tuple[int, int]]:
     """``(train/val index, test index)`` for every exact or near pair across the test line."""
     is_test = splits == _TEST_SPLIT
     pairs: set[tuple[int, int]] = set()

@@ -106,16 +106,10 @@ def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> D
             f"None of the {report.n_listed:,} images in {path} could be read ({reasons})."
         )
     present = set(index["label"])
-    return Dataset(
-        name=name,
-        location=str(source.root),
-        fingerprint=source.fingerprint,
-        images=images,
-        index=index,
-        classes=tuple(c for c in EMOTIONS if c in present),
-        report=report,
-        synthetic=synthetic,
-    )
+    classes = tuple(c for c in EMOTIONS if c in present)
+    return Dataset(name=name, location=str(source.root), fingerprint=source.fingerprint,
+                   images=images, index=index, classes=classes, report=report,
+                   synthetic=synthetic)
 
 
 # --- data operations used by training ------------------------------------------------------------
@@ -136,11 +130,11 @@ def split_validation(ds: Dataset, *, fraction: float = 0.2, seed: int = 0) -> Da
     labels = ds.index["label"].to_numpy()[train_rows]
     values, counts = np.unique(labels, return_counts=True)
     splittable = np.isin(labels, values[counts >= 2])
-    rows = train_rows[splittable]
+    rows, n_classes = train_rows[splittable], int((counts >= 2).sum())
     if len(rows) < 2:
         return ds
-    n_val = max(int(round(fraction * len(rows))), len(set(labels[splittable])))
-    n_val = min(n_val, len(rows) - len(set(labels[splittable])))
+    # At least one image per class on each side, as stratification needs.
+    n_val = min(max(round(fraction * len(rows)), n_classes), len(rows) - n_classes)
     _, val_rows = train_test_split(
         rows, test_size=n_val, random_state=seed, stratify=labels[splittable]
     )
@@ -194,9 +188,7 @@ def merge_classes(ds: Dataset, mapping: dict[str, str]) -> Dataset:
 def _known_class(ds: Dataset, name: str) -> str:
     canonical = canonical_emotion(name) or name
     if canonical not in ds.classes:
-        raise DataError(
-            f"class must be one of {', '.join(ds.classes)}; got {name!r}."
-        )
+        raise DataError(f"class must be one of {', '.join(ds.classes)}; got {name!r}.")
     return canonical
 
 
