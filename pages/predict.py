@@ -34,7 +34,11 @@ def main() -> None:
         st.info("No finished run with a model yet: train one on the Train page, or import a "
                 "run on the Results page.")
         st.stop()
-    chosen = _pick_runs(infos)
+    chosen = state.pick_runs(
+        "Run(s)", infos, RUNS_KEY, default=[infos[0].run_id],  # the newest
+        detail=lambda info: info.config.get("backbone", "?"),
+        help="Several runs form an ensemble: their probabilities are averaged.",
+    )
     if not chosen:
         st.info("Pick at least one run.")
         st.stop()
@@ -58,25 +62,6 @@ def main() -> None:
 
 
 # --- inputs --------------------------------------------------------------------------------------
-
-def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
-    by_id = {info.run_id: info for info in infos}
-    state.keep_valid(RUNS_KEY, list(by_id))
-    if RUNS_KEY not in st.session_state:
-        st.session_state[RUNS_KEY] = [infos[0].run_id]  # the newest
-    chosen = st.multiselect(
-        "Run(s)", list(by_id), key=RUNS_KEY, format_func=lambda r: _label(by_id[r]),
-        help="Several runs form an ensemble: their probabilities are averaged.",
-    )
-    return [by_id[run_id] for run_id in chosen]
-
-
-def _label(info: runs.RunInfo) -> str:
-    accuracy = ((info.metrics or {}).get("test") or {}).get("accuracy")
-    backbone = info.config.get("backbone", "?")
-    score = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
-    return f"{info.run_id} ({backbone}{score})"
-
 
 def _collect_photos() -> list[tuple[str, bytes]]:
     """Every photo to classify, as (name, bytes): the uploads, then the camera shot."""

@@ -63,27 +63,6 @@ def main() -> None:
         _render_gallery(focus, split)
 
 
-# --- cached readers (keyed by modification time, so a rewritten file is re-read) -----------------
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _read_history(path: str, stamp: float) -> pd.DataFrame:
-    return runs.read_history(Path(path))
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _read_predictions(path: str, stamp: float) -> pd.DataFrame | None:
-    return runs.read_predictions(Path(path))
-
-
-def _history(run: runs.RunInfo) -> pd.DataFrame:
-    return _read_history(str(run.path), state.mtime(runs.files(run.path).history))
-
-
-def _predictions(run: runs.RunInfo) -> pd.DataFrame | None:
-    return _read_predictions(str(run.path), state.mtime(runs.files(run.path).predictions))
-
-
 # --- choosing runs -------------------------------------------------------------------------------
 
 def _report_problems(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
@@ -100,37 +79,22 @@ def _report_problems(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
 def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
     """Filters, then the runs to show; the newest succeeded run is picked at first."""
     table = report.summary_table(infos)
-    columns = st.columns(3)
-    presets = columns[0].multiselect("Preset", sorted(set(table["preset"].dropna())),
-                                     key="results.preset", placeholder="any preset")
-    sweeps = columns[1].multiselect("Sweep", sorted(set(table["sweep"].dropna())),
-                                    key="results.sweep", placeholder="any sweep")
-    states = columns[2].multiselect("State", [s for s in runs.STATES if s in set(table["state"])],
-                                    key="results.state", placeholder="any state")
+    filters = {"preset": sorted(set(table["preset"].dropna())),
+               "sweep": sorted(set(table["sweep"].dropna())),
+               "state": [s for s in runs.STATES if s in set(table["state"])]}
     mask = pd.Series(True, index=table.index)
-    if presets:
-        mask &= table["preset"].isin(presets)
-    if sweeps:
-        mask &= table["sweep"].isin(sweeps)
-    if states:
-        mask &= table["state"].isin(states)
-    by_id = {info.run_id: info for info in infos}
-    options = list(table.loc[mask, "run"])
-    state.keep_valid(RUNS_KEY, options)
-    if RUNS_KEY not in st.session_state:
-        newest = next((i.run_id for i in infos if i.state == "succeeded" and i.run_id in options),
-                      None)
-        st.session_state[RUNS_KEY] = [newest] if newest else []
-    chosen = st.multiselect("Runs", options, key=RUNS_KEY, format_func=lambda r: _label(by_id[r]),
-                            help="Several runs are overlaid in Comparison and all go into the "
-                            "report.")
-    return [by_id[run_id] for run_id in chosen]
-
-
-def _label(info: runs.RunInfo) -> str:
-    accuracy = ((info.metrics or {}).get("test") or {}).get("accuracy")
-    score = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
-    return f"{info.run_id} ({info.state}{score})"
+    for cell, (column, options) in zip(st.columns(3), filters.items(), strict=True):
+        chosen = cell.multiselect(column.capitalize(), options, key=f"results.{column}",
+                                  placeholder=f"any {column}")
+        if chosen:
+            mask &= table[column].isin(chosen)
+    shown = set(table.loc[mask, "run"])
+    infos = [info for info in infos if info.run_id in shown]
+    newest = next((info.run_id for info in infos if info.state == "succeeded"), None)
+    return state.pick_runs("Runs", infos, RUNS_KEY, default=[newest] if newest else [],
+                           detail=lambda info: info.state,
+                           help="Several runs are overlaid in Comparison and all go into the "
+                           "report.")
 
 
 def _warn_incomplete(selected: list[runs.RunInfo]) -> None:
@@ -158,7 +122,7 @@ def _pick_focus(selected: list[runs.RunInfo]) -> runs.RunInfo:
 # --- tabs ----------------------------------------------------------------------------------------
 
 def _render_curves(run: runs.RunInfo) -> None:
-    frame = run_charts.history_frame(_history(run), run.run_id)
+    frame = run_charts.history_frame(state.history(run.path), run.run_id)
     if frame.empty:
         st.info(f"{run.run_id} has no finished epoch yet.")
         return
@@ -174,7 +138,7 @@ def _render_curves(run: runs.RunInfo) -> None:
 
 
 def _render_comparison(selected: list[runs.RunInfo]) -> None:
-    frame = pd.concat([run_charts.history_frame(_history(r), r.run_id) for r in selected],
+    frame = pd.concat([run_charts.history_frame(state.history(r.path), r.run_id) for r in selected],
                       ignore_index=True)
     if not frame.empty:
         left, right = st.columns(2)
@@ -230,8 +194,14 @@ def _render_errors(run: runs.RunInfo) -> str | None:
     return split
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _read_predictions(path: str, stamp: float) -> pd.DataFrame | None:
+    return runs.read_predictions(Path(path))
+
+
 def _render_gallery(run: runs.RunInfo, split: str | None) -> None:
-    predictions = _predictions(run)
+    predictions = _read_predictions(str(run.path),
+                                    state.mtime(runs.files(run.path).predictions))
     if predictions is None or split is None:
         st.info(f"{run.run_id} has no predictions.csv, so there is nothing to show.")
         return
@@ -302,7 +272,7 @@ def _render_share(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
     columns = st.columns(3)
     model = runs.files(focus.path).model
     columns[0].download_button(
-        "Model (.keras)", functools.partial(_read_bytes, model),
+        "Model (.keras)", model.read_bytes,
         file_name=f"{focus.run_id}.keras", mime="application/octet-stream",
         key="results.model", on_click="ignore", disabled=not model.is_file(),
     )
@@ -327,10 +297,6 @@ def _build_report(run_dirs: list[Path], data_path: str | None) -> str:
         return report.build_report(run_dirs)
     images = dict(zip(ds.index["id"], ds.images, strict=True))
     return report.build_report(run_dirs, images, fingerprint=ds.fingerprint)
-
-
-def _read_bytes(path: Path) -> bytes:
-    return path.read_bytes()
 
 
 def _render_import() -> None:

@@ -8,6 +8,7 @@ and reruns the whole page once when a job ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import altair as alt
@@ -19,14 +20,15 @@ from fer_core.config import TrainConfig
 from fer_core.errors import ConfigError, FerError
 from fer_core.training.resume import is_resumable
 from ui import config_form, state
-from views import progress
+from views import progress, run_charts
 
 POLL_SECONDS = 2
 RECENT_FINISHED = 5
 ACTIVE_KEY = "train.active_runs"  # ids active at the last full run: a job ending reruns all
 NOTICE_KEY = "train.notice"  # (kind, text) left by a callback for the next run to show
-SWEEP_LABELS = {"batch_size": "Batch sizes", "learning_rate": "Learning rates",
-                "dropout": "Dropout rates"}
+SWEEP_INPUTS = {"batch_size": ("Batch sizes", "16, 32, 64"),  # label, example
+                "learning_rate": ("Learning rates", "1e-3, 1e-4"),
+                "dropout": ("Dropout rates", "0.3, 0.5")}
 
 
 def _init_state() -> None:
@@ -76,11 +78,11 @@ def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
                    "from the form above; the jobs run one after another on this machine, "
                    "in parallel on a Ray cluster.")
         columns = st.columns(len(progress.SWEEP_FIELDS))
-        texts = {
-            name: column.text_input(SWEEP_LABELS.get(name, name), key=f"train.sweep.{name}",
-                                    placeholder="e.g. " + _sweep_example(name))
-            for name, column in zip(progress.SWEEP_FIELDS, columns, strict=True)
-        }
+        texts = {}
+        for name, column in zip(progress.SWEEP_FIELDS, columns, strict=True):
+            label, example = SWEEP_INPUTS.get(name, (name, ""))
+            texts[name] = column.text_input(label, key=f"train.sweep.{name}",
+                                            placeholder=f"e.g. {example}")
         try:
             grid = progress.parse_sweep_grid(texts)
         except ConfigError as err:
@@ -100,11 +102,6 @@ def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
             else:
                 sweep = runs.read_status(run_dirs[0]).sweep
                 st.success(f"Queued {len(run_dirs)} jobs as **{sweep}**.")
-
-
-def _sweep_example(name: str) -> str:
-    return {"batch_size": "16, 32, 64", "learning_rate": "1e-3, 1e-4",
-            "dropout": "0.3, 0.5"}.get(name, "")
 
 
 # --- the job list (live) -------------------------------------------------------------------------
@@ -142,11 +139,14 @@ def _render_job(row: progress.JobRow) -> None:
         head, actions = st.columns([6, 1], vertical_alignment="center")
         head.markdown(_job_title(row))
         if row.active:
-            actions.button("Cancel", key=f"train.cancel.{row.run_id}", on_click=_cancel,
-                           args=(str(row.path),))
+            # a running job stops after its current step, a queued one now
+            actions.button("Cancel", key=f"train.cancel.{row.run_id}", on_click=_act,
+                           args=(jobs.cancel, row.path, f"Cancel sent to {row.run_id}; a "
+                                 "running job finishes its current step and keeps its best "
+                                 "model."))
         elif row.state == "failed" and is_resumable(row.path):
-            actions.button("Resume", key=f"train.resume.{row.run_id}", on_click=_resume,
-                           args=(str(row.path),),
+            actions.button("Resume", key=f"train.resume.{row.run_id}", on_click=_act,
+                           args=(jobs.resume, row.path, f"{row.run_id} is queued to resume."),
                            help="Queue it again; it continues from its last finished epoch.")
         if row.state in ("running", "queued"):
             st.progress(row.fraction, text=progress.progress_text(row))
@@ -176,8 +176,7 @@ def _job_title(row: progress.JobRow) -> str:
 
 
 def _render_curves(row: progress.JobRow) -> None:
-    history_file = runs.files(row.path).history
-    history = progress.history_long(_history(str(row.path), state.mtime(history_file)))
+    history = run_charts.history_frame(state.history(row.path))
     if history.empty:
         if row.state == "running":
             st.caption("Curves appear after the first epoch.")
@@ -203,31 +202,14 @@ def _curve_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
     )
 
 
-@st.cache_data(max_entries=50, show_spinner=False)
-def _history(path: str, mtime: float) -> pd.DataFrame:
-    """history.csv, re-read only when the job appended an epoch (the mtime changed)."""
-    return runs.read_history(Path(path))
-
-
-def _cancel(path: str) -> None:
-    """Cancel button callback: a running job stops after its current step, a queued one now."""
+def _act(action: Callable[[Path], object], path: Path, done: str) -> None:
+    """The Cancel and Resume callbacks: a callback cannot draw, so it leaves a notice."""
     try:
-        jobs.cancel(Path(path))
+        action(path)
     except FerError as err:
         st.session_state[NOTICE_KEY] = ("error", str(err))
     else:
-        st.session_state[NOTICE_KEY] = ("info", f"Cancel sent to {Path(path).name}; a running "
-                                        "job finishes its current step and keeps its best model.")
-
-
-def _resume(path: str) -> None:
-    """Resume button callback: a crashed job goes back in the queue."""
-    try:
-        jobs.resume(Path(path))
-    except FerError as err:
-        st.session_state[NOTICE_KEY] = ("error", str(err))
-    else:
-        st.session_state[NOTICE_KEY] = ("info", f"{Path(path).name} is queued to resume.")
+        st.session_state[NOTICE_KEY] = ("info", done)
 
 
 def _render_jobs() -> None:

@@ -11,7 +11,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -326,17 +325,6 @@ def test_progress_text_names_epoch_step_and_eta() -> None:
     assert progress.progress_text(done) == "epoch 30/30 · succeeded after 10 min 00 s"
     queued = progress.JobRow(run_id="q", path=Path("q"), state="queued", queue_position=2)
     assert progress.progress_text(queued) == "Queued, position 2 in the queue"
-
-
-def test_history_long_has_one_row_per_epoch_metric_and_split() -> None:
-    history = pd.DataFrame({"phase": [1, 1], "epoch": [1, 2], "loss": [2.0, 1.5],
-                            "accuracy": [0.2, 0.3], "val_loss": [1.9, None],
-                            "val_accuracy": [0.25, None]})
-    long = progress.history_long(history)
-    assert len(long) == 6  # the unfinished validation values are left out
-    assert set(long["split"]) == {"train", "validation"}
-    assert set(long["metric"]) == {"loss", "accuracy"}
-    assert progress.history_long(pd.DataFrame()).empty
 
 
 def test_parse_values_types_values_by_field() -> None:

@@ -8,10 +8,11 @@ keyed by path and modification time so a job's new progress shows on the next re
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from fer_core import jobs, runs, settings
@@ -97,7 +98,7 @@ def reload_dataset() -> None:
 def mtime(path: Path) -> float:
     """A file's modification time, 0 when it is missing: the cache key of small run files."""
     try:
-        return os.stat(path).st_mtime
+        return path.stat().st_mtime
     except OSError:
         return 0.0
 
@@ -121,6 +122,16 @@ def list_runs() -> list[runs.RunInfo]:
     return infos
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _read_history(path: str, stamp: float) -> pd.DataFrame:
+    return runs.read_history(Path(path))
+
+
+def history(run_dir: Path) -> pd.DataFrame:
+    """A run's history.csv, re-read only when the job appended an epoch (its mtime changed)."""
+    return _read_history(str(run_dir), mtime(runs.files(run_dir).history))
+
+
 def keep_valid(key: str, options: list[Any]) -> None:
     """Forget a widget's remembered value that is no longer an option (a run was deleted).
 
@@ -134,3 +145,20 @@ def keep_valid(key: str, options: list[Any]) -> None:
         st.session_state[key] = [v for v in value if v in options]
     elif value not in options:
         del st.session_state[key]
+
+
+def pick_runs(label: str, infos: list[runs.RunInfo], key: str, *, default: list[str],
+              detail: Callable[[runs.RunInfo], str], help: str) -> list[runs.RunInfo]:
+    """A multiselect of runs, labelled '<run id> (<detail>, test accuracy 0.612)'; ``default``
+    (run ids) is chosen the first time, and runs that vanished are forgotten."""
+    by_id = {info.run_id: info for info in infos}
+    keep_valid(key, list(by_id))
+    st.session_state.setdefault(key, default)
+
+    def run_label(run_id: str) -> str:
+        accuracy = ((by_id[run_id].metrics or {}).get("test") or {}).get("accuracy")
+        score = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
+        return f"{run_id} ({detail(by_id[run_id])}{score})"
+
+    chosen = st.multiselect(label, list(by_id), key=key, format_func=run_label, help=help)
+    return [by_id[run_id] for run_id in chosen]

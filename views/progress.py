@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from fer_core.config import TrainConfig, config_field, field_kind, parse_text
 from fer_core.errors import ConfigError
 from fer_core.runs import FINAL_STATES, Progress, RunInfo, Status, parse_time
@@ -153,10 +151,9 @@ def metrics_text(metrics: Mapping[str, float]) -> str:
     """Latest training metrics in a fixed order, e.g. 'loss 1.234 · val_accuracy 41.2%'."""
     parts = []
     for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        value = _number(metrics.get(name))
-        if value is None:
-            continue
-        parts.append(f"{name} {value:.1%}" if "accuracy" in name else f"{name} {value:.3f}")
+        if name in metrics:  # checked numbers: see fer_core.runs.Progress
+            value = metrics[name]
+            parts.append(f"{name} {value:.1%}" if "accuracy" in name else f"{name} {value:.3f}")
     return " · ".join(parts)
 
 
@@ -166,7 +163,6 @@ def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | No
     status = _status(info.status)
     progress = status.progress or Progress()
     test = ((info.metrics or {}).get("test") or {}) if isinstance(info.metrics, dict) else {}
-    error = status.error or (info.problem if info.state == "failed" else None)
     return JobRow(
         run_id=info.run_id,
         path=info.path,
@@ -180,7 +176,7 @@ def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | No
         eta_seconds=eta_seconds(status, now=now) if info.state == "running" else None,
         elapsed_seconds=elapsed_seconds(status, now=now),
         metrics=progress.metrics,
-        error=error if info.state == "failed" else None,
+        error=(status.error or info.problem) if info.state == "failed" else None,
         sweep=status.sweep,
         preset=status.preset,
         backbone=info.config.get("backbone"),
@@ -202,22 +198,6 @@ def job_rows(infos: Iterable[RunInfo], *, recent: int = 5, now: float | None = N
     finished = [i for i in infos if i.state in FINAL_STATES][: max(recent, 0)]
     return [job_row(i, now=now, queue_position=position.get(i.run_id))
             for i in active + finished]
-
-
-def history_long(history: pd.DataFrame) -> pd.DataFrame:
-    """history.csv in long form for a chart: epoch, metric (loss/accuracy), split, value."""
-    columns = {"loss": ("loss", "train"), "val_loss": ("loss", "validation"),
-               "accuracy": ("accuracy", "train"), "val_accuracy": ("accuracy", "validation")}
-    present = [c for c in columns if c in history.columns]
-    if history.empty or "epoch" not in history.columns or not present:
-        return pd.DataFrame(columns=["epoch", "metric", "split", "value"])
-    long = history.melt(id_vars=["epoch"], value_vars=present, var_name="column")
-    long = long.dropna(subset=["value"])
-    long["metric"] = long["column"].map(lambda c: columns[c][0])
-    long["split"] = long["column"].map(lambda c: columns[c][1])
-    long["epoch"] = long["epoch"].astype(int)
-    long["value"] = long["value"].astype(float)
-    return long[["epoch", "metric", "split", "value"]].reset_index(drop=True)
 
 
 # --- sweeps --------------------------------------------------------------------------------------
