@@ -9,11 +9,7 @@ reaches ~80% test accuracy (chance: 14%) within a few epochs on a laptop CPU and
 first-time user to see every page work, not so easy that every model looks perfect.
 
 The app generates it into the cache on first use (``demo_dataset_dir()``); to write a copy
-elsewhere::
-
-    from pathlib import Path
-    from fer_core.data.demo import generate_demo_dataset
-    generate_demo_dataset(Path("demo-data"), seed=0)
+elsewhere, ``python -m fer_core data demo OUT_DIR``.
 
 The layout is Kaggle's (``train/<class>/<NNNNN>.png``, ``test/<class>/<NNNNN>.png``), so the
 demo goes through exactly the same loader as real data.
@@ -50,8 +46,7 @@ _SUPERSAMPLE = 4  # draw at 4x and downscale: antialiased strokes without a draw
 _SIZE = settings.IMAGE_SIZE
 
 
-# ----------------------------------------------------------------------------- expressions
-
+# --- expressions ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Expression:
@@ -105,8 +100,7 @@ def _sample_expression(emotion: str, rng: np.random.Generator) -> _Expression:
     return _Expression(**values)
 
 
-# ----------------------------------------------------------------------------- drawing
-
+# --- drawing --------------------------------------------------------------------------------------
 
 def draw_face(emotion: str, rng: np.random.Generator) -> np.ndarray:
     """Draw one synthetic face showing ``emotion`` as a 48x48 uint8 greyscale image.
@@ -238,8 +232,7 @@ def _apply_photometry(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-# ----------------------------------------------------------------------------- data set
-
+# --- data set -------------------------------------------------------------------------------------
 
 def _class_counts(total: int) -> dict[str, int]:
     """Split ``total`` over the classes in FER-2013's proportions, at least one per class."""
