@@ -21,13 +21,14 @@ from fer_core.training.augment import (
     augment_preview,  # TensorFlow loads inside, on the first draw only
 )
 from ui.config_form import render_widget
-from ui.state import current_dataset
+from ui.state import current_dataset, keep_valid
 from views import data_charts, explore
 
 SECTIONS = ("Classes", "Samples", "Image quality", "Augmentation", "Validation split")
 ALL_CLASSES = "All classes"
 ZOOM = 2  # 48 px faces shown at 96 px
 MORE_OF_ONE_CLASS = 4  # a single class shows this many times the per-class number
+STATS = ("brightness", "contrast")
 
 st.session_state.setdefault("explore.seed", 0)
 st.session_state.setdefault("explore.aug_seed", 0)
@@ -48,8 +49,7 @@ def _quality(fingerprint: str, _ds: Dataset) -> dict[str, Any]:
     """Everything the quality tab shows, small: the audit itself (~2 s on FER-2013) runs once."""
     report = audit(_ds.images, _ds.index)
     return {
-        "brightness": explore.stat_histogram(report.stats, "brightness"),
-        "contrast": explore.stat_histogram(report.stats, "contrast"),
+        "histograms": {stat: explore.stat_histogram(report.stats, stat) for stat in STATS},
         "summary": explore.stat_summary(report.stats, _ds.classes),
         "lines": report.summary(),
         "findings": explore.audit_findings(report),
@@ -77,10 +77,11 @@ def _split_preview(fingerprint: str, fraction: float, seed: int, _ds: Dataset) -
 # --- small helpers --------------------------------------------------------------------------
 
 
-def _forget_stale(key: str, options: list | tuple) -> None:
-    """Drop a remembered choice the current data set does not offer (e.g. a dropped class)."""
-    if key in st.session_state and st.session_state[key] not in options:
-        del st.session_state[key]
+def _show_counts(frame: pd.DataFrame) -> None:
+    st.dataframe(
+        explore.counts_table(frame),
+        column_config={"train share": st.column_config.NumberColumn(format="percent")},
+    )
 
 
 def _show_images(ds: Dataset, rows: list[int], captions: list[str]) -> None:
@@ -119,15 +120,12 @@ def _render_classes(ds: Dataset) -> None:
     st.caption("Train can weight the loss (class weights), oversample rare classes or drop a "
                "class; the rarest class is the one a model learns last.")
     st.altair_chart(data_charts.class_distribution_chart(frame))
-    st.dataframe(
-        explore.counts_table(frame),
-        column_config={"train share": st.column_config.NumberColumn(format="percent")},
-    )
+    _show_counts(frame)
 
 
 def _render_samples(ds: Dataset) -> None:
     options = [ALL_CLASSES, *ds.classes]
-    _forget_stale("explore.class", options)
+    keep_valid("explore.class", options)
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
     per_class = left.slider("Images per class", 1, 16, 6, key="explore.per_class")
     choice = middle.selectbox("Class", options, key="explore.class",
@@ -148,11 +146,10 @@ def _render_samples(ds: Dataset) -> None:
 def _render_quality(ds: Dataset) -> None:
     quality = _quality(ds.fingerprint, ds)
     left, right = st.columns(2)
-    left.altair_chart(data_charts.stat_distribution_chart(quality["brightness"], "brightness"))
-    right.altair_chart(data_charts.stat_distribution_chart(quality["contrast"], "contrast"))
+    for column, stat in zip((left, right), STATS, strict=True):
+        column.altair_chart(data_charts.stat_distribution_chart(quality["histograms"][stat], stat))
     st.dataframe(quality["summary"], column_config={
-        "median brightness": st.column_config.NumberColumn(format="%.1f"),
-        "median contrast": st.column_config.NumberColumn(format="%.1f"),
+        f"median {stat}": st.column_config.NumberColumn(format="%.1f") for stat in STATS
     })
     st.subheader("Audit")
     st.markdown("\n".join(f"- {line}" for line in quality["lines"]))
@@ -167,7 +164,7 @@ def _render_quality(ds: Dataset) -> None:
 
 def _render_augmentation(ds: Dataset) -> None:
     controls = explore.augmentation_controls()
-    _forget_stale("explore.aug_class", ds.classes)
+    keep_valid("explore.aug_class", ds.classes)
     left, right = st.columns([1, 2])
     with left:
         label = st.selectbox("Class", ds.classes, key="explore.aug_class")
@@ -209,10 +206,7 @@ def _render_split(ds: Dataset) -> None:
                 "so the share above has no effect.", icon=":material/info:")
     frame = _split_preview(ds.fingerprint, float(fraction), int(seed), ds)
     st.altair_chart(data_charts.split_chart(frame))
-    st.dataframe(
-        explore.counts_table(frame),
-        column_config={"train share": st.column_config.NumberColumn(format="percent")},
-    )
+    _show_counts(frame)
 
 
 # --- the page -------------------------------------------------------------------------------

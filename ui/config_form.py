@@ -54,11 +54,6 @@ def init_form_state() -> None:
         st.session_state[widget_key(f.name)] = value
 
 
-def _remember(values: dict[str, Any]) -> None:
-    st.session_state[SAVED_KEY] = {"preset": st.session_state.get(PRESET_KEY),
-                                   "values": dict(values)}
-
-
 # --- widgets -------------------------------------------------------------------------------------
 
 def render_preset_picker() -> str:
@@ -86,7 +81,7 @@ def render_config_form() -> dict[str, Any]:
             for n, f in enumerate(members):
                 with columns[n % 2]:
                     values[f.name] = render_widget(forms.widget_spec(f), widget_key(f.name))
-    _remember(values)
+    st.session_state[SAVED_KEY] = {"preset": st.session_state.get(PRESET_KEY), "values": values}
     return values
 
 

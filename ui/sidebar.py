@@ -23,7 +23,7 @@ def render_sidebar() -> None:
         choice = st.radio("Data source", SOURCES, index=index, key="sidebar.source",
                           label_visibility="collapsed")
         if choice == SOURCES[0]:
-            _set_data(None)
+            st.session_state[state.DATA_KEY] = None
         elif choice == SOURCES[1]:
             path = st.text_input(
                 "Path", value=current or "", key="sidebar.path",
@@ -32,11 +32,12 @@ def render_sidebar() -> None:
                 "the challenge's fer2013.csv, or a .zip of either.",
             )
             if path.strip():
-                _set_data(path.strip())
+                st.session_state[state.DATA_KEY] = path.strip()
         else:
             upload = st.file_uploader("Kaggle FER-2013 .zip", type=["zip"], key="sidebar.zip")
             if upload is not None:
-                _set_data(str(_save_upload(upload.name, upload.getvalue())))
+                path = _save_upload(upload.name, upload.getvalue())
+                st.session_state[state.DATA_KEY] = str(path)
         if st.button("Reload data", key="sidebar.reload", help="Re-read the data folder"):
             state.reload_dataset()
 
@@ -75,10 +76,6 @@ def _render_jobs_backend() -> None:
     st.session_state[state.RAY_GPUS_KEY] = int(gpus)
     if not address.strip():
         st.warning("Enter the Ray address to launch jobs there.")
-
-
-def _set_data(path: str | None) -> None:
-    st.session_state[state.DATA_KEY] = path
 
 
 def _save_upload(name: str, data: bytes) -> Path:

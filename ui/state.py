@@ -8,7 +8,7 @@ keyed by path and modification time so a job's new progress shows on the next re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ def history(run_dir: Path) -> pd.DataFrame:
     return _read_history(str(run_dir), mtime(runs.files(run_dir).history))
 
 
-def keep_valid(key: str, options: list[Any]) -> None:
+def keep_valid(key: str, options: Sequence[Any]) -> None:
     """Forget a widget's remembered value that is no longer an option (a run was deleted).
 
     Streamlit raises when a widget's session value is not among its options, so pages call

@@ -18,6 +18,12 @@ SPLIT_COLORS: dict[str, str] = {"train": "#333333", "val": "#888888", "test": "#
 
 # Every class name shown: Vega-Lite's default hides every other label when they would touch.
 _CLASS_AXIS = alt.Axis(labelAngle=-40, labelOverlap=False)
+_SPLIT_TOOLTIP = [
+    alt.Tooltip("split:N", title="Split"),
+    alt.Tooltip("label:N", title="Class"),
+    alt.Tooltip("count:Q", title="Images", format=","),
+    alt.Tooltip("share:Q", title="Share of split", format=".1%"),
+]
 
 
 def _order(values: pd.Series) -> list[str]:
@@ -47,12 +53,7 @@ def class_distribution_chart(frame: pd.DataFrame) -> alt.FacetChart | alt.Chart:
             x=alt.X("label:N", sort=labels, title=None, axis=_CLASS_AXIS),
             y=alt.Y("count:Q", title="Images"),
             color=_class_color(labels).legend(None),
-            tooltip=[
-                alt.Tooltip("split:N", title="Split"),
-                alt.Tooltip("label:N", title="Class"),
-                alt.Tooltip("count:Q", title="Images", format=","),
-                alt.Tooltip("share:Q", title="Share of split", format=".1%"),
-            ],
+            tooltip=_SPLIT_TOOLTIP,
         )
         .properties(width=alt.Step(40), height=220)
     )
@@ -110,12 +111,7 @@ def split_chart(frame: pd.DataFrame) -> alt.Chart:
                 scale=alt.Scale(domain=splits, range=[SPLIT_COLORS.get(s, "#666666")
                                                       for s in splits]),
             ),
-            tooltip=[
-                alt.Tooltip("split:N", title="Split"),
-                alt.Tooltip("label:N", title="Class"),
-                alt.Tooltip("count:Q", title="Images", format=","),
-                alt.Tooltip("share:Q", title="Share of split", format=".1%"),
-            ],
+            tooltip=_SPLIT_TOOLTIP,
         )
         .properties(height=260)
     )

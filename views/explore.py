@@ -1,14 +1,5 @@
 """What the Explore page shows, as plain data: DataFrames and arrays in, DataFrames and lists out.
 
-The page only draws; everything it computes lives here so it is tested without Streamlit and
-reusable from a notebook::
-
-    from fer_core.data import load_dataset
-    from views import explore
-    ds = load_dataset()
-    explore.distribution_frame(ds)          # split, label, count, share
-    explore.sample_ids(ds, per_class=4, seed=0)
-
 Frames are "long" (one row per split and class) because that is what Altair charts want; the
 tables a person reads are pivoted from them with :func:`counts_table`.
 """
@@ -59,13 +50,8 @@ def distribution_frame(ds: Dataset) -> pd.DataFrame:
     Every class appears in every split (count 0 where it has none), in the data set's class
     order, so charts and tables line up across splits.
     """
-    counts = ds.counts()
-    rows = [
-        (split, label, int(counts.at[label, split]))
-        for split in counts.columns
-        for label in counts.index
-    ]
-    frame = pd.DataFrame(rows, columns=["split", "label", "count"])
+    counts = ds.counts().melt(ignore_index=False, var_name="split", value_name="count")
+    frame = counts.reset_index(names="label")[["split", "label", "count"]]
     totals = frame.groupby("split", sort=False)["count"].transform("sum")
     frame["share"] = (frame["count"] / totals.where(totals > 0, 1)).astype(float)
     return frame
