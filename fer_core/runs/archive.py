@@ -92,11 +92,8 @@ def _run_members(archive: zipfile.ZipFile, *,
     if len(infos) > MAX_ENTRIES:
         raise RunError(f"The zip holds {len(infos):,} entries; a run folder has a handful "
                        f"(at most {MAX_ENTRIES:,} accepted).")
-    files: list[tuple[PurePosixPath, zipfile.ZipInfo]] = []
-    for info in infos:
-        parts = _safe_parts(info)
-        if not info.is_dir() and parts:
-            files.append((PurePosixPath(*parts), info))
+    files = [(PurePosixPath(*parts), info) for info in infos
+             if (parts := _safe_parts(info)) and not info.is_dir()]
     total = sum(info.file_size for _, info in files)
     if total > max_bytes:
         raise RunError(f"The zip unpacks to {total / 1024**2:,.0f} MB, more than the "
@@ -120,17 +117,12 @@ def _run_members(archive: zipfile.ZipFile, *,
 
 def _safe_parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
     """An entry's path parts, or a refusal when it could land outside the run folder."""
-    name = info.filename
-    mode = info.external_attr >> 16
-    unsafe = (
-        "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name)
-        or any(part == ".." for part in name.split("/")) or "\x00" in name
-        or stat.S_ISLNK(mode)
-    )
-    if unsafe:
+    name, parts = info.filename, info.filename.split("/")
+    if ("\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts
+            or "\x00" in name or stat.S_ISLNK(info.external_attr >> 16)):
         raise RunError(f"The zip entry {name!r} points outside the run folder or is a link; "
                        "the zip was refused.")
-    return tuple(part for part in name.split("/") if part not in ("", "."))
+    return tuple(part for part in parts if part not in ("", "."))
 
 
 def _check_run_files(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> None:

@@ -52,30 +52,20 @@ def predict_proba(model, images: np.ndarray, *, tta: bool = False, shift: int = 
 def compute_metrics(y_true: np.ndarray, proba: np.ndarray,
                     classes: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """Every number Results shows for one split."""
-    from sklearn.metrics import (
-        accuracy_score,
-        classification_report,
-        confusion_matrix,
-        f1_score,
-        log_loss,
-    )
+    from sklearn import metrics as sk
 
     labels = list(range(len(classes)))
     y_pred = proba.argmax(axis=1)
-    matrix = confusion_matrix(y_true, y_pred, labels=labels)
-    report = classification_report(
-        y_true, y_pred, labels=labels, target_names=list(classes), output_dict=True,
-        zero_division=0,
-    )
+    matrix = sk.confusion_matrix(y_true, y_pred, labels=labels)
+    report = sk.classification_report(y_true, y_pred, labels=labels, target_names=list(classes),
+                                      output_dict=True, zero_division=0)
     return {
         "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "loss": float(log_loss(y_true, np.clip(proba, 1e-7, 1), labels=labels)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
-                                   zero_division=0)),
-        "per_class": {
-            name: {k: float(v) for k, v in report[name].items()} for name in classes
-        },
+        "accuracy": float(sk.accuracy_score(y_true, y_pred)),
+        "loss": float(sk.log_loss(y_true, np.clip(proba, 1e-7, 1), labels=labels)),
+        "macro_f1": float(sk.f1_score(y_true, y_pred, labels=labels, average="macro",
+                                      zero_division=0)),
+        "per_class": {name: {k: float(v) for k, v in report[name].items()} for name in classes},
         "confusion_matrix": matrix.tolist(),
         "most_confused": most_confused_pairs(matrix, classes),
     }
@@ -84,17 +74,17 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray,
 def most_confused_pairs(matrix: np.ndarray, classes, *, top: int = 5) -> list[dict[str, Any]]:
     """The largest off-diagonal cells: which true class is most often taken for which."""
     off = np.array(matrix, dtype=np.int64)
+    totals = np.maximum(off.sum(axis=1), 1)
     np.fill_diagonal(off, 0)
-    order = np.argsort(off, axis=None)[::-1][:top]
-    rows = off.sum(axis=1)
+    errors = np.maximum(off.sum(axis=1), 1)
     pairs = []
-    for flat in order:
+    for flat in np.argsort(off, axis=None)[::-1][:top]:
         i, j = divmod(int(flat), off.shape[1])
         if off[i, j] == 0:
             break
         pairs.append({"true": classes[i], "predicted": classes[j], "count": int(off[i, j]),
-                      "share_of_true": round(off[i, j] / max(int(np.sum(matrix[i])), 1), 4),
-                      "share_of_errors": round(off[i, j] / max(int(rows[i]), 1), 4)})
+                      "share_of_true": round(off[i, j] / totals[i], 4),
+                      "share_of_errors": round(off[i, j] / errors[i], 4)})
     return pairs
 
 
@@ -135,10 +125,8 @@ def load_run_model(run_dir: Path):
     path = runs.files(run_dir).model
     if not path.is_file():
         state = runs.effective_state(runs.read_status(Path(run_dir)))
-        raise RunError(
-            f"Run {Path(run_dir).name} has no model.keras (state: {state}); wait for it to "
-            "finish or pick a finished run."
-        )
+        raise RunError(f"Run {Path(run_dir).name} has no model.keras (state: {state}); wait "
+                       "for it to finish or pick a finished run.")
     return load_model(path)
 
 
@@ -150,19 +138,13 @@ def run_classes(run_dir: Path) -> tuple[str, ...]:
     return tuple(classes)
 
 
-def run_tta_shift(run_dir: Path) -> int:
-    """The test-time shift a run's recipe asks for (0 for runs recorded before it existed)."""
-    return int(runs.read_config(Path(run_dir)).config.get("tta_shift", 0))
-
-
 def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[Split, tuple]:
     """The split of a data set, mapped onto the run's classes (its drops and merges applied)."""
     from fer_core.config import TrainConfig
     from fer_core.data import load_dataset
     from fer_core.training.inputs import apply_data_config
 
-    record = runs.read_config(Path(run_dir))
-    config = TrainConfig.from_dict(record.config)
+    config = TrainConfig.from_dict(runs.read_config(Path(run_dir)).config)
     classes = run_classes(run_dir)
     location = data if data is not None else (config.data or None)
     ds = apply_data_config(load_dataset(location), config)
@@ -185,9 +167,8 @@ def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = 
     result.update(split=split, tta=tta, tta_shift=shift,
                   data=str(data) if data else "(the run's own data)")
     metrics = runs.read_metrics(run_dir) or {}
-    metrics.setdefault("evaluations", []).append(
-        {k: v for k, v in result.items() if k not in ("per_class", "confusion_matrix")}
-    )
+    summary = {k: v for k, v in result.items() if k not in ("per_class", "confusion_matrix")}
+    metrics.setdefault("evaluations", []).append(summary)
     runs.write_metrics(run_dir, metrics)
     return result
 
@@ -198,8 +179,8 @@ def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
     if len(run_dirs) < 2:
         raise RunError("An ensemble needs at least two runs.")
     part, classes = _data_for_run(Path(run_dirs[0]), data, split)
-    probas = _member_probas([Path(r) for r in run_dirs], part.images, tta=tta,
-                            shift_of=lambda _: shift, load_model=load_run_model)
+    probas = _member_probas([Path(r) for r in run_dirs], part.images, tta=tta, shift=shift,
+                            load_model=load_run_model)
     result = compute_metrics(part.labels, np.mean(probas, axis=0), classes)
     result["members"] = [
         {"run": Path(r).name, "accuracy": float((p.argmax(1) == part.labels).mean())}
@@ -217,17 +198,18 @@ def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = Fals
     ``load_model`` lets a caller reuse models it keeps loaded (the Predict page does).
     """
     run_dirs = [Path(r) for r in run_dirs]
-    probas = _member_probas(run_dirs, images, tta=tta,
-                            shift_of=lambda r: run_tta_shift(r) if tta else 0,
+    probas = _member_probas(run_dirs, images, tta=tta, shift=None if tta else 0,
                             load_model=load_model or load_run_model)
     return run_classes(run_dirs[0]), np.mean(probas, axis=0)
 
 
-def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool,
-                   shift_of: Callable[[Path], int],
+def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool, shift: int | None,
                    load_model: Callable[[Path], Any]) -> list[np.ndarray]:
     """Each run's probabilities over the same images, once the runs are known to share their
-    classes (averaging columns that mean different emotions would be silently wrong)."""
+    classes (averaging columns that mean different emotions would be silently wrong).
+
+    ``shift`` None: each run's own ``tta_shift`` (0 for runs recorded before it existed).
+    """
     classes = run_classes(run_dirs[0])
     probas = []
     for run_dir in run_dirs:
@@ -235,6 +217,7 @@ def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool,
             raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} "
                            f"differs from {run_dirs[0].name}. Pick runs trained on the same "
                            "classes.")
+        own_shift = int(runs.read_config(run_dir).config.get("tta_shift", 0))
         probas.append(predict_proba(load_model(run_dir), images, tta=tta,
-                                    shift=shift_of(run_dir)))
+                                    shift=own_shift if shift is None else shift))
     return probas

@@ -27,20 +27,13 @@ def history_frame(history: pd.DataFrame, run_id: str = "") -> pd.DataFrame:
     columns = ["run", "phase", "epoch", "metric", "split", "value"]
     if history is None or history.empty or "epoch" not in history:
         return pd.DataFrame(columns=columns)
-    parts = []
-    for prefix, split in SPLIT_NAMES.items():
-        for metric in METRICS:
-            column = f"{prefix}{metric}"
-            if column not in history:
-                continue
-            parts.append(pd.DataFrame({
-                "run": run_id,
-                "phase": history.get("phase", 1),
-                "epoch": history["epoch"],
-                "metric": metric,
-                "split": split,
-                "value": pd.to_numeric(history[column], errors="coerce"),
-            }))
+    parts = [
+        pd.DataFrame({"run": run_id, "phase": history.get("phase", 1), "epoch": history["epoch"],
+                      "metric": metric, "split": split,
+                      "value": pd.to_numeric(history[column], errors="coerce")})
+        for prefix, split in SPLIT_NAMES.items() for metric in METRICS
+        if (column := f"{prefix}{metric}") in history
+    ]
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True).dropna(subset=["value"])[columns]

@@ -35,6 +35,7 @@ from PIL import Image
 from fer_core import runs
 from fer_core.errors import RunError
 from fer_core.runs.frames import (
+    METRICS,
     SCORE_COLORS,
     SPLIT_COLORS,
     confusion_frame,
@@ -118,6 +119,17 @@ def _fmt_tick(value: float) -> str:
     return f"{value:g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
 
 
+def _svg(width: float, height: float, title: str, title_x: float, body: Sequence[str]) -> str:
+    return (f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'role="img" aria-label="{_esc(title)}"><text x="{title_x}" y="16" class="title">'
+            f'{_esc(title)}</text>{"".join(body)}</svg>')
+
+
+def _legend(x: float, y: float, color: str, label: str) -> str:
+    return (f'<rect x="{x}" y="{y}" width="12" height="12" fill="{color}"/>'
+            f'<text x="{x + 18}" y="{y + 10}" class="tick">{_esc(label)}</text>')
+
+
 def svg_line_chart(series: Sequence[dict[str, Any]], *, title: str, x_label: str,
                    y_label: str, rules: Sequence[float] = (), width: int = 440,
                    height: int = 260) -> str:
@@ -140,9 +152,7 @@ def svg_line_chart(series: Sequence[dict[str, Any]], *, title: str, x_label: str
     def py(y: float) -> float:
         return height - bottom - (y - y0) / (y1 - y0 or 1) * (height - top - bottom)
 
-    out = [f'<svg class="chart" width="{width}" height="{full_height}" '
-           f'viewBox="0 0 {width} {full_height}" role="img" aria-label="{_esc(title)}">',
-           f'<text x="{left}" y="16" class="title">{_esc(title)}</text>']
+    out = []
     for tick in y_ticks:
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" '
                    f'y2="{py(tick):.1f}" class="grid"/>'
@@ -169,12 +179,8 @@ def svg_line_chart(series: Sequence[dict[str, Any]], *, title: str, x_label: str
         out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
         out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>'
                    for x, y in points)
-        legend_y = height + 16 * number + 4
-        out.append(f'<rect x="{left}" y="{legend_y}" width="12" height="12" fill="{color}"/>'
-                   f'<text x="{left + 18}" y="{legend_y + 10}" class="tick">'
-                   f'{_esc(s["label"])}</text>')
-    out.append("</svg>")
-    return "".join(out)
+        out.append(_legend(left, height + 16 * number + 4, color, s["label"]))
+    return _svg(width, full_height, title, left, out)
 
 
 def _blue(share: float) -> str:
@@ -191,10 +197,7 @@ def svg_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str]
     frame = confusion_frame(matrix, classes)
     n, cell, left, top = len(classes), 56, 84, 40
     size_w, size_h = left + n * cell + 8, top + n * cell + 70
-    out = [f'<svg class="chart" width="{size_w}" height="{size_h}" '
-           f'viewBox="0 0 {size_w} {size_h}" role="img" aria-label="{_esc(title)}">',
-           f'<text x="{left}" y="16" class="title">{_esc(title)}</text>',
-           f'<text x="{left + n * cell / 2}" y="{size_h - 6}" class="label" '
+    out = [f'<text x="{left + n * cell / 2}" y="{size_h - 6}" class="label" '
            f'text-anchor="middle">predicted</text>',
            f'<text x="12" y="{top + n * cell / 2}" class="label" text-anchor="middle" '
            f'transform="rotate(-90 12 {top + n * cell / 2})">true</text>']
@@ -216,8 +219,7 @@ def svg_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str]
                    f'<text x="{left + k * cell + cell / 2}" y="{top + n * cell + 14}" '
                    f'class="tick" text-anchor="end" transform="rotate(-35 '
                    f'{left + k * cell + cell / 2} {top + n * cell + 14})">{_esc(name)}</text>')
-    out.append("</svg>")
-    return "".join(out)
+    return _svg(size_w, size_h, title, left, out)
 
 
 def svg_score_bars(frame: pd.DataFrame, *, title: str = "Per-class scores") -> str:
@@ -227,9 +229,7 @@ def svg_score_bars(frame: pd.DataFrame, *, title: str = "Per-class scores") -> s
     width = left + group * max(len(frame), 1) + 16
     height = top + plot_h + 70
     base = top + plot_h
-    out = [f'<svg class="chart" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">',
-           f'<text x="{left}" y="16" class="title">{_esc(title)}</text>']
+    out = []
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = base - tick * plot_h
         out.append(f'<line x1="{left}" x2="{width - 16}" y1="{y:.1f}" y2="{y:.1f}" '
@@ -245,13 +245,9 @@ def svg_score_bars(frame: pd.DataFrame, *, title: str = "Per-class scores") -> s
         centre = left + g * group + group / 2
         out.append(f'<text x="{centre}" y="{base + 14}" class="tick" text-anchor="middle">'
                    f'{_esc(values["class"])}</text>')
-    for k, score in enumerate(scores):
-        x = left + k * 90
-        out.append(f'<rect x="{x}" y="{height - 24}" width="12" height="12" '
-                   f'fill="{SCORE_COLORS[score]}"/><text x="{x + 18}" y="{height - 14}" '
-                   f'class="tick">{score}</text>')
-    out.append("</svg>")
-    return "".join(out)
+    out.extend(_legend(left + k * 90, height - 24, SCORE_COLORS[score], score)
+               for k, score in enumerate(scores))
+    return _svg(width, height, title, left, out)
 
 
 # --- images --------------------------------------------------------------------------------------
@@ -328,10 +324,9 @@ def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray
     if len(infos) > 1:
         parts.append("<h2>Comparison</h2>" + _comparison_html(histories))
     for info in infos:
-        images = images_by_id
-        if fingerprint is not None and _run_fingerprint(info.path) != fingerprint:
-            images = None
-        parts.append(_run_section(info, histories[info.run_id], images, gallery_size))
+        same_data = fingerprint is None or info.data.get("fingerprint") == fingerprint
+        parts.append(_run_section(info, histories[info.run_id],
+                                  images_by_id if same_data else None, gallery_size))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -344,31 +339,29 @@ def _table_html(frame: pd.DataFrame) -> str:
 
 
 def _format_cell(column: str):
+    spec = ".4f" if any(key in column for key in SCORE_WORDS) else "g"
+
     def fmt(value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return ""
-        if isinstance(value, float | np.floating):
-            decimals = any(key in column for key in SCORE_WORDS)
-            return f"{value:.4f}" if decimals else f"{value:g}"
-        return str(value)
+        return format(value, spec) if isinstance(value, float | np.floating) else str(value)
     return fmt
 
 
-def _run_fingerprint(run_dir: Path) -> str | None:
-    return runs.read_run(run_dir).data.get("fingerprint")
+def _series(frame: pd.DataFrame, split: str, metric: str, label: str, color: str) -> dict:
+    """One line of ``svg_line_chart``: a metric on a split, from a ``history_frame``."""
+    rows = frame[(frame["split"] == split) & (frame["metric"] == metric)]
+    return {"label": label, "color": color, "x": rows["epoch"].tolist(),
+            "y": rows["value"].tolist()}
 
 
 def _comparison_html(histories: Mapping[str, pd.DataFrame]) -> str:
+    frames = {run_id: history_frame(history, run_id) for run_id, history in histories.items()}
     charts = []
-    for metric in ("accuracy", "loss"):
-        series = []
-        for number, (run_id, history) in enumerate(histories.items()):
-            frame = history_frame(history, run_id)
-            rows = frame[(frame["split"] == "validation") & (frame["metric"] == metric)]
-            if len(rows):
-                series.append({"label": run_id, "color": RUN_COLORS[number % len(RUN_COLORS)],
-                               "x": rows["epoch"].tolist(), "y": rows["value"].tolist()})
-        if series:
+    for metric in METRICS:
+        series = [_series(frame, "validation", metric, run_id, RUN_COLORS[k % len(RUN_COLORS)])
+                  for k, (run_id, frame) in enumerate(frames.items())]
+        if series := [s for s in series if s["x"]]:
             charts.append(svg_line_chart(series, title=f"Validation {metric}",
                                          x_label="epoch", y_label=metric, width=520))
     return f'<div class="charts">{"".join(charts)}</div>' if charts else "<p>No epochs.</p>"
@@ -422,15 +415,11 @@ def _curves_html(history: pd.DataFrame) -> str:
         return "<p>No epochs recorded.</p>"
     rules = phase_boundaries(frame)
     charts = []
-    for metric in ("accuracy", "loss"):
-        series = [
-            {"label": split, "color": SPLIT_COLORS[split],
-             "x": rows["epoch"].tolist(), "y": rows["value"].tolist()}
-            for split in SPLIT_COLORS
-            if len(rows := frame[(frame["metric"] == metric) & (frame["split"] == split)])
-        ]
-        charts.append(svg_line_chart(series, title=metric, x_label="epoch", y_label=metric,
-                                     rules=rules))
+    for metric in METRICS:
+        series = [_series(frame, split, metric, split, color)
+                  for split, color in SPLIT_COLORS.items()]
+        charts.append(svg_line_chart([s for s in series if s["x"]], title=metric,
+                                     x_label="epoch", y_label=metric, rules=rules))
     return f'<div class="charts">{"".join(charts)}</div>'
 
 
