@@ -70,3 +70,35 @@ def test_resume_of_a_succeeded_run_is_refused(tmp_path):
     runs.write_status(run_dir, state="succeeded")
     with pytest.raises(RunError, match="cannot be resumed"):
         jobs.resume(run_dir)
+
+
+@pytest.mark.slow
+def test_crash_mid_fine_tuning_resumes_phase_two_from_its_backup(tmp_path, monkeypatch):
+    """Phase 1 is skipped (its marker), phase 2 starts from its last backed-up epoch, and the
+    run ends with every epoch once."""
+    from fer_core.training import callbacks
+    from fer_core.training.trainer import train
+
+    config = preset("fast-cpu").replace(epochs=2, finetune_epochs=3, subsample_per_class=40,
+                                        early_stopping_patience=0)
+    run_dir = tmp_path / "20260101-000000-finetune"
+    saver = callbacks.BestModelSaver.on_epoch_end
+
+    def crash_at_epoch_4(self, epoch, logs=None):
+        if self.clock.done == 4:
+            raise RuntimeError("machine lost")
+        saver(self, epoch, logs)
+
+    monkeypatch.setattr(callbacks.BestModelSaver, "on_epoch_end", crash_at_epoch_4)
+    with pytest.raises(RuntimeError, match="machine lost"):
+        train(config, run_dir)
+    assert is_resumable(run_dir) and list(runs.read_history(run_dir)["epoch"]) == [1, 2, 3, 4]
+    monkeypatch.undo()
+
+    train(config, run_dir)
+    history = runs.read_history(run_dir)
+    assert list(history["epoch"]) == [1, 2, 3, 4, 5]
+    assert list(history["phase"]) == [1, 1, 2, 2, 2]
+    log = (run_dir / "log.txt").read_text()
+    assert "Resuming after phase 1" in log and "Resuming phase 2 after epoch 2" in log
+    assert runs.read_status(run_dir).state == "succeeded"

@@ -208,8 +208,10 @@ class Trainer:
         restored = self._resume(phase, start)
         self.loggers.on_phase(phase.number, start, self.steps)
         callbacks: list[keras.callbacks.Callback] = [
-            PhaseBackup(self.run_dir, phase.number),  # the raw weights, before the EMA swap
             EpochReporter(self.loggers, phase=phase.number, clock=self.clock, stop=self.stop),
+            # After the history row (a crash between the two loses the row with the epoch),
+            # and before the EMA swap: the backup holds the raw weights.
+            PhaseBackup(self.run_dir, phase.number),
             *_ema_swap(config),  # before the saver, which must save what validation scored
             BestModelSaver(self.model_path, self.fer.model, self.best, self.clock),
         ]
