@@ -36,7 +36,6 @@ st.session_state.setdefault("explore.aug_seed", 0)
 
 # --- cached work, keyed by the data set's fingerprint (the Dataset itself is not hashed) -------
 
-
 @st.cache_data(max_entries=8, show_spinner=False)
 def _overview(fingerprint: str, _ds: Dataset) -> tuple[str, pd.DataFrame, str]:
     """Caption, distribution frame and imbalance call-out."""
@@ -76,7 +75,6 @@ def _split_preview(fingerprint: str, fraction: float, seed: int, _ds: Dataset) -
 
 # --- small helpers --------------------------------------------------------------------------
 
-
 def _show_counts(frame: pd.DataFrame) -> None:
     st.dataframe(
         explore.counts_table(frame),
@@ -94,7 +92,6 @@ def _bump(key: str) -> None:
 
 
 # --- sections -------------------------------------------------------------------------------
-
 
 def _render_header(ds: Dataset) -> None:
     st.caption(_overview(ds.fingerprint, ds)[0])

@@ -78,20 +78,10 @@ def _collect_photos() -> list[tuple[str, bytes]]:
 
 # --- models --------------------------------------------------------------------------------------
 
-
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
 def _model(path: str, stamp: float):
     """One run's Keras model, kept between reruns; ``stamp`` is model.keras' mtime."""
     return evaluation.load_run_model(Path(path))
-
-
-def _predict(chosen: list[runs.RunInfo], crops: np.ndarray,
-             *, tta: bool) -> tuple[tuple[str, ...], np.ndarray]:
-    """Class probabilities per face: one run's, or the mean over an ensemble (same classes)."""
-    return evaluation.predict_images(
-        [info.path for info in chosen], crops, tta=tta,
-        load_model=lambda path: _model(str(path), state.mtime(runs.files(path).model)),
-    )
 
 
 # --- one photo -----------------------------------------------------------------------------------
@@ -119,8 +109,11 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
     elif result.method == "detected":
         st.image(faces.draw_boxes(grey, result.boxes), width=480,
                  caption=f"{len(result.boxes)} face(s) found")
-    try:
-        classes, proba = _predict(chosen, np.stack(result.crops), tta=tta)
+    try:  # one run's probabilities, or the mean over an ensemble
+        classes, proba = evaluation.predict_images(
+            [info.path for info in chosen], np.stack(result.crops), tta=tta,
+            load_model=lambda path: _model(str(path), state.mtime(runs.files(path).model)),
+        )
     except FerError as err:
         st.error(str(err))
         return

@@ -31,12 +31,6 @@ SWEEP_INPUTS = {"batch_size": ("Batch sizes", "16, 32, 64"),  # label, example
                 "dropout": ("Dropout rates", "0.3, 0.5")}
 
 
-def _init_state() -> None:
-    state.init_state()
-    st.session_state.setdefault(ACTIVE_KEY, set())
-    st.session_state.setdefault(NOTICE_KEY, None)
-
-
 # --- the form ------------------------------------------------------------------------------------
 
 def _render_form() -> tuple[str, TrainConfig | None]:
@@ -223,7 +217,7 @@ def _render_jobs() -> None:
 
 # --- page ----------------------------------------------------------------------------------------
 
-_init_state()
+state.init_state()
 st.title("Train")
 st.caption("Pick a preset, adjust any setting, then launch. Each job trains in its own "
            "process, one at a time on this machine or in parallel on a Ray cluster (sidebar); "

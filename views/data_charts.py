@@ -1,7 +1,4 @@
-"""Altair charts of a data set: DataFrame in, chart out, nothing else.
-
-They take the frames of :mod:`fer_core.explore` and return ``altair.Chart`` objects, so a test
-reads ``chart.to_dict()`` and a notebook shows them as they are. Classes keep their colour from
+"""Altair charts of the frames of :mod:`views.explore`. Classes keep their colour from
 :mod:`fer_core.emotions` in every chart, and class order is the order of the frame's rows.
 """
 
@@ -42,7 +39,6 @@ def _class_color(labels: list[str]) -> alt.Color:
 def class_distribution_chart(frame: pd.DataFrame) -> alt.FacetChart | alt.Chart:
     """Bars of images per class, one panel per split, each with its own count axis.
 
-    ``frame`` is :func:`fer_core.explore.distribution_frame`: ``split, label, count, share``.
     Separate axes because test is a tenth of train; the share in the tooltip compares them.
     """
     labels, splits = _order(frame["label"]), _order(frame["split"])
@@ -67,8 +63,7 @@ def class_distribution_chart(frame: pd.DataFrame) -> alt.FacetChart | alt.Chart:
 def stat_distribution_chart(frame: pd.DataFrame, column: str) -> alt.Chart:
     """One line per class: the share of its images in each bin of ``column``.
 
-    ``frame`` is :func:`fer_core.explore.stat_histogram`. Shares rather than counts, so the
-    rare class's shape is as readable as the common one's.
+    Shares rather than counts, so the rare class's shape is as readable as the common one's.
     """
     labels = _order(frame["label"])
     title = column.capitalize()
@@ -93,8 +88,6 @@ def stat_distribution_chart(frame: pd.DataFrame, column: str) -> alt.Chart:
 
 def split_chart(frame: pd.DataFrame) -> alt.Chart:
     """Each class's share of each split, bars side by side: equal bars mean a stratified split.
-
-    ``frame`` is :func:`fer_core.explore.split_preview` (``split, label, count, share``).
     """
     labels, splits = _order(frame["label"]), _order(frame["split"])
     return (

@@ -58,11 +58,8 @@ def distribution_frame(ds: Dataset) -> pd.DataFrame:
 
 
 def counts_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The long frame of :func:`distribution_frame` as a table to read: class x split.
-
-    Adds ``total`` and, when there is a ``train`` split, ``train share``, the number the
-    imbalance call-out quotes.
-    """
+    """:func:`distribution_frame` as a table to read, class x split, with ``total`` and the
+    ``train share`` the imbalance call-out quotes."""
     splits = list(dict.fromkeys(frame["split"]))
     labels = list(dict.fromkeys(frame["label"]))
     table = frame.pivot(index="label", columns="split", values="count")
@@ -104,10 +101,8 @@ def sample_ids(
 
 
 def class_rows(ds: Dataset, label: str, *, split: str | None = None) -> np.ndarray:
-    """Row positions of every image of one class, in index order (for "image number k").
-
-    With ``split``, only that split's images, unless the class has none there (then all).
-    """
+    """Row positions of one class's images, in index order (for "image number k"); with
+    ``split``, only that split's, unless the class has none there."""
     if label not in ds.classes:
         raise DataError(f"label must be one of {', '.join(ds.classes)}; got {label!r}.")
     of_class = ds.index["label"].to_numpy() == label
@@ -192,21 +187,18 @@ def stat_histogram(stats: pd.DataFrame, column: str, *, bins: int = 32) -> pd.Da
             (label, edges[i], edges[i + 1], (edges[i] + edges[i + 1]) / 2, int(c), c / total)
             for i, c in enumerate(counts)
         )
-    return pd.DataFrame(
-        rows, columns=["label", "bin_start", "bin_end", "bin_mid", "count", "share"]
-    )
+    return pd.DataFrame(rows, columns=["label", "bin_start", "bin_end", "bin_mid", "count",
+                                       "share"])
 
 
 def stat_summary(stats: pd.DataFrame, classes: tuple[str, ...] | list[str]) -> pd.DataFrame:
     """Median brightness and contrast per class: a dark or washed-out class shows up here."""
     grouped = stats.groupby("label")
-    table = pd.DataFrame(
-        {
-            "images": grouped.size(),
-            "median brightness": grouped["brightness"].median(),
-            "median contrast": grouped["contrast"].median(),
-        }
-    )
+    table = pd.DataFrame({
+        "images": grouped.size(),
+        "median brightness": grouped["brightness"].median(),
+        "median contrast": grouped["contrast"].median(),
+    })
     table = table.reindex([c for c in classes if c in table.index])
     table.index.name = "class"
     return table
@@ -290,8 +282,6 @@ def preview_config(values: dict[str, Any]) -> TrainConfig:
 # --- Validation split ----------------------------------------------------------------------------
 
 def split_preview(ds: Dataset, fraction: float, seed: int) -> pd.DataFrame:
-    """:func:`distribution_frame` after the stratified validation split training would make.
-
-    A data set with its own ``val`` split keeps it (as in training), whatever ``fraction``.
-    """
+    """:func:`distribution_frame` after the stratified validation split training would make
+    (a data set with its own ``val`` split keeps it, as in training)."""
     return distribution_frame(split_validation(ds, fraction=fraction, seed=seed))

@@ -1,13 +1,8 @@
 """What the Train page shows of jobs, computed from run folders: pure functions, no Streamlit.
 
-The page polls every couple of seconds and must stay cheap and dumb: it hands the runs it
-listed to :func:`job_rows` and draws the rows. Everything that could be wrong (a status half
-written by an old version, a missing progress block, a clock that moved) is settled here,
-where it is tested, rather than in the page.
-
-    rows = job_rows(runs.list_runs(root), recent=5)
-    progress_text(rows[0])        # 'epoch 3/30 · step 12/45 · ETA 2 min 05 s'
-    parse_sweep_grid({"batch_size": "16, 32, 64"})   # {'batch_size': [16, 32, 64]}
+The page polls every couple of seconds and must stay cheap and dumb: it draws the rows of
+:func:`job_rows`; anything that could be wrong (a status half written by an old version, a
+clock that moved) is settled here, where it is tested.
 """
 
 from __future__ import annotations

@@ -1,16 +1,12 @@
 """Altair charts of runs: learning curves, run comparison, confusion matrix, per-class scores.
 
 Each ``*_chart()`` takes a tidy frame of ``fer_core.runs.frames`` (re-exported here, as the
-pages use both) and returns an Altair chart, pure so it is tested without a browser.
-
-Every chart carries ``usermeta = {"fer_chart": <name>}`` in its spec, so a test (or anyone
-reading a saved spec) can tell the charts on a page apart without relying on their order.
-Class colours always come from ``fer_core.emotions``.
+pages use both) and carries ``usermeta = {"fer_chart": <name>}`` in its spec, so a test (or
+anyone reading a saved spec) can tell the charts on a page apart without relying on their
+order. Class colours always come from ``fer_core.emotions``.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import altair as alt
 import pandas as pd
@@ -33,10 +29,6 @@ PANEL_WIDTH = 340  # concatenated views cannot use width="container" in Vega-Lit
 
 def _tag(chart: alt.TopLevelMixin, name: str) -> alt.TopLevelMixin:
     return chart.properties(usermeta={"fer_chart": name})
-
-
-def _class_scale(classes: Sequence[str]) -> alt.Scale:
-    return alt.Scale(domain=list(classes), range=[color_of(c) for c in classes])
 
 
 def _metric_panel(frame: pd.DataFrame, metric: str,
@@ -135,7 +127,8 @@ def probability_chart(frame: pd.DataFrame) -> alt.Chart:
         y=alt.Y("class:N", sort=classes, title=None),
         x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%")),
-        color=alt.Color("class:N", scale=_class_scale(classes), legend=None),
+        color=alt.Color("class:N", legend=None,
+                        scale=alt.Scale(domain=classes, range=[color_of(c) for c in classes])),
         tooltip=["class:N", alt.Tooltip("probability:Q", format=".1%")],
     ).properties(width="container", height=alt.Step(22))
     return _tag(chart, "probabilities")
