@@ -1,21 +1,6 @@
 """The command line: every step the app offers, for terminals, scripts and GPU servers.
 
-    python -m fer_core data info [--data PATH] [--json]
-    python -m fer_core data audit [--data PATH] [--json]
-    python -m fer_core data demo OUT_DIR
-    python -m fer_core train [--preset NAME] [--config FILE] [--set key=value ...] [--data PATH]
-                             [--run-dir DIR]
-    python -m fer_core evaluate RUN_DIR [--data PATH] [--split test] [--tta]
-                                [--tta-shift N] [--json]
-    python -m fer_core evaluate --ensemble RUN_DIR RUN_DIR ... [--data PATH] [--json]
-    python -m fer_core predict RUN_DIR IMAGE... [--json]
-    python -m fer_core runs list [--json]
-    python -m fer_core runs export-mlflow RUN_DIR... [--tracking-uri URI]
-    python -m fer_core jobs launch [--preset NAME] [--set key=value ...] [--data PATH] [--json]
-                                   [--backend local|ray] [--address URL] [--gpus N]
-    python -m fer_core jobs list [--json] | jobs cancel RUN_ID | jobs resume RUN_ID
-    python -m fer_core jobs wait RUN_ID
-
+``build_parser`` is the table of commands and flags (``python -m fer_core --help`` prints it).
 A ``FerError`` prints one line (``error: ...``) and exits 2; anything else is a bug and keeps
 its traceback.
 """
@@ -88,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--split", default="test", choices=["train", "val", "test"]),
              _arg("--tta", action="store_true", help="average with mirrored images"),
              _arg("--tta-shift", type=int, default=0, metavar="PIXELS",
-                  help="also average over images shifted this far (e.g. 4)"),
-             JSON)
+                  help="also average over images shifted this far (e.g. 4)"), JSON)
     _command(sub, "predict", _predict, "emotion probabilities for face images",
              _arg("run_dir", type=Path, metavar="RUN_DIR"),
              _arg("images", type=Path, nargs="+", metavar="IMAGE"), JSON)
@@ -178,17 +162,15 @@ def _train(args: argparse.Namespace) -> None:
     from fer_core.config import TrainConfig, resolve_config
 
     run_dir: Path | None = args.run_dir
-    if run_dir is not None and runs.is_run(run_dir) and not (
-        args.preset or args.config or args.set or args.data
-    ):
+    recipe = args.preset or args.config or args.set or args.data
+    if run_dir is not None and runs.is_run(run_dir) and not recipe:  # a job queued earlier
         status = runs.read_status(run_dir)
         if status.ended:
             # A backend cannot always drop a pending job (Ray cannot): one cancelled while it
             # waited starts here, briefly, and stops.
             print(f"Run {run_dir.name} is already {status.state}; not training it.")
             return
-        # A queued job: its config was written at launch.
-        config = TrainConfig.from_dict(runs.read_config(run_dir).config)
+        config = TrainConfig.from_dict(runs.read_config(run_dir).config)  # written at launch
     else:
         config = resolve_config(preset_name=args.preset, config_file=args.config,
                                 overrides=args.set, data=args.data)

@@ -126,8 +126,7 @@ def _safe_parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
 
 
 def _check_run_files(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> None:
-    missing = [name for name in REQUIRED if name not in members]
-    if missing:
+    if missing := [name for name in REQUIRED if name not in members]:
         raise RunError(f"The zip is not a FER Studio run: {' and '.join(missing)} "
                        "missing. Export the run from the Results page.")
     config, status = (_read_json(archive, members[name]) for name in REQUIRED)

@@ -89,16 +89,11 @@ def most_confused_pairs(matrix: np.ndarray, classes, *, top: int = 5) -> list[di
 
 
 def predictions_frame(split: Split, proba: np.ndarray, classes, split_name: str) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "id": split.ids,
-        "split": split_name,
-        "true": [classes[i] for i in split.labels],
-        "pred": [classes[i] for i in proba.argmax(axis=1)],
-        "confidence": proba.max(axis=1).round(5),
-    })
-    for i, name in enumerate(classes):
-        frame[f"p_{name}"] = proba[:, i].round(5)
-    return frame
+    names = np.asarray(classes, dtype=object)
+    frame = pd.DataFrame({"id": split.ids, "split": split_name, "true": names[split.labels],
+                          "pred": names[proba.argmax(axis=1)],
+                          "confidence": proba.max(axis=1).round(5)})
+    return frame.assign(**{f"p_{name}": proba[:, i].round(5) for i, name in enumerate(classes)})
 
 
 def evaluate_model(model, data: PreparedData, *, run_dir: Path | None = None, tta: bool = False,
@@ -131,8 +126,7 @@ def load_run_model(run_dir: Path):
 
 
 def run_classes(run_dir: Path) -> tuple[str, ...]:
-    record = runs.read_config(Path(run_dir))
-    classes = record.data.get("classes")
+    classes = runs.read_config(Path(run_dir)).data.get("classes")
     if not classes:
         raise RunError(f"Run {Path(run_dir).name} does not record its classes in config.json.")
     return tuple(classes)

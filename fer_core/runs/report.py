@@ -1,25 +1,19 @@
 """A self-contained HTML report of one or more runs, to send to someone who has no FER Studio.
 
-The report must open offline, in any browser, years from now. That decided how charts are drawn:
-
-- Embedding the Vega-Lite specs would need the vega, vega-lite and vega-embed JavaScript
-  inlined (about 1 MB). Neither altair nor streamlit ships them as files that can be inlined
-  (streamlit's copy is split into hashed ES-module chunks of its own front end), and fetching
-  them from a CDN at view time breaks the "offline" requirement.
-- Rendering the Altair charts to SVG needs ``vl-convert-python`` (a 30 MB native wheel) that
-  the app does not otherwise need.
-- The report's charts are simple: line charts, one heatmap, grouped bars. A hundred lines of
-  Python draw them as inline SVG, which every browser shows without JavaScript, prints well,
-  and keeps the report small (a few hundred kB with its gallery).
-
-So charts here are inline SVG written by the small functions below, tables are plain HTML,
-and images are base64 PNGs. Nothing in the page refers to another file or address. Everything
+It must open offline, in any browser, years from now; that decided how charts are drawn.
+Embedding Vega-Lite specs would need about 1 MB of vega JavaScript inlined (neither altair nor
+streamlit ships it as files that can be inlined, and a CDN breaks "offline"); rendering Altair
+to SVG needs ``vl-convert-python``, a 30 MB native wheel the app does not otherwise need. The
+charts are simple (lines, one heatmap, grouped bars), so the small functions below draw them as
+inline SVG: no JavaScript, prints well, keeps the report a few hundred kB. Tables are plain
+HTML, images base64 PNGs: nothing in the page refers to another file or address. Everything
 taken from a run folder is HTML-escaped: a report may be made of a run someone else sent.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import math
@@ -73,16 +67,14 @@ def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     """``metrics.json`` flattened: per split, an "(all)" row and one row per class."""
     rows = []
     for split in ("val", "test"):
-        result = metrics.get(split)
-        if not result:
+        if not (result := metrics.get(split)):
             continue
-        rows.append({"split": split, "class": "(all)", "n": result.get("n"),
-                     "accuracy": result.get("accuracy"), "loss": result.get("loss"),
-                     "macro_f1": result.get("macro_f1")})
-        for name, values in result.get("per_class", {}).items():
-            rows.append({"split": split, "class": name, "n": values.get("support"),
-                         "precision": values.get("precision"), "recall": values.get("recall"),
-                         "f1": values.get("f1-score")})
+        rows.append({"split": split, "class": "(all)",
+                     **{key: result.get(key) for key in ("n", "accuracy", "loss", "macro_f1")}})
+        rows.extend({"split": split, "class": name, "n": values.get("support"),
+                     "precision": values.get("precision"), "recall": values.get("recall"),
+                     "f1": values.get("f1-score")}
+                    for name, values in result.get("per_class", {}).items())
     return pd.DataFrame(rows, columns=["split", "class", "n", "accuracy", "loss", "macro_f1",
                                        "precision", "recall", "f1"])
 
@@ -93,8 +85,7 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _nice_ticks(low: float, high: float, count: int = 5, *,
-                integer: bool = False) -> list[float]:
+def _nice_ticks(low: float, high: float, count: int = 5, *, integer: bool = False) -> list[float]:
     """About ``count`` round tick values covering [low, high] (whole numbers for epochs)."""
     if not math.isfinite(low) or not math.isfinite(high):
         return [0.0, 1.0]
@@ -125,21 +116,23 @@ def _svg(width: float, height: float, title: str, title_x: float, body: Sequence
             f'{_esc(title)}</text>{"".join(body)}</svg>')
 
 
+def _gridline(x1: float, x2: float, y: float, label: str) -> str:
+    """A horizontal grid line with its value at its left end."""
+    return (f'<line x1="{x1}" x2="{x2}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{x1 - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{label}</text>')
+
+
 def _legend(x: float, y: float, color: str, label: str) -> str:
     return (f'<rect x="{x}" y="{y}" width="12" height="12" fill="{color}"/>'
             f'<text x="{x + 18}" y="{y + 10}" class="tick">{_esc(label)}</text>')
 
 
-def svg_line_chart(series: Sequence[dict[str, Any]], *, title: str, x_label: str,
-                   y_label: str, rules: Sequence[float] = (), width: int = 440,
-                   height: int = 260) -> str:
-    """Lines with points; each series is ``{"label", "color", "x", "y"}``.
-
-    ``rules`` are x positions of dashed vertical lines (phase changes).
-    """
+def svg_line_chart(series: Sequence[dict[str, Any]], *, title: str, x_label: str, y_label: str,
+                   rules: Sequence[float] = (), width: int = 440, height: int = 260) -> str:
+    """Lines with points; each series is ``{"label", "color", "x", "y"}``; ``rules`` are the
+    x positions of dashed vertical lines (phase changes)."""
     left, right, top, bottom = 56, 16, 28, 44
-    legend_rows = len(series)
-    full_height = height + 16 * legend_rows
+    full_height = height + 16 * len(series)  # a legend row per series
     xs = [float(x) for s in series for x in s["x"]] or [0.0, 1.0]
     ys = [float(y) for s in series for y in s["y"] if math.isfinite(float(y))] or [0.0, 1.0]
     x_ticks = _nice_ticks(min(xs), max(xs), integer=True)
@@ -152,12 +145,7 @@ def svg_line_chart(series: Sequence[dict[str, Any]], *, title: str, x_label: str
     def py(y: float) -> float:
         return height - bottom - (y - y0) / (y1 - y0 or 1) * (height - top - bottom)
 
-    out = []
-    for tick in y_ticks:
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" '
-                   f'y2="{py(tick):.1f}" class="grid"/>'
-                   f'<text x="{left - 6}" y="{py(tick) + 4:.1f}" class="tick" '
-                   f'text-anchor="end">{_fmt_tick(tick)}</text>')
+    out = [_gridline(left, width - right, py(tick), _fmt_tick(tick)) for tick in y_ticks]
     for tick in x_ticks:
         out.append(f'<text x="{px(tick):.1f}" y="{height - bottom + 16}" class="tick" '
                    f'text-anchor="middle">{_fmt_tick(tick)}</text>')
@@ -229,12 +217,8 @@ def svg_score_bars(frame: pd.DataFrame, *, title: str = "Per-class scores") -> s
     width = left + group * max(len(frame), 1) + 16
     height = top + plot_h + 70
     base = top + plot_h
-    out = []
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = base - tick * plot_h
-        out.append(f'<line x1="{left}" x2="{width - 16}" y1="{y:.1f}" y2="{y:.1f}" '
-                   f'class="grid"/><text x="{left - 6}" y="{y + 4:.1f}" class="tick" '
-                   f'text-anchor="end">{tick:g}</text>')
+    out = [_gridline(left, width - 16, base - tick * plot_h, f"{tick:g}")
+           for tick in (0.0, 0.25, 0.5, 0.75, 1.0)]
     for g, values in enumerate(frame.to_dict("records")):
         for k, score in enumerate(scores):
             value = float(values[score] or 0.0)
@@ -333,19 +317,17 @@ def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray
 
 def _table_html(frame: pd.DataFrame) -> str:
     """A scrollable HTML table; scores with 4 decimals, as the app shows them."""
-    formatters = {column: _format_cell(column) for column in frame.columns}
+    formatters = {column: functools.partial(_format_cell, column) for column in frame.columns}
     table = frame.to_html(index=False, escape=True, na_rep="", border=0, formatters=formatters)
     return f'<div class="table">{table}</div>'
 
 
-def _format_cell(column: str):
-    spec = ".4f" if any(key in column for key in SCORE_WORDS) else "g"
-
-    def fmt(value: Any) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return ""
-        return format(value, spec) if isinstance(value, float | np.floating) else str(value)
-    return fmt
+def _format_cell(column: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float | np.floating):
+        return f"{value:.4f}" if any(key in column for key in SCORE_WORDS) else f"{value:g}"
+    return str(value)
 
 
 def _series(frame: pd.DataFrame, split: str, metric: str, label: str, color: str) -> dict:
@@ -373,11 +355,9 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
     if info.problem:
         parts.append(f'<p class="note">This run could not be read completely: '
                      f'{_esc(info.problem)}.</p>')
-    facts = {"state": info.state, "backbone": info.config.get("backbone"),
-             "preset": info.preset, "epochs": info.config.get("epochs"),
-             "batch size": info.config.get("batch_size"),
-             "learning rate": info.config.get("learning_rate"),
-             "dropout": info.config.get("dropout"), "augment": info.config.get("augment")}
+    facts = {"state": info.state, "backbone": info.config.get("backbone"), "preset": info.preset,
+             **{key.replace("_", " "): info.config.get(key)
+                for key in ("epochs", "batch_size", "learning_rate", "dropout", "augment")}}
     parts.append("<p class=\"meta\">" + " &middot; ".join(
         f"{_esc(k)} <b>{_esc(v)}</b>" for k, v in facts.items() if v is not None) + "</p>")
     if info.state == "failed" and info.status.error:
@@ -436,12 +416,11 @@ def _gallery_html(run_dir: Path, images: Mapping[str, np.ndarray] | None, split:
         if image is None:
             continue
         right = row.true == row.pred
-        caption = (f"<b>{_esc(row.pred)}</b> {row.confidence:.0%}" if right else
-                   f"<b>{_esc(row.pred)}</b> {row.confidence:.0%}<br>true: {_esc(row.true)}")
+        truth = "" if right else f"<br>true: {_esc(row.true)}"
         figures.append(f'<figure class="{"right" if right else "wrong"}">'
                        f'<img src="{png_data_uri(image)}" alt="{_esc(row.id)}" '
-                       f'title="{_esc(row.id)}">'
-                       f"<figcaption>{caption}</figcaption></figure>")
+                       f'title="{_esc(row.id)}"><figcaption><b>{_esc(row.pred)}</b> '
+                       f"{row.confidence:.0%}{truth}</figcaption></figure>")
     if not figures:
         return '<p class="note">No gallery: none of the predicted images were found.</p>'
     return ("<h3>Gallery: confident right answers and confident mistakes</h3>"
