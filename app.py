@@ -1,9 +1,6 @@
 """FER Studio: explore FER data, train and compare emotion models, share the results.
 
     streamlit run app.py        (or: make run)
-
-This file holds the page set-up, the shared sidebar and the navigation; each page lives in
-pages/ and calls fer_core for everything it shows.
 """
 
 import streamlit as st

@@ -20,7 +20,7 @@ from fer_core.config import TrainConfig
 from fer_core.errors import ConfigError, FerError
 from fer_core.training.resume import is_resumable
 from ui import config_form, state
-from views import progress, run_charts
+from views import forms, progress, run_charts
 
 POLL_SECONDS = 2
 RECENT_FINISHED = 5
@@ -38,7 +38,7 @@ def _render_form() -> tuple[str, TrainConfig | None]:
     name = config_form.render_preset_picker()
     values = config_form.render_config_form()
     try:
-        config = config_form.build_config(values)
+        config = forms.build_config(values)
     except ConfigError as err:
         st.error(str(err))
         return name, None

@@ -22,7 +22,6 @@ KEY_PREFIX = "train.cfg."
 PRESET_KEY = "train.preset"
 SAVED_KEY = "train.saved_form"  # {"preset": name, "values": {field: widget value}}
 DEFAULT_PRESET = "fast-cpu" if "fast-cpu" in PRESETS else next(iter(PRESETS))
-build_config = forms.build_config  # the form's values as a TrainConfig, for pages/train.py
 
 
 def widget_key(name: str) -> str:

@@ -30,24 +30,20 @@ def init_state() -> None:
     """Set the shared keys once per session, from the environment (a bad value stops the app
     with its message)."""
     try:
-        _init_from_settings()
+        if DATA_KEY not in st.session_state:
+            configured = settings.data_dir()
+            st.session_state[DATA_KEY] = str(configured) if configured else None
+        if RUNS_KEY not in st.session_state:
+            st.session_state[RUNS_KEY] = str(settings.runs_dir())
+        if BACKEND_KEY not in st.session_state:
+            st.session_state[BACKEND_KEY] = settings.jobs_backend()
+        if RAY_ADDRESS_KEY not in st.session_state:
+            st.session_state[RAY_ADDRESS_KEY] = settings.ray_address() or ""
+        if RAY_GPUS_KEY not in st.session_state:
+            st.session_state[RAY_GPUS_KEY] = settings.ray_gpus()
     except FerError as err:
         st.error(str(err))
         st.stop()
-
-
-def _init_from_settings() -> None:
-    if DATA_KEY not in st.session_state:
-        configured = settings.data_dir()
-        st.session_state[DATA_KEY] = str(configured) if configured else None
-    if RUNS_KEY not in st.session_state:
-        st.session_state[RUNS_KEY] = str(settings.runs_dir())
-    if BACKEND_KEY not in st.session_state:
-        st.session_state[BACKEND_KEY] = settings.jobs_backend()
-    if RAY_ADDRESS_KEY not in st.session_state:
-        st.session_state[RAY_ADDRESS_KEY] = settings.ray_address() or ""
-    if RAY_GPUS_KEY not in st.session_state:
-        st.session_state[RAY_GPUS_KEY] = settings.ray_gpus()
 
 
 def jobs_backend() -> jobs.JobBackend:

@@ -36,10 +36,8 @@ def dataset_caption(ds: Dataset) -> str:
     """Name, size, classes and split sizes on one line, so a screenshot says what it shows."""
     counts = ds.index["split"].value_counts()
     splits = " / ".join(f"{name} {int(counts[name]):,}" for name in SPLITS if name in counts)
-    return (
-        f"**{ds.name}** · {len(ds):,} images · {len(ds.classes)} classes · {splits} · "
-        f"`{ds.location}`"
-    )
+    return (f"**{ds.name}** · {len(ds):,} images · {len(ds.classes)} classes · {splits} · "
+            f"`{ds.location}`")
 
 
 # --- Class distribution --------------------------------------------------------------------------
@@ -206,11 +204,8 @@ def stat_summary(stats: pd.DataFrame, classes: tuple[str, ...] | list[str]) -> p
 
 @dataclass(frozen=True)
 class Finding:
-    """One kind of audit finding, with example groups of images to show side by side.
-
-    ``examples`` holds image ids, ``rows`` the same images' positions in the audited arrays
-    (``ds.images`` when the audit ran on the whole data set).
-    """
+    """One kind of audit finding, with example groups of images to show side by side: their
+    ids, and their positions in the audited arrays (``rows``)."""
 
     key: str
     title: str

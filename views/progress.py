@@ -21,7 +21,6 @@ from fer_core.runs import FINAL_STATES, Progress, RunInfo, Status, parse_time
 
 ACTIVE_STATES = ("running", "queued")
 SWEEP_FIELDS = ("batch_size", "learning_rate", "dropout")
-_STATE_ORDER = {"running": 0, "queued": 1}
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,7 @@ def format_duration(seconds: float | None) -> str:
     """A short human duration: '42 s', '3 min 05 s', '1 h 02 min'; '-' when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "-"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
+    hours, rest = divmod(round(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours} h {minutes:02d} min"
@@ -109,9 +107,7 @@ def progress_fraction(state: str, progress: Mapping[str, Any] | None) -> float:
     """Share of the job done, between 0 and 1; a succeeded job is complete by definition."""
     if state == "succeeded":
         return 1.0
-    value = _number((progress or {}).get("fraction"))
-    if value is None:
-        return 0.0
+    value = _number((progress or {}).get("fraction")) or 0.0
     return min(max(value, 0.0), 1.0)
 
 
@@ -189,7 +185,7 @@ def job_rows(infos: Iterable[RunInfo], *, recent: int = 5, now: float | None = N
                     key=lambda i: (_number(_status(i.status).queued) or 0.0, i.run_id))
     position = {info.run_id: n for n, info in enumerate(queued, start=1)}
     active = sorted((i for i in infos if i.state in ACTIVE_STATES),
-                    key=lambda i: (_STATE_ORDER[i.state], position.get(i.run_id, 0)))
+                    key=lambda i: (ACTIVE_STATES.index(i.state), position.get(i.run_id, 0)))
     finished = [i for i in infos if i.state in FINAL_STATES][: max(recent, 0)]
     return [job_row(i, now=now, queue_position=position.get(i.run_id))
             for i in active + finished]
