@@ -75,6 +75,7 @@ class RunFiles:
     log = property(lambda self: self.root / "log.txt")
     backup = property(lambda self: self.root / "backup")  # resumable training state
     tensorboard = property(lambda self: self.root / "tensorboard")
+
     @property
     def lock(self) -> Path:
         """This machine's lock of the run's status: outside the run (no part of what a zip
