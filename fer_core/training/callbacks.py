@@ -21,7 +21,7 @@ import keras
 
 from fer_core.atomic import atomic_path
 from fer_core.training import resume
-from fer_core.training.loggers import Loggers
+from fer_core.training.loggers import METRICS, Loggers
 
 log = logging.getLogger("fer_core.training")
 
@@ -86,8 +86,7 @@ class EpochReporter(keras.callbacks.Callback):
         logs = logs or {}
         self.clock.done += 1
         row = {"phase": self.phase, "epoch": self.clock.done,
-               **{name: float(logs[name]) if name in logs else None
-                  for name in ("loss", "accuracy", "val_loss", "val_accuracy")},
+               **{name: float(logs[name]) if name in logs else None for name in METRICS},
                "learning_rate": _current_lr(self.model),
                "seconds": round(time.monotonic() - self._epoch_start, 2)}
         self.loggers.on_epoch(row)
@@ -130,10 +129,7 @@ class BestModelSaver(keras.callbacks.Callback):
     def __init__(self, path: Path, model_to_save: keras.Model, best: BestTracker,
                  clock: EpochClock) -> None:
         super().__init__()
-        self.path = path
-        self.model_to_save = model_to_save
-        self.best = best
-        self.clock = clock
+        self.path, self.model_to_save, self.best, self.clock = path, model_to_save, best, clock
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         value = (logs or {}).get("val_accuracy")

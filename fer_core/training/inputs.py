@@ -115,15 +115,13 @@ def make_dataset(
     import tensorflow as tf
 
     images = split.images[..., None]  # (N, 48, 48, 1), still uint8
-    onehot = np.eye(num_classes, dtype=np.float32)[split.labels]
-    tensors = (images, onehot)
-    if class_weights is not None:
-        tensors = (images, onehot, class_weights[split.labels].astype(np.float32))
-    ds = tf.data.Dataset.from_tensor_slices(tensors)
+    ds = tf.data.Dataset.from_tensor_slices(
+        labelled(images, split.labels, num_classes, class_weights))
     if training:
         ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=training and len(split) >= batch_size)
-    ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, *rest: (tf.cast(x, tf.float32), *rest),
+                num_parallel_calls=tf.data.AUTOTUNE)
     if training and augmenter is not None:
         ds = ds.map(
             lambda x, *rest: (augmenter(x, training=True), *rest),
@@ -134,10 +132,13 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _to_float(x, *rest):
-    import tensorflow as tf
-
-    return (tf.cast(x, tf.float32), *rest)
+def labelled(x: np.ndarray, labels: np.ndarray, num_classes: int,
+             class_weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """``(x, one-hot labels[, sample weights])``: what a pipeline batches."""
+    onehot = np.eye(num_classes, dtype=np.float32)[labels]
+    if class_weights is None:
+        return x, onehot
+    return x, onehot, class_weights[labels].astype(np.float32)
 
 
 def _mixup_fn(alpha: float, seed: int):

@@ -18,6 +18,8 @@ from fer_core import runs
 
 log = logging.getLogger("fer_core.training")
 
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # Keras' numbers in a history row
+
 
 class RunLogger:
     """What the trainer tells a logger; each overrides the calls it cares about."""
@@ -93,14 +95,12 @@ class RunFolderLogger(RunLogger):
 
     def on_epoch(self, row: dict[str, Any]) -> None:
         runs.append_history(self.run_dir, row)
+        self._latest = {k: row[k] for k in METRICS if row[k] is not None}
         log.info(
             "phase %d epoch %d/%d: loss %.4f accuracy %.4f val_loss %.4f val_accuracy %.4f "
             "(%.1f s)", row["phase"], row["epoch"], self.clock.total,
-            *(_or_nan(row[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")),
-            row["seconds"],
+            *(self._latest.get(k, math.nan) for k in METRICS), row["seconds"],
         )
-        self._latest = {k: row[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")
-                        if row[k] is not None}
         self._write(self.steps)
 
     def _write(self, step: int) -> None:
@@ -172,7 +172,3 @@ class TensorBoardLogger(RunLogger):
             writer.close()
         self.writers = {}
         return {}
-
-
-def _or_nan(value: float | None) -> float:
-    return math.nan if value is None else value

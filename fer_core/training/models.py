@@ -116,9 +116,6 @@ def register_layers() -> dict[str, type]:
         def call(self, inputs: Any) -> Any:
             return ops.repeat(inputs, 3, axis=-1)
 
-        def compute_output_shape(self, input_shape: tuple) -> tuple:
-            return (*input_shape[:-1], 3)
-
     @keras.saving.register_keras_serializable(package="fer_core")
     class Preprocess(keras.layers.Layer):
         """A backbone's own input scaling, as a layer (a Lambda would not load in safe mode)."""
@@ -138,9 +135,6 @@ def register_layers() -> dict[str, type]:
                 mean = ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=inputs.dtype)
                 return ops.flip(inputs, axis=-1) - mean  # RGB -> BGR, then centre
             return inputs
-
-        def compute_output_shape(self, input_shape: tuple) -> tuple:
-            return tuple(input_shape)
 
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "mode": self.mode}
@@ -164,18 +158,12 @@ def build_model(
     dropout: float = 0.5,
     seed: int = 0,
 ) -> FerModel:
-    """Build a classifier of raw 48x48 grey faces on the named backbone.
+    """Build a classifier of raw 48x48 grey faces on a backbone from :func:`backbone_names`.
 
-    Parameters
-    ----------
-    backbone : a name from :func:`backbone_names`.
-    num_classes : the number of emotions to tell apart.
-    input_size : the side faces are resized to inside the model; 0 uses the backbone's own.
-    weights : "none" (random), "imagenet" (downloaded once into ``~/.keras/models``), or the
-        path of a notop weights file of the same architecture. Pre-trained backbones start
-        frozen, in inference mode, as transfer learning wants.
-    dropout : dropout rate before the classifier.
-    seed : seeds the initial weights (through ``keras.utils.set_random_seed``) and dropout.
+    ``input_size`` is the side faces are resized to inside the model (0: the backbone's own).
+    ``weights`` is "none", "imagenet" (downloaded once into ``~/.keras/models``) or the path of
+    a notop weights file of the same architecture; pre-trained backbones start frozen, in
+    inference mode, as transfer learning wants. ``seed`` seeds the initial weights and dropout.
     """
     import keras
     from keras import layers
@@ -200,8 +188,7 @@ def build_model(
     frozen = source is not None
     if spec.pretrained:
         base = _application(spec, size, source)
-        if frozen:
-            base.trainable = False
+        base.trainable = not frozen
         # training=False keeps BatchNorm in inference mode even once the top is unfrozen
         # (keras-io transfer learning guide); a backbone trained from scratch needs its BN live.
         x = base(x, training=False) if frozen else base(x)

@@ -52,13 +52,12 @@ def restore(model: Any, run_dir: Path, phase: int) -> int:
     The optimizer is built first so its state (moments, step count, hence the learning-rate
     schedule) is restored along with the weights.
     """
-    found = backups(run_dir, phase)
-    if not found:
-        return 0
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(found[-1])
-    return restored_epochs(run_dir, phase)
+    epochs = restored_epochs(run_dir, phase)
+    if epochs:
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(backup_path(run_dir, phase, epochs))
+    return epochs
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from fer_core.training.inputs import (
     PreparedData,
     Split,
     balanced_class_weights,
+    labelled,
     make_dataset,
     prepare_data,
 )
@@ -147,8 +148,7 @@ class Trainer:
 
     @property
     def steps(self) -> int:
-        n, batch = len(self.data.train), self.config.batch_size
-        return max(n // batch, 1) if n >= batch else 1
+        return max(len(self.data.train) // self.config.batch_size, 1)
 
     def run(self) -> None:
         """Phase 1 (unless a resumed job finished it before), then phase 2; each if asked
@@ -212,7 +212,11 @@ class Trainer:
             # After the history row (a crash between the two loses the row with the epoch),
             # and before the EMA swap: the backup holds the raw weights.
             PhaseBackup(self.run_dir, phase.number),
-            *_ema_swap(config),  # before the saver, which must save what validation scored
+            # Keras swaps the averaged weights in at each epoch's end and out at the next start
+            # (and writes them in for good when fit ends): validation scores the average, and
+            # so the saver after it must save it.
+            *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum
+              else []),
             BestModelSaver(self.model_path, self.fer.model, self.best, self.clock),
         ]
         if config.early_stopping_patience:
@@ -259,18 +263,9 @@ class Trainer:
             training=True, seed=seed, augmenter=augmenter, mixup=config.mixup,
             class_weights=_class_weights(config, self.data),
         )
-        return train, _eval_dataset(config, self.data.val, n_classes)
-
-
-def _ema_swap(config: TrainConfig) -> list:
-    """Keras' own swap of the averaged weights in at each epoch's end and out at the next start.
-
-    Validation then scores the average, and every callback after it (the best-model saver)
-    sees it; the optimizer writes the average into the model for good when fit ends.
-    """
-    import keras
-
-    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum else []
+        val = make_dataset(self.data.val, num_classes=n_classes,
+                           batch_size=max(config.batch_size, 128), training=False)
+        return train, val
 
 
 def _compile(model, config: TrainConfig, *, lr: float, total_steps: int) -> None:
@@ -297,27 +292,17 @@ def _feature_datasets(config, fer, data: PreparedData, weights):
     """Run the frozen backbone once over train and val; the head then trains in seconds."""
     import tensorflow as tf
 
-    def features_of(split: Split) -> np.ndarray:
-        ds = tf.data.Dataset.from_tensor_slices(split.images[..., None]).batch(128)
-        ds = ds.map(lambda x: tf.cast(x, tf.float32)).prefetch(tf.data.AUTOTUNE)
-        return fer.features.predict(ds, verbose=0).astype(np.float32)
+    def features(split: Split) -> np.ndarray:
+        batches = make_dataset(split, num_classes=n_classes, batch_size=128, training=False)
+        return fer.features.predict(batches, verbose=0).astype(np.float32)
 
     n_classes = len(data.classes)
-    train_x, val_x = features_of(data.train), features_of(data.val)
-    onehot = np.eye(n_classes, dtype=np.float32)
-    train = (train_x, onehot[data.train.labels])
-    if weights is not None:
-        train = (*train, weights[data.train.labels])
-    train_ds = tf.data.Dataset.from_tensor_slices(train).shuffle(
-        len(train_x), seed=config.seed).batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
-    val_ds = tf.data.Dataset.from_tensor_slices(
-        (val_x, onehot[data.val.labels])).batch(256)
-    return train_ds, val_ds
-
-
-def _eval_dataset(config: TrainConfig, split: Split, num_classes: int):
-    return make_dataset(split, num_classes=num_classes, batch_size=max(config.batch_size, 128),
-                        training=False)
+    train = tf.data.Dataset.from_tensor_slices(
+        labelled(features(data.train), data.train.labels, n_classes, weights))
+    val = tf.data.Dataset.from_tensor_slices(
+        labelled(features(data.val), data.val.labels, n_classes))
+    train = train.shuffle(len(data.train), seed=config.seed).batch(config.batch_size)
+    return train.prefetch(tf.data.AUTOTUNE), val.batch(256)
 
 
 def _class_weights(config: TrainConfig, data: PreparedData) -> np.ndarray | None:
