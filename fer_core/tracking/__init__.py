@@ -10,12 +10,11 @@ files (config, metrics, history, predictions, log, ``model.keras`` under ``model
 confusion matrix and classification report as CSV, and the HTML report.
 
 While a run trains, :class:`MLflowLogger` creates that MLflow run (tagged ``fer.run_id``)
-and logs each epoch as it ends, from a thread of its own: a slow tracking server never holds
-training up, and one that fails ends live logging at its first error. When the run ends,
-:func:`export_run` replays the run folder into the same MLflow run and fills in whatever is
-missing, so a run logged live and one exported later hold the same. The run folder stays the
-source of truth; the ``fer.run_id`` tag makes the replay idempotent. Without
-``MLFLOW_TRACKING_URI`` nothing here runs and mlflow is never imported.
+and logs each epoch as it ends. When the run ends, :func:`export_run` replays the run folder
+into the same MLflow run and fills in whatever is missing, so a run logged live and one
+exported later hold the same: the run folder stays the source of truth, and the tag makes the
+replay idempotent. Without ``MLFLOW_TRACKING_URI`` nothing here runs and mlflow is never
+imported.
 """
 
 from __future__ import annotations
@@ -35,12 +34,12 @@ import pandas as pd
 
 from fer_core import runs, settings
 from fer_core.errors import RunError
-from fer_core.training.loggers import RunLogger
+from fer_core.training.loggers import METRICS, RunLogger
 
 RUN_ID_TAG = "fer.run_id"
 DEFAULT_EXPERIMENT = "FER Studio"
-HISTORY_METRICS = {"loss": "loss", "accuracy": "accuracy", "val_loss": "val_loss",
-                   "val_accuracy": "val_accuracy", "learning_rate": "learning_rate",
+# history.csv column -> MLflow metric
+HISTORY_METRICS = {**{name: name for name in (*METRICS, "learning_rate")},
                    "seconds": "epoch_seconds"}
 TRACKED_STATES = ("succeeded", "cancelled")
 ENDED = ("FINISHED", "KILLED")
@@ -48,14 +47,9 @@ ENDED = ("FINISHED", "KILLED")
 log = logging.getLogger("fer_core.tracking")
 
 
-def configured_uri() -> str | None:
-    """``MLFLOW_TRACKING_URI``, or ``None`` when unset (then nothing is logged)."""
-    return settings.mlflow_tracking_uri()
-
-
 def enabled() -> bool:
     """Whether runs log to MLflow as they train: only with ``MLFLOW_TRACKING_URI`` set."""
-    return configured_uri() is not None
+    return settings.mlflow_tracking_uri() is not None
 
 
 def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | None = None
@@ -68,7 +62,7 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | N
     in part (live while training, or an export that failed half-way) is completed.
     """
     run_dir = Path(run_dir)
-    uri = tracking_uri or configured_uri()
+    uri = tracking_uri or settings.mlflow_tracking_uri()
     if uri is None:
         raise RunError("No MLflow server given: set MLFLOW_TRACKING_URI (e.g. "
                        "sqlite:////path/mlflow.db or http://mlflow:5000) or pass --tracking-uri.")
@@ -79,15 +73,10 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | N
     if state not in TRACKED_STATES or metrics is None:
         raise RunError(f"Run {run_dir.name} is {state}: only a finished run (succeeded or "
                        "cancelled, with metrics.json) can be logged to MLflow.")
-    client = _client(uri)
-    experiment_id = _experiment(client, uri, experiment_name(record))
-    run = _tagged_run(client, experiment_id, run_dir.name)
-    if run is not None and run.info.status in ENDED:
+    client, run = _open_run(uri, run_dir, record, status, state)
+    if run.info.status in ENDED:
         return run.info.run_id, False
-    tags = _tags(run_dir, record, status, state)
-    if run is None:
-        run = client.create_run(experiment_id, run_name=run_dir.name,
-                                start_time=_millis(status.started), tags=tags)
+    tags = _tags(run_dir, record, status, state)  # an earlier, partial one holds older tags
     mlflow_id = run.info.run_id
     try:
         _log_values(client, run, record, metrics, runs.read_history(run_dir), tags)
@@ -104,7 +93,7 @@ def log_finished(run_dir: Path, state: str, *, tracking_uri: str | None = None
                  ) -> dict[str, Any]:
     """:func:`export_run` for a job that just ended, as status fields: the MLflow run id, or
     the error. A tracking server that is down costs a warning, never the trained model."""
-    if (tracking_uri or configured_uri()) is None:
+    if (tracking_uri or settings.mlflow_tracking_uri()) is None:
         return {}
     try:
         mlflow_id, _ = export_run(run_dir, tracking_uri=tracking_uri, state=state)
@@ -125,7 +114,7 @@ class MLflowLogger(RunLogger):
     """
 
     def __init__(self, run_dir: Path, *, tracking_uri: str | None = None) -> None:
-        self.run_dir, self.uri = Path(run_dir), tracking_uri or configured_uri()
+        self.run_dir, self.uri = Path(run_dir), tracking_uri or settings.mlflow_tracking_uri()
         self.mlflow_id: str | None = None
         self.failed = False
         self._client: Any = None
@@ -164,14 +153,9 @@ class MLflowLogger(RunLogger):
 
     def _start(self) -> None:
         record, status = runs.read_config(self.run_dir), runs.read_status(self.run_dir)
-        client = self._client = _client(str(self.uri))
-        experiment_id = _experiment(client, str(self.uri), experiment_name(record))
-        run = _tagged_run(client, experiment_id, self.run_dir.name)
-        if run is None:
-            run = client.create_run(experiment_id, run_name=self.run_dir.name,
-                                    start_time=_millis(status.started),
-                                    tags=_tags(self.run_dir, record, status, "running"))
-        elif run.info.status != "RUNNING":  # an earlier attempt of this run, now resumed
+        client, run = _open_run(str(self.uri), self.run_dir, record, status, "running")
+        self._client = client
+        if run.info.status != "RUNNING":  # an earlier attempt of this run, now resumed
             client.update_run(run.info.run_id, status="RUNNING")
         self.mlflow_id = run.info.run_id
         _log_values(client, run, record, {}, pd.DataFrame(), {})
@@ -186,9 +170,10 @@ def experiment_name(record: runs.RunRecord) -> str:
 
 
 def params_of(record: runs.RunRecord) -> dict[str, str]:
-    """The config as MLflow parameters: every TrainConfig field, lists and mappings as JSON,
-    plus the preset it started from."""
-    params = {key: _param_value(value) for key, value in record.config.items()}
+    """The config as MLflow parameters: every TrainConfig field, lists and mappings as JSON
+    (cut to MLflow's 6,000 characters), plus the preset it started from."""
+    params = {key: (json.dumps(value) if isinstance(value, list | dict) else str(value))[:6000]
+              for key, value in record.config.items()}
     params["preset"] = str(record.preset or "")
     return params
 
@@ -215,15 +200,6 @@ def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 # --- helpers -------------------------------------------------------------------------------------
 
-def _client(uri: str):
-    # MLflow's usage telemetry phones home from a background thread; off unless the user
-    # has said otherwise (clusters are often offline).
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=uri)
-
-
 def _experiment(client, uri: str, name: str) -> str:
     """The experiment's id, created on first use. With a SQLite store the artifacts go beside
     the database: MLflow's default (``./mlruns`` of the current folder) would put them in a
@@ -244,11 +220,25 @@ def _experiment(client, uri: str, name: str) -> str:
         return found.experiment_id
 
 
-def _tagged_run(client, experiment_id: str, run_id: str):
-    """The MLflow run already logged for a run folder (an ended one first), or ``None``."""
+def _open_run(uri: str, run_dir: Path, record: runs.RunRecord, status: runs.Status,
+              state: str) -> tuple[Any, Any]:
+    """A client, and the MLflow run already logged for a run folder (an ended one first) or
+    else a new one, tagged as ``state``."""
+    # MLflow's usage telemetry phones home from a background thread; off unless the user
+    # has said otherwise (clusters are often offline).
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = _experiment(client, uri, experiment_name(record))
     found = client.search_runs([experiment_id],
-                               filter_string=f"tags.`{RUN_ID_TAG}` = '{run_id}'")
-    return min(found, key=lambda run: run.info.status not in ENDED, default=None)
+                               filter_string=f"tags.`{RUN_ID_TAG}` = '{run_dir.name}'")
+    run = min(found, key=lambda run: run.info.status not in ENDED, default=None)
+    if run is None:
+        run = client.create_run(experiment_id, run_name=run_dir.name,
+                                start_time=_millis(status.started),
+                                tags=_tags(run_dir, record, status, state))
+    return client, run
 
 
 def _tags(run_dir: Path, record: runs.RunRecord, status: runs.Status, state: str
@@ -334,11 +324,6 @@ def _derived_files(run_dir: Path, metrics: dict[str, Any], folder: Path) -> list
     made[-1].write_text(build_report([run_dir], title=f"FER Studio run {run_dir.name}"),
                         encoding="utf-8")
     return made
-
-
-def _param_value(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, list | dict) else str(value)
-    return text[:6000]  # MLflow's limit for one parameter value
 
 
 def _finite(value: Any) -> bool:
