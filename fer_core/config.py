@@ -252,6 +252,14 @@ _SEED_FINETUNED = {
     "reduce_lr_patience": 3,
 }
 
+# Training from scratch at native 48x48, as the compact CNNs want.
+_NATIVE_48 = {
+    "input_size": 48, "weights": "none", "dropout": 0.4, "val_fraction": 0.1,
+    "lr_schedule": "cosine", "batch_size": 64, "label_smoothing": 0.1, "rotation": 10.0,
+    "shear": 0.0, "zoom": 0.1, "random_crop": 4, "early_stopping_patience": 0,
+    "finetune_epochs": 0, "tta": True, "tta_shift": 4,
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The seed report's InceptionV3 transfer learning, frozen: 44.14% test accuracy there.
     "seed-baseline": {
@@ -263,21 +271,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # ...and the same without disgust, 6 classes: 48.66% there.
     "seed-no-disgust": {**_SEED_FINETUNED, "drop_classes": ["disgust"]},
     # A compact CNN at native 48x48 that trains in minutes on two CPU cores.
-    "fast-cpu": {
-        "backbone": "fer-cnn", "input_size": 48, "weights": "none", "dropout": 0.4,
-        "val_fraction": 0.1, "epochs": 42, "learning_rate": 1e-3, "optimizer": "adam",
-        "lr_schedule": "cosine", "batch_size": 64, "label_smoothing": 0.1, "rotation": 10.0,
-        "shear": 0.0, "zoom": 0.1, "random_crop": 4, "early_stopping_patience": 0,
-        "finetune_epochs": 0, "tta": True, "tta_shift": 4,
-    },
+    "fast-cpu": {**_NATIVE_48, "backbone": "fer-cnn", "epochs": 42, "learning_rate": 1e-3,
+                 "optimizer": "adam"},
     # The most accurate recipe found so far (see bench/RESULTS.md).
-    "best": {
-        "backbone": "fer-vgg", "input_size": 48, "weights": "none", "dropout": 0.4,
-        "val_fraction": 0.1, "epochs": 90, "learning_rate": 0.01, "optimizer": "sgd",
-        "weight_decay": 5e-3, "lr_schedule": "cosine", "batch_size": 64, "label_smoothing": 0.1,
-        "rotation": 10.0, "shear": 0.0, "zoom": 0.1, "random_crop": 4,
-        "early_stopping_patience": 0, "finetune_epochs": 0, "tta": True, "tta_shift": 4,
-    },
+    "best": {**_NATIVE_48, "backbone": "fer-vgg", "epochs": 90, "learning_rate": 0.01,
+             "optimizer": "sgd", "weight_decay": 5e-3},
 }
 
 
@@ -340,9 +338,7 @@ def resolve_config(
             values.update(json.loads(Path(config_file).read_text()))
         except (OSError, json.JSONDecodeError) as err:
             raise ConfigError(f"Config file {config_file} could not be read: {err}.") from err
-    for text in overrides:
-        key, value = parse_override(text)
-        values[key] = value
+    values.update(parse_override(text) for text in overrides)
     if data is not None:
         values["data"] = str(data)
     return TrainConfig.from_dict(values)
