@@ -41,8 +41,8 @@ def _command(sub: argparse._SubParsersAction, name: str, handler: Handler, help_
 
 def _group(sub: argparse._SubParsersAction, name: str, help_text: str):
     """A command with sub-commands of its own, such as ``data info``."""
-    return sub.add_parser(name, help=help_text).add_subparsers(dest=f"{name}_command",
-                                                               required=True)
+    parser = sub.add_parser(name, help=help_text)
+    return parser.add_subparsers(dest=f"{name}_command", required=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -200,10 +200,8 @@ def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = Fals
 def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool, shift: int | None,
                    load_model: Callable[[Path], Any]) -> list[np.ndarray]:
     """Each run's probabilities over the same images, once the runs are known to share their
-    classes (averaging columns that mean different emotions would be silently wrong).
-
-    ``shift`` None: each run's own ``tta_shift`` (0 for runs recorded before it existed).
-    """
+    classes (averaging columns that mean different emotions would be silently wrong). ``shift``
+    None: each run's own ``tta_shift`` (0 for runs recorded before it existed)."""
     classes = run_classes(run_dirs[0])
     probas = []
     for run_dir in run_dirs:

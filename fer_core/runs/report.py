@@ -371,8 +371,7 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
     result, classes = metrics[split], metrics.get("classes", [])
     parts.append(f"<h3>{'Test' if split == 'test' else 'Validation'} split: "
                  f"{result.get('n', 0):,} images, accuracy {result.get('accuracy', 0):.4f}, "
-                 f"loss {result.get('loss', 0):.4f}, macro-F1 {result.get('macro_f1', 0):.4f}"
-                 f"</h3>")
+                 f"loss {result.get('loss', 0):.4f}, macro-F1 {result.get('macro_f1', 0):.4f}</h3>")
     per_class = per_class_frame(result)
     charts = []
     if result.get("confusion_matrix") and classes:
