@@ -8,7 +8,8 @@
 ``FER_JOBS_BACKEND``    where jobs run: ``local`` (default) or ``ray``.
 ``RAY_ADDRESS``         the Ray cluster's job API, e.g. ``http://head:8265``.
 ``FER_RAY_GPUS``        GPUs each Ray job reserves (default 0).
-``MLFLOW_TRACKING_URI`` where finished runs are logged; unset means no MLflow.
+``MLFLOW_TRACKING_URI`` where runs are logged; unset means no MLflow.
+``MLFLOW_DISABLE_TELEMETRY`` passed on to jobs as set (FER Studio turns telemetry off unless set).
 
 Read on every call rather than at import, so tests and the sidebar can redirect them; a bad
 value raises one ``ConfigError`` that names the variable and what it takes.
@@ -76,6 +77,17 @@ def ray_gpus() -> float:
 
 def mlflow_tracking_uri() -> str | None:
     return _text("MLFLOW_TRACKING_URI") or None
+
+
+def for_jobs_elsewhere() -> dict[str, str]:
+    """The variables set here that a job on another machine must see too (the same data, the
+    same MLflow), paths made absolute."""
+    paths = {"FER_DATA_DIR": data_dir(), "FER_CACHE_DIR": _text("FER_CACHE_DIR") and cache_dir()}
+    values = {name: str(path.resolve()) for name, path in paths.items() if path}
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_DISABLE_TELEMETRY"):
+        if _text(name):
+            values[name] = _text(name)
+    return values
 
 
 def job_log() -> str | None:

@@ -19,7 +19,6 @@ never wrote its end (killed, never started, its node lost) failed or was stopped
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import threading
 import time
@@ -39,9 +38,6 @@ PACKAGE_ROOT = settings.PROJECT_ROOT
 EXCLUDES = ["/.venv", "/runs", "/.git", "/bench-runs", "/docs", "*.keras", "*.h5", "*.zip", "*.csv",
             "*.npz", "*.npy", "*.db", "mlruns", "mlartifacts", "__pycache__", ".pytest_cache",
             ".ruff_cache", ".hypothesis", ".cache"]
-# Passed on to the job when set here, so it reads the same data and logs to the same MLflow.
-FORWARDED_ENV = ("FER_DATA_DIR", "FER_CACHE_DIR", "MLFLOW_TRACKING_URI",
-                 "MLFLOW_DISABLE_TELEMETRY")
 # Ray kills a job this many seconds after its SIGTERM (3 s by default): enough for training to
 # finish its step and evaluate the best model, as a cancelled local job does.
 STOP_GRACE_SECONDS = 120
@@ -112,12 +108,8 @@ def runtime_env(runs_root: Path) -> dict[str, Any]:
         "FER_RUNS_DIR": str(Path(runs_root).expanduser().resolve()),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "RAY_JOB_STOP_WAIT_TIME_S": str(STOP_GRACE_SECONDS),
+        **settings.for_jobs_elsewhere(),
     }
-    for key in FORWARDED_ENV:
-        value = os.environ.get(key, "").strip()  # passed on as set, whatever it holds
-        if value:
-            is_path = key in ("FER_DATA_DIR", "FER_CACHE_DIR")
-            env_vars[key] = str(Path(value).expanduser().resolve()) if is_path else value
     return {"working_dir": str(PACKAGE_ROOT), "excludes": list(EXCLUDES), "env_vars": env_vars}
 
 
