@@ -197,10 +197,8 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         unknown = sorted(set(values) - set(field_names()))
         if unknown:
-            raise ConfigError(
-                f"Unknown config field(s) {', '.join(unknown)}. Valid fields: "
-                f"{', '.join(field_names())}."
-            )
+            raise ConfigError(f"Unknown config field(s) {', '.join(unknown)}. Valid fields: "
+                              f"{', '.join(field_names())}.")
         return cls(**values)
 
     def replace(self, **changes: Any) -> TrainConfig:

@@ -85,7 +85,7 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | N
         client.set_terminated(mlflow_id, status="FAILED")
         raise
     client.set_terminated(mlflow_id, status="FINISHED" if state == "succeeded" else "KILLED",
-                          end_time=_millis(status.finished) or _millis(None))
+                          end_time=_millis(status.finished))  # now, if it has no end yet
     return mlflow_id, True
 
 
@@ -182,20 +182,14 @@ def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """The end-of-run numbers of the best model: test (``test_accuracy``...) and validation
     (``final_val_accuracy``...: ``val_accuracy`` is already the per-epoch curve) accuracy,
     loss and macro-F1, and per-class test F1."""
-    values: dict[str, float] = {}
-    for split, prefix in (("val", "final_val"), ("test", "test")):
-        block = metrics.get(split) or {}
-        for name in ("accuracy", "loss", "macro_f1"):
-            if _finite(block.get(name)):
-                values[f"{prefix}_{name}"] = float(block[name])
-    for name, scores in ((metrics.get("test") or {}).get("per_class") or {}).items():
-        if _finite(scores.get("f1-score")):
-            values[f"test_f1_{name}"] = float(scores["f1-score"])
-    for name, key in (("train_seconds", "seconds"), ("epochs", "epochs"),
-                      ("best_epoch", "best_epoch")):
-        if _finite(metrics.get(key)):
-            values[name] = float(metrics[key])
-    return values
+    values = {f"{prefix}_{name}": (metrics.get(split) or {}).get(name)
+              for split, prefix in (("val", "final_val"), ("test", "test"))
+              for name in ("accuracy", "loss", "macro_f1")}
+    per_class = (metrics.get("test") or {}).get("per_class") or {}
+    values.update({f"test_f1_{name}": scores.get("f1-score") for name, scores in per_class.items()})
+    values.update(train_seconds=metrics.get("seconds"), epochs=metrics.get("epochs"),
+                  best_epoch=metrics.get("best_epoch"))
+    return {key: float(value) for key, value in values.items() if _finite(value)}
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -31,9 +31,7 @@ def build_augmenter(config: TrainConfig, *, seed: int = 0) -> keras.Sequential |
     Each layer gets a seed of its own (seed, seed+1, ...): layers sharing one seed would draw
     the same random numbers and move together, e.g. every flipped face also rotated left.
     """
-    if not config.augment:
-        return None
-    steps = _steps(config)
+    steps = _steps(config) if config.augment else []
     if not steps:
         return None
     import keras

@@ -42,10 +42,11 @@ class Loggers(RunLogger):
     """Every logger of a run, called in turn; a logger's end never fails the run."""
 
     def __init__(self, *loggers: RunLogger | None) -> None:
-        self.loggers = [each for each in loggers if each is not None]
+        self.loggers: list[RunLogger] = []
+        self.add(*loggers)
 
-    def add(self, logger: RunLogger | None) -> None:
-        self.loggers += [logger] if logger is not None else []
+    def add(self, *loggers: RunLogger | None) -> None:
+        self.loggers += [each for each in loggers if each is not None]
 
     def on_phase(self, phase: int, start: int, steps: int) -> None:
         for each in self.loggers:

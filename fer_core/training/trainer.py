@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_core import runs, settings, tracking
+from fer_core import device, runs, settings, tracking
 from fer_core.config import TrainConfig
 from fer_core.data import Dataset
+from fer_core.runs.evaluation import evaluate_model
 from fer_core.training import resume
+from fer_core.training.augment import build_augmenter
 from fer_core.training.inputs import (
     PreparedData,
     Split,
@@ -40,10 +42,10 @@ from fer_core.training.inputs import (
     prepare_data,
 )
 from fer_core.training.loggers import Loggers, RunFolderLogger, TensorBoardLogger
+from fer_core.training.models import FerModel, build_model, load_model, unfreeze_top
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the callbacks import Keras, which takes seconds
     from fer_core.training.callbacks import BestTracker, EpochClock, StopFlag
-    from fer_core.training.models import FerModel
 
 log = logging.getLogger("fer_core.training")
 
@@ -85,10 +87,7 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
 
 def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: StopFlag,
            loggers: Loggers) -> dict:
-    from fer_core import device
-    from fer_core.runs.evaluation import evaluate_model
     from fer_core.training.callbacks import BestTracker, EpochClock
-    from fer_core.training.models import build_model
 
     started = time.monotonic()
     policy = device.precision_policy(config.mixed_precision)
@@ -98,9 +97,8 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
                  ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
         _record_environment(run_dir, config, data, policy=policy)  # MLflow's experiment name
         clock = EpochClock(total=config.epochs + config.finetune_epochs)
-        loggers.add(RunFolderLogger(run_dir, clock))
-        loggers.add(TensorBoardLogger.create(run_dir))
-        loggers.add(tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
+        loggers.add(RunFolderLogger(run_dir, clock), TensorBoardLogger.create(run_dir),
+                    tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
         fer = build_model(config.backbone, num_classes=len(data.classes),
                           input_size=config.input_size, weights=config.weights,
                           dropout=config.dropout, seed=config.seed)
@@ -170,8 +168,6 @@ class Trainer:
 
     def phase_one(self) -> PhaseSpec:
         """Train the head (frozen pre-trained backbone) or the whole network (from scratch)."""
-        from fer_core.training.augment import build_augmenter
-
         config, fer = self.config, self.fer
         augmenter = build_augmenter(config, seed=config.seed)
         spec = (1, config.epochs, config.learning_rate)
@@ -185,9 +181,6 @@ class Trainer:
 
     def phase_two(self) -> PhaseSpec:
         """Fine-tune: unfreeze the top of the backbone and train end to end at a low rate."""
-        from fer_core.training.augment import build_augmenter
-        from fer_core.training.models import load_model, unfreeze_top
-
         config, seed = self.config, self.config.seed + 1
         if self.best.saved:  # continue from the best phase-1 weights, not the last epoch's
             self.fer.model.set_weights(load_model(self.model_path).get_weights())
@@ -233,7 +226,6 @@ class Trainer:
     def best_model(self) -> Any:
         """The best checkpoint; if no epoch finished (cancelled early) the model as it is."""
         from fer_core.training.callbacks import save_model
-        from fer_core.training.models import load_model
 
         if self.best.saved:
             return load_model(self.model_path)
@@ -276,10 +268,8 @@ def _compile(model, config: TrainConfig, *, lr: float, total_steps: int) -> None
         schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(total_steps, 1))
     ema = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
     if config.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(
-            schedule, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None,
-            **ema,
-        )
+        optimizer = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True,
+                                         weight_decay=config.weight_decay or None, **ema)
     elif config.optimizer == "adamw":
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, **ema)
     else:
@@ -316,8 +306,6 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
     """Complete config.json with what is needed to reproduce and compare the run."""
     import keras
     import tensorflow as tf
-
-    from fer_core import device
 
     previous = runs.read_config(run_dir)
     runs.write_config(run_dir, replace(
