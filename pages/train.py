@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from fer_core import jobs, runs
@@ -26,9 +24,6 @@ POLL_SECONDS = 2
 RECENT_FINISHED = 5
 ACTIVE_KEY = "train.active_runs"  # ids active at the last full run: a job ending reruns all
 NOTICE_KEY = "train.notice"  # (kind, text) left by a callback for the next run to show
-SWEEP_INPUTS = {"batch_size": ("Batch sizes", "16, 32, 64"),  # label, example
-                "learning_rate": ("Learning rates", "1e-3, 1e-4"),
-                "dropout": ("Dropout rates", "0.3, 0.5")}
 
 
 # --- the form ------------------------------------------------------------------------------------
@@ -74,9 +69,9 @@ def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
         columns = st.columns(len(progress.SWEEP_FIELDS))
         texts = {}
         for name, column in zip(progress.SWEEP_FIELDS, columns, strict=True):
-            label, example = SWEEP_INPUTS.get(name, (name, ""))
-            texts[name] = column.text_input(label, key=f"train.sweep.{name}",
-                                            placeholder=f"e.g. {example}")
+            with column:
+                texts[name] = config_form.render_widget(forms.sweep_spec(name),
+                                                        f"train.sweep.{name}")
         try:
             grid = progress.parse_sweep_grid(texts)
         except ConfigError as err:
@@ -178,22 +173,7 @@ def _render_curves(row: progress.JobRow) -> None:
     left, right = st.columns(2)
     for column, metric in ((left, "loss"), (right, "accuracy")):
         data = history[history["metric"] == metric]
-        column.altair_chart(_curve_chart(data, metric), width="stretch")
-
-
-def _curve_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
-    axis = alt.Axis(format="%") if metric == "accuracy" else alt.Axis()
-    return (
-        alt.Chart(data, height=180, title=metric.capitalize())
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title=metric, axis=axis, scale=alt.Scale(zero=False)),
-            color=alt.Color("split:N", title=None,
-                            scale=alt.Scale(domain=["train", "validation"])),
-            tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
-        )
-    )
+        column.altair_chart(run_charts.job_curve_chart(data, metric), width="stretch")
 
 
 def _act(action: Callable[[Path], object], path: Path, done: str) -> None:

@@ -80,6 +80,19 @@ def field_spec(name: str, *, slider: bool = False) -> WidgetSpec:
     return widget_spec(config_field(name), slider=slider)
 
 
+_SWEEPS = {"batch_size": ("Batch sizes", "16, 32, 64"), "learning_rate": ("Learning rates",
+           "1e-3, 1e-4"), "dropout": ("Dropout rates", "0.3, 0.5")}  # label, example
+
+
+def sweep_spec(name: str) -> WidgetSpec:
+    """A text box for several values of one field: the sweep's input, checked by the field's
+    own kind and range when parsed (``views.progress.parse_values``)."""
+    f = config_field(name)
+    label, example = _SWEEPS.get(name, (f.name.replace("_", " ").capitalize(), ""))
+    return WidgetSpec(name, label, FieldKind.TEXT, "", help=f"{f.metadata['help']} Several "
+                      "values, separated by commas.", placeholder=f"e.g. {example}")
+
+
 def number_step(kind: FieldKind, low: float | None, high: float | None) -> int | float | None:
     """Ints step by 1; floats spanning decades (learning rates) by a step near their low end,
     wide ranges (degrees) by 1 and shares by 0.01. Not a number: no step."""
