@@ -305,15 +305,12 @@ def _derived_files(run_dir: Path, metrics: dict[str, Any], folder: Path) -> list
     classes = metrics.get("classes") or []
     test = metrics.get("test") or {}
     if test.get("confusion_matrix") and classes:
-        frame = pd.DataFrame(test["confusion_matrix"], index=classes, columns=classes)
-        frame.index.name = "true \\ predicted"
         made.append(folder / "confusion_matrix.csv")
-        frame.to_csv(made[-1])
+        pd.DataFrame(test["confusion_matrix"], index=classes, columns=classes).rename_axis(
+            "true \\ predicted").to_csv(made[-1])
     if test.get("per_class"):
         made.append(folder / "classification_report.csv")
-        report = pd.DataFrame(test["per_class"]).T
-        report.index.name = "class"
-        report.to_csv(made[-1])
+        pd.DataFrame(test["per_class"]).T.rename_axis("class").to_csv(made[-1])
     made.append(folder / "report.html")
     made[-1].write_text(build_report([run_dir], title=f"FER Studio run {run_dir.name}"),
                         encoding="utf-8")

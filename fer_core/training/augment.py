@@ -3,9 +3,6 @@
 The augmenter is never part of the saved model: some of these layers do not load back
 (RandomShear, keras#21110), and a model that serves predictions must not augment. It works on
 float32 batches (B, 48, 48, 1) of raw 0-255 pixels; call it with ``training=True``.
-
-    augmenter = build_augmenter(config, seed=config.seed)
-    dataset = dataset.map(lambda x, y: (augmenter(x, training=True), y))
 """
 
 from __future__ import annotations

@@ -40,40 +40,36 @@ class BackboneSpec:
     name: str
     native_size: int  # the side it was designed (and pre-trained) for
     min_size: int  # the smallest side keras.applications accepts
-    pretrained: bool  # ImageNet weights exist
+    application: str | None  # its keras.applications constructor, None for ours
     preprocessing: str  # one of PREPROCESSING: "tf" x/127.5-1, "caffe" BGR minus mean,
     #                     "keep" the model rescales itself, "unit" x/255
     description: str
     channels: int  # 3 for keras.applications (grey is repeated), 1 for ours
 
+    @property
+    def pretrained(self) -> bool:
+        """ImageNet weights exist: it is one of keras.applications."""
+        return self.application is not None
+
 
 BACKBONES: dict[str, BackboneSpec] = {
     spec.name: spec
     for spec in (
-        BackboneSpec("inceptionv3", 299, 75, True, "tf",
+        BackboneSpec("inceptionv3", 299, 75, "InceptionV3", "tf",
                      "InceptionV3 (21.8M parameters), the seed report's backbone.", 3),
-        BackboneSpec("mobilenetv2", 224, 32, True, "tf",
+        BackboneSpec("mobilenetv2", 224, 32, "MobileNetV2", "tf",
                      "MobileNetV2 (2.3M), light and fast transfer learning.", 3),
-        BackboneSpec("efficientnetb0", 224, 32, True, "keep",
+        BackboneSpec("efficientnetb0", 224, 32, "EfficientNetB0", "keep",
                      "EfficientNetB0 (4.0M), accurate for its size.", 3),
-        BackboneSpec("resnet50", 224, 32, True, "caffe",
+        BackboneSpec("resnet50", 224, 32, "ResNet50", "caffe",
                      "ResNet50 (23.6M), the classic transfer learning baseline.", 3),
-        BackboneSpec("fer-cnn", IMAGE_SIZE, IMAGE_SIZE, False, "unit",
+        BackboneSpec("fer-cnn", IMAGE_SIZE, IMAGE_SIZE, None, "unit",
                      "Compact CNN at native 48x48 (0.9M); trains in minutes on a CPU.", 1),
-        BackboneSpec("fer-vgg", IMAGE_SIZE, IMAGE_SIZE, False, "unit",
+        BackboneSpec("fer-vgg", IMAGE_SIZE, IMAGE_SIZE, None, "unit",
                      "VGG-style CNN at 48x48 with BatchNorm (2.4M), for best accuracy "
                      "(after Khaireddin & Chen 2021).", 1),
     )
 }
-
-# keras.applications constructor of each pre-trained backbone.
-_APPLICATIONS = {
-    "inceptionv3": "InceptionV3",
-    "mobilenetv2": "MobileNetV2",
-    "efficientnetb0": "EfficientNetB0",
-    "resnet50": "ResNet50",
-}
-
 
 def backbone_names() -> list[str]:
     return list(BACKBONES)
@@ -102,9 +98,8 @@ class FerModel:
 def register_layers() -> dict[str, type]:
     """Define and register FER Studio's layers with Keras; returns them as ``custom_objects``.
 
-    They live in a function because defining a Keras layer needs Keras, which this module must
-    not import at import time. :func:`build_model` and :func:`load_model` call it; call it
-    yourself before ``keras.saving.load_model`` on a FER Studio model.
+    Defining a layer needs Keras, hence a function. :func:`load_model` calls it; so must any
+    other reader of a FER Studio model before ``keras.saving.load_model``.
     """
     import keras
     from keras import ops
@@ -250,7 +245,7 @@ def _application(spec: BackboneSpec, size: int, weights: str | None) -> keras.Mo
     """The keras.applications backbone, with a message that says what to do when offline."""
     from keras import applications
 
-    constructor = getattr(applications, _APPLICATIONS[spec.name])
+    constructor = getattr(applications, spec.application)
     try:
         return constructor(include_top=False, weights=weights, input_shape=(size, size, 3))
     except Exception as err:  # get_file raises a bare Exception when the download fails

@@ -307,9 +307,8 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
     import keras
     import tensorflow as tf
 
-    previous = runs.read_config(run_dir)
     runs.write_config(run_dir, replace(
-        previous,
+        runs.read_config(run_dir),
         config=config.to_dict(),
         data={
             "name": data.dataset.name,
@@ -333,7 +332,8 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
 
 
 def _log_to_run_folder(run_dir: Path) -> logging.Handler:
-    """Send the engine's log to ``log.txt`` (and to stdout when nobody redirects it there)."""
+    """Send the engine's log to ``log.txt``: a job's stdout is that file; otherwise write the
+    file, and echo to stderr unless a console handler is there already."""
     logger = logging.getLogger("fer_core")
     logger.setLevel(logging.INFO)
     formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
