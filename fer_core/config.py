@@ -41,16 +41,9 @@ _KIND_OF_DEFAULT = {bool: FieldKind.BOOL, int: FieldKind.INT, float: FieldKind.F
                     str: FieldKind.TEXT, list: FieldKind.CLASSES, dict: FieldKind.MAPPING}
 
 
-def param(
-    default: Any,
-    help: str,
-    *,
-    group: str,
-    low: float | None = None,
-    high: float | None = None,
-    choices: tuple[str, ...] | None = None,
-    kind: FieldKind | None = None,
-) -> Any:
+def param(default: Any, help: str, *, group: str, low: float | None = None,
+          high: float | None = None, choices: tuple[str, ...] | None = None,
+          kind: FieldKind | None = None) -> Any:
     """A config field with the metadata the form and the validator need; the kind comes from
     ``choices`` or the default's type unless given, and a default of another type is refused."""
     kind = kind or (FieldKind.CHOICE if choices else _KIND_OF_DEFAULT.get(type(default)))
@@ -320,13 +313,8 @@ def _parse_mapping(name: str, raw: str) -> dict[str, str]:
     return {src.strip(): dst.strip() for src, dst in pairs}
 
 
-def resolve_config(
-    *,
-    preset_name: str | None = None,
-    config_file: Path | None = None,
-    overrides: list[str] = (),
-    data: str | None = None,
-) -> TrainConfig:
+def resolve_config(*, preset_name: str | None = None, config_file: Path | None = None,
+                   overrides: list[str] = (), data: str | None = None) -> TrainConfig:
     """Defaults, then a preset, then a JSON file, then ``--set`` overrides, then ``--data``."""
     values: dict[str, Any] = {}
     if preset_name:

@@ -62,9 +62,7 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
     train = _split(ds, "train")
     if config.oversample_to:
         train = oversample(train, config.oversample_to, seed=config.seed)
-    return PreparedData(
-        classes=ds.classes, train=train, val=_split(ds, "val"), test=_split(ds, "test"), dataset=ds
-    )
+    return PreparedData(ds.classes, train, _split(ds, "val"), _split(ds, "test"), dataset=ds)
 
 
 def _split(ds: Dataset, name: str) -> Split:
@@ -100,17 +98,9 @@ def balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return weights
 
 
-def make_dataset(
-    split: Split,
-    *,
-    num_classes: int,
-    batch_size: int,
-    training: bool,
-    seed: int = 0,
-    augmenter=None,
-    mixup: float = 0.0,
-    class_weights: np.ndarray | None = None,
-):
+def make_dataset(split: Split, *, num_classes: int, batch_size: int, training: bool,
+                 seed: int = 0, augmenter=None, mixup: float = 0.0,
+                 class_weights: np.ndarray | None = None):
     """A batched ``tf.data`` pipeline of (float32 images, one-hot labels[, sample weights])."""
     import tensorflow as tf
 
@@ -123,10 +113,8 @@ def make_dataset(
     ds = ds.map(lambda x, *rest: (tf.cast(x, tf.float32), *rest),
                 num_parallel_calls=tf.data.AUTOTUNE)
     if training and augmenter is not None:
-        ds = ds.map(
-            lambda x, *rest: (augmenter(x, training=True), *rest),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        ds = ds.map(lambda x, *rest: (augmenter(x, training=True), *rest),
+                    num_parallel_calls=tf.data.AUTOTUNE)
     if training and mixup > 0:
         ds = ds.map(_mixup_fn(mixup, seed), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -71,6 +71,7 @@ BACKBONES: dict[str, BackboneSpec] = {
     )
 }
 
+
 def backbone_names() -> list[str]:
     return list(BACKBONES)
 
@@ -144,15 +145,8 @@ if "keras" in sys.modules:  # Keras is loaded already, so registering now costs 
 # --- building ------------------------------------------------------------------------------------
 
 
-def build_model(
-    backbone: str,
-    *,
-    num_classes: int,
-    input_size: int = 0,
-    weights: str = "none",
-    dropout: float = 0.5,
-    seed: int = 0,
-) -> FerModel:
+def build_model(backbone: str, *, num_classes: int, input_size: int = 0, weights: str = "none",
+                dropout: float = 0.5, seed: int = 0) -> FerModel:
     """Build a classifier of raw 48x48 grey faces on a backbone from :func:`backbone_names`.
 
     ``input_size`` is the side faces are resized to inside the model (0: the backbone's own).
