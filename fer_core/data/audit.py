@@ -5,11 +5,8 @@ same picture, some of them split between train and test. A copy across that line
 accuracy measure memory rather than recognition, so the audit looks for it explicitly.
 
 Works on the loaded arrays only (``images`` N x H x W uint8 and the index with ``id``, ``split``
-and ``label``), so it is independent of where the data came from::
-
-    from fer_core.data.audit import audit
-    report = audit(dataset.images, dataset.index)
-    print("\\n".join(report.summary()))
+and ``label``), so it is independent of where the data came from (``python -m fer_core data
+audit`` prints it).
 
 On the full FER-2013 (32,298 images) the audit takes about 2 s on two CPU cores, most of it the
 pairwise near-duplicate search (~1.3 s), and needs under 100 MB beyond the images.

@@ -1,15 +1,10 @@
 """Background training jobs: launch, queue, cancel, resume, and notice crashes.
 
 A job is ``python -m fer_core train --run-dir runs/<id>`` in its own process, so it survives
-Streamlit reruns, closed tabs and app restarts. The app only reads run folders.
-
-Two backends sit behind one interface (:class:`JobBackend`): ``local`` (``fer_core.jobs.local``,
-the default: one job at a time on this machine) and ``ray`` (``fer_core.jobs.ray``: each run a
-Ray job). Launch picks one (``FER_JOBS_BACKEND``, ``--backend`` or the sidebar); the run records
-it as its backend reference, and every later call (status, logs, cancel, refresh) gets the
-backend back from that reference with :func:`backend_of_run`, so it always reaches the place
-that runs the job. A new backend is one module with a class implementing :class:`JobBackend`,
-registered in :data:`BACKENDS`.
+Streamlit reruns, closed tabs and app restarts. Two backends implement :class:`JobBackend`:
+``local`` (one job at a time on this machine) and ``ray`` (each run a Ray job). A run records
+its backend reference at launch, and every later call (status, logs, cancel, refresh) gets the
+backend back from it (:func:`backend_of_run`), so it always reaches the place that runs the job.
 """
 
 from __future__ import annotations
@@ -32,13 +27,9 @@ BACKENDS = settings.JOB_BACKENDS
 
 
 class JobBackend(Protocol):
-    """What the pages and the CLI need from a place that runs jobs.
-
-    ``submit`` starts (or queues) the run folder's job and records the backend reference,
-    ``status`` is its state after asking the backend (recording what only the backend knows),
-    ``log_tail`` its latest output, ``cancel`` stops it. Everything else (progress, metrics,
-    the model) is read from the run folder, whichever backend ran it.
-    """
+    """What the pages and the CLI need from a place that runs jobs; everything else
+    (progress, metrics, the model) is read from the run folder, whichever backend ran it.
+    ``status`` asks the backend and records what only it knows (a job lost on a cluster)."""
 
     name: str
     description: str  # where jobs run, in a few words, for captions
@@ -55,11 +46,8 @@ class JobBackend(Protocol):
 def backend_from_env(name: str | None = None, *, address: str | None = None,
                      runs_root: Path | None = None, num_gpus: float | None = None
                      ) -> JobBackend:
-    """The backend to launch on: ``name`` or ``FER_JOBS_BACKEND`` (default ``local``).
-
-    ``ray`` needs the cluster's job API address: ``address`` or ``RAY_ADDRESS``; GPUs per job
-    come from ``num_gpus`` or ``FER_RAY_GPUS`` (default 0: 1 on a GPU cluster).
-    """
+    """The backend to launch on: ``name`` or ``FER_JOBS_BACKEND``; Ray's address and GPUs per
+    job from the arguments or ``RAY_ADDRESS`` and ``FER_RAY_GPUS``."""
     chosen = (name or settings.jobs_backend()).strip().lower()
     if chosen == "local":
         return LocalBackend(runs_root)
@@ -90,11 +78,8 @@ def launch(
     sweep: str | None = None,
     backend: JobBackend | None = None,
 ) -> Path:
-    """Create a queued run folder for ``config`` and hand it to the backend.
-
-    The default backend is the configured one (:func:`backend_from_env`). A backend that
-    refuses the job (a Ray cluster out of reach) leaves the run failed with its reason.
-    """
+    """Create a queued run folder for ``config`` and hand it to the backend (the configured
+    one by default); a backend that refuses the job leaves the run failed with its reason."""
     root = runs_root or settings.runs_dir()
     backend = backend or backend_from_env(runs_root=root)
     config = _with_absolute_data(config)

@@ -1,19 +1,13 @@
 """The ``ray`` job backend: one Ray job per run, through Ray's job API.
 
-    FER_JOBS_BACKEND=ray RAY_ADDRESS=http://head:8265 python -m fer_core jobs launch --preset best
+A launch submits the local job's own entrypoint (``python -m fer_core train --run-dir ...``)
+with the code as working folder and GPUs/CPUs as its reservation: Ray's queue decides where and
+when each runs, so a sweep runs as many jobs at once as the cluster has GPUs. The Ray job id is
+the run id (``<run-id>-resume<n>`` for a resumed attempt).
 
-A launch is ``JobSubmissionClient.submit_job`` with the same entrypoint as a local job
-(``python -m fer_core train --run-dir ...``), the project's code as the job's working folder,
-and ``entrypoint_num_gpus``/``entrypoint_num_cpus`` as the job's reservation: Ray's own queue
-decides where and when each job runs, so a sweep runs as many jobs at once as the cluster has
-GPUs (or CPUs). The Ray job id is the run id (``<run-id>-resume<n>`` for a resumed attempt), so
-a run and its job map one to one.
-
-The run folder stays the one contract: the runs folder is a path every node sees (a shared
-mount), the job writes progress, history, metrics and model there exactly as a local job does,
-and the pages read only it. Ray is asked only what a run folder cannot say: whether a job that
-never wrote its end (killed, never started, its node lost) failed or was stopped.
-:func:`sync_status` records that, with Ray's log appended to ``log.txt``.
+The runs folder is a path every node shares; the job writes its run folder there as a local job
+does. Ray is asked only what a run folder cannot say: whether a job that never wrote its end
+(killed, never started, its node lost) failed or was stopped (:func:`sync_status`).
 """
 
 from __future__ import annotations

@@ -1,29 +1,16 @@
-"""The run store: the only code that knows a run folder's files and its status keys.
-
-``records`` types what its JSON files hold; ``frames``, ``evaluation``, ``archive`` and
-``report`` read runs (and write their results) through the verbs here.
-
-    runs/<run-id>/
-      config.json       the full TrainConfig, preset, data set record, environment
-      status.json       state, pid, times, progress, backend, error message
-      cancel_requested  present once someone asked the job to stop (its own file: see below)
-      history.csv       one row per epoch
-      metrics.json      validation and test metrics, per-class report, confusion matrix
-      predictions.csv   one row per evaluated image
-      model.keras       the best model
-      log.txt           everything the job printed
+"""The run store: the only code that knows a run folder's files (:class:`RunFiles`) and its
+status keys (``records``); ``frames``, ``evaluation``, ``archive`` and ``report`` go through it.
 
 Every file is written atomically (``fer_core.atomic``), so a page reading a run while its job
-writes, or after the job died, sees whole files only. A run folder is self-contained: zip it,
-send it, and another FER Studio shows it.
+writes, or after the job died, sees whole files only; a run folder zipped and sent shows the
+same in another FER Studio.
 
 A run's life is five verbs: :func:`create_run` (queued), :func:`start`,
-:func:`report_progress`, :func:`request_cancel` and :func:`finish`. Status writes merge into
-``status.json`` under a lock held for milliseconds, so two writers on one machine (the worker
-and the job, the job and the app) never lose each other's fields. A cancel request is not a
-status field at all but a marker file created atomically: no status write, from any process on
-any machine sharing the runs folder, can undo it. Readers never lock, so a viewer works on a
-runs folder it cannot write to.
+:func:`report_progress`, :func:`request_cancel` and :func:`finish`. Status writes merge under a
+lock held for milliseconds, so two writers on one machine (the worker and the job, the job and
+the app) never lose each other's fields. A cancel request is a marker file of its own, so no
+status write, from any process on any machine sharing the runs folder, can undo it. Readers
+never lock: a viewer works on a runs folder it cannot write to.
 """
 
 from __future__ import annotations
@@ -65,14 +52,14 @@ class RunFiles:
 
     root: Path
 
-    config = property(lambda self: self.root / "config.json")
-    status = property(lambda self: self.root / "status.json")
-    cancel = property(lambda self: self.root / "cancel_requested")
-    history = property(lambda self: self.root / "history.csv")
-    metrics = property(lambda self: self.root / "metrics.json")
-    predictions = property(lambda self: self.root / "predictions.csv")
-    model = property(lambda self: self.root / "model.keras")
-    log = property(lambda self: self.root / "log.txt")
+    config = property(lambda self: self.root / "config.json")  # TrainConfig, data, versions
+    status = property(lambda self: self.root / "status.json")  # state, times, progress, backend
+    cancel = property(lambda self: self.root / "cancel_requested")  # once Cancel was pressed
+    history = property(lambda self: self.root / "history.csv")  # one row per epoch
+    metrics = property(lambda self: self.root / "metrics.json")  # scores, confusion matrices
+    predictions = property(lambda self: self.root / "predictions.csv")  # one row per image
+    model = property(lambda self: self.root / "model.keras")  # the best model
+    log = property(lambda self: self.root / "log.txt")  # everything the job printed
     backup = property(lambda self: self.root / "backup")  # resumable training state
     tensorboard = property(lambda self: self.root / "tensorboard")
 

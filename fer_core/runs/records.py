@@ -122,8 +122,7 @@ class BackendRef:
 
 
 _STATUS_KEYS = ("state", "created", "updated", "queued", "started", "finished", "pid", "host",
-                "error", "preset", "sweep", "resumed", "cancel_requested", "mlflow_run_id",
-                "mlflow_error")
+                "error", "preset", "sweep", "resumed", "cancel_requested")
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,11 +142,9 @@ class Status(_JsonView):
     sweep: str | None = None
     resumed: int = 0
     cancel_requested: str | None = None
-    mlflow_run_id: str | None = None
-    mlflow_error: str | None = None
     progress: Progress | None = None
     backend: BackendRef = field(default_factory=BackendRef)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # keys of newer versions, MLflow's
 
     @classmethod
     def from_json(cls, data: Any) -> Status:
@@ -198,9 +195,6 @@ class RunRecord(_JsonView):
                    extra={k: v for k, v in data.items() if k not in known})
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"config": self.config, "preset": self.preset}
-        if self.data:
-            out["data"] = self.data
-        if self.environment:
-            out["environment"] = self.environment
-        return {**out, **self.extra}
+        blocks = {"data": self.data, "environment": self.environment}
+        return {"config": self.config, "preset": self.preset,
+                **{name: block for name, block in blocks.items() if block}, **self.extra}

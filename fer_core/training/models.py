@@ -6,10 +6,6 @@ works on raw pixels and the pipeline never materialises 224x224x3 copies of FER-
 
 Keras is imported inside functions only: config validation and the Streamlit pages import this
 module for :func:`backbone_names`, and TensorFlow takes seconds to import.
-
-    from fer_core.training.models import build_model
-    fer = build_model("fer-cnn", num_classes=7)
-    fer.model.summary()
 """
 
 from __future__ import annotations
