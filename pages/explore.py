@@ -17,9 +17,7 @@ import streamlit as st
 from fer_core.data import Dataset, imbalance_callout, summarize
 from fer_core.data.audit import audit
 from fer_core.settings import IMAGE_SIZE
-from fer_core.training.augment import (
-    augment_preview,  # TensorFlow loads inside, on the first draw only
-)
+from fer_core.training.augment import augment_preview  # loads TensorFlow on the first draw
 from ui.config_form import render_widget
 from ui.state import current_dataset, keep_valid
 from views import data_charts, explore

@@ -29,18 +29,16 @@ RAY_GPUS_KEY = "app.ray_gpus"  # GPUs each Ray job reserves (FER_RAY_GPUS, defau
 def init_state() -> None:
     """Set the shared keys once per session, from the environment (a bad value stops the app
     with its message)."""
+    defaults: dict[str, Callable[[], Any]] = {
+        DATA_KEY: lambda: str(settings.data_dir()) if settings.data_dir() else None,
+        RUNS_KEY: lambda: str(settings.runs_dir()),
+        BACKEND_KEY: settings.jobs_backend,
+        RAY_ADDRESS_KEY: lambda: settings.ray_address() or "",
+        RAY_GPUS_KEY: settings.ray_gpus,
+    }
     try:
-        if DATA_KEY not in st.session_state:
-            configured = settings.data_dir()
-            st.session_state[DATA_KEY] = str(configured) if configured else None
-        if RUNS_KEY not in st.session_state:
-            st.session_state[RUNS_KEY] = str(settings.runs_dir())
-        if BACKEND_KEY not in st.session_state:
-            st.session_state[BACKEND_KEY] = settings.jobs_backend()
-        if RAY_ADDRESS_KEY not in st.session_state:
-            st.session_state[RAY_ADDRESS_KEY] = settings.ray_address() or ""
-        if RAY_GPUS_KEY not in st.session_state:
-            st.session_state[RAY_GPUS_KEY] = settings.ray_gpus()
+        for key in defaults.keys() - st.session_state.keys():
+            st.session_state[key] = defaults[key]()
     except FerError as err:
         st.error(str(err))
         st.stop()

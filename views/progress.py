@@ -18,6 +18,7 @@ from typing import Any
 from fer_core.config import TrainConfig, config_field, field_kind, parse_text
 from fer_core.errors import ConfigError
 from fer_core.runs import FINAL_STATES, Progress, RunInfo, Status, parse_time
+from fer_core.runs.records import finite_number
 
 ACTIVE_STATES = ("running", "queued")
 SWEEP_FIELDS = ("batch_size", "learning_rate", "dropout")
@@ -107,7 +108,7 @@ def progress_fraction(state: str, progress: Mapping[str, Any] | None) -> float:
     """Share of the job done, between 0 and 1; a succeeded job is complete by definition."""
     if state == "succeeded":
         return 1.0
-    value = _number((progress or {}).get("fraction")) or 0.0
+    value = finite_number((progress or {}).get("fraction")) or 0.0
     return min(max(value, 0.0), 1.0)
 
 
@@ -172,7 +173,7 @@ def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | No
         preset=status.preset,
         backbone=info.config.get("backbone"),
         queue_position=queue_position,
-        test_accuracy=_number(test.get("accuracy")) if isinstance(test, dict) else None,
+        test_accuracy=finite_number(test.get("accuracy")) if isinstance(test, dict) else None,
     )
 
 
@@ -182,7 +183,7 @@ def job_rows(infos: Iterable[RunInfo], *, recent: int = 5, now: float | None = N
     ``recent`` most recently finished runs (``infos`` come newest first, as listed)."""
     infos = list(infos)
     queued = sorted((i for i in infos if i.state == "queued"),
-                    key=lambda i: (_number(_status(i.status).queued) or 0.0, i.run_id))
+                    key=lambda i: (finite_number(_status(i.status).queued) or 0.0, i.run_id))
     position = {info.run_id: n for n, info in enumerate(queued, start=1)}
     active = sorted((i for i in infos if i.state in ACTIVE_STATES),
                     key=lambda i: (ACTIVE_STATES.index(i.state), position.get(i.run_id, 0)))
@@ -220,11 +221,3 @@ def sweep_size(grid: Mapping[str, list[Any]]) -> int:
     """How many jobs the grid launches (0 when it lists no values at all)."""
     sizes = [len(values) for values in grid.values() if values]
     return math.prod(sizes) if sizes else 0
-
-
-# --- helpers -------------------------------------------------------------------------------------
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None

@@ -60,9 +60,8 @@ class LocalBackend:
     def cancel(self, run_dir: Path) -> None:
         """Queued: cancelled at once. Running: SIGTERM, the job ends its step and stops.
 
-        Holds the start lock, so a cancel and the worker starting the same job never
-        interleave. The request is recorded before the signal, so a job killed by it before
-        its handler is installed (TensorFlow still importing) is recorded as cancelled.
+        Under the start lock, so a cancel and the job's start never interleave; requested
+        before the signal, so a job killed before its handler is in still ends cancelled.
         """
         with _start_lock(run_dir):
             status = runs.read_status(run_dir)

@@ -197,11 +197,8 @@ def read_status(run_dir: Path) -> Status:
 
 
 def write_status(run_dir: Path, **fields: Any) -> Status:
-    """Merge ``fields`` (status.json keys) into the status; ``updated`` is always refreshed.
-
-    The read-merge-write holds the run's status lock, so concurrent writers on this machine
-    are serialised instead of dropping each other's fields.
-    """
+    """Merge ``fields`` into the status under the run's lock, so concurrent writers on this
+    machine are serialised instead of dropping each other's fields."""
     paths = files(run_dir)
     paths.lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(paths.lock, timeout=30):
@@ -230,11 +227,8 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def effective_state(status: Status) -> str:
-    """The state to show: a local "running" job whose process is gone has failed (crashed).
-
-    Only judged on the host that started the process; a run from another machine (a cluster
-    node) is shown as it says.
-    """
+    """The state to show: a "running" job whose process is gone has failed (crashed), judged
+    only on the host that started it; a run from another machine is shown as it says."""
     if not isinstance(status, Status):
         status = Status.from_json(dict(status))
     if not status:

@@ -39,14 +39,15 @@ class _JsonView(Mapping[str, Any]):
         return len(self._json)
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """A number as float, or None for anything else (text, bool, NaN): old files hold any."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
 
 
 def _integer(value: Any) -> int | None:
-    number = _number(value)
+    number = finite_number(value)
     return int(number) if number is not None else None
 
 
@@ -71,12 +72,11 @@ class Progress(_JsonView):
     def from_json(cls, data: Any) -> Progress:
         data = data if isinstance(data, dict) else {}
         metrics = data.get("metrics") if isinstance(data.get("metrics"), dict) else {}
-        return cls(
-            **{name: _integer(data.get(name)) for name in ("phase", "epoch", "epochs", "step",
-                                                            "steps")},
-            fraction=_number(data.get("fraction")), eta_seconds=_number(data.get("eta_seconds")),
-            metrics={k: float(v) for k, v in metrics.items() if _number(v) is not None},
-        )
+        counts = {name: _integer(data.get(name)) for name in ("phase", "epoch", "epochs", "step",
+                                                              "steps")}
+        shares = {name: finite_number(data.get(name)) for name in ("fraction", "eta_seconds")}
+        metrics = {k: float(v) for k, v in metrics.items() if finite_number(v) is not None}
+        return cls(**counts, **shares, metrics=metrics)
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -103,8 +103,8 @@ class BackendRef:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BackendRef:
         values = {name: data.get(key) for name, key in cls.KEYS.items() if key in data}
-        values["gpus"] = _number(values.get("gpus")) or 0
-        values["cpus"] = _number(values.get("cpus")) or 1
+        values["gpus"] = finite_number(values.get("gpus")) or 0
+        values["cpus"] = finite_number(values.get("cpus")) or 1
         return cls(name=_text(data.get("backend")), **values)
 
     @property

@@ -3,18 +3,14 @@
     MLFLOW_TRACKING_URI=sqlite:////data/mlflow.db python -m fer_core train --preset fast-cpu
     python -m fer_core runs export-mlflow runs/<run-id> ... --tracking-uri http://mlflow:5000
 
-A finished run (succeeded or cancelled) becomes one MLflow run in an experiment named after
-its data set: the TrainConfig as parameters, every epoch of ``history.csv`` as metrics (step =
-epoch), the best model's final validation and test metrics, and as artifacts the run folder's
-files (config, metrics, history, predictions, log, ``model.keras`` under ``model/``), the test
-confusion matrix and classification report as CSV, and the HTML report.
+A run becomes one MLflow run in an experiment named after its data set: the TrainConfig as
+parameters, each epoch's metrics, the best model's final scores, and as artifacts the run's
+files, the test confusion matrix and classification report as CSV, and the HTML report.
 
-While a run trains, :class:`MLflowLogger` creates that MLflow run (tagged ``fer.run_id``)
-and logs each epoch as it ends. When the run ends, :func:`export_run` replays the run folder
-into the same MLflow run and fills in whatever is missing, so a run logged live and one
-exported later hold the same: the run folder stays the source of truth, and the tag makes the
-replay idempotent. Without ``MLFLOW_TRACKING_URI`` nothing here runs and mlflow is never
-imported.
+:class:`MLflowLogger` creates it (tagged ``fer.run_id``) and logs each epoch while the run
+trains; at the end :func:`export_run` replays the run folder into the same MLflow run and fills
+in what is missing, so a run logged live and one exported later hold the same, and the run
+folder stays the source of truth. Without ``MLFLOW_TRACKING_URI`` mlflow is never imported.
 """
 
 from __future__ import annotations
