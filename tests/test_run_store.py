@@ -119,8 +119,10 @@ def test_cancel_marker_survives_status_writes_and_resume_clears_it(tmp_path: Pat
     status = runs.read_status(run_dir)
     assert status.cancel_requested and status.progress.step == 1
     assert "cancel_requested" not in json.loads(runs.files(run_dir).status.read_text())
-    runs.clear_cancel(run_dir)
-    assert runs.read_status(run_dir).cancel_requested is None
+    runs.finish(run_dir, "failed", error="killed")
+    again = runs.requeue(run_dir)
+    assert (again.state, again.cancel_requested, again.error, again.resumed) == (
+        "queued", None, None, 1)
 
 
 def test_finish_refuses_a_state_that_is_not_an_end(tmp_path: Path) -> None:

@@ -151,9 +151,7 @@ def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
             f"(this one is {state}). Launch a new run instead."
         )
     backend = backend or backend_of_run(run_dir)
-    runs.clear_cancel(run_dir)  # a stale request would stop the new attempt
-    runs.write_status(run_dir, state="queued", queued=time.time(), error=None, pid=None,
-                      resumed=runs.read_status(run_dir).resumed + 1)
+    runs.requeue(run_dir)
     backend.submit(run_dir)
 
 

@@ -21,6 +21,7 @@ import os
 import re
 import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,9 +163,11 @@ def cancel_requested(run_dir: Path) -> str | None:
         return None
 
 
-def clear_cancel(run_dir: Path) -> None:
-    """Forget an old request before a new attempt: it would stop the resumed job at once."""
+def requeue(run_dir: Path) -> Status:
+    """Queue an ended run again (resume); an old cancel request would stop it at once."""
     files(run_dir).cancel.unlink(missing_ok=True)
+    return write_status(run_dir, state="queued", queued=time.time(), error=None, pid=None,
+                        resumed=read_status(run_dir).resumed + 1)
 
 
 def finish(run_dir: Path, state: str, *, error: str | None = None, **fields: Any) -> Status:
