@@ -54,7 +54,9 @@ class Snapshotter(threading.Thread):
         for mark in self.marks:
             if self._finished.wait(max(0.0, start + mark * 60 - time.monotonic())):
                 return
-            model = self.run_dir / "model.keras"
+            from fer_core import runs
+
+            model = runs.files(self.run_dir).model
             if model.exists():
                 (self.run_dir / "snapshots").mkdir(exist_ok=True)
                 shutil.copyfile(model, self.run_dir / "snapshots" / f"{mark:g}min.keras")
@@ -92,7 +94,7 @@ def time_to_accuracy(run_dir: Path) -> list[tuple[str, float]]:
     from fer_core.training.inputs import prepare_data
     from fer_core.training.models import load_model
 
-    config = TrainConfig.from_dict(runs.read_config(run_dir)["config"])
+    config = TrainConfig.from_dict(runs.read_config(run_dir).config)
     data = prepare_data(config)
     points = []
     for path in sorted((run_dir / "snapshots").glob("*min.keras"),
@@ -188,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="minutes at which to snapshot the best model for time to accuracy")
     args = parser.parse_args(argv)
     if args.report is not None:
-        finished = [p for p in args.report if (p / "metrics.json").exists()]
+        from fer_core import runs
+
+        finished = [p for p in args.report if runs.files(p).metrics.exists()]
         print_table([result_row(p) for p in finished])
         print_time_to_accuracy(finished)
         return 0

@@ -1,4 +1,4 @@
-"""Tests of fer_core.audit: image statistics, blank images, duplicates and train/test leakage."""
+"""Tests of fer_core.data.audit: image statistics, blanks, duplicates and train/test leakage."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of fer_core.augment: which layers a config switches on and what they do to a face."""
+"""Tests of fer_core.training.augment: which layers a config switches on, what they do to a face."""
 
 from __future__ import annotations
 

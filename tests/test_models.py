@@ -1,4 +1,4 @@
-"""Tests of fer_core.models: the backbone registry, freezing, fine-tuning and safe loading.
+"""Tests of fer_core.training.models: the backbone registry, freezing, fine-tuning and safe loading.
 
 Applications are built at their smallest input size with random weights, so the whole file
 runs in well under a minute on two CPU cores.

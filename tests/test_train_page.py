@@ -253,7 +253,7 @@ def test_launch_button_starts_a_real_job(runs_dir: Path) -> None:
         assert jobs.wait(run_dir, timeout=120, poll_seconds=0.2) == "cancelled"
 
 
-# --- fer_core.progress ---------------------------------------------------------------------------
+# --- views.progress -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("seconds", "text"), [
     (None, "-"), (-1, "-"), (float("nan"), "-"), (0, "0 s"), (42.4, "42 s"),
