@@ -347,3 +347,11 @@ def test_cli_jobs_launch_list_cancel_wait(tmp_path: Path) -> None:
         assert cli("jobs", "cancel", "no-such-run", root=tmp_path).returncode == 2
     finally:
         stop_all(tmp_path)
+
+
+def test_ray_run_not_yet_handed_to_ray_lists_from_its_folder(tmp_path: Path) -> None:
+    """Between launch naming the backend and the submission recording Ray's address, a
+    listing must not fail for want of an address: the folder says all there is."""
+    run_dir = runs.create_run(tiny().to_dict(), run_dir=tmp_path / "r", backend="ray")
+    assert jobs.refresh(run_dir) == "queued"
+    assert jobs.log_tail(run_dir) == ""

@@ -61,9 +61,10 @@ def backend_from_env(name: str | None = None, *, address: str | None = None,
 
 
 def backend_of_run(run_dir: Path) -> JobBackend:
-    """The backend that runs (or ran) this run folder, from its stored backend reference."""
+    """The backend that runs this run, from its stored reference (a Ray run before it is handed
+    to Ray has no address yet, and nothing to ask Ray: its folder says all)."""
     ref = runs.read_status(run_dir).backend
-    if ref.name == "ray":
+    if ref.name == "ray" and ref.address:
         from fer_core.jobs.ray import RayBackend
 
         return RayBackend.from_ref(ref)
@@ -132,8 +133,7 @@ def cancel(run_dir: Path) -> None:
 
 
 def refresh(run_dir: Path) -> str:
-    """The run's state after asking its backend, which records what only it knows (a Ray job
-    that died before writing its end; a local job's crash shows as a dead pid)."""
+    """The run's state after asking its backend, which records what only it knows."""
     return backend_of_run(run_dir).status(run_dir)
 
 
