@@ -23,3 +23,7 @@ class RunError(FerError):
 
 class ModelError(FerError):
     """A model or its weights cannot be built or loaded."""
+
+
+class ReadOnlyError(FerError):
+    """An action that changes runs or data was asked of a read-only viewer (``FER_READ_ONLY``)."""

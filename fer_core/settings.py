@@ -10,6 +10,8 @@
 ``FER_RAY_GPUS``        GPUs each Ray job reserves (default 0).
 ``MLFLOW_TRACKING_URI`` where runs are logged; unset means no MLflow.
 ``MLFLOW_DISABLE_TELEMETRY`` passed on to jobs as set (FER Studio turns telemetry off unless set).
+``FER_READ_ONLY``       ``1`` makes the app a viewer: nothing that launches, cancels, deletes,
+                        imports or changes data is allowed (see ``fer_core.access``).
 
 Read on every call rather than at import, so tests and the sidebar can redirect them; a bad
 value raises one ``ConfigError`` that names the variable and what it takes.
@@ -92,3 +94,9 @@ def for_jobs_elsewhere() -> dict[str, str]:
 
 def job_log() -> str | None:
     return _text(JOB_LOG) or None
+
+
+def read_only() -> bool:
+    """Whether this FER Studio is a read-only viewer; only the environment can say so, so nothing
+    in the UI can undo it."""
+    return _text("FER_READ_ONLY").lower() in ("1", "true", "yes", "on")
