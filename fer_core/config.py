@@ -115,6 +115,10 @@ class TrainConfig:
 
     # phase 1: the backbone frozen when it starts from pre-trained weights
     epochs: int = param(30, "Epochs of phase 1.", group="phase 1", low=0, high=1000)
+    time_budget_min: float = param(0.0, "Minutes for training and evaluation together; the "
+                                   "speed measured on this machine then sets the epochs, and "
+                                   "the epoch fields only split the time between the phases. "
+                                   "0 is off.", group="phase 1", low=0.0, high=10_000.0)
     learning_rate: float = param(1e-4, "Learning rate of phase 1.", group="phase 1",
                                  low=1e-7, high=1.0)
     optimizer: str = param("adam", "Optimizer.", group="phase 1",
@@ -268,6 +272,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "best": {**_NATIVE_48, "backbone": "fer-vgg", "epochs": 90, "learning_rate": 0.01,
              "optimizer": "sgd", "weight_decay": 5e-3},
 }
+# The same recipes in a fixed time on this machine: the measured speed sets the epochs.
+PRESETS["fast-cpu-30min"] = {**PRESETS["fast-cpu"], "time_budget_min": 30.0}
+PRESETS["best-90min"] = {**PRESETS["best"], "time_budget_min": 90.0}
 
 
 def preset(name: str) -> TrainConfig:

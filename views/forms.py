@@ -35,6 +35,9 @@ PRESET_NOTES = {
                 "A good first run.",
     "best": "The most accurate recipe found so far: a VGG-style CNN, SGD with cosine decay, "
             "random crops and test-time augmentation. A GPU helps.",
+    "fast-cpu-30min": "fast-cpu in 30 minutes on this machine: its measured speed sets the "
+                      "epochs.",
+    "best-90min": "best in 90 minutes on this machine: its measured speed sets the epochs.",
 }
 _PLACEHOLDERS = {"data": "the data set chosen in the sidebar", "merge_classes": "disgust:angry"}
 _FORMATS = {FieldKind.INT: "%d", FieldKind.FLOAT: "%g"}  # %g: 1e-05 stays readable, unlike %.2f
@@ -155,8 +158,11 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
 def preset_description(name: str) -> str:
     """A sentence on what the preset is for, then its key settings (always true to PRESETS)."""
     config = preset(name)
-    settings = (f"{config.backbone}, {config.epochs} epochs"
-                + (f" + {config.finetune_epochs} fine-tuning" if config.finetune_epochs else "")
+    epochs = (f"{config.time_budget_min:g} min budget" if config.time_budget_min
+              else f"{config.epochs} epochs")
+    settings = (f"{config.backbone}, {epochs}"
+                + (f" + {config.finetune_epochs} fine-tuning" if config.finetune_epochs
+                   and not config.time_budget_min else "")
                 + f", lr {config.learning_rate:g}, batch {config.batch_size}")
     note = PRESET_NOTES.get(name, "")
     return f"{note} ({settings})" if note else settings

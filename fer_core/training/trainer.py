@@ -33,6 +33,7 @@ from fer_core.data import Dataset
 from fer_core.runs.evaluation import evaluate_model
 from fer_core.training import resume
 from fer_core.training.augment import build_augmenter
+from fer_core.training.budget import MAX_EPOCHS, BudgetPlanner
 from fer_core.training.inputs import (
     PreparedData,
     Split,
@@ -56,6 +57,7 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
     The status ends as ``succeeded``, ``cancelled`` (SIGTERM/SIGINT: the current step is
     finished and the best model so far is kept and evaluated) or ``failed`` with the error.
     """
+    started = time.monotonic()  # a time budget counts from here, TensorFlow's import included
     from fer_core.training.callbacks import StopFlag
 
     run_dir = Path(run_dir)
@@ -67,7 +69,7 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
     runs.start(run_dir, pid=os.getpid())  # a job's worker already stamped the start time
     loggers = Loggers()
     try:
-        metrics = _train(config, run_dir, dataset, stop, loggers)
+        metrics = _train(config, run_dir, dataset, stop, loggers, started=started)
     except BaseException as err:
         log.exception("Training failed")
         loggers.on_end("failed")
@@ -86,10 +88,9 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
 
 
 def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: StopFlag,
-           loggers: Loggers) -> dict:
+           loggers: Loggers, *, started: float) -> dict:
     from fer_core.training.callbacks import BestTracker, EpochClock
 
-    started = time.monotonic()
     policy = device.precision_policy(config.mixed_precision)
     with device.configured(policy=policy, seed=config.seed):
         data = prepare_data(config, dataset)
@@ -102,7 +103,8 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
         fer = build_model(config.backbone, num_classes=len(data.classes),
                           input_size=config.input_size, weights=config.weights,
                           dropout=config.dropout, seed=config.seed)
-        trainer = Trainer(config, run_dir, data, fer, stop, loggers, BestTracker(), clock)
+        trainer = Trainer(config, run_dir, data, fer, stop, loggers, BestTracker(), clock,
+                          budget=_budget(config, data, started))
         trainer.run()
         metrics = evaluate_model(
             trainer.best_model(), data, run_dir=run_dir, tta=config.tta,
@@ -139,6 +141,7 @@ class Trainer:
     loggers: Loggers
     best: BestTracker
     clock: EpochClock
+    budget: BudgetPlanner | None = None  # a time budget: its callback sets the epochs
 
     @property
     def model_path(self) -> Path:
@@ -197,7 +200,7 @@ class Trainer:
 
         config, start = self.config, self.clock.done
         _compile(phase.target, config, lr=phase.learning_rate,
-                 total_steps=self.steps * phase.epochs)
+                 total_steps=None if self.budget else self.steps * phase.epochs)
         restored = self._resume(phase, start)
         self.loggers.on_phase(phase.number, start, self.steps)
         callbacks: list[keras.callbacks.Callback] = [
@@ -219,9 +222,23 @@ class Trainer:
             callbacks.append(keras.callbacks.ReduceLROnPlateau(
                 monitor="val_loss", factor=config.reduce_lr_factor,
                 patience=config.reduce_lr_patience, min_lr=1e-7))
+        if self.budget is not None:  # last: its epoch time includes the saving above
+            callbacks.append(self._budget_callback(phase))
         phase.target.fit(phase.train, validation_data=phase.val, initial_epoch=restored,
-                         epochs=phase.epochs, callbacks=callbacks, verbose=0,
+                         epochs=MAX_EPOCHS if self.budget else phase.epochs,
+                         callbacks=callbacks, verbose=0,
                          shuffle=False)  # the pipeline shuffles; Keras cannot shuffle tf.data
+
+    def _budget_callback(self, phase: PhaseSpec) -> Any:
+        from fer_core.training.budget_callback import BudgetCallback
+
+        config = self.config
+        return BudgetCallback(
+            self.budget, run_dir=self.run_dir, phase=phase.number, planned=phase.epochs,
+            steps_per_epoch=self.steps, clock=self.clock,
+            later_epochs=config.finetune_epochs if phase.number == 1 else 0,
+            cosine_lr=phase.learning_rate if config.lr_schedule == "cosine" else None,
+            val_images=len(self.data.val))
 
     def best_model(self) -> Any:
         """The best checkpoint; if no epoch finished (cancelled early) the model as it is."""
@@ -260,11 +277,12 @@ class Trainer:
         return train, val
 
 
-def _compile(model, config: TrainConfig, *, lr: float, total_steps: int) -> None:
+def _compile(model, config: TrainConfig, *, lr: float, total_steps: int | None) -> None:
+    """``total_steps`` None: a time budget's callback steers the rate (its length changes)."""
     import keras
 
     schedule: Any = lr
-    if config.lr_schedule == "cosine":
+    if config.lr_schedule == "cosine" and total_steps is not None:
         schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(total_steps, 1))
     ema = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
     if config.optimizer == "sgd":
@@ -276,6 +294,15 @@ def _compile(model, config: TrainConfig, *, lr: float, total_steps: int) -> None
         optimizer = keras.optimizers.Adam(schedule, **ema)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+
+def _budget(config: TrainConfig, data: PreparedData, started: float) -> BudgetPlanner | None:
+    if not config.time_budget_min:
+        return None
+    log.info("Time budget: %g min for training and evaluation; the speed measured in the "
+             "first epochs sets the epochs.", config.time_budget_min)
+    return BudgetPlanner.create(config, started=started, val_images=len(data.val),
+                                test_images=len(data.test))
 
 
 def _feature_datasets(config, fer, data: PreparedData, weights):
