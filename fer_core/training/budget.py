@@ -9,7 +9,9 @@ machine than on another), so ``time_budget_min`` asks for time instead of epochs
    through, the number is fitted again from the steady epochs.
 3. Each time the number changes, the cosine schedule is rescaled from where it stands to end
    at the new last epoch (:class:`CosineMap`), so it never jumps.
-4. A run that falls behind anyway (a machine that got busy) stops before it overruns.
+4. After the quarter, each epoch checks the plan against the last few epochs' speed, so a
+   machine that gets busier (or quieter) still ends on time; the plan changes only when the
+   epoch count would.
 
 With two phases, the training time is split between them as their configured epochs are; each
 phase plans its own epochs from its own speed. Everything here is plain arithmetic on
@@ -27,7 +29,7 @@ from fer_core import runs
 from fer_core.config import TrainConfig, config_field
 
 MAX_EPOCHS = int(config_field("epochs").metadata["high"])
-LATE_TOLERANCE = 0.04  # stop early once the next epoch would end past the budget by this share
+RECENT_EPOCHS = 4  # after the quarter, the speed is the mean of this many latest epochs
 EVALUATION_OVERHEAD_S = 2.0  # reloading the best model, writing predictions and metrics
 RECORD_KEY = "time_budget"  # config.json's block that says what the budget chose and why
 
@@ -66,7 +68,7 @@ def fit_epochs(*, done: int, seconds_left: float, epoch_seconds: float,
     Rounded to the nearest epoch, so the run ends within half an epoch of its target either
     way; never fewer than the epochs done, never more than ``high``, and at least one.
     """
-    more = round(max(seconds_left, 0.0) / max(epoch_seconds, 1e-6))
+    more = math.floor(max(seconds_left, 0.0) / max(epoch_seconds, 1e-6) + 0.5)
     return int(min(max(done + more, done, 1), max(high, done)))
 
 
@@ -116,8 +118,8 @@ class CosineMap:
         return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * self.progress(step)))
 
     def rescale(self, step: int, total_steps: int) -> None:
-        """From ``step`` on, end at ``total_steps`` instead."""
-        self.anchor_progress = self.progress(step)
+        """From ``step`` on, end at ``total_steps`` instead (at once, if that has passed)."""
+        self.anchor_progress = self.progress(step) if total_steps > step else 1.0
         self.anchor_step = step
         self.total_steps = max(total_steps, step)
 
@@ -164,30 +166,19 @@ class BudgetPlanner:
         return training_ends
 
     def plan(self, *, phase: int, done: int, now: float, durations: list[float],
-             evaluation_s: float, reason: str) -> Decision:
-        """Fit the phase's epochs from the epochs timed so far, and remember why."""
-        epoch_s = steady_seconds(durations)
+             evaluation_s: float, reason: str, recent: int | None = None,
+             current: int | None = None) -> Decision | None:
+        """Fit the phase's epochs from the epochs timed so far (the ``recent`` latest only,
+        if given), and remember why; ``None`` when that leaves ``current`` as it is."""
+        epoch_s = steady_seconds(durations[-recent:] if recent else durations)
         left = self.phase_end(phase, evaluation_s=evaluation_s) - now
-        decision = Decision(phase=phase, after_epoch=done,
-                            epochs=fit_epochs(done=done, seconds_left=left, epoch_seconds=epoch_s),
+        epochs = fit_epochs(done=done, seconds_left=left, epoch_seconds=epoch_s)
+        if epochs == current:
+            return None
+        decision = Decision(phase=phase, after_epoch=done, epochs=epochs,
                             epoch_seconds=round(epoch_s, 2),
                             evaluation_seconds=round(evaluation_s, 1),
                             seconds_left=round(left, 1), reason=reason)
-        self.decisions.append(decision)
-        return decision
-
-    def running_late(self, *, now: float, durations: list[float], evaluation_s: float) -> bool:
-        """Whether one more epoch would end the run past the budget (and its tolerance)."""
-        finish = now + steady_seconds(durations) + evaluation_s
-        return finish > self.ends + LATE_TOLERANCE * self.seconds
-
-    def stop_late(self, *, phase: int, done: int, now: float, durations: list[float],
-                  evaluation_s: float) -> Decision:
-        decision = Decision(phase=phase, after_epoch=done, epochs=done,
-                            epoch_seconds=round(steady_seconds(durations), 2),
-                            evaluation_seconds=round(evaluation_s, 1),
-                            seconds_left=round(self.ends - evaluation_s - now, 1),
-                            reason="running late: one more epoch would overrun the budget")
         self.decisions.append(decision)
         return decision
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 
 from fer_core.training.budget import (
+    RECENT_EPOCHS,
     BudgetPlanner,
     CosineMap,
     describe,
@@ -130,13 +131,8 @@ class BudgetCallback(keras.callbacks.Callback):
             self._replan(now, "fitted to the first epoch, its tracing left out")
         elif done == self.refit_at:
             self._replan(now, "fitted again a quarter of the way, at the steady speed")
-        evaluation_s, durations = self._evaluation_seconds(), self._epoch_seconds()
-        if done < self.planned and self.planner.running_late(
-                now=now, durations=durations, evaluation_s=evaluation_s):
-            decision = self.planner.stop_late(phase=self.phase, done=done, now=now,
-                                              durations=durations, evaluation_s=evaluation_s)
-            self._apply(decision.epochs)
-            log.info(describe(decision))
+        elif self.refit_at is not None and done > self.refit_at:
+            self._replan(now, "the speed changed", recent=RECENT_EPOCHS)
         if done >= self.planned:
             self.model.stop_training = True
         self._mark = time.monotonic()  # the planning and its record count in the next epoch
@@ -149,10 +145,14 @@ class BudgetCallback(keras.callbacks.Callback):
         rest = (now - val_end) + max(self._val.start - self._train.last_batch_end, 0.0)
         return train + val + rest if self.val_durations else train + rest, val
 
-    def _replan(self, now: float, reason: str) -> None:
-        decision = self.planner.plan(phase=self.phase, done=len(self.durations), now=now,
-                                     durations=self._epoch_seconds(),
-                                     evaluation_s=self._evaluation_seconds(), reason=reason)
+    def _replan(self, now: float, reason: str, *, recent: int | None = None) -> None:
+        """Fit the epochs again; a refit after the quarter changes only a changed count."""
+        decision = self.planner.plan(
+            phase=self.phase, done=len(self.durations), now=now,
+            durations=self._epoch_seconds(), evaluation_s=self._evaluation_seconds(),
+            reason=reason, recent=recent, current=self.planned if recent else None)
+        if decision is None:
+            return
         if self.refit_at is None:
             self.refit_at = refit_epoch(decision.epochs)
         self._apply(decision.epochs)
