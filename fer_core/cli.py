@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
                   help="override one field (repeatable), e.g. --set epochs=3"),
              _arg("--data", help="folder, fer2013.csv or .zip (default: FER_DATA_DIR/demo)"),
              _arg("--run-dir", type=Path, help="the run folder (default: a new one in runs/)"))
+    _command(sub, "estimate", _estimate, "how long a config trains on this machine (measures "
+             "a few steps once, then cached)",
+             _arg("--preset", choices=sorted(PRESETS)), _arg("--config", type=Path),
+             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), _arg("--data"),
+             JSON)
     _command(sub, "evaluate", _evaluate, "evaluate saved runs on any data set", RUN_DIRS,
              _arg("--ensemble", action="store_true", help="average the runs' predictions"),
              _arg("--data", help="folder, fer2013.csv or .zip (default: the run's data)"),
@@ -183,6 +188,24 @@ def _train(args: argparse.Namespace) -> None:
     for split in ("val", "test"):
         if split in metrics:
             _print_scores(split, metrics[split])
+
+
+def _estimate(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from fer_core.config import resolve_config
+    from fer_core.data import load_dataset
+    from fer_core.training import speed
+
+    config = resolve_config(preset_name=args.preset, config_file=args.config,
+                            overrides=args.set, data=args.data)
+    result = speed.estimate_config(config, load_dataset(config.data or None))
+    if result is None:
+        raise RunError("Nothing to estimate: the config has no epochs in either phase.")
+    if args.json:
+        print_json(asdict(result))
+    else:
+        print(speed.describe(result))
 
 
 def _evaluate(args: argparse.Namespace) -> None:

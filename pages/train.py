@@ -17,7 +17,7 @@ from fer_core import jobs, runs
 from fer_core.config import TrainConfig
 from fer_core.errors import ConfigError, FerError
 from fer_core.training.resume import is_resumable
-from ui import config_form, state
+from ui import config_form, estimate, state
 from views import forms, progress, run_charts
 
 POLL_SECONDS = 2
@@ -50,6 +50,8 @@ def _render_launch(preset_name: str, config: TrainConfig | None) -> None:
     chosen = (config.data if config and config.data else None) or state.data_path()
     st.caption(f"Data: **{chosen or 'the synthetic demo data set'}** · runs folder: "
                f"`{state.runs_root()}` · jobs run on {state.jobs_backend_label()}")
+    if config is not None:
+        estimate.render_estimate(config, chosen)
     if st.button("Launch", type="primary", key="train.launch", disabled=config is None,
                  help="Queue a training job; it runs in its own process (where: sidebar)."):
         try:
