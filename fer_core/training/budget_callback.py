@@ -71,6 +71,7 @@ class BudgetCallback(keras.callbacks.Callback):
         self.durations: list[float] = []  # each epoch, from the last one's end to its own
         self.val_durations: list[float] = []
         self.first_untraced: tuple[float, float] | None = None  # epoch 1, its validation
+        self.saving: list[float] = []  # each epoch after validation: saving the best model
         self.step = 0
         self.refit_at: int | None = None
         self._train, self._val = _Pass(), _Pass()
@@ -116,15 +117,20 @@ class BudgetCallback(keras.callbacks.Callback):
         later = self.val_durations[1:]
         steady = (sum(later) / len(later) if later
                   else self.first_untraced[1] if self.first_untraced else self.val_durations[0])
+        # Evaluation traces the reloaded model anew, as the first validation did, and loading
+        # it takes about what saving it did.
         return self.planner.evaluation_seconds(
             val_images=self.val_images, val_seconds=steady,
-            tracing_seconds=max(self.val_durations[0] - steady, 0.0))
+            tracing_seconds=max(self.val_durations[0] - steady, 0.0)
+            + (max(self.saving) if self.saving else 0.0))
 
     # --- planning --------------------------------------------------------------------------------
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         now = time.monotonic()
         self.durations.append(now - self._mark)
+        if self.val_durations:
+            self.saving.append(max(now - self._val.start - self.val_durations[-1], 0.0))
         done = len(self.durations)
         if done == 1:
             self.first_untraced = self._untraced_first_epoch(now)
