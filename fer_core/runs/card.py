@@ -72,8 +72,9 @@ class Card:
 
 # --- building ------------------------------------------------------------------------------------
 
-def build_card(run_dir: Path, *, dataset: Any = None) -> Card:
-    """The card of a run; ``dataset`` (a loaded ``Dataset``) saves loading it for the audit."""
+def build_card(run_dir: Path, *, dataset: Any = None, audit_line: str | None = None) -> Card:
+    """The card of a run; ``dataset`` (a loaded ``Dataset``) saves loading it for the audit,
+    ``audit_line`` (what an earlier card found) saves running the audit again."""
     run_dir = Path(run_dir)
     record = runs.read_config(run_dir)
     config, data = record.config, record.data or {}
@@ -81,7 +82,7 @@ def build_card(run_dir: Path, *, dataset: Any = None) -> Card:
     return Card(f"Model card: {run_dir.name}", [
         _details(run_dir, record, metrics),
         _use(data),
-        _data(data, config, dataset),
+        _data(data, config, dataset, audit_line),
         _metrics(run_dir, metrics),
         _calibration(metrics),
         _limitations(data),
@@ -124,7 +125,7 @@ def _use(data: dict) -> Section:
     ])
 
 
-def _data(data: dict, config: dict, dataset: Any) -> Section:
+def _data(data: dict, config: dict, dataset: Any, audit_line: str | None) -> Section:
     section = Section("Data")
     sizes, counts = data.get("sizes") or {}, data.get("train_counts") or {}
     kind = " (synthetic)" if data.get("synthetic") else ""
@@ -140,7 +141,7 @@ def _data(data: dict, config: dict, dataset: Any) -> Section:
         total = sum(counts.values()) or 1
         section.tables.append([["class", "train images", "share"]] + [
             [name, f"{n:,}", _pct(n / total)] for name, n in counts.items()])
-    section.paragraphs.append(_audit_line(data, dataset))
+    section.paragraphs.append(audit_line or _audit_line(data, dataset))
     return section
 
 
@@ -315,3 +316,23 @@ def card_text(run_dir: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError:
         return build_card(run_dir).to_markdown()
+
+
+def write_after_training(run_dir: Path, dataset: Any) -> None:
+    """The card at the end of training; a card that cannot be written costs a log line, never
+    the trained run."""
+    try:
+        write_card(run_dir, dataset=dataset)
+    except Exception:  # noqa: BLE001
+        log.exception("The model card could not be written; `python -m fer_core runs card` "
+                      "writes it later.")
+
+
+def card_html(run_dir: Path) -> str:
+    """The card as a section of the HTML report (built from the run, as the file is)."""
+    try:
+        written = card_text(run_dir) if runs.files(run_dir).model_card.is_file() else ""
+        found = [line for line in written.splitlines() if line.startswith("Audit")]
+        return build_card(run_dir, audit_line=found[0] if found else None).to_html()
+    except Exception as err:  # noqa: BLE001 - the report shows the rest of the run
+        return f'<p class="note">No model card: {html.escape(str(err))}</p>'
