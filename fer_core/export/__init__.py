@@ -28,7 +28,7 @@ FLOAT_FORMATS = ("savedmodel", "onnx", "tflite")
 RESCORE_IMAGES = 1000
 Progress = Callable[[float, str], None]
 
-__all__ = ["FORMATS", "ExportError", "export_run", "formats_of", "read_export"]
+__all__ = ["FORMATS", "ExportError", "export_run", "formats_of", "read_export", "zip_export"]
 
 
 def formats_of(choice: str) -> list[str]:
@@ -126,3 +126,16 @@ def _float_bytes(out: Path, model: Any) -> int:
     when that file was not exported."""
     float_file = out / bundle.MODEL_FILES["tflite"]
     return float_file.stat().st_size if float_file.is_file() else int(model.count_params() * 4)
+
+
+def zip_export(out_dir: Path) -> bytes:
+    """The export folder as a zip (everything under ``<folder name>/``), for a download."""
+    import io
+    import zipfile
+
+    out_dir = Path(out_dir)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in out_dir.rglob("*") if p.is_file() and not p.is_symlink()):
+            archive.write(path, f"{out_dir.name}/{path.relative_to(out_dir).as_posix()}")
+    return buffer.getvalue()
