@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,5 +115,3 @@ def _require(module: str, purpose: str) -> None:
         raise ExportError(f"{purpose} needs the '{module}' package, which is not installed. "
                           f"Install it with: pip install -r requirements.txt")
 
-
-Writer = Callable[..., Path]
