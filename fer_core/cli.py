@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_core import settings
-from fer_core.errors import DataError, FerError, RunError
+from fer_core.errors import FerError, RunError
 
 Handler = Callable[[argparse.Namespace], int | None]  # None: exit status 0
 Argument = tuple[tuple[str, ...], dict[str, Any]]
@@ -47,6 +47,7 @@ def _group(sub: argparse._SubParsersAction, name: str, help_text: str):
 
 def build_parser() -> argparse.ArgumentParser:
     from fer_core.config import PRESETS
+    from fer_core.export import FORMATS as EXPORT_FORMATS
 
     parser = argparse.ArgumentParser(
         prog="python -m fer_core", description="FER Studio: facial emotion recognition workbench."
@@ -79,11 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--tta", action="store_true", help="average with mirrored images"),
              _arg("--tta-shift", type=int, default=0, metavar="PIXELS",
                   help="also average over images shifted this far (e.g. 4)"), JSON)
-    _command(sub, "predict", _predict, "emotion probabilities for face images",
+    _command(sub, "predict", _predict, "find the faces in photos and classify each",
              _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("images", type=Path, nargs="+", metavar="IMAGE"), JSON)
+             _arg("images", type=Path, nargs="+", metavar="IMAGE"),
+             _arg("--whole", action="store_true",
+                  help="no face found: use the whole photo (its centre square) as the face"),
+             JSON)
+    _command(sub, "export", _export, "export a run's model and check it agrees with Keras",
+             _arg("run_dir", type=Path, metavar="RUN_DIR"),
+             _arg("--format", default="all", choices=[*EXPORT_FORMATS, "all"]),
+             _arg("--out", type=Path, help="output folder (default: RUN_DIR/export)"), JSON)
     runs_ = _group(sub, "runs", "list run folders")
     _command(runs_, "list", _runs_list, "every run, newest first", JSON)
+    _command(runs_, "card", _runs_card, "write MODEL_CARD.md for finished runs", RUN_DIRS)
     _command(runs_, "export-mlflow", _runs_export_mlflow,
              "log finished runs to MLflow (config, curves, metrics, files)", RUN_DIRS,
              _arg("--tracking-uri", help="default: MLFLOW_TRACKING_URI"))
@@ -227,30 +236,26 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    import numpy as np
+    from fer_core.runs.photos import describe, predict_photos
 
-    from fer_core.data.loading import decode_image
-    from fer_core.runs.evaluation import predict_images
-
-    faces = []
-    for path in args.images:
-        try:
-            faces.append(decode_image(path)[0])
-        except (ValueError, FileNotFoundError) as err:
-            raise DataError(f"{path} could not be read as an image: {err}.") from err
-    classes, proba = predict_images([args.run_dir], np.stack(faces))
-    results = [
-        {"image": str(path), "prediction": classes[int(p.argmax())],
-         "probabilities": {c: round(float(v), 4) for c, v in zip(classes, p, strict=True)}}
-        for path, p in zip(args.images, proba, strict=True)
-    ]
+    results = predict_photos([args.run_dir], args.images, whole=args.whole)
     if args.json:
         print_json(results)
         return
     for result in results:
-        ranked = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])
-        print(f"{result['image']}: {result['prediction']}  "
-              + "  ".join(f"{c} {v:.1%}" for c, v in ranked[:3]))
+        print("\n".join(describe(result)))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from fer_core.export import export_run, formats_of
+    from fer_core.export.report import describe
+
+    entries = export_run(args.run_dir, formats_of(args.format), out_dir=args.out)
+    if args.json:
+        print_json(entries)
+    else:
+        print("\n".join(describe(entries)))
+    return 0 if all(entry["target_met"] for entry in entries) else 1
 
 
 def _runs_list(args: argparse.Namespace) -> None:
@@ -264,6 +269,13 @@ def _runs_list(args: argparse.Namespace) -> None:
     else:
         columns = ["run", "state", "backbone", "val_accuracy", "test_accuracy", "minutes"]
         print(table[columns].to_string(index=False))
+
+
+def _runs_card(args: argparse.Namespace) -> None:
+    from fer_core.runs.card import write_card
+
+    for run_dir in args.run_dirs:
+        print(write_card(run_dir))
 
 
 def _runs_export_mlflow(args: argparse.Namespace) -> None:

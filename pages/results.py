@@ -17,6 +17,7 @@ from fer_core.data import Dataset, load_dataset
 from fer_core.errors import FerError
 from fer_core.runs import archive as export
 from fer_core.runs import report
+from ui import export_tab as export_tab_view
 from ui import state
 from views import run_charts
 
@@ -48,8 +49,8 @@ def main() -> None:
     _warn_incomplete(selected)
     focus = _pick_focus(selected)
 
-    curves, compare, errors, gallery, share = st.tabs(
-        ["Learning curves", "Comparison", "Errors", "Gallery", "Share"]
+    curves, compare, errors, gallery, share, export_tab = st.tabs(
+        ["Learning curves", "Comparison", "Errors", "Gallery", "Share", "Export"]
     )
     with curves:
         _render_curves(focus)
@@ -59,6 +60,8 @@ def main() -> None:
         split = _render_errors(focus)
     with share:  # before the gallery, which stops the page if the data set cannot be read
         _render_share(selected, focus)
+    with export_tab:
+        export_tab_view.render(focus)
     with gallery:
         _render_gallery(focus, split)
 

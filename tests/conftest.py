@@ -104,3 +104,19 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": "fast-cpu"})
     train(config, run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny finished run trained in mixed bfloat16 (fast-cpu, 1 epoch, 40 faces a class),
+    shared by the export and model card tests: copy it rather than changing it."""
+    from fer_core import runs
+    from fer_core.config import preset
+    from fer_core.training.trainer import train
+
+    run_dir = tmp_path_factory.mktemp("mixed-runs") / "20260101-000000-mixed"
+    config = preset("fast-cpu").replace(epochs=1, seed=0, subsample_per_class=40,
+                                        mixed_precision="on")
+    runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": "fast-cpu"})
+    train(config, run_dir)
+    return run_dir

@@ -96,7 +96,7 @@ def test_tracked_run_artifacts_hold_model_confusion_matrix_and_report(tracked: d
     client, run_id = tracked["client"], tracked["run"].info.run_id
     names = {a.path for a in client.list_artifacts(run_id)}
     assert {"config.json", "metrics.json", "history.csv", "predictions.csv", "log.txt",
-            "confusion_matrix.csv", "classification_report.csv", "report.html",
+            "confusion_matrix.csv", "classification_report.csv", "report.html", "MODEL_CARD.md",
             "model"} <= names
     assert [a.path for a in client.list_artifacts(run_id, "model")] == ["model/model.keras"]
     folder = Path(client.download_artifacts(run_id, "", str(tracked["base"] / "download")))

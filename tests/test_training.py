@@ -108,8 +108,10 @@ def test_predict_saved_run_gives_probabilities_per_image(trained_run, tmp_path, 
     images = sorted((demo_dataset_dir() / "test" / "happy").glob("*.png"))[:2]
     assert main(["predict", str(trained_run), *map(str, images), "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
-    assert len(results) == 2
-    assert abs(sum(results[0]["probabilities"].values()) - 1) < 1e-2
+    assert [r["file"] for r in results] == list(map(str, images))
+    face = results[0]["faces"][0]  # a 48x48 crop is a face as it is
+    assert face["box"] == [0, 0, 48, 48]
+    assert abs(sum(face["probabilities"].values()) - 1) < 1e-2
 
 
 @pytest.mark.slow

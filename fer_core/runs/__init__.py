@@ -63,6 +63,8 @@ class RunFiles:
     log = property(lambda self: self.root / "log.txt")  # everything the job printed
     backup = property(lambda self: self.root / "backup")  # resumable training state
     tensorboard = property(lambda self: self.root / "tensorboard")
+    model_card = property(lambda self: self.root / "MODEL_CARD.md")  # Mitchell et al. 2019
+    export = property(lambda self: self.root / "export")  # deployable models, export.json
 
     @property
     def lock(self) -> Path:
@@ -74,7 +76,8 @@ class RunFiles:
 
     # What an exported run must hold, and the small files logged beside a tracked model.
     REQUIRED = ("config.json", "status.json")
-    RECORDS = ("config.json", "metrics.json", "history.csv", "predictions.csv", "log.txt")
+    RECORDS = ("config.json", "metrics.json", "history.csv", "predictions.csv", "log.txt",
+               "MODEL_CARD.md")
 
 
 def files(run_dir: Path) -> RunFiles:

@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from fer_core import runs
 from fer_core.errors import RunError
+from fer_core.runs.card import card_text
 
 MAX_IMPORT_BYTES = 4 * 1024**3  # unpacked; the largest backbones' model.keras is ~200 MB
 MAX_ENTRIES = 10_000
@@ -48,16 +49,20 @@ def export_run_zip(run_dir: Path) -> bytes:
     if not runs.files(run_dir).config.is_file():
         raise RunError(f"{run_dir} is not a run folder (no config.json); nothing to export.")
     buffer = io.BytesIO()
+    exports = runs.files(run_dir).export.name  # derived and large: export again after import
     try:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
             for path in sorted(run_dir.rglob("*")):
                 relative = path.relative_to(run_dir)
-                if (path.is_symlink() or not path.is_file()
+                if (path.is_symlink() or not path.is_file() or relative.parts[0] == exports
                         or any(part.startswith(".") for part in relative.parts)):
                     continue
                 stored = path.suffix in (".keras", ".zip", ".png", ".jpg")
                 archive.write(path, f"{run_dir.name}/{relative.as_posix()}",
                               compress_type=zipfile.ZIP_STORED if stored else None)
+            card = runs.files(run_dir).model_card
+            if not card.is_file():  # a run trained before cards: the zip carries one anyway
+                archive.writestr(f"{run_dir.name}/{card.name}", card_text(run_dir))
     except FileNotFoundError as err:
         raise RunError(f"Run {run_dir.name} changed while it was being zipped ({err.filename} "
                        "disappeared); try again.") from err

@@ -151,6 +151,12 @@ def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[S
     return Split(part.images, labels, part.index["id"].to_numpy(dtype=str)), classes
 
 
+def run_split(run_dir: Path, split: str = "test", *,
+              data: str | Path | None = None) -> tuple[Split, tuple[str, ...]]:
+    """A split of the run's data set (or of ``data``) with labels in the run's class order."""
+    return _data_for_run(Path(run_dir), data, split)
+
+
 def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = "test",
                  tta: bool = False, shift: int = 0) -> dict[str, Any]:
     """Evaluate a saved run on a split of any data set; the result is kept in the run."""

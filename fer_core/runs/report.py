@@ -28,6 +28,7 @@ from PIL import Image
 
 from fer_core import runs
 from fer_core.errors import RunError
+from fer_core.runs.card import card_html
 from fer_core.runs.frames import (
     METRICS,
     SCORE_COLORS,
@@ -385,6 +386,7 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
     if len(confused):
         parts.append("<h3>Most confused</h3>" + _table_html(confused))
     parts.append(_gallery_html(info.path, images, split, gallery_size))
+    parts.append(card_html(info.path))
     return "\n".join(parts)
 
 

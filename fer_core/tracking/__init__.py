@@ -307,6 +307,11 @@ def _derived_files(run_dir: Path, metrics: dict[str, Any], folder: Path) -> list
     if test.get("per_class"):
         made.append(folder / "classification_report.csv")
         pd.DataFrame(test["per_class"]).T.rename_axis("class").to_csv(made[-1])
+    if not runs.files(run_dir).model_card.is_file():  # a run trained before model cards
+        from fer_core.runs.card import card_text
+
+        made.append(folder / runs.files(run_dir).model_card.name)
+        made[-1].write_text(card_text(run_dir), encoding="utf-8")
     made.append(folder / "report.html")
     made[-1].write_text(build_report([run_dir], title=f"FER Studio run {run_dir.name}"),
                         encoding="utf-8")

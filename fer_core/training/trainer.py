@@ -113,6 +113,9 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
     metrics.update(seconds=round(time.monotonic() - started, 1), epochs=clock.done,
                    best_epoch=trainer.best.epoch, cancelled=stop.requested)
     runs.write_metrics(run_dir, metrics)
+    from fer_core.runs.card import write_after_training
+
+    write_after_training(run_dir, data.dataset)  # MODEL_CARD.md, before MLflow logs the files
     return metrics
 
 

@@ -1,0 +1,45 @@
+"""The Results page's Export tab: choose formats, export with progress, see each export's
+agreement with the Keras model (targets met or missed), download the folder."""
+
+from __future__ import annotations
+
+import functools
+
+import streamlit as st
+
+from fer_core import runs
+from fer_core.errors import FerError
+from fer_core.export import export_run, formats_of, zip_export
+from views import export as view
+
+
+def render(run: runs.RunInfo) -> None:
+    st.markdown(f"**Export {run.run_id}** for deployment. Each export is re-scored on the test "
+                "split (up to 1,000 images) in its own runtime and compared with the Keras "
+                "model; `labels.txt`, `preprocessing.json`, a usage snippet per format and the "
+                "model card go beside it.")
+    has_model = runs.files(run.path).model.is_file()
+    choice = st.selectbox("Format", view.CHOICES, key="results.export_format",
+                          format_func=view.LABELS.get, disabled=not has_model)
+    if st.button("Export", key="results.export_run", disabled=not has_model,
+                 help=None if has_model else "This run has no model.keras."):
+        bar = st.progress(0.0, text="Starting the export")
+        try:
+            export_run(run.path, formats_of(choice),
+                       progress=lambda fraction, text: bar.progress(fraction, text=text))
+        except FerError as err:
+            st.error(str(err))
+    out, entries = view.current_export(run.path)
+    if not entries:
+        st.info("Not exported yet.")
+        return
+    ok, sentence = view.verdict(entries)
+    (st.success if ok else st.error)(sentence)
+    st.dataframe(view.export_frame(entries), hide_index=True,
+                 column_config={"max_abs_diff": st.column_config.NumberColumn(format="%.1e"),
+                                "top1_agreement": st.column_config.NumberColumn(
+                                    format="percent"),
+                                "accuracy": st.column_config.NumberColumn(format="percent")})
+    st.download_button("Export folder (.zip)", functools.partial(zip_export, out),
+                       file_name=f"{run.run_id}-export.zip", mime="application/zip",
+                       key="results.export_zip", on_click="ignore")
