@@ -77,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "predict", _predict, "emotion probabilities for face images",
              _arg("run_dir", type=Path, metavar="RUN_DIR"),
              _arg("images", type=Path, nargs="+", metavar="IMAGE"), JSON)
+    _command(sub, "video", _video, "emotions over time in a video: a CSV and a labelled copy",
+             _arg("run_dir", type=Path, metavar="RUN_DIR"),
+             _arg("video", type=Path, metavar="VIDEO"),
+             _arg("--out", type=Path, required=True, metavar="DIR", help="where results go"),
+             _arg("--every", type=int, default=1, metavar="N",
+                  help="score every N-th frame (default 1: every frame)"),
+             _arg("--tta", action="store_true", help="test-time augmentation, as Predict's"),
+             _arg("--whole", action="store_true",
+                  help="no face found: use the centre square (for clips of face crops)"), JSON)
     runs_ = _group(sub, "runs", "list run folders")
     _command(runs_, "list", _runs_list, "every run, newest first", JSON)
     _command(runs_, "export-mlflow", _runs_export_mlflow,
@@ -228,6 +237,12 @@ def _predict(args: argparse.Namespace) -> None:
         ranked = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])
         print(f"{result['image']}: {result['prediction']}  "
               + "  ".join(f"{c} {v:.1%}" for c, v in ranked[:3]))
+
+
+def _video(args: argparse.Namespace) -> None:
+    from fer_core.video.cli import score_from_command_line
+
+    score_from_command_line(args)
 
 
 def _runs_list(args: argparse.Namespace) -> None:

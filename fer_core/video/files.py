@@ -93,12 +93,18 @@ def _open(path: Path, name: str):
         raise VideoError(f"{name} is empty. Choose an mp4 or webm video.")
     try:
         container = av.open(str(path))
+    except av.error.EOFError:
+        raise VideoError(f"{name} ends before its first frame: it holds no video frames, or it "
+                         "is cut off. Choose a video with something in it.") from None
     except av.FFmpegError as err:
-        raise VideoError(f"{name} is not a video that can be read ({_brief(err)}); choose an mp4 "
-                         "or webm video, and if it is one, it may be damaged.") from None
+        raise VideoError(f"{name} cannot be read as a video ({_brief(err)}): it is not a video, "
+                         "or it is damaged or cut off. Choose an mp4 or webm video.") from None
     if container.format.name.endswith("_pipe") or container.format.name == "image2":
         container.close()
         raise VideoError(f"{name} is a still image, not a video: classify it under Photos.")
+    if not container.streams:
+        container.close()
+        raise VideoError(f"{name} holds no video frames (an empty recording?); nothing to score.")
     if not container.streams.video:
         container.close()
         raise VideoError(f"{name} holds no video track (only sound or data); choose a video.")
