@@ -24,7 +24,7 @@ import streamlit as st
 from fer_core import settings
 from fer_core.errors import FerError
 from fer_core.video import MAX_SECONDS, FrameScorer, VideoError, probe, score_video
-from fer_core.video.live import LiveAnnotator
+from fer_core.video.live import DETECT_SIDE, LiveAnnotator
 from views.video_charts import timeline_chart
 
 VIDEO_TYPES = ["mp4", "webm", "mov", "mkv"]
@@ -152,7 +152,7 @@ def _annotator(run_dirs: list[Path], *, tta: bool, whole: bool,
         return kept[1]
     try:
         scorer = FrameScorer.from_runs(run_dirs, tta=tta, whole_if_none=whole,
-                                       load_model=load_model)
+                                       detect_side=DETECT_SIDE, load_model=load_model)
     except FerError as err:
         st.error(str(err))
         return None

@@ -88,18 +88,22 @@ class FrameScorer:
     """Find the faces of a frame and classify them: the one step of video and live modes.
 
     ``whole_if_none`` takes the centre square when no face is found, as Predict's "use the
-    whole photo" does: for clips that are face crops already.
+    whole photo" does: for clips that are face crops already. ``detect_side``: the longest side
+    frames are shrunk to for detection (Predict's by default; the live camera's is smaller).
     """
 
-    def __init__(self, classifier: FaceClassifier, *, whole_if_none: bool = False) -> None:
+    def __init__(self, classifier: FaceClassifier, *, whole_if_none: bool = False,
+                 detect_side: int = faces.DETECT_SIDE) -> None:
         self.classifier = classifier
         self.whole_if_none = whole_if_none
+        self.detect_side = detect_side
 
     @classmethod
     def from_runs(cls, run_dirs: Sequence[Path], *, tta: bool = False, whole_if_none: bool = False,
+                  detect_side: int = faces.DETECT_SIDE,
                   load_model: Callable[[Path], Any] | None = None) -> FrameScorer:
         return cls(FaceClassifier.from_runs(run_dirs, tta=tta, load_model=load_model),
-                   whole_if_none=whole_if_none)
+                   whole_if_none=whole_if_none, detect_side=detect_side)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -107,7 +111,7 @@ class FrameScorer:
 
     def score(self, rgb: np.ndarray) -> list[FaceScore]:
         """The faces of one (H, W, 3) uint8 frame, largest first."""
-        found = faces.detect(rgb, whole_if_none=self.whole_if_none)
+        found = faces.detect(rgb, whole_if_none=self.whole_if_none, detect_side=self.detect_side)
         if not found.crops:
             return []
         proba = self.classifier(np.stack(found.crops))
