@@ -31,14 +31,14 @@ def frame_with_face(face: np.ndarray, size: tuple[int, int] = FRAME_SIZE,
 
 
 def detectable_faces(count: int, *, seed: int = 0, size: tuple[int, int] = FRAME_SIZE,
-                     ) -> list[np.ndarray]:
+                     side: int = FACE_SIDE) -> list[np.ndarray]:
     """``count`` demo faces that the Haar detector finds once pasted into a frame."""
     rng = np.random.default_rng(seed)
     emotions = ["happy", "sad", "angry", "neutral", "surprise", "fear", "disgust"]
     found: list[np.ndarray] = []
     for attempt in range(400):
         face = draw_face(emotions[attempt % len(emotions)], rng)
-        if len(faces.find_faces(frame_with_face(face, size))) == 1:
+        if len(faces.find_faces(frame_with_face(face, size, side))) == 1:
             found.append(face)
             if len(found) == count:
                 return found
@@ -73,3 +73,23 @@ def face_clip(path: Path, *, faces_in_clip: int = 3, repeat: int = 4, fps: int =
     frames = [frame_with_face(face) for face in detectable_faces(faces_in_clip)
               for _ in range(repeat)]
     return write_clip(path, frames, fps=fps, **options)
+
+
+def face_y4m(path: Path, *, faces_in_clip: int = 3, repeat: int = 10,
+             size: tuple[int, int] = (640, 480)) -> Path:
+    """A raw .y4m clip of demo faces, the format Chromium's fake camera plays in a loop
+    (``--use-file-for-fake-video-capture``)."""
+    import av
+
+    frames = [frame_with_face(face, size, side=200)
+              for face in detectable_faces(faces_in_clip, size=size, side=200)
+              for _ in range(repeat)]
+    with av.open(str(path), "w", format="yuv4mpegpipe") as output:
+        stream = output.add_stream("rawvideo", rate=Fraction(10))
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for rgb in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    return path

@@ -135,7 +135,8 @@ def render_live(run_dirs: list[Path], *, tta: bool, whole: bool, load_model: Loa
     @st.fragment(run_every=1.0 if ctx.state.playing else None)
     def rolling_chart() -> None:
         history = annotator.history()
-        st.caption(f"{annotator.frames:,} frames scored, {annotator.faces:,} faces")
+        st.caption(f"{annotator.frames:,} frames scored, {annotator.faces:,} faces, "
+                   f"{annotator.ms_per_frame:.0f} ms per frame")
         if not history.empty:
             st.altair_chart(timeline_chart(history, title="Emotions, last 30 s"),
                             key="predict.live_timeline")

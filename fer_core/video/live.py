@@ -41,21 +41,30 @@ class LiveAnnotator:
         self._lock = threading.Lock()
         self.frames = 0  # frames seen since the stream started
         self.faces = 0  # faces seen since the stream started
+        self.busy_s = 0.0  # time spent in the callback: what limits the frame rate
+
+    @property
+    def ms_per_frame(self) -> float:
+        return 1000 * self.busy_s / self.frames if self.frames else 0.0
 
     def __call__(self, frame):
         """Score one ``av.VideoFrame`` and return it drawn over, with its timing kept."""
         import av
 
+        begun = time.perf_counter()
         rgb = frame.to_ndarray(format="rgb24")
         scores = self.scorer.score(rgb)
         out = av.VideoFrame.from_ndarray(annotate(rgb, scores, self.scorer.classes),
                                          format="rgb24")
-        out.pts, out.time_base = frame.pts, frame.time_base
+        out.pts = frame.pts
+        if frame.time_base is not None:
+            out.time_base = frame.time_base
         now = self._clock()
         with self._lock:
             self._started = now if self._started is None else self._started
             self.frames += 1
             self.faces += len(scores)
+            self.busy_s += time.perf_counter() - begun
             if scores:  # the largest face, as the chart follows one person
                 self._rows.append((now - self._started,
                                    tuple(float(p) for p in scores[0].probabilities)))
