@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core import cli
+from fer_core import cli, settings
 from fer_core.data import faces
 from fer_core.emotions import EMOTIONS
-from fer_core.runs.evaluation import predict_images
+from fer_core.runs.evaluation import load_run_model, predict_images
 from fer_core.video import (
     FaceClassifier,
     FrameScorer,
@@ -69,10 +69,11 @@ def test_score_video_demo_clip_matches_predict_and_writes_a_browser_playable_cop
     np.testing.assert_allclose(table[list(EMOTIONS)].sum(axis=1), 1.0, atol=1e-4)
     assert seen[-1] == 1.0 and seen == sorted(seen)
     # The same numbers as the Predict page gives for the faces it finds in each frame.
+    model = load_run_model(demo_run)
     for row, frame in zip(table.itertuples(), _decoded_frames(clip), strict=True):
         found = faces.detect(frame)
         assert (row.x, row.y, row.w, row.h) == tuple(found.boxes[0])
-        _, proba = predict_images([demo_run], np.stack(found.crops))
+        _, proba = predict_images([demo_run], np.stack(found.crops), load_model=lambda _: model)
         np.testing.assert_allclose([getattr(row, c) for c in EMOTIONS], proba[0], atol=1e-4)
         assert row.label == EMOTIONS[int(proba[0].argmax())]
     with av.open(str(result.video)) as annotated:
@@ -251,3 +252,12 @@ def test_live_annotator_draws_each_frame_and_keeps_a_rolling_history(untrained_s
     history = annotator.history()
     assert list(history.columns) == ["time_s", *EMOTIONS]
     assert history["time_s"].tolist() == [20.0, 30.0, 40.0]  # only the last 25 s
+
+
+def test_live_camera_uses_no_ice_server_unless_one_is_set(monkeypatch):
+    monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
+    assert settings.ice_servers() == []
+
+    monkeypatch.setenv("FER_ICE_SERVERS", "stun:stun.example.org:3478, turn:turn.example.org")
+    assert settings.ice_servers() == [{"urls": ["stun:stun.example.org:3478",
+                                                "turn:turn.example.org"]}]
