@@ -128,7 +128,8 @@ def test_cli_video_not_a_video_prints_one_error_line_and_writes_nothing(demo_run
 
     err = capsys.readouterr().err
     assert status == 2
-    assert err.startswith("error: ") and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith("error: notes.mp4 cannot be read as a video")
+    assert "Traceback" not in err and err.count("\n") == 1
     assert not (tmp_path / "res").exists()
 
 

@@ -7,11 +7,12 @@ import argparse
 import json
 import sys
 
-from fer_core.video.files import VideoResult, score_video
+from fer_core.video.files import VideoResult, probe, score_video
 from fer_core.video.scorer import FrameScorer
 
 
 def score_from_command_line(args: argparse.Namespace) -> VideoResult:
+    probe(args.video)  # a bad video is refused before the model loads
     scorer = FrameScorer.from_runs([args.run_dir], tta=args.tta, whole_if_none=args.whole)
     shown = [-1]
 
