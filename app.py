@@ -3,6 +3,9 @@
     streamlit run app.py        (or: make run)
 """
 
+# First, before any page can load TensorFlow: pylibsrtp (aiortc, under streamlit_webrtc, used
+# by Predict's live camera) segfaults the process when imported after TensorFlow.
+import streamlit_webrtc  # noqa: F401  isort: skip
 import streamlit as st
 
 from ui.sidebar import render_sidebar

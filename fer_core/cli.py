@@ -90,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("run_dir", type=Path, metavar="RUN_DIR"),
              _arg("--format", default="all", choices=[*EXPORT_FORMATS, "all"]),
              _arg("--out", type=Path, help="output folder (default: RUN_DIR/export)"), JSON)
+    _command(sub, "video", _video, "emotions over time in a video: a CSV and a labelled copy",
+             _arg("run_dir", type=Path, metavar="RUN_DIR"),
+             _arg("video", type=Path, metavar="VIDEO"),
+             _arg("--out", type=Path, required=True, metavar="DIR", help="where results go"),
+             _arg("--every", type=int, default=1, metavar="N",
+                  help="score every N-th frame (default 1: every frame)"),
+             _arg("--tta", action="store_true", help="test-time augmentation, as Predict's"),
+             _arg("--whole", action="store_true",
+                  help="no face found: use the centre square (for clips of face crops)"), JSON)
     runs_ = _group(sub, "runs", "list run folders")
     _command(runs_, "list", _runs_list, "every run, newest first", JSON)
     _command(runs_, "card", _runs_card, "write MODEL_CARD.md for finished runs", RUN_DIRS)
@@ -256,6 +265,12 @@ def _export(args: argparse.Namespace) -> int:
     else:
         print("\n".join(describe(entries)))
     return 0 if all(entry["target_met"] for entry in entries) else 1
+
+
+def _video(args: argparse.Namespace) -> None:
+    from fer_core.video.cli import score_from_command_line
+
+    score_from_command_line(args)
 
 
 def _runs_list(args: argparse.Namespace) -> None:

@@ -12,6 +12,8 @@
 ``MLFLOW_DISABLE_TELEMETRY`` passed on to jobs as set (FER Studio turns telemetry off unless set).
 ``FER_READ_ONLY``       ``1`` makes the app a viewer: nothing that launches, cancels, deletes,
                         imports or changes data is allowed (see ``fer_core.access``).
+``FER_ICE_SERVERS``     STUN/TURN URLs for the live camera, comma-separated; unset means none
+                        (a camera on this machine or the same network needs none).
 
 Read on every call rather than at import, so tests and the sidebar can redirect them; a bad
 value raises one ``ConfigError`` that names the variable and what it takes.
@@ -100,3 +102,10 @@ def read_only() -> bool:
     """Whether this FER Studio is a read-only viewer; only the environment can say so, so nothing
     in the UI can undo it."""
     return _text("FER_READ_ONLY").lower() in ("1", "true", "yes", "on")
+
+
+def ice_servers() -> list[dict[str, list[str]]]:
+    """The live camera's ICE servers, WebRTC's shape; none unless asked for, so that nothing
+    is sent to a STUN server on the internet by default."""
+    urls = [url.strip() for url in _text("FER_ICE_SERVERS").split(",") if url.strip()]
+    return [{"urls": urls}] if urls else []

@@ -7,6 +7,10 @@ page behaves the same whichever way a photo arrives. Models are loaded once per 
 
 from __future__ import annotations
 
+# First, before anything that may load TensorFlow: pylibsrtp (aiortc, under streamlit_webrtc)
+# segfaults the process when it is imported after TensorFlow; imported before, both work.
+import streamlit_webrtc  # noqa: F401  isort: skip
+
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +20,20 @@ from fer_core import runs
 from fer_core.data import faces
 from fer_core.errors import FerError
 from fer_core.runs import evaluation
-from ui import state
+from ui import state, video_modes
 from views import run_charts
 
 RUNS_KEY = "predict.runs"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
+MODES = {"Photos": None, "Video file": video_modes.render_video_file,
+         "Live camera": video_modes.render_live}
 
 
 def main() -> None:
     st.title("Predict")
     st.caption("Upload photos, or take one with the camera: each face found is cropped to "
-               "48x48 grey, as in FER-2013, and classified by the chosen run(s).")
+               "48x48 grey, as in FER-2013, and classified by the chosen run(s). A video file "
+               "or the live camera gives the emotions over time.")
     infos = [info for info in state.list_runs()
              if not info.problem and info.state == "succeeded"
              and runs.files(info.path).model.is_file()]
@@ -53,6 +60,11 @@ def main() -> None:
     if not faces.detector_available():
         st.warning("Face detection is not available: this OpenCV ships no Haar cascade "
                    "(opencv-python-headless 5.x). The centre square of each photo is used.")
+    mode = st.segmented_control("Input", list(MODES), default="Photos", key="predict.mode")
+    if MODES.get(mode) is not None:
+        MODES[mode]([info.path for info in chosen], tta=tta, whole=whole,
+                    load_model=lambda path: _model(str(path), state.mtime(runs.files(path).model)))
+        return
     photos = _collect_photos()
     if not photos:
         st.info("Upload a photo (PNG, JPEG, WebP or BMP) or take one with the camera.")

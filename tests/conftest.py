@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# First: AppTest runs the Predict page in this process, after tests have loaded TensorFlow, and
+# pylibsrtp (aiortc, under streamlit_webrtc) segfaults when imported after TensorFlow.
+import streamlit_webrtc  # noqa: F401  isort: skip
+
 import os
 from collections.abc import Iterator
 from pathlib import Path

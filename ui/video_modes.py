@@ -1,0 +1,164 @@
+"""Predict's Video file and Live camera modes: Streamlit around ``fer_core.video``.
+
+Video file: the upload is probed at once (a bad file gets its message before anything runs),
+scored when asked, with a progress bar and a Cancel button. Cancel works the way Streamlit
+works: pressing it starts a new run of the page, which stops the running one at its next
+progress update; ``score_video`` then removes its partial output. Results stay in session
+state, keyed by the upload and settings, so reruns do not score again.
+
+Live camera: streamlit-webrtc sends the browser's camera to a :class:`LiveAnnotator` and shows
+the frames it returns; a fragment redraws the rolling chart every second while the stream
+plays. The ICE servers come from ``FER_ICE_SERVERS``: none by default, no STUN on the internet.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from fer_core import settings
+from fer_core.errors import FerError
+from fer_core.video import MAX_SECONDS, FrameScorer, VideoError, probe, score_video
+from fer_core.video.live import DETECT_SIDE, LiveAnnotator
+from views.video_charts import timeline_chart
+
+VIDEO_TYPES = ["mp4", "webm", "mov", "mkv"]
+RESULT_KEY = "predict.video_result"
+CANCEL_KEY = "predict.video_cancel"
+ANNOTATOR_KEY = "predict.live_annotator"
+
+LoadModel = Callable[[Path], Any]
+
+
+# --- video file ----------------------------------------------------------------------------------
+
+def render_video_file(run_dirs: list[Path], *, tta: bool, whole: bool,
+                      load_model: LoadModel) -> None:
+    upload = st.file_uploader("Video", type=VIDEO_TYPES, key="predict.video")
+    every = st.number_input("Score every n-th frame", min_value=1, max_value=300, value=1,
+                            step=1, key="predict.every",
+                            help="1 scores every frame; 5 scores one frame in five, five "
+                            "times faster. Every frame of the labelled copy keeps the latest "
+                            "boxes.")
+    if st.session_state.get(CANCEL_KEY):
+        st.warning("Scoring was cancelled; nothing was kept.")
+    if upload is None:
+        st.info(f"Upload an mp4 or webm video (up to {MAX_SECONDS / 60:.0f} minutes, smaller "
+                "than 4K).")
+        return
+    key = (upload.file_id, int(every), tta, whole, tuple(str(r) for r in run_dirs))
+    with tempfile.TemporaryDirectory(prefix="fer-video-") as folder:
+        source = Path(folder) / Path(upload.name).name
+        source.write_bytes(upload.getvalue())
+        try:
+            info = probe(source)
+        except VideoError as err:
+            st.error(str(err))
+            return
+        seconds = f"{info.duration_s:.1f} s, " if info.duration_s else ""
+        st.caption(f"{info.name}: {info.width}x{info.height}, {seconds}"
+                   f"{float(info.fps):.3g} frames/s")
+        if st.button("Score the video", type="primary", key="predict.video_start"):
+            st.session_state[RESULT_KEY] = _score(source, Path(folder) / "out", run_dirs,
+                                                  key=key, every=int(every), tta=tta,
+                                                  whole=whole, load_model=load_model)
+    result = st.session_state.get(RESULT_KEY)
+    if result and result["key"] == key:
+        _render_result(result)
+
+
+def _score(source: Path, out: Path, run_dirs: list[Path], *, key: tuple, every: int,
+           tta: bool, whole: bool, load_model: LoadModel) -> dict[str, Any] | None:
+    """Score with a progress bar and Cancel; the results as bytes, kept in session state."""
+    st.button("Cancel", key=CANCEL_KEY)  # pressing it reruns the page, which stops this run
+    bar = st.progress(0.0, text="Loading the model...")
+    try:
+        scorer = FrameScorer.from_runs(run_dirs, tta=tta, whole_if_none=whole,
+                                       load_model=load_model)
+        result = score_video(source, scorer, out, every=every,
+                             progress=lambda fraction, text: bar.progress(fraction, text=text))
+    except FerError as err:
+        bar.empty()
+        st.error(str(err))
+        return None
+    try:
+        return {"key": key, "table": result.table(), "csv": result.csv.read_bytes(),
+                "video": result.video.read_bytes(), "name": Path(source).stem,
+                "summary": f"{result.frames_scored:,} of {result.frames_read:,} frames scored, "
+                           f"{result.faces:,} faces, in {result.seconds:.1f} s"}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        bar.empty()
+
+
+def _render_result(result: dict[str, Any]) -> None:
+    st.success(result["summary"])
+    table = result["table"]
+    if table.empty:
+        st.warning("No face was found in the scored frames. Faces need to be upright and "
+                   "roughly frontal; for clips of face crops, turn on 'use the whole photo'.")
+    else:
+        st.altair_chart(timeline_chart(table), key="predict.video_timeline")
+    st.video(result["video"], format="video/mp4")
+    left, right = st.columns(2)
+    left.download_button("Emotions (CSV)", result["csv"], f"{result['name']}-emotions.csv",
+                         "text/csv", key="predict.video_csv")
+    right.download_button("Labelled video (MP4, H.264)", result["video"],
+                          f"{result['name']}-annotated.mp4", "video/mp4",
+                          key="predict.video_mp4")
+
+
+# --- live camera ---------------------------------------------------------------------------------
+
+def render_live(run_dirs: list[Path], *, tta: bool, whole: bool, load_model: LoadModel) -> None:
+    # pylibsrtp (under aiortc) segfaults when first imported after TensorFlow: app.py and the
+    # Predict page import streamlit_webrtc before anything else, so this import is a lookup.
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    annotator = _annotator(run_dirs, tta=tta, whole=whole, load_model=load_model)
+    if annotator is None:
+        return
+    st.caption("Press Start and allow the camera. Each frame is sent to this server, where "
+               "faces are found, classified and drawn; a camera on another machine needs the "
+               "app served over HTTPS.")
+    ctx = webrtc_streamer(
+        key="predict.live", mode=WebRtcMode.SENDRECV, video_frame_callback=annotator,
+        rtc_configuration={"iceServers": settings.ice_servers()},
+        # 640x480 is plenty for 48x48 faces, and HD frames would cost four times the work.
+        media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
+                                  "audio": False},
+    )
+
+    @st.fragment(run_every=1.0 if ctx.state.playing else None)
+    def rolling_chart() -> None:
+        history = annotator.history()
+        st.caption(f"{annotator.frames:,} frames scored, {annotator.faces:,} faces, "
+                   f"{annotator.ms_per_frame:.0f} ms per frame")
+        if not history.empty:
+            st.altair_chart(timeline_chart(history, title="Emotions, last 30 s"),
+                            key="predict.live_timeline")
+
+    rolling_chart()
+
+
+def _annotator(run_dirs: list[Path], *, tta: bool, whole: bool,
+               load_model: LoadModel) -> LiveAnnotator | None:
+    """This session's annotator, rebuilt only when the runs or options change."""
+    key = (tuple(str(r) for r in run_dirs), tta, whole)
+    kept = st.session_state.get(ANNOTATOR_KEY)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    try:
+        scorer = FrameScorer.from_runs(run_dirs, tta=tta, whole_if_none=whole,
+                                       detect_side=DETECT_SIDE, load_model=load_model)
+    except FerError as err:
+        st.error(str(err))
+        return None
+    annotator = LiveAnnotator(scorer)
+    st.session_state[ANNOTATOR_KEY] = (key, annotator)
+    return annotator
