@@ -62,7 +62,7 @@ class TrainConfig:
 
     # data
     data: str = param("", "Data set path (folder, fer2013.csv or .zip); empty: FER_DATA_DIR or "
-                      "the synthetic demo.", group="data")
+                      "the synthetic demo; demo: the synthetic demo.", group="data")
     val_fraction: float = param(0.2, "Share of train held out for validation (stratified).",
                                 group="data", low=0.0, high=0.5)
     seed: int = param(0, "Random seed for the split, sampling, initial weights and shuffling.",

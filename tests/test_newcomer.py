@@ -1,0 +1,192 @@
+"""A new user's first steps: the data source they pick wins, a bad upload is refused where it
+was made, the app opens on a Start page with links, and a finished job links to its results."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fer_core import runs
+from fer_core.data import DEMO_DATA, load_dataset
+from fer_core.data.check import check_location, check_upload
+from fer_core.errors import DataError
+from tests.conftest import make_kaggle_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TRAIN_PAGE = str(ROOT / "pages" / "train.py")
+RESULTS_PAGE = str(ROOT / "pages" / "results.py")
+
+
+def _texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "info", "caption", "warning", "error")
+             for e in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.fixture
+def env_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny data set named by FER_DATA_DIR, as a user starting the app with it would."""
+    root = make_kaggle_tree(tmp_path / "mydata", {"happy": 3, "sad": 2})
+    monkeypatch.setenv("FER_DATA_DIR", str(root))
+    return root
+
+
+def _app(tmp_path: Path) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    return at
+
+
+# --- the data source ----------------------------------------------------------------------------
+
+def test_load_dataset_demo_name_wins_over_fer_data_dir(env_data):
+    assert load_dataset(None).location == str(env_data)
+    demo = load_dataset(DEMO_DATA)
+    assert demo.synthetic and len(demo) == 3500
+
+
+def _sidebar_script() -> None:
+    from ui.sidebar import render_sidebar
+
+    render_sidebar()
+
+
+def test_sidebar_demo_choice_wins_over_fer_data_dir(tmp_path, env_data):
+    at = AppTest.from_function(_sidebar_script, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    at.run()
+    assert at.sidebar.text_input(key="sidebar.path").value == str(env_data)
+    assert at.session_state["app.data_path"] == str(env_data)
+    at.sidebar.radio(key="sidebar.source").set_value("Demo data (synthetic)").run()
+    assert not at.exception
+    assert at.session_state["app.data_path"] is None
+    # back to the folder: the path typed before is still there, and chosen again
+    at.sidebar.radio(key="sidebar.source").set_value("A folder or file on this machine").run()
+    assert at.sidebar.text_input(key="sidebar.path").value == str(env_data)
+    assert at.session_state["app.data_path"] == str(env_data)
+
+
+@pytest.mark.parametrize("chosen", ["env", None])
+def test_explore_header_shows_the_sidebar_choice_not_fer_data_dir(tmp_path, env_data, chosen):
+    at = AppTest.from_file(str(ROOT / "pages" / "explore.py"), default_timeout=60)
+    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    at.session_state["app.data_path"] = str(env_data) if chosen else None
+    at.run()
+    assert not at.exception
+    text = _texts(at)
+    assert (f"`{env_data}`" in text) == bool(chosen)  # the header names the sidebar's path
+    assert ("Synthetic demo data" in text) != bool(chosen)
+
+
+def test_train_launch_with_demo_chosen_records_demo_in_the_job(tmp_path, env_data, monkeypatch):
+    from fer_core import jobs
+
+    monkeypatch.setattr(jobs.LocalBackend, "submit", lambda self, run_dir: None)
+    at = AppTest.from_file(TRAIN_PAGE, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    at.session_state["app.data_path"] = None  # the sidebar's demo choice
+    at.run()
+    at.button(key="train.launch").click().run()
+    assert not at.exception
+    (run_dir,) = runs.run_folders(tmp_path / "runs")
+    assert runs.read_config(run_dir).config["data"] == DEMO_DATA
+
+
+# --- a file that is not a zip ------------------------------------------------------------------
+
+def test_check_upload_refuses_a_file_that_is_not_a_zip():
+    with pytest.raises(DataError, match=r"notes\.zip is not a zip archive"):
+        check_upload("notes.zip", b"hello, not a zip")
+
+
+def test_check_location_refuses_missing_paths_and_bad_zips(tmp_path):
+    check_location(None)
+    check_location(DEMO_DATA)
+    check_location(tmp_path)
+    bad = tmp_path / "data.zip"
+    bad.write_bytes(b"plain text")
+    with pytest.raises(DataError, match="not a valid zip archive"):
+        check_location(bad)
+    with pytest.raises(DataError, match="does not exist"):
+        check_location(tmp_path / "nowhere")
+    text = tmp_path / "notes.txt"
+    text.write_text("hi")
+    with pytest.raises(DataError, match="neither a folder, a .csv nor a .zip"):
+        check_location(text)
+
+
+def test_sidebar_upload_of_a_non_zip_shows_error_there_and_keeps_the_demo(tmp_path):
+    at = AppTest.from_function(_sidebar_script, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    at.run()
+    at.sidebar.radio(key="sidebar.source").set_value("Upload a .zip").run()
+    at.sidebar.file_uploader(key="sidebar.zip").set_value(
+        ("fer2013.zip", b"this is not a zip archive", "application/zip"))
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.sidebar.error]
+    assert any("fer2013.zip is not a zip archive" in e for e in errors), errors
+    assert at.session_state["app.data_path"] is None
+
+
+def test_train_refuses_launch_on_a_data_path_that_is_not_a_data_set(tmp_path):
+    bad = tmp_path / "fer2013.zip"
+    bad.write_bytes(b"this is not a zip archive")
+    at = AppTest.from_file(TRAIN_PAGE, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    at.session_state["app.data_path"] = str(bad)
+    at.run()
+    assert not at.exception
+    assert any("not a valid zip archive" in e.value for e in at.error)
+    assert at.button(key="train.launch").disabled
+    assert at.button(key="train.launch_sweep").disabled
+
+
+# --- start here, and a finished job's link ------------------------------------------------------
+
+def test_app_opens_on_start_here_with_a_link_per_step(tmp_path):
+    at = _app(tmp_path).run()
+    assert not at.exception
+    assert at.title[0].value == "Start here"
+    links = at.get("page_link")
+    assert [link.proto.label for link in links] == [
+        "1. Explore the data", "2. Train a model", "3. Read the results", "4. Predict"]
+    assert "synthetic demo data" in _texts(at)
+
+
+def test_start_here_links_the_newest_finished_run(tmp_path, demo_run):
+    shutil.copytree(demo_run, tmp_path / "runs" / demo_run.name)
+    at = _app(tmp_path).run()
+    assert not at.exception
+    assert f"Your newest finished run is **{demo_run.name}**" in _texts(at)
+    results_link = at.get("page_link")[2].proto
+    assert results_link.page.endswith("results")
+    assert f"run={demo_run.name}" in results_link.query_string
+
+
+def test_finished_job_card_links_to_its_own_results(tmp_path, demo_run):
+    shutil.copytree(demo_run, tmp_path / "runs" / demo_run.name)
+    at = _app(tmp_path).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    (link,) = [e.proto for e in at.get("page_link")]
+    assert link.label == f"Open {demo_run.name}'s results"
+    assert f"run={demo_run.name}" in link.query_string
+
+
+def test_results_run_query_param_picks_that_run(tmp_path, demo_run):
+    root = tmp_path / "runs"
+    shutil.copytree(demo_run, root / demo_run.name)
+    older = "20250101-000000-fast-cpu"
+    shutil.copytree(demo_run, root / older)
+    at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(root)
+    at.session_state["app.data_path"] = None
+    at.query_params["run"] = older
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="results.runs").value == [older]
