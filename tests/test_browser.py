@@ -120,7 +120,7 @@ def _launch(page: Page, app: bs.AppServer, *, epochs: int) -> str:
     bs.wait_for_run(page)
     expect(preset).to_have_value("fast-cpu")
 
-    _open_tab(page, "Phase 1")
+    _open_tab(page, "Training")
     field = main.get_by_label("Epochs", exact=True)
     field.fill(str(epochs))
     field.press("Enter")

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core import runs
+from fer_core.config import config_fields
 from fer_core.data import DEMO_DATA, load_dataset
 from fer_core.data.check import check_location, check_upload
 from fer_core.errors import DataError
@@ -190,3 +191,37 @@ def test_results_run_query_param_picks_that_run(tmp_path, demo_run):
     at.run()
     assert not at.exception
     assert at.multiselect(key="results.runs").value == [older]
+
+
+# --- the Train form's words ---------------------------------------------------------------------
+
+def test_form_labels_are_human_words_not_field_names():
+    from views import forms
+
+    labels = {f.name: forms.widget_spec(f).label for f in config_fields()}
+    assert labels["tta"] == "Test-time augmentation views"
+    assert labels["tta_shift"] == "Test-time augmentation shift (pixels)"
+    assert labels["ema_momentum"].startswith("EMA momentum")
+    assert labels["lr_schedule"] == "Learning-rate schedule"
+    assert labels["epochs"] == "Epochs"  # a plain name still reads as itself
+    assert not {"Tta", "Tta shift", "Ema momentum", "Lr schedule"} & set(labels.values())
+
+
+def test_batch_size_and_precision_are_not_under_callbacks(tmp_path):
+    groups = {f.name: f.metadata["group"] for f in config_fields()}
+    assert groups["batch_size"] == groups["mixed_precision"] == "batches and speed"
+    at = AppTest.from_file(TRAIN_PAGE, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    at.run()
+    assert not at.exception
+    tabs = [tab.label for tab in at.tabs]
+    assert "Batches and speed" in tabs and "Callbacks" not in tabs
+    assert "Training" in tabs and "Fine-tuning" in tabs
+
+
+def test_preset_descriptions_state_the_measured_times():
+    from views import forms
+
+    assert "28-32 minutes" in forms.preset_description("fast-cpu")
+    assert "80-95 minutes" in forms.preset_description("best")
+    assert "minutes on two CPU cores. " not in forms.preset_description("fast-cpu")

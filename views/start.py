@@ -44,7 +44,7 @@ def steps(data_path: str | None, infos: list[RunInfo]) -> list[Step]:
              f"Class balance, sample faces, image quality and what augmentation does. {data}"),
         Step("pages/train.py", "2. Train a model", ":material/model_training:",
              "Pick a preset (**fast-cpu** reaches about 62% on FER-2013 in about 30 minutes "
-             "on 2 CPU cores; on the demo data a few epochs take a minute or two) and press "
+             "on 2 CPU cores; a few minutes on the demo data) and press "
              "**Launch**. The job runs in the background; its card shows progress and the "
              "time left."),
         Step("pages/results.py", "3. Read the results", ":material/leaderboard:", results,
