@@ -225,3 +225,36 @@ def test_preset_descriptions_state_the_measured_times():
     assert "28-32 minutes" in forms.preset_description("fast-cpu")
     assert "80-95 minutes" in forms.preset_description("best")
     assert "minutes on two CPU cores. " not in forms.preset_description("fast-cpu")
+
+
+# --- TensorFlow's start-up noise ----------------------------------------------------------------
+
+NOISE = [  # as TensorFlow 2.21 prints them on a machine without a GPU
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796064900.951303   23490 port.cc:153] oneDNN custom operations are on. You "
+    "may see slightly different numerical results due to floating-point round-off errors.",
+    "I0000 00:00:1796064900.952353   23490 cudart_stub.cc:31] Could not find cuda drivers on "
+    "your machine, GPU will not be used.",
+    "E0000 00:00:1796064903.753177   23490 cuda_platform.cc:52] failed call to cuInit: INTERNAL: "
+    "CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+]
+REAL = [
+    "18:55:09 Phase 1: training the whole network end to end on augmented batches.",
+    "E0000 00:00:1796064999.000000   23490 bfc_allocator.cc:1] Allocator ran out of memory",
+    "Traceback (most recent call last):",
+]
+
+
+def test_log_tail_leaves_out_tensorflow_startup_noise_but_not_errors(tmp_path):
+    from fer_core.runs import lognoise
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    log = runs.files(run_dir).log
+    log.write_text("\n".join([NOISE[0], NOISE[1], REAL[0], NOISE[2], NOISE[3], *REAL[1:]])
+                   + "\n")
+    assert runs.read_log_tail(run_dir).splitlines() == REAL
+    assert lognoise.move_noise(log, runs.files(run_dir).debug_log) == 4
+    assert log.read_text().splitlines() == REAL
+    assert runs.files(run_dir).debug_log.read_text().splitlines() == NOISE
+    assert lognoise.move_noise(log, runs.files(run_dir).debug_log) == 0  # nothing left to move
