@@ -258,3 +258,58 @@ def test_log_tail_leaves_out_tensorflow_startup_noise_but_not_errors(tmp_path):
     assert log.read_text().splitlines() == REAL
     assert runs.files(run_dir).debug_log.read_text().splitlines() == NOISE
     assert lognoise.move_noise(log, runs.files(run_dir).debug_log) == 0  # nothing left to move
+
+
+# --- evaluation progress ------------------------------------------------------------------------
+
+def test_evaluation_reports_batches_through_the_run_store_keeping_the_epoch(tmp_path,
+                                                                           monkeypatch):
+    import keras
+    import numpy as np
+
+    from fer_core.training.eval_progress import EvaluationProgress, evaluation_batches
+
+    run_dir = runs.create_run({}, run_dir=tmp_path / "run")
+    runs.start(run_dir, pid=1)
+    runs.report_progress(run_dir, {"phase": 1, "epoch": 2, "epochs": 2, "fraction": 1.0})
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(7, activation="softmax")])
+    total = evaluation_batches([50, 30], views=2, batch_size=16)
+    assert total == 2 * 4 + 2 * 2
+    seen = []
+    callback = EvaluationProgress(run_dir, total, every_seconds=0.0)
+    original = runs.report_progress
+
+    def record(path, progress):
+        seen.append(dict(progress))
+        return original(path, progress)
+
+    monkeypatch.setattr(runs, "report_progress", record)
+    for n in (50, 30):
+        for _ in range(2):  # two views
+            model.predict(np.zeros((n, 48, 48, 1), np.float32), batch_size=16, verbose=0,
+                          callbacks=[callback])
+    monkeypatch.undo()
+    assert [p["step"] for p in seen] == list(range(1, total + 1))
+    final = runs.read_status(run_dir).progress
+    assert final.stage == "evaluating" and final.step == final.steps == total
+    assert final.epoch == final.epochs == 2  # the training progress is kept
+
+
+def test_job_card_shows_evaluation_batches_and_eta_not_a_full_bar():
+    from views import progress
+
+    info = runs.RunInfo(
+        run_id="r1", path=Path("r1"), state="running", config={"backbone": "fer-cnn"},
+        status={"state": "running", "started": "2026-01-01T00:00:00+00:00",
+                "updated": "2026-01-01T00:02:00+00:00",
+                "progress": {"phase": 1, "epoch": 42, "epochs": 42, "fraction": 1.0,
+                             "stage": "evaluating", "step": 5, "steps": 20,
+                             "eta_seconds": 90}},
+        metrics=None)
+    row = progress.job_row(info, now=progress.parse_time("2026-01-01T00:02:00+00:00"))
+    assert row.fraction == 0.25
+    text = progress.progress_text(row)
+    assert "epoch 42/42" in text
+    assert "evaluating the best model, batch 5/20" in text
+    assert "ETA 1 min 30 s" in text

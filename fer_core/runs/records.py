@@ -67,6 +67,7 @@ class Progress(_JsonView):
     fraction: float | None = None
     eta_seconds: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    stage: str | None = None  # "evaluating" once the epochs are done; step/steps then count it
 
     @classmethod
     def from_json(cls, data: Any) -> Progress:
@@ -76,7 +77,8 @@ class Progress(_JsonView):
                                                               "steps")}
         shares = {name: finite_number(data.get(name)) for name in ("fraction", "eta_seconds")}
         metrics = {k: float(v) for k, v in metrics.items() if finite_number(v) is not None}
-        return cls(**counts, **shares, metrics=metrics)
+        stage = data.get("stage") if isinstance(data.get("stage"), str) else None
+        return cls(**counts, **shares, metrics=metrics, stage=stage)
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
