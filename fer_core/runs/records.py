@@ -124,7 +124,8 @@ class BackendRef:
 
 
 _STATUS_KEYS = ("state", "created", "updated", "queued", "started", "finished", "pid", "host",
-                "error", "preset", "sweep", "resumed", "cancel_requested")
+                "error", "preset", "sweep", "resumed", "cancel_requested", "display_name",
+                "note", "rerun_of")
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,6 +145,9 @@ class Status(_JsonView):
     sweep: str | None = None
     resumed: int = 0
     cancel_requested: str | None = None
+    display_name: str | None = None  # what the user calls the run; its folder id never changes
+    note: str | None = None  # the user's note on the run
+    rerun_of: str | None = None  # the run id whose settings this run repeats
     progress: Progress | None = None
     backend: BackendRef = field(default_factory=BackendRef)
     extra: dict[str, Any] = field(default_factory=dict)  # keys of newer versions, MLflow's
