@@ -18,6 +18,7 @@ from fer_core.errors import FerError
 from fer_core.runs import archive as export
 from fer_core.runs import report
 from ui import links, state
+from ui.run_actions import render_run_actions
 from views import run_charts
 
 IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun never re-imports
@@ -48,6 +49,7 @@ def main() -> None:
         st.stop()
     _warn_incomplete(selected)
     focus = _pick_focus(selected)
+    render_run_actions(focus)
 
     curves, compare, errors, gallery, share = st.tabs(
         ["Learning curves", "Comparison", "Errors", "Gallery", "Share"]

@@ -13,7 +13,7 @@ from fer_core import runs
 from fer_core.config import config_fields
 from fer_core.data import DEMO_DATA, load_dataset
 from fer_core.data.check import check_location, check_upload
-from fer_core.errors import DataError
+from fer_core.errors import DataError, RunError
 from tests.conftest import make_kaggle_tree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,3 +313,100 @@ def test_job_card_shows_evaluation_batches_and_eta_not_a_full_bar():
     assert "epoch 42/42" in text
     assert "evaluating the best model, batch 5/20" in text
     assert "ETA 1 min 30 s" in text
+
+
+# --- run actions: name, note, re-run, delete ----------------------------------------------------
+
+@pytest.fixture
+def finished_run(tmp_path: Path) -> Path:
+    """A small succeeded run folder (no model: the actions never need one)."""
+    from fer_core.config import preset
+
+    run_dir = runs.create_run(preset("fast-cpu").replace(epochs=1).to_dict(),
+                              run_dir=tmp_path / "runs" / "20260101-000000-fast-cpu",
+                              extra={"preset": "fast-cpu"}, preset="fast-cpu")
+    runs.start(run_dir, pid=1)
+    runs.finish(run_dir, "succeeded")
+    return run_dir
+
+
+def test_annotate_sets_and_clears_name_and_note_keeping_the_folder_id(finished_run):
+    from fer_core.runs import actions
+
+    actions.annotate(finished_run, display_name="  baseline   on demo ", note="first try\n")
+    status = runs.read_status(finished_run)
+    assert (status.display_name, status.note) == ("baseline on demo", "first try")
+    assert runs.read_run(finished_run).run_id == "20260101-000000-fast-cpu"
+    actions.annotate(finished_run, note="")
+    status = runs.read_status(finished_run)
+    assert (status.display_name, status.note) == ("baseline on demo", None)
+    with pytest.raises(RunError, match="at most 80 characters"):
+        actions.annotate(finished_run, display_name="x" * 81)
+
+
+def test_delete_refuses_an_active_run_and_removes_a_finished_one(tmp_path, finished_run):
+    from fer_core.runs import actions
+
+    active = runs.create_run({}, run_dir=tmp_path / "runs" / "queued-one")
+    with pytest.raises(RunError, match="is queued; cancel it first"):
+        actions.delete_run(active)
+    assert active.is_dir()
+    with pytest.raises(RunError, match="not a run folder"):
+        actions.delete_run(tmp_path)
+    actions.delete_run(finished_run)
+    assert not finished_run.exists()
+
+
+def test_rerun_launches_the_same_settings_under_a_new_id(finished_run, monkeypatch):
+    from fer_core import jobs
+    from fer_core.jobs.rerun import rerun
+
+    monkeypatch.setattr(jobs.LocalBackend, "submit", lambda self, run_dir: None)
+    new_dir = rerun(finished_run)
+    assert new_dir != finished_run and new_dir.parent == finished_run.parent
+    assert runs.read_config(new_dir).config == runs.read_config(finished_run).config
+    status = runs.read_status(new_dir)
+    assert (status.state, status.preset, status.rerun_of) == ("queued", "fast-cpu",
+                                                               finished_run.name)
+
+
+def test_run_actions_are_refused_on_a_read_only_viewer(finished_run, monkeypatch):
+    from fer_core.errors import ReadOnlyError
+    from fer_core.jobs.rerun import rerun
+    from fer_core.runs import actions
+
+    monkeypatch.setenv("FER_READ_ONLY", "1")
+    for action in (lambda: actions.annotate(finished_run, display_name="x"),
+                   lambda: actions.delete_run(finished_run), lambda: rerun(finished_run)):
+        with pytest.raises(ReadOnlyError):
+            action()
+    assert finished_run.is_dir() and runs.read_status(finished_run).display_name is None
+    assert len(runs.run_folders(finished_run.parent)) == 1
+
+
+def test_results_page_names_reruns_and_deletes_a_run(tmp_path, demo_run, monkeypatch):
+    from fer_core import jobs
+
+    monkeypatch.setattr(jobs.LocalBackend, "submit", lambda self, run_dir: None)
+    root = tmp_path / "runs"
+    shutil.copytree(demo_run, root / demo_run.name)
+    at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(root)
+    at.session_state["app.data_path"] = None
+    at.run()
+    key = f"results.actions.{demo_run.name}"
+    at.text_input(key=f"{key}.name").input("Two-epoch demo")
+    at.text_area(key=f"{key}.note").input("for the README")
+    at.button(key=f"FormSubmitter:{key}.form-Save name and note").click().run()
+    assert not at.exception
+    assert runs.read_status(root / demo_run.name).display_name == "Two-epoch demo"
+    assert at.multiselect(key="results.runs").format_func(demo_run.name).startswith(
+        "Two-epoch demo · ")
+    at.button(key=f"{key}.rerun").click().run()
+    assert not at.exception
+    assert len(runs.run_folders(root)) == 2
+    assert at.button(key=f"{key}.delete").disabled
+    at.checkbox(key=f"{key}.sure").check().run()
+    at.button(key=f"{key}.delete").click().run()
+    assert not at.exception
+    assert not (root / demo_run.name).exists()

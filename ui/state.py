@@ -158,7 +158,8 @@ def pick_runs(label: str, infos: list[runs.RunInfo], key: str, *, default: list[
     def run_label(run_id: str) -> str:
         accuracy = ((by_id[run_id].metrics or {}).get("test") or {}).get("accuracy")
         score = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
-        return f"{run_id} ({detail(by_id[run_id])}{score})"
+        name = by_id[run_id].status.display_name
+        return f"{name + ' · ' if name else ''}{run_id} ({detail(by_id[run_id])}{score})"
 
     chosen = st.multiselect(label, list(by_id), key=key, format_func=run_label, help=help)
     return [by_id[run_id] for run_id in chosen]
