@@ -410,3 +410,63 @@ def test_results_page_names_reruns_and_deletes_a_run(tmp_path, demo_run, monkeyp
     at.button(key=f"{key}.delete").click().run()
     assert not at.exception
     assert not (root / demo_run.name).exists()
+
+
+# --- Explore's first open -----------------------------------------------------------------------
+
+def test_audit_is_computed_once_with_progress_then_read_from_disk(fresh_cache, tmp_path):
+    from fer_core.data import audit_cache
+
+    root = make_kaggle_tree(tmp_path / "data", {"happy": 3, "sad": 2})
+    ds = load_dataset(root)
+    assert not audit_cache.is_cached(ds)
+    seen: list[float] = []
+    first = audit_cache.cached_audit(ds, progress=seen.append)
+    assert seen and seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
+    assert audit_cache.is_cached(ds)
+    seen.clear()
+    again = audit_cache.cached_audit(ds, progress=seen.append)
+    assert not seen  # read back, not searched again
+    assert again.stats.equals(first.stats)
+    assert (again.near_duplicate_pairs, again.leakage_pairs, again.exact_duplicate_groups) == (
+        first.near_duplicate_pairs, first.leakage_pairs, first.exact_duplicate_groups)
+    assert again.summary() == first.summary()
+
+
+def test_explore_quality_tab_reads_the_stored_audit(tmp_path, fresh_cache):
+    from fer_core.data import audit_cache
+
+    root = make_kaggle_tree(tmp_path / "data", {"happy": 3, "sad": 2})
+    at = AppTest.from_file(str(ROOT / "pages" / "explore.py"), default_timeout=60)
+    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    at.session_state["app.data_path"] = str(root)
+    at.session_state["explore.section"] = "Image quality"
+    at.run()
+    assert not at.exception
+    assert audit_cache.is_cached(load_dataset(root))
+    assert "10 images audited" in _texts(at)
+
+
+@pytest.mark.slow
+def test_warm_tensorflow_imports_pylibsrtp_first_then_keras_once():
+    """In a fresh process, as the app is: TensorFlow arrives in the background, after
+    pylibsrtp (the other order segfaults), and a second call starts no second thread."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from ui.warmup import warm_tensorflow\n"
+        "thread = warm_tensorflow()\n"
+        "assert warm_tensorflow() is thread\n"
+        "thread.join(timeout=600)\n"
+        "names = list(sys.modules)\n"
+        "assert 'keras' in names\n"
+        "if 'pylibsrtp' in names:\n"
+        "    assert names.index('pylibsrtp') < names.index('tensorflow'), names\n"
+        "print('warm ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "warm ok" in done.stdout
