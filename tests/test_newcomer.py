@@ -412,6 +412,22 @@ def test_results_page_names_reruns_and_deletes_a_run(tmp_path, demo_run, monkeyp
     assert not (root / demo_run.name).exists()
 
 
+def test_results_page_offers_no_run_actions_on_a_read_only_viewer(tmp_path, demo_run,
+                                                                  monkeypatch):
+    monkeypatch.setenv("FER_READ_ONLY", "1")
+    root = tmp_path / "runs"
+    shutil.copytree(demo_run, root / demo_run.name)
+    runs.write_status(root / demo_run.name, display_name="Shared run")
+    at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(root)
+    at.session_state["app.data_path"] = None
+    at.run()
+    assert not at.exception
+    assert "**Shared run**" in _texts(at)
+    keys = {b.key for b in at.button}
+    assert not any(k and k.startswith("results.actions.") for k in keys)
+
+
 # --- Explore's first open -----------------------------------------------------------------------
 
 def test_audit_is_computed_once_with_progress_then_read_from_disk(fresh_cache, tmp_path):

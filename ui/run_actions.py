@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core import runs
+from fer_core import runs, settings
 from fer_core.errors import FerError
 from fer_core.jobs.rerun import rerun
 from fer_core.runs import actions
@@ -29,6 +29,8 @@ def render_run_actions(info: runs.RunInfo) -> None:
             status.note,
             f"re-run of {status.rerun_of}" if status.rerun_of else None,
         ])))
+    if settings.read_only():  # a viewer: the engine would refuse them anyway
+        return
     with st.expander(f"Name, note, re-run or delete {info.run_id}"):
         key = f"results.actions.{info.run_id}"
         with st.form(f"{key}.form", border=False):
