@@ -14,7 +14,8 @@ st.set_page_config(page_title="FER Studio", page_icon=":material/mood:", layout=
 
 navigation = st.navigation(
     [
-        st.Page("pages/explore.py", title="Explore", icon=":material/insights:", default=True),
+        st.Page("pages/start.py", title="Start here", icon=":material/flag:", default=True),
+        st.Page("pages/explore.py", title="Explore", icon=":material/insights:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
         st.Page("pages/predict.py", title="Predict", icon=":material/face:"),

@@ -17,7 +17,8 @@ from typing import Any
 
 from fer_core.errors import ConfigError
 
-GROUPS = ("data", "augmentation", "model", "phase 1", "phase 2", "callbacks", "evaluation")
+GROUPS = ("data", "augmentation", "model", "phase 1", "phase 2", "batches and speed",
+          "callbacks", "evaluation")
 
 
 class FieldKind(enum.Enum):
@@ -43,14 +44,15 @@ _KIND_OF_DEFAULT = {bool: FieldKind.BOOL, int: FieldKind.INT, float: FieldKind.F
 
 def param(default: Any, help: str, *, group: str, low: float | None = None,
           high: float | None = None, choices: tuple[str, ...] | None = None,
-          kind: FieldKind | None = None) -> Any:
+          kind: FieldKind | None = None, label: str | None = None) -> Any:
     """A config field with the metadata the form and the validator need; the kind comes from
-    ``choices`` or the default's type unless given, and a default of another type is refused."""
+    ``choices`` or the default's type unless given, and a default of another type is refused.
+    ``label`` is what a form calls it where the name alone reads badly ("Tta")."""
     kind = kind or (FieldKind.CHOICE if choices else _KIND_OF_DEFAULT.get(type(default)))
     if kind is None:
         raise TypeError(f"No FieldKind for a default of type {type(default).__name__}.")
     meta = {"help": help, "group": group, "low": low, "high": high, "choices": choices,
-            "kind": kind}
+            "kind": kind, "label": label}
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -62,20 +64,23 @@ class TrainConfig:
 
     # data
     data: str = param("", "Data set path (folder, fer2013.csv or .zip); empty: FER_DATA_DIR or "
-                      "the synthetic demo.", group="data")
+                      "the synthetic demo; demo: the synthetic demo.", group="data")
     val_fraction: float = param(0.2, "Share of train held out for validation (stratified).",
-                                group="data", low=0.0, high=0.5)
+                                group="data", low=0.0, high=0.5,
+                                label="Validation share of train")
     seed: int = param(0, "Random seed for the split, sampling, initial weights and shuffling.",
                       group="data", low=0, high=2**31 - 1)
     subsample_per_class: int = param(0, "Keep at most this many training images per class; "
                                      "0 keeps all (the seed report tried 750 and 2,500).",
-                                     group="data", low=0, high=1_000_000)
+                                     group="data", low=0, high=1_000_000,
+                                     label="Training images per class (at most)")
     drop_classes: list[str] = param([], "Classes to leave out, e.g. disgust.", group="data")
     merge_classes: dict[str, str] = param({}, "Classes to relabel into others, e.g. "
                                           "disgust:angry.", group="data")
     oversample_to: int = param(0, "Add augmented copies of rarer classes until each has this "
                                "many training images; 0 is off.", group="data",
-                               low=0, high=100_000)
+                               low=0, high=100_000,
+                               label="Oversample rarer classes to")
     class_weights: str = param("none", "Weight the loss against class imbalance.",
                                group="data", choices=("none", "balanced"))
 
@@ -97,7 +102,8 @@ class TrainConfig:
     contrast: float = param(0.0, "Random contrast change factor.", group="augmentation",
                             low=0.0, high=1.0)
     random_crop: int = param(0, "Pad by this many pixels and crop back at a random place; "
-                             "0 is off.", group="augmentation", low=0, high=16)
+                             "0 is off.", group="augmentation", low=0, high=16,
+                             label="Random crop padding (pixels)")
     mixup: float = param(0.0, "Mixup strength (Beta alpha); 0 is off, 0.2 is typical.",
                          group="augmentation", low=0.0, high=1.0)
 
@@ -105,7 +111,8 @@ class TrainConfig:
     backbone: str = param("inceptionv3", "Network architecture.", group="model",
                           kind=FieldKind.BACKBONE)
     input_size: int = param(0, "Side in pixels the faces are resized to; 0 uses the "
-                            "backbone's own size.", group="model", low=0, high=512)
+                            "backbone's own size.", group="model", low=0, high=512,
+                            label="Input size (pixels)")
     weights: str = param("imagenet", "Starting weights: imagenet, none, or a local weights "
                          "file.", group="model")
     dropout: float = param(0.5, "Dropout before the classifier.", group="model",
@@ -131,42 +138,52 @@ class TrainConfig:
     ema_momentum: float = param(0.0, "Keep an exponential moving average of the weights, "
                                 "with this momentum per step (0.999 is typical; 0 is off). "
                                 "Validation, the saved model and the final scores use the "
-                                "average.", group="phase 1", low=0.0, high=0.99999)
+                                "average.", group="phase 1", low=0.0, high=0.99999,
+                                label="EMA momentum (weight averaging)")
     lr_schedule: str = param("plateau", "Learning rate schedule: reduce on plateau, cosine "
                              "decay, or constant.", group="phase 1",
-                             choices=("plateau", "cosine", "constant"))
+                             choices=("plateau", "cosine", "constant"),
+                             label="Learning-rate schedule")
 
     # phase 2: fine-tuning the top of the backbone
     finetune_epochs: int = param(0, "Epochs of phase 2 (fine-tuning); 0 skips it.",
-                                 group="phase 2", low=0, high=1000)
+                                 group="phase 2", low=0, high=1000,
+                                 label="Fine-tuning epochs")
     unfreeze_layers: int = param(50, "Layers of the backbone to unfreeze, from the top.",
                                  group="phase 2", low=0, high=1000)
     finetune_learning_rate: float = param(1e-5, "Learning rate of phase 2.", group="phase 2",
-                                          low=1e-8, high=1.0)
+                                          low=1e-8, high=1.0,
+                                          label="Fine-tuning learning rate")
 
-    # callbacks and batches
+    # batches and speed, then callbacks
     batch_size: int = param(32, "Images per batch (the seed compared 16, 32 and 64).",
-                            group="callbacks", low=1, high=2048)
+                            group="batches and speed", low=1, high=2048)
     early_stopping_patience: int = param(5, "Stop after this many epochs without a better "
                                          "validation loss; 0 is off.", group="callbacks",
-                                         low=0, high=1000)
+                                         low=0, high=1000,
+                                         label="Early-stopping patience (epochs)")
     reduce_lr_factor: float = param(0.1, "Multiply the learning rate by this on a plateau.",
-                                    group="callbacks", low=0.01, high=0.99)
+                                    group="callbacks", low=0.01, high=0.99,
+                                    label="Learning-rate reduction factor")
     reduce_lr_patience: int = param(3, "Epochs without improvement before reducing the "
-                                    "learning rate.", group="callbacks", low=1, high=1000)
+                                    "learning rate.", group="callbacks", low=1, high=1000,
+                                    label="Learning-rate reduction patience (epochs)")
     mixed_precision: str = param("auto", "Mixed precision (float16 on a GPU, bfloat16 on a "
                                  "CPU): auto is on for a GPU and a CPU with native bfloat16.",
-                                 group="callbacks", choices=("auto", "on", "off"))
+                                 group="batches and speed", choices=("auto", "on", "off"))
     cache_features: bool = param(True, "Compute a frozen backbone's features once and train "
                                  "the head on them (only without augmentation).",
-                                 group="callbacks")
+                                 group="batches and speed",
+                                 label="Cache frozen-backbone features")
 
     # evaluation
     tta: bool = param(False, "Test-time augmentation: average predictions over flips.",
-                      group="evaluation")
+                      group="evaluation",
+                      label="Test-time augmentation views")
     tta_shift: int = param(0, "Test-time augmentation: also average over the image shifted this "
                            "many pixels up, down, left and right; pairs with random_crop.",
-                           group="evaluation", low=0, high=8)
+                           group="evaluation", low=0, high=8,
+                           label="Test-time augmentation shift (pixels)")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -217,6 +234,11 @@ def config_field(name: str) -> dataclasses.Field:
         if f.name == name:
             return f
     raise ConfigError(f"Unknown config field {name!r}. Valid fields: {', '.join(field_names())}.")
+
+
+def field_label(f: dataclasses.Field) -> str:
+    """What a form calls the field: its declared label, else its name in words."""
+    return f.metadata.get("label") or f.name.replace("_", " ").capitalize()
 
 
 def field_kind(f: dataclasses.Field) -> FieldKind:

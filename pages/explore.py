@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fer_core.data import Dataset, imbalance_callout, summarize
-from fer_core.data.audit import audit
+from fer_core.data import Dataset, audit_cache, imbalance_callout, summarize
 from fer_core.settings import IMAGE_SIZE
 from fer_core.training.augment import augment_preview  # loads TensorFlow on the first draw
 from ui.config_form import render_widget
 from ui.state import current_dataset, keep_valid
+from ui.warmup import warm_tensorflow
 from views import data_charts, explore
 
 SECTIONS = ("Classes", "Samples", "Image quality", "Augmentation", "Validation split")
@@ -41,10 +41,22 @@ def _overview(fingerprint: str, _ds: Dataset) -> tuple[str, pd.DataFrame, str]:
             imbalance_callout(summarize(_ds)))
 
 
-@st.cache_data(max_entries=4, show_spinner="Auditing images for blanks and duplicates...")
-def _quality(fingerprint: str, _ds: Dataset) -> dict[str, Any]:
-    """Everything the quality tab shows, small: the audit itself (~2 s on FER-2013) runs once."""
-    report = audit(_ds.images, _ds.index)
+def _quality(ds: Dataset) -> dict[str, Any]:
+    """The quality tab's content: from memory, else from the disk cache, else the audit runs
+    once per data set with a progress bar over its slow part (the pairwise search)."""
+    if not audit_cache.is_cached(ds):
+        bar = st.progress(0.0, text="Auditing images for blanks and duplicates (once per data "
+                          "set; later visits read the result from the cache)...")
+        audit_cache.cached_audit(ds, progress=lambda done: bar.progress(
+            done, text=f"Searching for near duplicates: {done:.0%}"))
+        bar.empty()
+    return _quality_view(ds.fingerprint, ds)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _quality_view(fingerprint: str, _ds: Dataset) -> dict[str, Any]:
+    """Everything the quality tab shows, small, from the cached audit."""
+    report = audit_cache.cached_audit(_ds)
     return {
         "histograms": {stat: explore.stat_histogram(report.stats, stat) for stat in STATS},
         "summary": explore.stat_summary(report.stats, _ds.classes),
@@ -139,7 +151,7 @@ def _render_samples(ds: Dataset) -> None:
 
 
 def _render_quality(ds: Dataset) -> None:
-    quality = _quality(ds.fingerprint, ds)
+    quality = _quality(ds)
     left, right = st.columns(2)
     for column, stat in zip((left, right), STATS, strict=True):
         column.altair_chart(data_charts.stat_distribution_chart(quality["histograms"][stat], stat))
@@ -216,3 +228,4 @@ for tab, render in zip(tabs, renderers, strict=True):
     with tab:
         if tab.open:
             render(dataset)
+warm_tensorflow()  # after drawing: the Augmentation tab then opens without the import wait

@@ -18,11 +18,13 @@ from fer_core.errors import FerError
 from fer_core.runs import archive as export
 from fer_core.runs import report
 from ui import export_tab as export_tab_view
-from ui import state
+from ui import links, state
+from ui.run_actions import render_run_actions
 from views import run_charts
 
 IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun never re-imports
 RUNS_KEY = "results.runs"
+LINKED_KEY = "results.linked_run"  # the ?run= already applied, so the user can pick others
 SPLIT_LABELS = {"test": "Test", "val": "Validation"}
 GALLERY_COLUMNS = 8
 SORTS = {"most confident first": False, "least confident first": True}
@@ -48,6 +50,7 @@ def main() -> None:
         st.stop()
     _warn_incomplete(selected)
     focus = _pick_focus(selected)
+    render_run_actions(focus)
 
     curves, compare, errors, gallery, share, export_tab = st.tabs(
         ["Learning curves", "Comparison", "Errors", "Gallery", "Share", "Export"]
@@ -94,10 +97,19 @@ def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
     shown = set(table.loc[mask, "run"])
     infos = [info for info in infos if info.run_id in shown]
     newest = next((info.run_id for info in infos if info.state == "succeeded"), None)
+    _follow_run_link([info.run_id for info in infos])
     return state.pick_runs("Runs", infos, RUNS_KEY, default=[newest] if newest else [],
                            detail=lambda info: info.state,
                            help="Several runs are overlaid in Comparison and all go into the "
                            "report.")
+
+
+def _follow_run_link(run_ids: list[str]) -> None:
+    """``?run=<id>`` (a finished job's link on Train) picks that run, once per link."""
+    linked = st.query_params.get(links.RUN_PARAM)
+    if linked in run_ids and st.session_state.get(LINKED_KEY) != linked:
+        st.session_state[RUNS_KEY] = [linked]
+        st.session_state[LINKED_KEY] = linked
 
 
 def _warn_incomplete(selected: list[runs.RunInfo]) -> None:

@@ -15,9 +15,10 @@ import streamlit as st
 
 from fer_core import jobs, runs
 from fer_core.config import TrainConfig
+from fer_core.data.check import check_location
 from fer_core.errors import ConfigError, FerError
 from fer_core.training.resume import is_resumable
-from ui import config_form, estimate, state
+from ui import config_form, estimate, links, state
 from views import forms, progress, run_charts
 
 POLL_SECONDS = 2
@@ -42,14 +43,20 @@ def _render_form() -> tuple[str, TrainConfig | None]:
 
 def _with_sidebar_data(config: TrainConfig) -> TrainConfig:
     """An empty data field means the data set chosen in the sidebar."""
-    chosen = state.data_path()
-    return config.replace(data=chosen) if not config.data and chosen else config
+    return config if config.data else config.replace(data=state.data_location())
 
 
-def _render_launch(preset_name: str, config: TrainConfig | None) -> None:
+def _render_launch(preset_name: str, config: TrainConfig | None) -> TrainConfig | None:
+    """Launch; the config back, or ``None`` when the data cannot be trained on (so the sweep
+    below is refused too)."""
     chosen = (config.data if config and config.data else None) or state.data_path()
     st.caption(f"Data: **{chosen or 'the synthetic demo data set'}** · runs folder: "
                f"`{state.runs_root()}` · jobs run on {state.jobs_backend_label()}")
+    try:
+        check_location(chosen)
+    except FerError as err:
+        st.error(str(err))
+        config = None
     if config is not None:
         estimate.render_estimate(config, chosen)
     if st.button("Launch", type="primary", key="train.launch", disabled=config is None,
@@ -61,6 +68,7 @@ def _render_launch(preset_name: str, config: TrainConfig | None) -> None:
             st.error(str(err))
         else:
             st.success(f"Queued **{run_dir.name}**. Follow it below.")
+    return config
 
 
 def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
@@ -151,6 +159,8 @@ def _render_job(row: progress.JobRow) -> None:
             accuracy = (f" · test accuracy {row.test_accuracy:.1%}"
                         if row.test_accuracy is not None else "")
             st.progress(1.0, text=f"{progress.progress_text(row)}{accuracy}")
+            if row.state == "succeeded":
+                links.results_link(row.run_id, f"Open {row.run_id}'s results")
         if row.state != "queued":
             _render_curves(row)
             with st.expander("Log", expanded=row.state == "failed"):
@@ -205,6 +215,6 @@ st.caption("Pick a preset, adjust any setting, then launch. Each job trains in i
            "process, one at a time on this machine or in parallel on a Ray cluster (sidebar); "
            "this page follows them live and keeps following them after a reload or restart.")
 preset_name, config = _render_form()
-_render_launch(preset_name, config)
+config = _render_launch(preset_name, config)
 _render_sweep(preset_name, config)
 _render_jobs()

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 MS = bs.MS
 JOB_TIMEOUT = 240 * MS  # one epoch on demo data, with TensorFlow loading, on two busy cores
-PAGES = ("Explore", "Train", "Results", "Predict")
+PAGES = ("Start here", "Explore", "Train", "Results", "Predict")
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def _launch(page: Page, app: bs.AppServer, *, epochs: int) -> str:
     bs.wait_for_run(page)
     expect(preset).to_have_value("fast-cpu")
 
-    _open_tab(page, "Phase 1")
+    _open_tab(page, "Training")
     field = main.get_by_label("Epochs", exact=True)
     field.fill(str(epochs))
     field.press("Enter")
@@ -179,6 +179,8 @@ def test_story_demo_data_explore_train_results_predict_all_render(
 
     # Explore: the class chart, then the sample gallery.
     bs.open_app(page, app.url)
+    expect(main.get_by_role("heading", name="Start here", level=1)).to_be_visible()
+    bs.go_to(page, "Explore")
     expect(main.get_by_role("heading", name="Explore", level=1)).to_be_visible()
     expect(main).to_contain_text("Synthetic demo data")
     _expect_chart_drawn(main.get_by_role("tabpanel", name="Classes"), "Images")
@@ -262,7 +264,8 @@ def test_cancel_running_job_from_browser_ends_cancelled(app: bs.AppServer, page:
     expect(_job_card(page, run_id).get_by_role("button", name="Cancel")).to_have_count(0)
 
 
-@pytest.mark.parametrize("path, title", [("explore", "Explore"), ("train", "Train"),
+@pytest.mark.parametrize("path, title", [("", "Start here"), ("explore", "Explore"),
+                                         ("train", "Train"),
                                          ("results", "Results"), ("predict", "Predict")])
 def test_direct_url_bookmark_opens_page_with_shared_sidebar(
         app: bs.AppServer, page: Page, path: str, title: str) -> None:
@@ -284,6 +287,7 @@ def test_direct_url_bookmark_opens_page_with_shared_sidebar(
         expect(sidebar.get_by_label("Runs folder")).to_have_value(str(app.runs_dir))
         expect(sidebar).to_contain_text("Device:")
         _expect_no_errors(page)
+        expect(page.get_by_role("dialog")).to_have_count(0)  # no "page not found"
         if attempt == "first load":
             page.reload()
             page.wait_for_selector(bs.CONNECTED, timeout=60 * MS)

@@ -475,10 +475,11 @@ def test_page_augmentation_reset_restores_training_defaults(tmp_path):
     assert at.slider(key="explore.aug.zoom").value == pytest.approx(TrainConfig().zoom)
 
 
-def test_app_opens_on_explore_by_default(tmp_path):
+def test_app_explore_page_runs_through_the_navigation(tmp_path):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
     at.run()
+    at.switch_page("pages/explore.py").run()
     assert not at.exception
     assert at.title[0].value == "Explore"
     assert "disgust is 1.5% of train" in _texts(at)

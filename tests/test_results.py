@@ -166,6 +166,7 @@ def test_results_csv_download_has_one_row_per_selected_run(runs_root, demo_run, 
 
 def test_results_import_upload_adds_the_run_once(runs_root, demo_run):
     data = export_run_zip(demo_run)
+    shutil.rmtree(runs_root / demo_run.name)
     at = _app(runs_root).run()
 
     at.file_uploader(key="results.import").set_value(("shared-run.zip", data,
@@ -176,7 +177,18 @@ def test_results_import_upload_adds_the_run_once(runs_root, demo_run):
     assert not at.exception
     assert any("Imported" in s.value for s in at.sidebar.success)
     folders = sorted(p.name for p in runs_root.iterdir())
-    assert folders == [demo_run.name, f"{demo_run.name}-2"]
+    assert folders == [demo_run.name]
+
+
+def test_results_import_of_a_run_already_present_says_so_and_adds_no_copy(runs_root, demo_run):
+    at = _app(runs_root).run()
+    at.file_uploader(key="results.import").set_value(("shared-run.zip", export_run_zip(demo_run),
+                                                       "application/zip"))
+    at.run()
+
+    assert not at.exception
+    assert f"Run {demo_run.name} is already in the runs folder" in at.sidebar.error[0].value
+    assert sorted(p.name for p in runs_root.iterdir()) == [demo_run.name]
 
 
 def test_results_import_of_a_non_run_zip_shows_the_reason(runs_root):
@@ -296,11 +308,15 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_export_import_round_trip_gives_identical_folder_under_new_id(runs_root, demo_run):
     original = runs_root / demo_run.name
+    (runs_root / "other-runs").mkdir()
+    other = runs_root / "other-runs" / demo_run.name
+    other.mkdir()  # a different run under the same id: the import takes a free id
+    (other / "config.json").write_text("{}")
 
-    imported = import_run_zip(export_run_zip(original), runs_root)
+    imported = import_run_zip(export_run_zip(original), runs_root / "other-runs")
 
-    assert imported.parent == runs_root
-    assert imported.name != original.name
+    assert imported.parent == runs_root / "other-runs"
+    assert imported.name == f"{demo_run.name}-2"
     assert _files(imported) == _files(original)
     assert runs.read_run(imported).problem is None
 

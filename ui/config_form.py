@@ -73,7 +73,7 @@ def render_config_form() -> dict[str, Any]:
     groups = [g for g in GROUPS if any(f.metadata["group"] == g for f in fields)]
     groups += sorted({f.metadata["group"] for f in fields} - set(groups))
     values: dict[str, Any] = {}
-    for group, tab in zip(groups, st.tabs([g.capitalize() for g in groups]), strict=True):
+    for group, tab in zip(groups, st.tabs([forms.group_title(g) for g in groups]), strict=True):
         with tab:
             members = [f for f in fields if f.metadata["group"] == group]
             columns = st.columns(2)

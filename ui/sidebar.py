@@ -8,36 +8,21 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core import atomic, settings
+from fer_core.data.check import check_upload
 from fer_core.device import describe_device_quick
+from fer_core.errors import DataError
 from ui import state
 
 SOURCES = ("Demo data (synthetic)", "A folder or file on this machine", "Upload a .zip")
+FOLDER_KEY = "sidebar.path"  # the path widget; Streamlit forgets it while it is not drawn
+FOLDER_MEMORY_KEY = "app.data_folder"  # the path typed, kept while another source is chosen
 
 
 def render_sidebar() -> None:
     state.init_state()
     with st.sidebar:
         st.subheader("Data")
-        current = state.data_path()
-        index = 0 if current is None else 1
-        choice = st.radio("Data source", SOURCES, index=index, key="sidebar.source",
-                          label_visibility="collapsed")
-        if choice == SOURCES[0]:
-            st.session_state[state.DATA_KEY] = None
-        elif choice == SOURCES[1]:
-            path = st.text_input(
-                "Path", value=current or "", key="sidebar.path",
-                placeholder="/data/fer2013 (Kaggle folders, fer2013.csv or a .zip)",
-                help="A Kaggle FER-2013 download (train/ and test/ folders of class folders), "
-                "the challenge's fer2013.csv, or a .zip of either.",
-            )
-            if path.strip():
-                st.session_state[state.DATA_KEY] = path.strip()
-        else:
-            upload = st.file_uploader("Kaggle FER-2013 .zip", type=["zip"], key="sidebar.zip")
-            if upload is not None:
-                path = _save_upload(upload.name, upload.getvalue())
-                st.session_state[state.DATA_KEY] = str(path)
+        _render_data_source()
         if st.button("Reload data", key="sidebar.reload", help="Re-read the data folder"):
             state.reload_dataset()
 
@@ -47,6 +32,41 @@ def render_sidebar() -> None:
         st.session_state[state.RUNS_KEY] = runs_dir
         _render_jobs_backend()
         st.caption(f"Device: **{describe_device_quick()}**")
+
+
+def _render_data_source() -> None:
+    """The user's choice wins: the demo is the demo even with FER_DATA_DIR set, and a folder
+    path shown here is the one Explore's header names."""
+    current = state.data_path()
+    st.session_state.setdefault(FOLDER_MEMORY_KEY, current or "")
+    st.session_state.setdefault(FOLDER_KEY, st.session_state[FOLDER_MEMORY_KEY])
+    index = 0 if current is None else 1
+    choice = st.radio("Data source", SOURCES, index=index, key="sidebar.source",
+                      label_visibility="collapsed")
+    if choice == SOURCES[0]:
+        st.session_state[state.DATA_KEY] = None
+    elif choice == SOURCES[1]:
+        path = st.text_input(
+            "Path", key=FOLDER_KEY,
+            placeholder="/data/fer2013 (Kaggle folders, fer2013.csv or a .zip)",
+            help="A Kaggle FER-2013 download (train/ and test/ folders of class folders), "
+            "the challenge's fer2013.csv, or a .zip of either.",
+        ).strip()
+        st.session_state[FOLDER_MEMORY_KEY] = path
+        st.session_state[state.DATA_KEY] = path or None
+        if not path:
+            st.caption("Enter a path; until then the demo data is used.")
+    else:
+        upload = st.file_uploader("Kaggle FER-2013 .zip", type=["zip"], key="sidebar.zip")
+        if upload is not None:
+            try:
+                check_upload(upload.name, upload.getvalue())
+            except DataError as err:
+                st.error(str(err))
+                st.session_state[state.DATA_KEY] = None
+            else:
+                path = _save_upload(upload.name, upload.getvalue())
+                st.session_state[state.DATA_KEY] = str(path)
 
 
 def _render_jobs_backend() -> None:

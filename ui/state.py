@@ -16,10 +16,10 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import jobs, runs, settings
-from fer_core.data import Dataset, load_dataset
+from fer_core.data import DEMO_DATA, Dataset, load_dataset
 from fer_core.errors import FerError
 
-DATA_KEY = "app.data_path"  # None: the demo data set (or FER_DATA_DIR when set)
+DATA_KEY = "app.data_path"  # None: the demo data set (the default when FER_DATA_DIR is unset)
 RUNS_KEY = "app.runs_dir"
 BACKEND_KEY = "app.jobs_backend"  # "local" or "ray" (FER_JOBS_BACKEND)
 RAY_ADDRESS_KEY = "app.ray_address"  # the Ray job API, e.g. http://head:8265 (RAY_ADDRESS)
@@ -62,8 +62,14 @@ def jobs_backend_label() -> str:
 
 
 def data_path() -> str | None:
+    """The data set chosen in the sidebar; ``None`` is the demo, even with FER_DATA_DIR set."""
     init_state()
     return st.session_state[DATA_KEY]
+
+
+def data_location() -> str:
+    """The sidebar's choice as a job's ``data`` field: the demo by name, so it wins there too."""
+    return data_path() or DEMO_DATA
 
 
 def runs_root() -> Path:
@@ -73,7 +79,7 @@ def runs_root() -> Path:
 
 @st.cache_resource(show_spinner="Loading images...", max_entries=3)
 def _load(location: str | None) -> Dataset:
-    return load_dataset(location)
+    return load_dataset(location or DEMO_DATA)
 
 
 def current_dataset() -> Dataset:
@@ -152,7 +158,8 @@ def pick_runs(label: str, infos: list[runs.RunInfo], key: str, *, default: list[
     def run_label(run_id: str) -> str:
         accuracy = ((by_id[run_id].metrics or {}).get("test") or {}).get("accuracy")
         score = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
-        return f"{run_id} ({detail(by_id[run_id])}{score})"
+        name = by_id[run_id].status.display_name
+        return f"{name + ' · ' if name else ''}{run_id} ({detail(by_id[run_id])}{score})"
 
     chosen = st.multiselect(label, list(by_id), key=key, format_func=run_label, help=help)
     return [by_id[run_id] for run_id in chosen]

@@ -21,6 +21,7 @@ from fer_core.runs import FINAL_STATES, Progress, RunInfo, Status, parse_time
 from fer_core.runs.records import finite_number
 
 ACTIVE_STATES = ("running", "queued")
+EVALUATING = "evaluating"  # the stage a job reports after its last epoch
 SWEEP_FIELDS = ("batch_size", "learning_rate", "dropout")
 
 
@@ -46,6 +47,7 @@ class JobRow:
     backbone: str | None = None
     queue_position: int | None = None  # 1 = next to run
     test_accuracy: float | None = None
+    stage: str | None = None  # "evaluating" after the last epoch
 
     @property
     def active(self) -> bool:
@@ -104,11 +106,17 @@ def eta_seconds(status: Status | Mapping[str, Any], *, now: float | None = None
 
 # --- progress ------------------------------------------------------------------------------------
 
-def progress_fraction(state: str, progress: Mapping[str, Any] | None) -> float:
-    """Share of the job done, between 0 and 1; a succeeded job is complete by definition."""
+def progress_fraction(state: str, progress: Mapping[str, Any] | Progress | None) -> float:
+    """Share of the job done, between 0 and 1; a succeeded job is complete by definition.
+    While the best model is evaluated, the share of the evaluation done, so the bar moves."""
     if state == "succeeded":
         return 1.0
-    value = finite_number((progress or {}).get("fraction")) or 0.0
+    if isinstance(progress, Progress):
+        progress = progress.to_json()
+    progress = progress or {}
+    if progress.get("stage") == EVALUATING and progress.get("steps"):
+        return min(max((progress.get("step") or 0) / progress["steps"], 0.0), 1.0)
+    value = finite_number(progress.get("fraction")) or 0.0
     return min(max(value, 0.0), 1.0)
 
 
@@ -122,13 +130,14 @@ def progress_text(row: JobRow) -> str:
         phase = f"phase {row.phase} · " if row.phase and row.phase > 1 else ""
         parts.append(f"{phase}epoch {row.epoch}/{row.epochs}")
     if row.step is not None and row.steps and row.state == "running":
-        parts.append(f"step {row.step}/{row.steps}")
+        doing = "evaluating the best model, batch" if row.stage == EVALUATING else "step"
+        parts.append(f"{doing} {row.step}/{row.steps}")
     if row.state == "running":
         if not parts:
             parts.append("starting (loading TensorFlow and the data)")
         if row.elapsed_seconds is not None:
             parts.append(f"{format_duration(row.elapsed_seconds)} elapsed")
-        if row.fraction >= 1.0:  # every epoch done: the best model is being evaluated
+        if row.fraction >= 1.0 and row.stage != EVALUATING:  # an older job's evaluation
             parts.append("evaluating")
         elif row.eta_seconds is not None:
             parts.append(f"ETA {format_duration(row.eta_seconds)}")
@@ -165,6 +174,7 @@ def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | No
         step=progress.step,
         steps=progress.steps,
         fraction=progress_fraction(info.state, progress),
+        stage=progress.stage,
         eta_seconds=eta_seconds(status, now=now) if info.state == "running" else None,
         elapsed_seconds=elapsed_seconds(status, now=now),
         metrics=progress.metrics,

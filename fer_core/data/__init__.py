@@ -2,6 +2,7 @@
 one uint8 image array, with its load report, quality audit and face crops for prediction."""
 
 from fer_core.data.dataset import (
+    DEMO_DATA,
     SPLITS,
     Dataset,
     drop_classes,
@@ -13,5 +14,5 @@ from fer_core.data.dataset import (
     summarize,
 )
 
-__all__ = ["SPLITS", "Dataset", "drop_classes", "imbalance_callout", "load_dataset",
+__all__ = ["DEMO_DATA", "SPLITS", "Dataset", "drop_classes", "imbalance_callout", "load_dataset",
            "merge_classes", "split_validation", "subsample_per_class", "summarize"]

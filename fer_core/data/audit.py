@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,12 +207,15 @@ class AuditReport:
 
 
 def audit(images: np.ndarray, index: pd.DataFrame, *, max_distance: int = NEAR_MAX_DISTANCE,
-          max_contrast: float = BLANK_MAX_CONTRAST) -> AuditReport:
+          max_contrast: float = BLANK_MAX_CONTRAST,
+          progress: Callable[[float], None] | None = None) -> AuditReport:
     """Check a loaded data set for blank images, duplicates and train/test leakage.
 
     ``images`` are N grey (H, W) images; ``index`` has N rows, row for row, with columns ``id``
     (unique), ``split`` and ``label``. Near duplicates differ in at most ``max_distance`` of the
     64 pHash bits; blank images have a pixel standard deviation below ``max_contrast``.
+    ``progress`` is called with the share of the pairwise search done (the slow part), so a
+    page can show a bar instead of a spinner.
     """
     images = _check_images(images)
     _check_index(index, len(images))
@@ -231,7 +234,7 @@ def audit(images: np.ndarray, index: pd.DataFrame, *, max_distance: int = NEAR_M
     # Near duplicates among images that are not blank, the pairs inside an exact group
     # excluded (they are reported as that group).
     keep = np.flatnonzero(~blank)
-    i, j, dist = _close_pairs(perceptual_hashes(images)[keep], max_distance)
+    i, j, dist = _close_pairs(perceptual_hashes(images)[keep], max_distance, progress)
     i, j = keep[i], keep[j]
     not_exact = group_of[i] != group_of[j]
     i, j, dist = i[not_exact], j[not_exact], dist[not_exact]
@@ -334,7 +337,8 @@ def _groups(group_of: np.ndarray) -> list[np.ndarray]:
     return sorted(groups, key=lambda g: (-len(g), g[0]))
 
 
-def _close_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...]:
+def _close_pairs(hashes: np.ndarray, max_distance: int,
+                 progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, ...]:
     """All pairs i < j whose hashes differ in at most ``max_distance`` bits, and the distance.
 
     Brute force over the upper triangle, a block of rows at a time. For FER-2013 that is 5e8
@@ -352,6 +356,8 @@ def _close_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...
         upper = j > i  # j is relative to `start`, so this keeps each pair once and drops i == i
         i, j = i[upper], j[upper]
         found.append((i + start, j + start, dist[i, j].astype(np.intp)))
+        if progress is not None:  # the rows left form a triangle: its share of the work
+            progress(1.0 - ((n - stop) / n) ** 2)
     return tuple(np.concatenate(column) for column in zip(*found, strict=True))
 
 

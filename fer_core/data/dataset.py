@@ -21,6 +21,8 @@ from fer_core.emotions import EMOTIONS, canonical_emotion
 from fer_core.errors import DataError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+# The synthetic demo set by name: a choice that wins over FER_DATA_DIR (``None`` does not).
+DEMO_DATA = "demo"
 
 
 @dataclass(frozen=True)
@@ -76,13 +78,15 @@ def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> D
     """Load a data set, from the disk cache when its files have not changed.
 
     ``path=None`` means ``FER_DATA_DIR``, and when that is unset too, the synthetic demo set
-    (generated on first use). The cache key is a fingerprint of every file's name, size and
-    modification time, so adding or editing one image reloads, and nothing else does.
+    (generated on first use); ``DEMO_DATA`` (``"demo"``) is the demo set whatever
+    ``FER_DATA_DIR`` says, so a user who picks the demo gets it. The cache key is a
+    fingerprint of every file's name, size and modification time, so adding or editing one
+    image reloads, and nothing else does.
     """
     synthetic = False
     if path is None:
         path = settings.data_dir()
-    if path is None:
+    if path is None or str(path) == DEMO_DATA:
         from fer_core.data.demo import DEMO_NAME, demo_dataset_dir
 
         path, synthetic, name = demo_dataset_dir(), True, DEMO_NAME

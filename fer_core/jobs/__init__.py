@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from fer_core import runs, settings
 from fer_core.config import TrainConfig
+from fer_core.data import DEMO_DATA
 from fer_core.errors import ConfigError, FerError, RunError
 from fer_core.jobs.local import LocalBackend, queued_runs, run_job, run_worker
 from fer_core.training.resume import is_resumable
@@ -99,7 +100,7 @@ def launch(
 def _with_absolute_data(config: TrainConfig) -> TrainConfig:
     """A relative data path means the launcher's folder; a job runs elsewhere (the package
     folder, or a Ray node's copy of it), so it gets the absolute path."""
-    if not config.data:
+    if not config.data or config.data == DEMO_DATA:
         return config
     path = Path(config.data).expanduser()
     if path.is_absolute() or not path.exists():

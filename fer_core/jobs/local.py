@@ -17,6 +17,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from fer_core import runs, settings
+from fer_core.runs import lognoise
 
 LOCK_NAME = ".queue.lock"
 START_LOCK_NAME = ".start.lock"  # held for milliseconds: a job's start, or a cancel
@@ -127,6 +128,7 @@ def run_job(run_dir: Path) -> int:
             )
         runs.start(run_dir, pid=process.pid)
     code = process.wait()
+    lognoise.move_noise(log_path, runs.files(run_dir).debug_log)
     status = runs.read_status(run_dir)
     if not status.ended:
         if status.cancel_requested:  # stopped by the signal before it could handle it

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 from fer_core import runs, settings
 from fer_core.errors import ConfigError, FerError, RunError
+from fer_core.runs import lognoise
 
 PACKAGE_ROOT = settings.PROJECT_ROOT
 # Never shipped with a job: the venv (each node has its own), run folders, models, data files
@@ -240,7 +241,7 @@ def log_tail(run_dir: Path, *, lines: int = 40) -> str:
     text = _job_logs(status.backend.address, status.backend.job_id, background=True)
     if not text:
         return runs.read_log_tail(run_dir, lines=lines)
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(lognoise.without_noise(text).splitlines()[-lines:])
 
 
 def _end(run_dir: Path, state: str, error: str | None, *, logs: str | None, job_id: str,

@@ -32,6 +32,7 @@ from filelock import FileLock
 
 from fer_core import atomic, settings
 from fer_core.errors import RunError
+from fer_core.runs import lognoise
 from fer_core.runs.records import (  # noqa: F401  (part of the store's interface)
     FINAL_STATES,
     STATES,
@@ -61,6 +62,7 @@ class RunFiles:
     predictions = property(lambda self: self.root / "predictions.csv")  # one row per image
     model = property(lambda self: self.root / "model.keras")  # the best model
     log = property(lambda self: self.root / "log.txt")  # everything the job printed
+    debug_log = property(lambda self: self.root / "tf-startup.log")  # noise moved out of log
     backup = property(lambda self: self.root / "backup")  # resumable training state
     tensorboard = property(lambda self: self.root / "tensorboard")
     model_card = property(lambda self: self.root / "MODEL_CARD.md")  # Mitchell et al. 2019
@@ -306,7 +308,7 @@ def read_log_tail(run_dir: Path, *, lines: int = 40) -> str:
             text = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(lognoise.without_noise(text).splitlines()[-lines:])
 
 
 # --- listing -------------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ from fer_core import runs
 from fer_core.errors import RunError
 from fer_core.runs.card import card_text
 
+
+class RunExistsError(RunError):
+    """The run being imported is already in the runs folder."""
+
 MAX_IMPORT_BYTES = 4 * 1024**3  # unpacked; the largest backbones' model.keras is ~200 MB
 MAX_ENTRIES = 10_000
 MAX_JSON_BYTES = 16 * 1024**2
@@ -86,8 +90,25 @@ def import_run_zip(data: bytes, runs_root: Path, *, max_bytes: int = MAX_IMPORT_
     with archive:
         top, members = _run_members(archive, max_bytes=max_bytes)
         _check_run_files(archive, members)
-        base = top or (Path(name_hint).stem if name_hint else FALLBACK_ID)
-        return _extract(archive, members, Path(runs_root), _sanitise_id(base))
+        base = _sanitise_id(top or (Path(name_hint).stem if name_hint else FALLBACK_ID))
+        _refuse_if_present(archive, members, Path(runs_root), base)
+        return _extract(archive, members, Path(runs_root), base)
+
+
+def _refuse_if_present(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo],
+                       runs_root: Path, run_id: str) -> None:
+    """The same run (its config.json byte for byte) already in the runs folder is not copied
+    again as ``<id>-2``: the user is told it is there. A different run of the same id is
+    still imported, under a free id."""
+    present = runs_root / run_id
+    try:
+        same = present.is_dir() and (runs.files(present).config.read_bytes()
+                                     == archive.read(members["config.json"]))
+    except OSError:
+        same = False
+    if same:
+        raise RunExistsError(f"Run {run_id} is already in the runs folder ({present}); nothing "
+                             "was imported. Delete it first to import it again.")
 
 
 def _run_members(archive: zipfile.ZipFile, *,

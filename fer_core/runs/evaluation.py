@@ -40,11 +40,12 @@ def tta_views(images: np.ndarray, *, flip: bool = False, shift: int = 0) -> Iter
 
 
 def predict_proba(model, images: np.ndarray, *, tta: bool = False, shift: int = 0,
-                  batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for (N, 48, 48) uint8 images, averaged over the ``tta_views``."""
+                  batch_size: int = 256, callbacks: list | None = None) -> np.ndarray:
+    """Class probabilities for (N, 48, 48) uint8 images, averaged over the ``tta_views``;
+    ``callbacks`` (Keras predict callbacks) follow every batch, e.g. to report progress."""
     if len(images) == 0:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
-    probas = [model.predict(view, batch_size=batch_size, verbose=0)
+    probas = [model.predict(view, batch_size=batch_size, verbose=0, callbacks=callbacks)
               for view in tta_views(images, flip=tta, shift=shift)]
     return np.mean(probas, axis=0).astype(np.float32)
 
@@ -101,15 +102,28 @@ def evaluate_model(model, data: PreparedData, *, run_dir: Path | None = None, tt
     """Metrics on val and test; ``predictions.csv`` written into ``run_dir`` when given."""
     metrics: dict[str, Any] = {"classes": list(data.classes), "tta": tta, "tta_shift": shift}
     frames = []
+    callbacks = [_progress(run_dir, data, tta=tta, shift=shift, batch_size=batch_size)
+                 ] if run_dir is not None else None
     for name, split in (("val", data.val), ("test", data.test)):
         if len(split) == 0:
             continue
-        proba = predict_proba(model, split.images, tta=tta, shift=shift, batch_size=batch_size)
+        proba = predict_proba(model, split.images, tta=tta, shift=shift, batch_size=batch_size,
+                              callbacks=callbacks)
         metrics[name] = compute_metrics(split.labels, proba, data.classes)
         frames.append(predictions_frame(split, proba, data.classes, name))
     if run_dir is not None and frames:
         runs.write_predictions(run_dir, pd.concat(frames, ignore_index=True))
     return metrics
+
+
+def _progress(run_dir: Path, data: PreparedData, *, tta: bool, shift: int, batch_size: int):
+    """The callback that reports the evaluation's batches as the run's progress."""
+    from fer_core.training.eval_progress import EvaluationProgress, evaluation_batches
+
+    views = sum(1 for _ in tta_views(np.zeros((1, 2, 2), np.uint8), flip=tta, shift=shift))
+    total = evaluation_batches([len(data.val), len(data.test)], views=views,
+                               batch_size=batch_size)
+    return EvaluationProgress(run_dir, total)
 
 
 # --- saved runs ----------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ class Progress(_JsonView):
     fraction: float | None = None
     eta_seconds: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    stage: str | None = None  # "evaluating" once the epochs are done; step/steps then count it
 
     @classmethod
     def from_json(cls, data: Any) -> Progress:
@@ -76,7 +77,8 @@ class Progress(_JsonView):
                                                               "steps")}
         shares = {name: finite_number(data.get(name)) for name in ("fraction", "eta_seconds")}
         metrics = {k: float(v) for k, v in metrics.items() if finite_number(v) is not None}
-        return cls(**counts, **shares, metrics=metrics)
+        stage = data.get("stage") if isinstance(data.get("stage"), str) else None
+        return cls(**counts, **shares, metrics=metrics, stage=stage)
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -122,7 +124,8 @@ class BackendRef:
 
 
 _STATUS_KEYS = ("state", "created", "updated", "queued", "started", "finished", "pid", "host",
-                "error", "preset", "sweep", "resumed", "cancel_requested")
+                "error", "preset", "sweep", "resumed", "cancel_requested", "display_name",
+                "note", "rerun_of")
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +145,9 @@ class Status(_JsonView):
     sweep: str | None = None
     resumed: int = 0
     cancel_requested: str | None = None
+    display_name: str | None = None  # what the user calls the run; its folder id never changes
+    note: str | None = None  # the user's note on the run
+    rerun_of: str | None = None  # the run id whose settings this run repeats
     progress: Progress | None = None
     backend: BackendRef = field(default_factory=BackendRef)
     extra: dict[str, Any] = field(default_factory=dict)  # keys of newer versions, MLflow's

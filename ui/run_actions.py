@@ -1,0 +1,67 @@
+"""The Results page's actions on one run: display name, note, re-run, delete.
+
+Each goes through the engine (``fer_core.runs.actions``, ``fer_core.jobs.rerun``), which
+refuses it on a read-only viewer; errors are shown where the button is.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fer_core import runs, settings
+from fer_core.errors import FerError
+from fer_core.jobs.rerun import rerun
+from fer_core.runs import actions
+from ui import state
+
+NOTICE_KEY = "results.action_notice"  # (kind, text) from the last action, shown once
+
+
+def render_run_actions(info: runs.RunInfo) -> None:
+    """Name, note, re-run and delete for ``info``, in an expander under the run picker."""
+    status = info.status
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        getattr(st, notice[0])(notice[1])
+    if status.display_name or status.note or status.rerun_of:
+        st.caption(" · ".join(filter(None, [
+            f"**{status.display_name}**" if status.display_name else None,
+            status.note,
+            f"re-run of {status.rerun_of}" if status.rerun_of else None,
+        ])))
+    if settings.read_only():  # a viewer: the engine would refuse them anyway
+        return
+    with st.expander(f"Name, note, re-run or delete {info.run_id}"):
+        key = f"results.actions.{info.run_id}"
+        with st.form(f"{key}.form", border=False):
+            name = st.text_input("Display name", value=status.display_name or "",
+                                 max_chars=actions.MAX_NAME, key=f"{key}.name",
+                                 help="Shown beside the run id; the folder id never changes.")
+            note = st.text_area("Note", value=status.note or "", max_chars=actions.MAX_NOTE,
+                                key=f"{key}.note")
+            if st.form_submit_button("Save name and note"):
+                _do(lambda: actions.annotate(info.path, display_name=name, note=note),
+                    f"Saved the name and note of {info.run_id}.")
+        left, right = st.columns(2)
+        if left.button("Re-run with the same settings", key=f"{key}.rerun",
+                       icon=":material/replay:",
+                       help="Queue a new job with exactly this run's settings; follow it on "
+                       "Train."):
+            _do(lambda: rerun(info.path, runs_root=state.runs_root(),
+                              backend=state.jobs_backend()),
+                f"Queued a re-run of {info.run_id}; follow it on the Train page.")
+        sure = right.checkbox("I want to delete this run", key=f"{key}.sure")
+        if right.button("Delete", key=f"{key}.delete", icon=":material/delete:",
+                        disabled=not sure, help="Deletes the run folder for good."):
+            _do(lambda: actions.delete_run(info.path), f"Deleted {info.run_id}.")
+
+
+def _do(action, done: str) -> None:
+    """Run an action; on success rerun so every list shows the change, else show why."""
+    try:
+        action()
+    except FerError as err:
+        st.error(str(err))
+        return
+    st.session_state[NOTICE_KEY] = ("success", done)
+    st.rerun()
