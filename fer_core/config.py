@@ -125,7 +125,8 @@ class TrainConfig:
     time_budget_min: float = param(0.0, "Minutes for training and evaluation together; the "
                                    "speed measured on this machine then sets the epochs, and "
                                    "the epoch fields only split the time between the phases. "
-                                   "0 is off.", group="phase 1", low=0.0, high=10_000.0)
+                                   "0 is off.", group="phase 1", low=0.0, high=10_000.0,
+                                   label="Time budget (minutes)")
     learning_rate: float = param(1e-4, "Learning rate of phase 1.", group="phase 1",
                                  low=1e-7, high=1.0)
     optimizer: str = param("adam", "Optimizer.", group="phase 1",
