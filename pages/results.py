@@ -17,7 +17,7 @@ from fer_core.data import Dataset, load_dataset
 from fer_core.errors import FerError
 from fer_core.runs import archive as export
 from fer_core.runs import report
-from ui import state
+from ui import state, viewer
 from views import run_charts
 
 IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun never re-imports
@@ -33,7 +33,8 @@ def main() -> None:
     st.caption("Learning curves, comparisons, where each model goes wrong, and a report to "
                "share. Every figure is read from the run folders.")
     st.session_state.setdefault(IMPORTED_KEY, {})
-    _render_import()
+    if not viewer.is_viewer():
+        _render_import()
 
     infos = state.list_runs()
     readable = _report_problems(infos)
