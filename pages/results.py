@@ -14,6 +14,7 @@ import streamlit as st
 
 from fer_core import runs
 from fer_core.data import Dataset, load_dataset
+from fer_core.data.leakage import leakage_caveat
 from fer_core.errors import FerError
 from fer_core.runs import archive as export
 from fer_core.runs import report
@@ -297,7 +298,8 @@ def _build_report(run_dirs: list[Path], data_path: str | None) -> str:
     except FerError:
         return report.build_report(run_dirs)
     images = dict(zip(ds.index["id"], ds.images, strict=True))
-    return report.build_report(run_dirs, images, fingerprint=ds.fingerprint)
+    return report.build_report(run_dirs, images, fingerprint=ds.fingerprint,
+                               leakage=leakage_caveat(ds))
 
 
 def _render_import() -> None:

@@ -104,3 +104,20 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": "fast-cpu"})
     train(config, run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def bad_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A deliberately bad finished run on the demo data: one epoch on 5 images per class at a
+    learning rate too small to learn, so it scores below always answering the commonest class.
+    Copy it rather than changing it."""
+    from fer_core import runs
+    from fer_core.config import preset
+    from fer_core.training.trainer import train
+
+    run_dir = tmp_path_factory.mktemp("bad-runs") / "20260101-000000-bad"
+    config = preset("fast-cpu").replace(epochs=1, seed=3, subsample_per_class=5,
+                                        learning_rate=1e-6, tta=False, tta_shift=0)
+    runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": "fast-cpu"})
+    train(config, run_dir)
+    return run_dir
