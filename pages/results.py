@@ -17,7 +17,8 @@ from fer_core.data import Dataset, load_dataset
 from fer_core.data.leakage import leakage_caveat
 from fer_core.errors import FerError
 from fer_core.runs import archive as export
-from fer_core.runs import report
+from fer_core.runs import report, wording
+from fer_core.runs.baseline import baseline_of_result, is_unusable, verdict
 from ui import state, viewer
 from views import run_charts
 
@@ -94,13 +95,19 @@ def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
     infos = [info for info in infos if info.run_id in shown]
     newest = next((info.run_id for info in infos if info.state == "succeeded"), None)
     return state.pick_runs("Runs", infos, RUNS_KEY, default=[newest] if newest else [],
-                           detail=lambda info: info.state,
+                           detail=_run_detail,
                            help="Several runs are overlaid in Comparison and all go into the "
                            "report.")
 
 
+def _run_detail(info: runs.RunInfo) -> str:
+    return info.state + (", not usable" if is_unusable(info.metrics) else "")
+
+
 def _warn_incomplete(selected: list[runs.RunInfo]) -> None:
     for info in selected:
+        if (judged := verdict(info.metrics)) is not None and not judged.usable:
+            st.error(f"{info.run_id}: {judged.text}", icon=":material/block:")
         if info.state == "succeeded" and not info.metrics:
             st.warning(f"{info.run_id}: metrics.json is missing or damaged, so its test-split "
                        "figures cannot be shown. Re-evaluate it with `python -m fer_core "
@@ -147,7 +154,7 @@ def _render_comparison(selected: list[runs.RunInfo]) -> None:
         left.altair_chart(run_charts.comparison_chart(frame, "accuracy"),
                           key="results.compare_accuracy")
         right.altair_chart(run_charts.comparison_chart(frame, "loss"), key="results.compare_loss")
-    table = report.summary_table(selected)
+    table = wording.with_usable(report.summary_table(selected), selected)
     st.dataframe(table, hide_index=True, column_config={
         name: SCORE_FORMAT for name in table.columns if name.endswith(("accuracy", "loss", "f1"))
     })
@@ -168,7 +175,12 @@ def _render_errors(run: runs.RunInfo) -> str | None:
                      format_func=SPLIT_LABELS.get)
     result, classes = metrics[split], metrics.get("classes", [])
     cells = st.columns(4)
-    cells[0].metric("Accuracy", f"{result.get('accuracy', 0):.2%}")
+    base = baseline_of_result(result, classes, split=split)
+    cells[0].metric("Accuracy", f"{result.get('accuracy', 0):.2%}",
+                    delta=(f"{result.get('accuracy', 0) - base.accuracy:+.1%} vs. always "
+                           f"{base.majority_class}") if base else None,
+                    help="Against the majority-class baseline: always answering the "
+                    "commonest class of this split.")
     cells[1].metric("Loss", f"{result.get('loss', 0):.4f}")
     cells[2].metric("Macro-F1", f"{result.get('macro_f1', 0):.4f}")
     cells[3].metric("Images", f"{result.get('n', 0):,}")
