@@ -19,11 +19,14 @@ from fer_core.errors import FerError
 from fer_core.runs import archive as export
 from fer_core.runs import report, wording
 from fer_core.runs.baseline import baseline_of_result, is_unusable, verdict
+from ui import links as ui_links
 from ui import state, viewer
-from views import run_charts
+from views import links, run_charts
 
 IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun never re-imports
 RUNS_KEY = "results.runs"
+TAB_KEY = "results.tab"
+SPLIT_KEY = "results.split"
 SPLIT_LABELS = {"test": "Test", "val": "Validation"}
 GALLERY_COLUMNS = 8
 SORTS = {"most confident first": False, "least confident first": True}
@@ -44,16 +47,18 @@ def main() -> None:
         st.info("No runs to show yet: train one on the Train page, or import a run .zip in "
                 "the sidebar.")
         st.stop()
+    ui_links.restore([info.run_id for info in readable], runs_key=RUNS_KEY, tab_key=TAB_KEY,
+                     split_key=SPLIT_KEY)
     selected = _pick_runs(readable)
     if not selected:
         st.info("Pick at least one run above.")
         st.stop()
     _warn_incomplete(selected)
     focus = _pick_focus(selected)
+    link_slot = st.container()
 
-    curves, compare, errors, gallery, share = st.tabs(
-        ["Learning curves", "Comparison", "Errors", "Gallery", "Share"]
-    )
+    curves, compare, errors, gallery, share = st.tabs(list(links.TABS), key=TAB_KEY,
+                                                      on_change="rerun")
     with curves:
         _render_curves(focus)
     with compare:
@@ -62,6 +67,9 @@ def main() -> None:
         split = _render_errors(focus)
     with share:  # before the gallery, which stops the page if the data set cannot be read
         _render_share(selected, focus)
+    url = ui_links.publish([info.run_id for info in selected],
+                           tab=st.session_state.get(TAB_KEY), split=split)
+    ui_links.render_copy_link(link_slot, url)
     with gallery:
         _render_gallery(focus, split)
 
@@ -170,8 +178,8 @@ def _render_errors(run: runs.RunInfo) -> str | None:
     if not splits:
         st.info(f"{run.run_id} has no metrics yet: they are written when training ends.")
         return None
-    state.keep_valid("results.split", splits)
-    split = st.radio("Split", splits, key="results.split", horizontal=True,
+    state.keep_valid(SPLIT_KEY, splits)
+    split = st.radio("Split", splits, key=SPLIT_KEY, horizontal=True,
                      format_func=SPLIT_LABELS.get)
     result, classes = metrics[split], metrics.get("classes", [])
     cells = st.columns(4)
