@@ -68,7 +68,8 @@ def main() -> None:
     with share:  # before the gallery, which stops the page if the data set cannot be read
         _render_share(selected, focus)
     url = ui_links.publish([info.run_id for info in selected],
-                           tab=st.session_state.get(TAB_KEY), split=split)
+                           tab=st.session_state.get(TAB_KEY), split=split,
+                           default_runs=_default_runs(readable))
     ui_links.render_copy_link(link_slot, url)
     with gallery:
         _render_gallery(focus, split)
@@ -101,11 +102,16 @@ def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
             mask &= table[column].isin(chosen)
     shown = set(table.loc[mask, "run"])
     infos = [info for info in infos if info.run_id in shown]
-    newest = next((info.run_id for info in infos if info.state == "succeeded"), None)
-    return state.pick_runs("Runs", infos, RUNS_KEY, default=[newest] if newest else [],
+    return state.pick_runs("Runs", infos, RUNS_KEY, default=_default_runs(infos),
                            detail=_run_detail,
                            help="Several runs are overlaid in Comparison and all go into the "
                            "report.")
+
+
+def _default_runs(infos: list[runs.RunInfo]) -> list[str]:
+    """What Results shows first: the newest succeeded run."""
+    newest = next((info.run_id for info in infos if info.state == "succeeded"), None)
+    return [newest] if newest else []
 
 
 def _run_detail(info: runs.RunInfo) -> str:

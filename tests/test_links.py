@@ -31,6 +31,13 @@ def test_parse_link_ignores_an_unknown_tab_or_split():
     assert (view.runs, view.tab, view.split) == ([], None, None)
 
 
+def test_default_view_is_the_default_runs_first_tab_and_test_split():
+    assert links.is_default_view(["a"], tab="Learning curves", split="test", default_runs=["a"])
+    assert links.is_default_view(["a"], tab=None, split=None, default_runs=["a"])
+    assert not links.is_default_view(["a"], tab="Errors", split=None, default_runs=["a"])
+    assert not links.is_default_view(["a", "b"], tab=None, split=None, default_runs=["a"])
+
+
 def test_link_url_round_trips_through_parse_link():
     params = links.link_params(["run one", "b"], tab="Gallery", split="test")
     url = links.link_url("http://127.0.0.1:8501/results", params)
@@ -81,6 +88,8 @@ def test_results_link_to_a_missing_run_warns_and_shows_the_default(two_runs, dem
 @pytest.mark.slow
 def test_results_url_follows_the_view(two_runs, demo_run):
     at = _app(two_runs)
+    assert not at.query_params  # the page as it first opens: a clean address
+    assert at.get("code")[-1].value.startswith("?runs=20260102-000000-second&tab=")
 
     at.multiselect(key="results.runs").set_value([demo_run.name]).run()
 

@@ -30,11 +30,17 @@ def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key
                    f"{', '.join(view.unknown_runs)}.")
 
 
-def publish(runs: Sequence[str], *, tab: str | None, split: str | None) -> str:
-    """Put the current view into the address bar and return its full URL."""
+def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
+            default_runs: Sequence[str]) -> str:
+    """Keep the address bar showing the current view, and return its full URL (for Copy
+    link: always complete, since the default runs change as new runs finish). The page as
+    it first opens keeps a clean address, so a plain visit or bookmark stays ``/results``."""
     params = links.link_params(runs, tab=tab, split=split)
-    st.query_params.from_dict({name: [v for n, v in params if n == name]
-                               for name in dict.fromkeys(n for n, _ in params)})
+    if links.is_default_view(runs, tab=tab, split=split, default_runs=default_runs):
+        st.query_params.clear()
+    else:
+        st.query_params.from_dict({name: [v for n, v in params if n == name]
+                                   for name in dict.fromkeys(n for n, _ in params)})
     return links.link_url(st.context.url, params)
 
 

@@ -49,6 +49,14 @@ def link_params(runs: Sequence[str], *, tab: str | None = None,
     return pairs
 
 
+def is_default_view(runs: Sequence[str], *, tab: str | None, split: str | None,
+                    default_runs: Sequence[str]) -> bool:
+    """Whether the view is what Results shows unasked: the default runs, the first tab, the
+    test split (or none)."""
+    return (list(runs) == list(default_runs) and tab in (None, TABS[0])
+            and split in (None, SPLITS[0]))
+
+
 def link_url(base: str | None, params: Sequence[tuple[str, str]]) -> str:
     """``base`` (the page's address) with ``params``; a relative link when the address is not
     known (outside a browser session)."""
