@@ -115,7 +115,8 @@ def _render_jobs_live() -> None:
         getattr(st, notice[0])(notice[1])
         st.session_state[NOTICE_KEY] = None
     if not rows:
-        st.info("No jobs yet. Pick a preset and press **Launch**.")
+        st.info("No jobs yet." if viewer.is_viewer()
+                else "No jobs yet. Pick a preset and press **Launch**.")
         return
     for row in rows:
         _render_job(row)
