@@ -195,6 +195,9 @@ def _train(args: argparse.Namespace) -> None:
             return
         config = TrainConfig.from_dict(runs.read_config(run_dir).config)  # written at launch
     else:
+        from fer_core.access import ensure_writable
+
+        ensure_writable("Training a new run")
         config = resolve_config(preset_name=args.preset, config_file=args.config,
                                 overrides=args.set, data=args.data)
         run_dir = run_dir or runs.run_path(runs.new_run_id(args.preset or config.backbone))

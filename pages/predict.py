@@ -20,6 +20,7 @@ from fer_core import runs
 from fer_core.data import faces
 from fer_core.errors import FerError
 from fer_core.runs import evaluation
+from fer_core.runs.baseline import is_unusable, verdict
 from ui import state, video_modes
 from views import run_charts
 
@@ -42,13 +43,18 @@ def main() -> None:
                 "run on the Results page.")
         st.stop()
     chosen = state.pick_runs(
-        "Run(s)", infos, RUNS_KEY, default=[infos[0].run_id],  # the newest
-        detail=lambda info: info.config.get("backbone", "?"),
+        "Run(s)", infos, RUNS_KEY, default=[_newest_usable(infos)],
+        detail=lambda info: info.config.get("backbone", "?")
+        + (", not usable" if is_unusable(info.metrics) else ""),
         help="Several runs form an ensemble: their probabilities are averaged.",
     )
     if not chosen:
         st.info("Pick at least one run.")
         st.stop()
+    for info in chosen:
+        if (judged := verdict(info.metrics)) is not None and not judged.usable:
+            st.warning(f"{info.run_id}: {judged.text} Its answers below are no better than "
+                       "a guess; pick another run.", icon=":material/block:")
     options = st.columns(2)
     tta = options[0].toggle("Test-time augmentation", key="predict.tta",
                             help="Average each face with its mirror image, and with the "
@@ -71,6 +77,12 @@ def main() -> None:
         return
     for number, (name, data) in enumerate(photos):
         _render_photo(name, data, chosen, number=number, tta=tta, whole=whole)
+
+
+def _newest_usable(infos: list[runs.RunInfo]) -> str:
+    """The run offered first: the newest that beats the majority-class baseline."""
+    return next((info.run_id for info in infos if not is_unusable(info.metrics)),
+                infos[0].run_id)
 
 
 # --- inputs --------------------------------------------------------------------------------------

@@ -14,17 +14,21 @@ import streamlit as st
 
 from fer_core import runs
 from fer_core.data import Dataset, load_dataset
+from fer_core.data.leakage import leakage_caveat
 from fer_core.errors import FerError
 from fer_core.runs import archive as export
-from fer_core.runs import report
+from fer_core.runs import report, wording
+from fer_core.runs.baseline import baseline_of_result, is_unusable, verdict
 from ui import export_tab as export_tab_view
-from ui import links, state
+from ui import links as ui_links
+from ui import state, viewer
 from ui.run_actions import render_run_actions
-from views import run_charts
+from views import links, run_charts
 
 IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun never re-imports
 RUNS_KEY = "results.runs"
-LINKED_KEY = "results.linked_run"  # the ?run= already applied, so the user can pick others
+TAB_KEY = "results.tab"
+SPLIT_KEY = "results.split"
 SPLIT_LABELS = {"test": "Test", "val": "Validation"}
 GALLERY_COLUMNS = 8
 SORTS = {"most confident first": False, "least confident first": True}
@@ -36,7 +40,8 @@ def main() -> None:
     st.caption("Learning curves, comparisons, where each model goes wrong, and a report to "
                "share. Every figure is read from the run folders.")
     st.session_state.setdefault(IMPORTED_KEY, {})
-    _render_import()
+    if not viewer.is_viewer():
+        _render_import()
 
     infos = state.list_runs()
     readable = _report_problems(infos)
@@ -44,6 +49,8 @@ def main() -> None:
         st.info("No runs to show yet: train one on the Train page, or import a run .zip in "
                 "the sidebar.")
         st.stop()
+    ui_links.restore([info.run_id for info in readable], runs_key=RUNS_KEY, tab_key=TAB_KEY,
+                     split_key=SPLIT_KEY)
     selected = _pick_runs(readable)
     if not selected:
         st.info("Pick at least one run above.")
@@ -51,10 +58,10 @@ def main() -> None:
     _warn_incomplete(selected)
     focus = _pick_focus(selected)
     render_run_actions(focus)
+    link_slot = st.container()
 
     curves, compare, errors, gallery, share, export_tab = st.tabs(
-        ["Learning curves", "Comparison", "Errors", "Gallery", "Share", "Export"]
-    )
+        list(links.TABS), key=TAB_KEY, on_change="rerun")
     with curves:
         _render_curves(focus)
     with compare:
@@ -65,6 +72,10 @@ def main() -> None:
         _render_share(selected, focus)
     with export_tab:
         export_tab_view.render(focus)
+    url = ui_links.publish([info.run_id for info in selected],
+                           tab=st.session_state.get(TAB_KEY), split=split,
+                           default_runs=_default_runs(readable))
+    ui_links.render_copy_link(link_slot, url)
     with gallery:
         _render_gallery(focus, split)
 
@@ -96,24 +107,26 @@ def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
             mask &= table[column].isin(chosen)
     shown = set(table.loc[mask, "run"])
     infos = [info for info in infos if info.run_id in shown]
-    newest = next((info.run_id for info in infos if info.state == "succeeded"), None)
-    _follow_run_link([info.run_id for info in infos])
-    return state.pick_runs("Runs", infos, RUNS_KEY, default=[newest] if newest else [],
-                           detail=lambda info: info.state,
+    return state.pick_runs("Runs", infos, RUNS_KEY, default=_default_runs(infos),
+                           detail=_run_detail,
                            help="Several runs are overlaid in Comparison and all go into the "
                            "report.")
 
 
-def _follow_run_link(run_ids: list[str]) -> None:
-    """``?run=<id>`` (a finished job's link on Train) picks that run, once per link."""
-    linked = st.query_params.get(links.RUN_PARAM)
-    if linked in run_ids and st.session_state.get(LINKED_KEY) != linked:
-        st.session_state[RUNS_KEY] = [linked]
-        st.session_state[LINKED_KEY] = linked
+def _default_runs(infos: list[runs.RunInfo]) -> list[str]:
+    """What Results shows first: the newest succeeded run."""
+    newest = next((info.run_id for info in infos if info.state == "succeeded"), None)
+    return [newest] if newest else []
+
+
+def _run_detail(info: runs.RunInfo) -> str:
+    return info.state + (", not usable" if is_unusable(info.metrics) else "")
 
 
 def _warn_incomplete(selected: list[runs.RunInfo]) -> None:
     for info in selected:
+        if (judged := verdict(info.metrics)) is not None and not judged.usable:
+            st.error(f"{info.run_id}: {judged.text}", icon=":material/block:")
         if info.state == "succeeded" and not info.metrics:
             st.warning(f"{info.run_id}: metrics.json is missing or damaged, so its test-split "
                        "figures cannot be shown. Re-evaluate it with `python -m fer_core "
@@ -160,7 +173,7 @@ def _render_comparison(selected: list[runs.RunInfo]) -> None:
         left.altair_chart(run_charts.comparison_chart(frame, "accuracy"),
                           key="results.compare_accuracy")
         right.altair_chart(run_charts.comparison_chart(frame, "loss"), key="results.compare_loss")
-    table = report.summary_table(selected)
+    table = wording.with_usable(report.summary_table(selected), selected)
     st.dataframe(table, hide_index=True, column_config={
         name: SCORE_FORMAT for name in table.columns if name.endswith(("accuracy", "loss", "f1"))
     })
@@ -176,12 +189,17 @@ def _render_errors(run: runs.RunInfo) -> str | None:
     if not splits:
         st.info(f"{run.run_id} has no metrics yet: they are written when training ends.")
         return None
-    state.keep_valid("results.split", splits)
-    split = st.radio("Split", splits, key="results.split", horizontal=True,
+    state.keep_valid(SPLIT_KEY, splits)
+    split = st.radio("Split", splits, key=SPLIT_KEY, horizontal=True,
                      format_func=SPLIT_LABELS.get)
     result, classes = metrics[split], metrics.get("classes", [])
     cells = st.columns(4)
-    cells[0].metric("Accuracy", f"{result.get('accuracy', 0):.2%}")
+    base = baseline_of_result(result, classes, split=split)
+    cells[0].metric("Accuracy", f"{result.get('accuracy', 0):.2%}",
+                    delta=(f"{result.get('accuracy', 0) - base.accuracy:+.1%} vs. always "
+                           f"{base.majority_class}") if base else None,
+                    help="Against the majority-class baseline: always answering the "
+                    "commonest class of this split.")
     cells[1].metric("Loss", f"{result.get('loss', 0):.4f}")
     cells[2].metric("Macro-F1", f"{result.get('macro_f1', 0):.4f}")
     cells[3].metric("Images", f"{result.get('n', 0):,}")
@@ -311,7 +329,8 @@ def _build_report(run_dirs: list[Path], data_path: str | None) -> str:
     except FerError:
         return report.build_report(run_dirs)
     images = dict(zip(ds.index["id"], ds.images, strict=True))
-    return report.build_report(run_dirs, images, fingerprint=ds.fingerprint)
+    return report.build_report(run_dirs, images, fingerprint=ds.fingerprint,
+                               leakage=leakage_caveat(ds))
 
 
 def _render_import() -> None:

@@ -18,7 +18,7 @@ from fer_core.config import TrainConfig
 from fer_core.data.check import check_location
 from fer_core.errors import ConfigError, FerError
 from fer_core.training.resume import is_resumable
-from ui import config_form, estimate, links, state
+from ui import config_form, estimate, links, state, viewer
 from views import forms, progress, run_charts
 
 POLL_SECONDS = 2
@@ -125,7 +125,8 @@ def _render_jobs_live() -> None:
         getattr(st, notice[0])(notice[1])
         st.session_state[NOTICE_KEY] = None
     if not rows:
-        st.info("No jobs yet. Pick a preset and press **Launch**.")
+        st.info("No jobs yet." if viewer.is_viewer()
+                else "No jobs yet. Pick a preset and press **Launch**.")
         return
     for row in rows:
         _render_job(row)
@@ -137,7 +138,9 @@ def _render_job(row: progress.JobRow) -> None:
     with st.container(border=True):
         head, actions = st.columns([6, 1], vertical_alignment="center")
         head.markdown(_job_title(row))
-        if row.active:
+        if viewer.is_viewer():
+            pass  # a viewer follows jobs; it cannot stop or restart them
+        elif row.active:
             # a running job stops after its current step, a queued one now
             actions.button("Cancel", key=f"train.cancel.{row.run_id}", on_click=_act,
                            args=(jobs.cancel, row.path, f"Cancel sent to {row.run_id}; a "
@@ -214,7 +217,10 @@ st.title("Train")
 st.caption("Pick a preset, adjust any setting, then launch. Each job trains in its own "
            "process, one at a time on this machine or in parallel on a Ray cluster (sidebar); "
            "this page follows them live and keeps following them after a reload or restart.")
-preset_name, config = _render_form()
-config = _render_launch(preset_name, config)
-_render_sweep(preset_name, config)
+if viewer.is_viewer():
+    viewer.render_note()
+else:
+    preset_name, config = _render_form()
+    config = _render_launch(preset_name, config)
+    _render_sweep(preset_name, config)
 _render_jobs()

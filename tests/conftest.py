@@ -110,17 +110,31 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_dir
 
 
-@pytest.fixture(scope="session")
-def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny finished run trained in mixed bfloat16 (fast-cpu, 1 epoch, 40 faces a class),
-    shared by the export and model card tests: copy it rather than changing it."""
+def _train_tiny(tmp_path_factory: pytest.TempPathFactory, name: str, **changes) -> Path:
+    """Train a one-epoch fast-cpu run on the demo data with ``changes``; its folder."""
     from fer_core import runs
     from fer_core.config import preset
     from fer_core.training.trainer import train
 
-    run_dir = tmp_path_factory.mktemp("mixed-runs") / "20260101-000000-mixed"
-    config = preset("fast-cpu").replace(epochs=1, seed=0, subsample_per_class=40,
-                                        mixed_precision="on")
+    run_dir = tmp_path_factory.mktemp(f"{name}-runs") / f"20260101-000000-{name}"
+    config = preset("fast-cpu").replace(epochs=1, **changes)
     runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": "fast-cpu"})
     train(config, run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny finished run trained in mixed bfloat16 (fast-cpu, 1 epoch, 40 faces a class),
+    shared by the export and model card tests: copy it rather than changing it."""
+    return _train_tiny(tmp_path_factory, "mixed", seed=0, subsample_per_class=40,
+                       mixed_precision="on")
+
+
+@pytest.fixture(scope="session")
+def bad_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A deliberately bad finished run on the demo data: one epoch on 5 images per class at a
+    learning rate too small to learn, so it scores below always answering the commonest class.
+    Copy it rather than changing it."""
+    return _train_tiny(tmp_path_factory, "bad", seed=3, subsample_per_class=5,
+                       learning_rate=1e-6, tta=False, tta_shift=0)

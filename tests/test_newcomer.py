@@ -166,7 +166,7 @@ def test_start_here_links_the_newest_finished_run(tmp_path, demo_run):
     assert f"Your newest finished run is **{demo_run.name}**" in _texts(at)
     results_link = at.get("page_link")[2].proto
     assert results_link.page.endswith("results")
-    assert f"run={demo_run.name}" in results_link.query_string
+    assert f"runs={demo_run.name}" in results_link.query_string
 
 
 def test_finished_job_card_links_to_its_own_results(tmp_path, demo_run):
@@ -176,10 +176,10 @@ def test_finished_job_card_links_to_its_own_results(tmp_path, demo_run):
     assert not at.exception
     (link,) = [e.proto for e in at.get("page_link")]
     assert link.label == f"Open {demo_run.name}'s results"
-    assert f"run={demo_run.name}" in link.query_string
+    assert f"runs={demo_run.name}" in link.query_string
 
 
-def test_results_run_query_param_picks_that_run(tmp_path, demo_run):
+def test_results_runs_query_param_picks_that_run(tmp_path, demo_run):
     root = tmp_path / "runs"
     shutil.copytree(demo_run, root / demo_run.name)
     older = "20250101-000000-fast-cpu"
@@ -187,7 +187,7 @@ def test_results_run_query_param_picks_that_run(tmp_path, demo_run):
     at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)
     at.session_state["app.runs_dir"] = str(root)
     at.session_state["app.data_path"] = None
-    at.query_params["run"] = older
+    at.query_params["runs"] = older
     at.run()
     assert not at.exception
     assert at.multiselect(key="results.runs").value == [older]

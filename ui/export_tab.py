@@ -10,6 +10,7 @@ import streamlit as st
 from fer_core import runs
 from fer_core.errors import FerError
 from fer_core.export import export_run, formats_of, zip_export
+from ui import viewer
 from views import export as view
 
 
@@ -19,16 +20,10 @@ def render(run: runs.RunInfo) -> None:
                 "model; `labels.txt`, `preprocessing.json`, a usage snippet per format and the "
                 "model card go beside it.")
     has_model = runs.files(run.path).model.is_file()
-    choice = st.selectbox("Format", view.CHOICES, key="results.export_format",
-                          format_func=view.LABELS.get, disabled=not has_model)
-    if st.button("Export", key="results.export_run", disabled=not has_model,
-                 help=None if has_model else "This run has no model.keras."):
-        bar = st.progress(0.0, text="Starting the export")
-        try:
-            export_run(run.path, formats_of(choice),
-                       progress=lambda fraction, text: bar.progress(fraction, text=text))
-        except FerError as err:
-            st.error(str(err))
+    if viewer.is_viewer():
+        st.caption("This is a read-only view: exports made on the working copy show here.")
+    else:
+        _render_export_button(run, has_model)
     out, entries = view.current_export(run.path)
     if not entries:
         st.info("Not exported yet.")
@@ -43,3 +38,16 @@ def render(run: runs.RunInfo) -> None:
     st.download_button("Export folder (.zip)", functools.partial(zip_export, out),
                        file_name=f"{run.run_id}-export.zip", mime="application/zip",
                        key="results.export_zip", on_click="ignore")
+
+
+def _render_export_button(run: runs.RunInfo, has_model: bool) -> None:
+    choice = st.selectbox("Format", view.CHOICES, key="results.export_format",
+                          format_func=view.LABELS.get, disabled=not has_model)
+    if st.button("Export", key="results.export_run", disabled=not has_model,
+                 help=None if has_model else "This run has no model.keras."):
+        bar = st.progress(0.0, text="Starting the export")
+        try:
+            export_run(run.path, formats_of(choice),
+                       progress=lambda fraction, text: bar.progress(fraction, text=text))
+        except FerError as err:
+            st.error(str(err))

@@ -1,22 +1,75 @@
-"""Links between pages that carry a run: a finished job's card and Start open Results on it."""
+"""Results' deep links in Streamlit: restore a view from the URL when it names a new one, keep the
+URL showing the current view, offer it under **Copy link** (``views.links`` parses), and link
+other pages (a finished job's card, Start here) to Results on one run."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
+from views import links
+
 RESULTS_PAGE = "pages/results.py"
-RUN_PARAM = "run"  # ?run=<run id> opens Results on that run
+
+SEEN_KEY = "results.link_seen"  # the query string last applied or published
+
+
+def _query() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name, value) for name in st.query_params
+                        for value in st.query_params.get_all(name)))
+
+
+def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key: str) -> None:
+    """Set the runs, tab and split a link asks for when the address names a view this session
+    has not shown yet: a link opened in a new tab, or a page link (a finished job's card) in
+    this one. The address this page published itself leaves the user's choices alone."""
+    if st.session_state.get(SEEN_KEY) == _query():
+        return
+    st.session_state[SEEN_KEY] = _query()
+    view = links.parse_link(st.query_params.get_all, known_runs)
+    if view.runs:
+        st.session_state[runs_key] = view.runs
+    if view.tab:
+        st.session_state[tab_key] = view.tab
+    if view.split:
+        st.session_state[split_key] = view.split
+    if view.unknown_runs:
+        st.warning(f"The link names runs that are not in this runs folder: "
+                   f"{', '.join(view.unknown_runs)}.")
+
+
+def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
+            default_runs: Sequence[str]) -> str:
+    """Keep the address bar showing the current view, and return its full URL (for Copy
+    link: always complete, since the default runs change as new runs finish). The page as
+    it first opens keeps a clean address, so a plain visit or bookmark stays ``/results``."""
+    params = links.link_params(runs, tab=tab, split=split)
+    if links.is_default_view(runs, tab=tab, split=split, default_runs=default_runs):
+        st.query_params.clear()
+    else:
+        st.query_params.from_dict({name: [v for n, v in params if n == name]
+                                   for name in dict.fromkeys(n for n, _ in params)})
+    st.session_state[SEEN_KEY] = _query()
+    return links.link_url(st.context.url, params)
+
+
+def render_copy_link(where, url: str) -> None:
+    """**Copy link**: the URL of this view, with Streamlit's own copy button beside it."""
+    with where.popover("Copy link", icon=":material/link:"):
+        st.caption("Anyone who can open this FER Studio sees these runs, this tab and split:")
+        st.code(url, language=None, wrap_lines=True)
 
 
 def results_link(run_id: str, label: str) -> None:
-    """A link to Results showing ``run_id``.
+    """A link to Results showing ``run_id`` (the same ``?runs=`` a copied link carries).
 
     A page script run on its own (``AppTest.from_file`` on one page) has no ``st.navigation``
     to link through; it names the run in words instead of failing.
     """
     try:
         st.page_link(RESULTS_PAGE, label=label, icon=":material/leaderboard:",
-                     query_params={RUN_PARAM: run_id})
+                     query_params=dict(links.link_params([run_id])))
     except StreamlitPageNotFoundError:
         st.caption(f"{run_id}'s results are on the Results page.")

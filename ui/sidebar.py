@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import streamlit as st
 
-from fer_core import atomic, settings
 from fer_core.data.check import check_upload
+from fer_core.data.uploads import choose_data, save_upload
 from fer_core.device import describe_device_quick
 from fer_core.errors import DataError
-from ui import state
+from ui import state, viewer
 
 SOURCES = ("Demo data (synthetic)", "A folder or file on this machine", "Upload a .zip")
 FOLDER_KEY = "sidebar.path"  # the path widget; Streamlit forgets it while it is not drawn
@@ -20,6 +17,9 @@ FOLDER_MEMORY_KEY = "app.data_folder"  # the path typed, kept while another sour
 
 def render_sidebar() -> None:
     state.init_state()
+    if viewer.is_viewer():
+        _render_viewer()
+        return
     with st.sidebar:
         st.subheader("Data")
         _render_data_source()
@@ -44,7 +44,7 @@ def _render_data_source() -> None:
     choice = st.radio("Data source", SOURCES, index=index, key="sidebar.source",
                       label_visibility="collapsed")
     if choice == SOURCES[0]:
-        st.session_state[state.DATA_KEY] = None
+        _set_data(None)
     elif choice == SOURCES[1]:
         path = st.text_input(
             "Path", key=FOLDER_KEY,
@@ -53,7 +53,7 @@ def _render_data_source() -> None:
             "the challenge's fer2013.csv, or a .zip of either.",
         ).strip()
         st.session_state[FOLDER_MEMORY_KEY] = path
-        st.session_state[state.DATA_KEY] = path or None
+        _set_data(path or None)
         if not path:
             st.caption("Enter a path; until then the demo data is used.")
     else:
@@ -63,10 +63,9 @@ def _render_data_source() -> None:
                 check_upload(upload.name, upload.getvalue())
             except DataError as err:
                 st.error(str(err))
-                st.session_state[state.DATA_KEY] = None
+                _set_data(None)
             else:
-                path = _save_upload(upload.name, upload.getvalue())
-                st.session_state[state.DATA_KEY] = str(path)
+                _set_data(str(save_upload(upload.name, upload.getvalue())))
 
 
 def _render_jobs_backend() -> None:
@@ -98,10 +97,16 @@ def _render_jobs_backend() -> None:
         st.warning("Enter the Ray address to launch jobs there.")
 
 
-def _save_upload(name: str, data: bytes) -> Path:
-    """Keep an uploaded zip in the cache; its name can never point outside that folder."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".") or "upload.zip"
-    target = settings.cache_dir() / "uploads" / safe
-    if not target.exists() or target.stat().st_size != len(data):
-        atomic.write_bytes(target, data)
-    return target
+def _set_data(location: str | None) -> None:
+    st.session_state[state.DATA_KEY] = choose_data(location, current=state.data_path())
+
+
+def _render_viewer() -> None:
+    """A viewer's sidebar: what it shows, fixed by whoever started it, and nothing to change."""
+    with st.sidebar:
+        viewer.render_note()
+        st.caption(f"Data: **{state.data_path() or 'the synthetic demo data set'}**")
+        st.caption(f"Runs folder: `{state.runs_root()}`")
+        if st.button("Reload", key="sidebar.reload", help="Re-read the data and the runs"):
+            state.reload_dataset()
+        st.caption(f"Device: **{describe_device_quick()}**")

@@ -38,7 +38,7 @@ def steps(data_path: str | None, infos: list[RunInfo]) -> list[Step]:
     else:
         results = (f"Your newest finished run is **{done.run_id}**: its curves, confusion "
                    "matrix, mistakes, and an HTML report to share.")
-        link = {"run": done.run_id}
+        link = {"runs": done.run_id}
     return [
         Step("pages/explore.py", "1. Explore the data", ":material/insights:",
              f"Class balance, sample faces, image quality and what augmentation does. {data}"),

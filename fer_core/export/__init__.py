@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from fer_core import atomic, runs
+from fer_core.access import ensure_writable
 from fer_core.export import bundle, convert, parity, runtimes
 from fer_core.export.convert import ExportError
 
@@ -62,6 +63,8 @@ def export_run(run_dir: Path, formats: list[str], *, out_dir: Path | None = None
     from fer_core.runs.evaluation import load_run_model, run_split
 
     run_dir = Path(run_dir)
+    if out_dir is None:  # into the run folder, which a read-only viewer must leave alone
+        ensure_writable("Exporting into a run folder")
     out = Path(out_dir) if out_dir is not None else default_out(run_dir)
     report = progress or (lambda fraction, message: None)
     steps = len(formats) * 2 + 2

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fer_core import runs, settings
+from fer_core.access import ensure_writable
 from fer_core.config import TrainConfig
 from fer_core.data import DEMO_DATA
 from fer_core.errors import ConfigError, FerError, RunError
@@ -82,6 +83,7 @@ def launch(
 ) -> Path:
     """Create a queued run folder for ``config`` and hand it to the backend (the configured
     one by default); a backend that refuses the job leaves the run failed with its reason."""
+    ensure_writable("Launching a job")
     root = runs_root or settings.runs_dir()
     backend = backend or backend_from_env(runs_root=root)
     config = _with_absolute_data(config)
@@ -120,6 +122,7 @@ def sweep_configs(base: TrainConfig, grid: dict[str, list[Any]]) -> list[TrainCo
 def launch_sweep(base: TrainConfig, grid: dict[str, list[Any]], *, preset: str | None = None,
                  runs_root: Path | None = None, backend: JobBackend | None = None) -> list[Path]:
     """Launch every combination as its own job, grouped under one sweep name."""
+    ensure_writable("Launching a sweep")
     configs = sweep_configs(base, grid)
     if not configs:
         raise RunError("A sweep needs at least one value for one hyperparameter.")
@@ -130,11 +133,15 @@ def launch_sweep(base: TrainConfig, grid: dict[str, list[Any]], *, preset: str |
 
 def cancel(run_dir: Path) -> None:
     """Cancel through the backend that runs the job."""
+    ensure_writable("Cancelling a job")
     backend_of_run(run_dir).cancel(run_dir)
 
 
 def refresh(run_dir: Path) -> str:
-    """The run's state after asking its backend, which records what only it knows."""
+    """The run's state after asking its backend, which records what only it knows; a viewer
+    records nothing (its runs folder may not be writable), so it reads the folder only."""
+    if settings.read_only():
+        return runs.effective_state(runs.read_status(run_dir))
     return backend_of_run(run_dir).status(run_dir)
 
 
@@ -145,6 +152,7 @@ def log_tail(run_dir: Path, *, lines: int = 40) -> str:
 
 def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
     """Queue a failed run again; it continues from its last finished epoch."""
+    ensure_writable("Resuming a job")
     state = runs.effective_state(runs.read_status(run_dir))
     if state != "failed" or not is_resumable(run_dir):
         raise RunError(

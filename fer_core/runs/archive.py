@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from fer_core import runs
+from fer_core.access import ensure_writable
 from fer_core.errors import RunError
 from fer_core.runs.card import card_text
 
@@ -82,6 +83,7 @@ def import_run_zip(data: bytes, runs_root: Path, *, max_bytes: int = MAX_IMPORT_
     ``name_hint`` (the upload's file name) names the run when the zip holds the run's files
     at its top instead of in a folder.
     """
+    ensure_writable("Importing a run")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as err:

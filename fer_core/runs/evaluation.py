@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_core import runs
+from fer_core import runs, settings
 from fer_core.errors import RunError
 from fer_core.training.inputs import PreparedData, Split
 
@@ -173,13 +173,16 @@ def run_split(run_dir: Path, split: str = "test", *,
 
 def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = "test",
                  tta: bool = False, shift: int = 0) -> dict[str, Any]:
-    """Evaluate a saved run on a split of any data set; the result is kept in the run."""
+    """Evaluate a saved run on a split of any data set; the result is kept in the run (except
+    by a read-only viewer)."""
     run_dir = Path(run_dir)
     part, classes = _data_for_run(run_dir, data, split)
     proba = predict_proba(load_run_model(run_dir), part.images, tta=tta, shift=shift)
     result = compute_metrics(part.labels, proba, classes)
     result.update(split=split, tta=tta, tta_shift=shift,
                   data=str(data) if data else "(the run's own data)")
+    if settings.read_only():  # a viewer's runs folder may not be writable: evaluate, keep nothing
+        return result
     metrics = runs.read_metrics(run_dir) or {}
     summary = {k: v for k, v in result.items() if k not in ("per_class", "confusion_matrix")}
     metrics.setdefault("evaluations", []).append(summary)

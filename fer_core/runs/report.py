@@ -27,7 +27,10 @@ import pandas as pd
 from PIL import Image
 
 from fer_core import runs
+from fer_core.data.leakage import LeakageCaveat
 from fer_core.errors import RunError
+from fer_core.runs import wording
+from fer_core.runs.baseline import verdict
 from fer_core.runs.card import card_html
 from fer_core.runs.frames import (
     METRICS,
@@ -180,6 +183,14 @@ def _blue(share: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def _is_dark(color: str) -> bool:
+    """Whether black text would be hard to read on ``color`` (#rrggbb): its relative
+    luminance (WCAG) is below the point where white text has the better contrast."""
+    channels = [int(color[k:k + 2], 16) / 255 for k in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.179
+
+
 def svg_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str], *,
                          title: str = "Confusion matrix") -> str:
     """Counts in each cell, shaded by the share of the true class (rows sum to 100%)."""
@@ -193,13 +204,14 @@ def svg_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str]
     for row in frame.itertuples(index=False):
         i, j = classes.index(row.true), classes.index(row.predicted)
         x, y = left + j * cell, top + i * cell
-        ink = "#ffffff" if row.share > 0.5 else "#000000"
+        # A class, not a fill attribute: the stylesheet's text colour would win over that.
+        ink = "on-dark" if _is_dark(_blue(row.share)) else "on-light"
         out.append(f'<g class="cell"><rect x="{x}" y="{y}" width="{cell - 2}" '
                    f'height="{cell - 2}" fill="{_blue(row.share)}"/>'
-                   f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 - 2}" fill="{ink}" '
-                   f'class="count" text-anchor="middle">{row.count}</text>'
-                   f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 12}" fill="{ink}" '
-                   f'class="share" text-anchor="middle">{row.share:.0%}</text>'
+                   f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 - 2}" '
+                   f'class="count {ink}" text-anchor="middle">{row.count}</text>'
+                   f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 12}" '
+                   f'class="share {ink}" text-anchor="middle">{row.share:.0%}</text>'
                    f'<title>true {_esc(row.true)}, predicted {_esc(row.predicted)}: '
                    f'{row.count} ({row.share:.1%} of {_esc(row.true)})</title></g>')
     for k, name in enumerate(classes):
@@ -265,8 +277,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2r
        max-width: 1200px; padding: 0 1rem; color: #222; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem;
      margin-top: 2.5rem; } .meta { color: #666; }
-.table { overflow-x: auto; } td { white-space: nowrap; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.6rem 0; }
+.table { max-width: 100%; } td, th { overflow-wrap: anywhere; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.6rem 0; max-width: 100%; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: right; }
 th { background: #f5f5f5; } td:first-child, th:first-child { text-align: left; }
 .charts { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
@@ -274,6 +286,8 @@ svg.chart text { font-size: 11px; fill: #333; } svg.chart .title { font-size: 13
   font-weight: 600; } svg.chart .label { font-size: 12px; } svg.chart .grid { stroke: #eee; }
 svg.chart .axis { stroke: #888; } svg.chart .rule { stroke: #666; stroke-dasharray: 4 4; }
 svg.chart .count { font-size: 12px; } svg.chart .share { font-size: 9px; }
+svg.chart text.on-dark { fill: #ffffff; } svg.chart text.on-light { fill: #000000; }
+.unusable { background: #fdecea; padding: 0.5rem 0.8rem; border-radius: 4px; }
 .gallery { display: flex; flex-wrap: wrap; gap: 0.8rem; }
 .gallery figure { margin: 0; width: 104px; font-size: 0.75rem; text-align: center; }
 .gallery img { width: 96px; height: 96px; border: 4px solid; border-radius: 4px; }
@@ -285,12 +299,13 @@ svg.chart .count { font-size: 12px; } svg.chart .share { font-size: 9px; }
 
 def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray] | None = None,
                  *, fingerprint: str | None = None, gallery_size: int = GALLERY_SIZE,
-                 title: str = "FER Studio report") -> str:
+                 title: str = "FER Studio report", leakage: LeakageCaveat | None = None) -> str:
     """The HTML report of ``run_dirs``: summary table, curves, confusion matrices, galleries.
 
     ``images_by_id`` maps prediction ids to 48x48 images for the galleries. Ids are only
     unique within one data set, so when ``fingerprint`` is given, galleries are drawn only for
-    runs trained on the data set with that fingerprint.
+    runs trained on the data set with that fingerprint. ``leakage`` (``fer_core.data.leakage``)
+    is stated for the runs trained on the data set it was computed for.
     """
     infos = [runs.read_run(Path(d)) for d in run_dirs]
     if not infos:
@@ -302,8 +317,9 @@ def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray
         f"<h1>{_esc(title)}</h1><p class=\"meta\">{len(infos)} run(s), made "
         f"{datetime.now().strftime('%Y-%m-%d %H:%M')} by FER Studio. Accuracy and loss on "
         f"the validation and test splits; macro-F1 on test.</p>",
+        _data_html(infos, leakage),
         "<h2>Summary</h2>",
-        _table_html(summary_table(infos)),
+        *_summary_html(infos),
     ]
     histories = {info.run_id: runs.read_history(info.path) for info in infos}
     if len(infos) > 1:
@@ -316,8 +332,37 @@ def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray
     return "\n".join(parts)
 
 
-def _table_html(frame: pd.DataFrame) -> str:
-    """A scrollable HTML table; scores with 4 decimals, as the app shows them."""
+def _data_html(infos: Sequence[runs.RunInfo], leakage: LeakageCaveat | None) -> str:
+    """What the runs were trained and scored on, and how far their test scores can be trusted."""
+    lines = [f"<li>{_esc(line)}</li>" for line in wording.data_sets_text(infos)]
+    if not lines:
+        return ""
+    parts = ["<h2>Data</h2><ul>" + "".join(lines) + "</ul>"]
+    if leakage is not None and any((info.data or {}).get("fingerprint") == leakage.fingerprint
+                                   for info in infos):
+        parts.append(f'<p class="note">Leakage: {_esc(leakage.text)}</p>')
+    judged = [(info.run_id, v) for info in infos if (v := verdict(info.metrics)) is not None]
+    if judged:
+        base = judged[0][1].baseline
+        parts.append(f"<p>Baseline: always answering \"{_esc(base.majority_class)}\", the "
+                     f"commonest class of the {'test' if base.split == 'test' else 'validation'}"
+                     f" split, scores {base.accuracy:.1%}. A run that does no better is marked "
+                     "not usable.</p>")
+    return "\n".join(parts)
+
+
+def _summary_html(infos: Sequence[runs.RunInfo]) -> list[str]:
+    """Scores, then settings: two tables of about ten columns, each fits the page."""
+    table = wording.with_usable(summary_table(infos), infos)
+    return [_table_html(wording.human(table, wording.SCORE_COLUMNS), named=True),
+            "<h3>Settings</h3>",
+            _table_html(wording.human(table, wording.SETTING_COLUMNS), named=True)]
+
+
+def _table_html(frame: pd.DataFrame, *, named: bool = False) -> str:
+    """An HTML table that wraps to the page's width; scores with 4 decimals, as the app shows
+    them, shares as percentages. Columns are named for people (``wording.human``)."""
+    frame = frame if named else wording.human(frame)
     formatters = {column: functools.partial(_format_cell, column) for column in frame.columns}
     table = frame.to_html(index=False, escape=True, na_rep="", border=0, formatters=formatters)
     return f'<div class="table">{table}</div>'
@@ -327,7 +372,10 @@ def _format_cell(column: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float | np.floating):
-        return f"{value:.4f}" if any(key in column for key in SCORE_WORDS) else f"{value:g}"
+        name = column.lower()
+        if name.startswith("share"):
+            return f"{value:.1%}"
+        return f"{value:.4f}" if any(key in name for key in SCORE_WORDS) else f"{value:g}"
     return str(value)
 
 
@@ -357,10 +405,14 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
         parts.append(f'<p class="note">This run could not be read completely: '
                      f'{_esc(info.problem)}.</p>')
     facts = {"state": info.state, "backbone": info.config.get("backbone"), "preset": info.preset,
-             **{key.replace("_", " "): info.config.get(key)
+             **{key: info.config.get(key)
                 for key in ("epochs", "batch_size", "learning_rate", "dropout", "augment")}}
     parts.append("<p class=\"meta\">" + " &middot; ".join(
-        f"{_esc(k)} <b>{_esc(v)}</b>" for k, v in facts.items() if v is not None) + "</p>")
+        f"{_esc(wording.COLUMN_LABELS[k].lower())} <b>{_esc(wording.value_text(v))}</b>"
+        for k, v in facts.items() if v is not None) + "</p>")
+    judged = verdict(info.metrics)
+    if judged is not None and not judged.usable:
+        parts.append(f'<p class="unusable"><b>{_esc(judged.text)}</b></p>')
     if info.state == "failed" and info.status.error:
         parts.append(f'<p class="note">Error: {_esc(info.status.error)}</p>')
     parts.append(_curves_html(history))

@@ -1,0 +1,29 @@
+"""The data choices a user makes in the app, carried out here so the read-only gate
+(``fer_core.access``) refuses them wherever they come from: keeping an uploaded zip, and
+switching the data set the app works on."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fer_core import atomic, settings
+from fer_core.access import ensure_writable
+
+
+def save_upload(name: str, data: bytes) -> Path:
+    """Keep an uploaded zip in the cache; its name can never point outside that folder."""
+    ensure_writable("Uploading data")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".") or "upload.zip"
+    target = settings.cache_dir() / "uploads" / safe
+    if not target.exists() or target.stat().st_size != len(data):
+        atomic.write_bytes(target, data)
+    return target
+
+
+def choose_data(location: str | None, *, current: str | None) -> str | None:
+    """The data set to work on from now (``None``: the demo); a viewer keeps the one it was
+    started with, so a change is refused there while keeping the same one is not."""
+    if location != current:
+        ensure_writable("Changing the data set")
+    return location

@@ -1,0 +1,97 @@
+"""Deep links to Results: the query parameters choose the runs, the tab and the split."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from views import links
+
+PAGE = Path(__file__).resolve().parents[1] / "pages" / "results.py"
+
+
+def _params(**values: list[str]):
+    return lambda name: values.get(name, [])
+
+
+def test_parse_link_keeps_known_runs_in_order_and_reports_the_others():
+    view = links.parse_link(_params(runs=["b", "gone,a", "b"], tab=["Errors"], split=["val"]),
+                            ["a", "b", "c"])
+
+    assert view.runs == ["b", "a"] and view.unknown_runs == ["gone"]
+    assert (view.tab, view.split) == ("Errors", "val")
+
+
+def test_parse_link_ignores_an_unknown_tab_or_split():
+    view = links.parse_link(_params(tab=["Charts"], split=["train"]), ["a"])
+
+    assert (view.runs, view.tab, view.split) == ([], None, None)
+
+
+def test_default_view_is_the_default_runs_first_tab_and_test_split():
+    assert links.is_default_view(["a"], tab="Learning curves", split="test", default_runs=["a"])
+    assert links.is_default_view(["a"], tab=None, split=None, default_runs=["a"])
+    assert not links.is_default_view(["a"], tab="Errors", split=None, default_runs=["a"])
+    assert not links.is_default_view(["a", "b"], tab=None, split=None, default_runs=["a"])
+
+
+def test_link_url_round_trips_through_parse_link():
+    params = links.link_params(["run one", "b"], tab="Gallery", split="test")
+    url = links.link_url("http://127.0.0.1:8501/results", params)
+
+    assert url == ("http://127.0.0.1:8501/results?runs=run+one&runs=b&tab=Gallery&split=test")
+    assert links.link_url(None, []) == ""
+
+
+@pytest.fixture
+def two_runs(tmp_path: Path, demo_run: Path) -> Path:
+    root = tmp_path / "runs"
+    shutil.copytree(demo_run, root / demo_run.name)
+    shutil.copytree(demo_run, root / "20260102-000000-second")
+    return root
+
+
+def _app(runs_root: Path, **params: str | list[str]) -> AppTest:
+    at = AppTest.from_file(str(PAGE), default_timeout=60)
+    at.session_state["app.runs_dir"] = str(runs_root)
+    at.session_state["app.data_path"] = None
+    for name, value in params.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+@pytest.mark.slow
+def test_results_link_chooses_runs_tab_and_split(two_runs, demo_run):
+    at = _app(two_runs, runs=[demo_run.name, "20260102-000000-second"], tab="Errors",
+              split="val")
+
+    assert not at.exception
+    assert at.multiselect(key="results.runs").value == [demo_run.name, "20260102-000000-second"]
+    assert at.session_state["results.tab"] == "Errors"
+    assert at.radio(key="results.split").value == "val"
+    code = at.get("code")[-1].value
+    assert code == (f"?runs={demo_run.name}&runs=20260102-000000-second&tab=Errors&split=val")
+
+
+@pytest.mark.slow
+def test_results_link_to_a_missing_run_warns_and_shows_the_default(two_runs, demo_run):
+    at = _app(two_runs, runs="20250101-000000-deleted")
+
+    assert not at.exception
+    assert any("20250101-000000-deleted" in w.value for w in at.warning)
+    assert at.multiselect(key="results.runs").value == ["20260102-000000-second"]  # newest
+
+
+@pytest.mark.slow
+def test_results_url_follows_the_view(two_runs, demo_run):
+    at = _app(two_runs)
+    assert not at.query_params  # the page as it first opens: a clean address
+    assert at.get("code")[-1].value.startswith("?runs=20260102-000000-second&tab=")
+
+    at.multiselect(key="results.runs").set_value([demo_run.name]).run()
+
+    assert at.query_params["runs"] in (demo_run.name, [demo_run.name])  # one value, or a list
+    assert at.get("code")[-1].value.startswith(f"?runs={demo_run.name}&tab=")

@@ -1,0 +1,64 @@
+"""Deep links to a Results view: which runs, which tab, which split, as URL query parameters.
+
+``?runs=ID&runs=ID&tab=Errors&split=val`` opens Results on those runs, that tab and split, so
+a stakeholder can be sent exactly what someone is looking at. Run ids, not the picker's labels,
+go into the URL: a label carries the run's state and score, which change; an id never does.
+Values that no longer match (a run deleted, a tab renamed) are left out rather than failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+TABS = ("Learning curves", "Comparison", "Errors", "Gallery", "Share", "Export")
+SPLITS = ("test", "val")
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """What a link asks for, checked against what exists; ``unknown_runs`` it cannot show."""
+
+    runs: list[str] = field(default_factory=list)
+    tab: str | None = None
+    split: str | None = None
+    unknown_runs: list[str] = field(default_factory=list)
+
+
+def parse_link(get_all: Callable[[str], Sequence[str]], known_runs: Iterable[str]) -> LinkView:
+    """Read a link through ``get_all(name)`` (``st.query_params.get_all``); runs not in
+    ``known_runs`` are reported apart, an unknown tab or split is ignored."""
+    known = set(known_runs)
+    asked = list(dict.fromkeys(run for value in get_all("runs") for run in value.split(",")
+                               if run))
+    tab = next((t for t in get_all("tab") if t in TABS), None)
+    split = next((s for s in get_all("split") if s in SPLITS), None)
+    return LinkView(runs=[r for r in asked if r in known], tab=tab, split=split,
+                    unknown_runs=[r for r in asked if r not in known])
+
+
+def link_params(runs: Sequence[str], *, tab: str | None = None,
+                split: str | None = None) -> list[tuple[str, str]]:
+    """The query parameters of a view, in a stable order."""
+    pairs = [("runs", run) for run in runs]
+    if tab in TABS:
+        pairs.append(("tab", tab))
+    if split in SPLITS:
+        pairs.append(("split", split))
+    return pairs
+
+
+def is_default_view(runs: Sequence[str], *, tab: str | None, split: str | None,
+                    default_runs: Sequence[str]) -> bool:
+    """Whether the view is what Results shows unasked: the default runs, the first tab, the
+    test split (or none)."""
+    return (list(runs) == list(default_runs) and tab in (None, TABS[0])
+            and split in (None, SPLITS[0]))
+
+
+def link_url(base: str | None, params: Sequence[tuple[str, str]]) -> str:
+    """``base`` (the page's address) with ``params``; a relative link when the address is not
+    known (outside a browser session)."""
+    query = urlencode(params)
+    return f"{base or ''}?{query}" if query else (base or "")
