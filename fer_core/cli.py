@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--json", action="store_true", help="machine-readable output"))
     _command(data, "audit", _data_audit, "image quality, duplicates and train/test leakage",
              _arg("--data", type=Path), JSON)
+    _command(data, "suspects", _data_suspects,
+             "likely wrong training labels (out-of-fold models + cleanlab); writes suspects.csv",
+             _arg("--data", type=Path), _arg("--folds", type=int, default=5), JSON)
     _command(data, "demo", _data_demo, "write the synthetic demo data set to a folder",
              _arg("out_dir", type=Path), _arg("--seed", type=int, default=0))
     _command(sub, "train", _train, "train a model into a run folder",
@@ -146,6 +149,20 @@ def _data_audit(args: argparse.Namespace) -> None:
         print(f"Audit of {ds.name}: {len(ds):,} images")
         for line in report.summary():
             print(f"  {line}")
+
+
+def _data_suspects(args: argparse.Namespace) -> None:
+    from fer_core.data import load_dataset
+    from fer_core.data.suspects import csv_path, find_suspects, to_json
+
+    ds = load_dataset(args.data)
+    table, n_images = find_suspects(ds, folds=args.folds)
+    if args.json:
+        print_json(to_json(table, n_images))
+        return
+    print(f"{len(table):,} of {n_images:,} training images of {ds.name} flagged as suspect "
+          f"labels; written to {csv_path(ds.fingerprint)}")
+    print(table.head(10).to_string(index=False))
 
 
 def _data_demo(args: argparse.Namespace) -> None:

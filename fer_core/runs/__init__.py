@@ -63,6 +63,7 @@ class RunFiles:
     log = property(lambda self: self.root / "log.txt")  # everything the job printed
     backup = property(lambda self: self.root / "backup")  # resumable training state
     tensorboard = property(lambda self: self.root / "tensorboard")
+    overrides = property(lambda self: self.root / "label_overrides.json")  # copied at launch
 
     @property
     def lock(self) -> Path:

@@ -27,6 +27,7 @@ import pandas as pd
 from PIL import Image
 
 from fer_core import runs
+from fer_core.data import overrides
 from fer_core.errors import RunError
 from fer_core.runs.frames import (
     METRICS,
@@ -362,6 +363,10 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
         f"{_esc(k)} <b>{_esc(v)}</b>" for k, v in facts.items() if v is not None) + "</p>")
     if info.state == "failed" and info.status.error:
         parts.append(f'<p class="note">Error: {_esc(info.status.error)}</p>')
+    relabelled = overrides.run_summary(runs.RunRecord.from_json(runs.read_json(
+        runs.files(info.path).config)))
+    if relabelled:
+        parts.append(f'<p class="meta">{_esc(relabelled)}</p>')
     parts.append(_curves_html(history))
     metrics = info.metrics or {}
     split = "test" if "test" in metrics else "val" if "val" in metrics else None
