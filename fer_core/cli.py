@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--data", type=Path), JSON)
     _command(data, "suspects", _data_suspects,
              "likely wrong training labels (out-of-fold models + cleanlab); writes suspects.csv",
-             _arg("--data", type=Path), _arg("--folds", type=int, default=5), JSON)
+             _arg("--data", type=Path), _arg("--folds", type=int, default=5),
+             _arg("--epochs", type=int, default=None, help="per fold (default: a few)"), JSON)
     _command(data, "demo", _data_demo, "write the synthetic demo data set to a folder",
              _arg("out_dir", type=Path), _arg("--seed", type=int, default=0))
     _command(sub, "train", _train, "train a model into a run folder",
@@ -153,10 +154,10 @@ def _data_audit(args: argparse.Namespace) -> None:
 
 def _data_suspects(args: argparse.Namespace) -> None:
     from fer_core.data import load_dataset
-    from fer_core.data.suspects import csv_path, find_suspects, to_json
+    from fer_core.data.suspects import DEFAULT_EPOCHS, csv_path, find_suspects, to_json
 
     ds = load_dataset(args.data)
-    table, n_images = find_suspects(ds, folds=args.folds)
+    table, n_images = find_suspects(ds, folds=args.folds, epochs=args.epochs or DEFAULT_EPOCHS)
     if args.json:
         print_json(to_json(table, n_images))
         return

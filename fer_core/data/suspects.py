@@ -202,13 +202,14 @@ def to_json(table: pd.DataFrame, n_images: int) -> dict[str, Any]:
 
 
 def start_in_background(data: str | None, *, folds: int = DEFAULT_FOLDS,
-                        fingerprint: str) -> None:
+                        epochs: int = DEFAULT_EPOCHS, fingerprint: str) -> None:
     """Run the pass as its own process (training never runs inside the app), reporting into
     ``progress.json``; the app follows it from there."""
     access.ensure_writable("Finding suspect labels")
     out = result_dir(fingerprint)
     out.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "fer_core", "data", "suspects", "--folds", str(folds)]
+    command = [sys.executable, "-m", "fer_core", "data", "suspects", "--folds", str(folds),
+               "--epochs", str(epochs)]
     if data:
         command += ["--data", str(data)]
     with open(out / "log.txt", "wb") as log_file:
