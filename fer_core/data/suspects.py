@@ -33,7 +33,7 @@ import pandas as pd
 from fer_core import access, atomic, runs, settings
 from fer_core.config import TrainConfig, preset
 from fer_core.data.dataset import Dataset
-from fer_core.errors import DataError
+from fer_core.errors import DataError, RunError
 
 log = logging.getLogger("fer_core.data")
 
@@ -130,6 +130,8 @@ def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, w
         shutil.rmtree(run_dir, ignore_errors=True)
         log.info("Suspect labels: fold %d of %d (%d held out).", fold + 1, folds, len(held_out))
         train(config, run_dir, dataset=_fold_dataset(scope, held_out))
+        if runs.read_status(run_dir).state == "cancelled":  # SIGTERM: stop the pass, not a fold
+            raise RunError(f"The suspect-labels pass was stopped during fold {fold + 1}.")
         predicted = runs.read_predictions(run_dir)
         predicted = predicted[predicted["split"] == "test"].set_index("id")
         rows = scope.index["id"].to_numpy()[held_out]
