@@ -1,6 +1,11 @@
 """Suspect labels on the real FER-2013: how many are flagged, and how long the pass takes.
 
-    python -m bench.suspects [PATH] [--folds 5] [--epochs 3]     # default: ../shared/fer2013
+    python -m bench.suspects [PATH] [--folds 5] [--epochs 3] [--per-class N]
+                                                            # default: ../shared/fer2013
+
+``--per-class N`` keeps at most N training images per class (seeded), for a machine too busy
+for the whole pass; the table then also gives the measured training speed and, from it, the
+whole pass's time on this machine.
 
 The whole out-of-fold pass (``fer_core.data.suspects.find_suspects``) runs in this process;
 the table gives its wall time and CPU time, the host, and the load average before and after
@@ -25,13 +30,15 @@ def main() -> None:
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--per-class", type=int, default=0)
     args = parser.parse_args()
 
-    from fer_core.data import load_dataset
+    from fer_core.data import load_dataset, subsample_per_class
     from fer_core.data.suspects import DEFAULT_EPOCHS, csv_path, find_suspects
 
     epochs = args.epochs or DEFAULT_EPOCHS
-    ds = load_dataset(args.data)
+    full = load_dataset(args.data)
+    ds = subsample_per_class(full, args.per_class, seed=0) if args.per_class else full
     load_before = os.getloadavg()
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     table, n_images = find_suspects(ds, folds=args.folds, epochs=epochs)
