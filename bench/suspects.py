@@ -51,6 +51,11 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     print(f"| {ds.name} | {args.folds} | {epochs} | {n_images:,} | {len(table):,} | "
           f"{len(table) / n_images:.1%} | {wall / 60:.1f} min | {cpu / 60:.1f} min |")
+    trained = args.folds * (1 - 1 / args.folds) * 0.9 * n_images * epochs  # images x epochs
+    whole = int(full.index["split"].isin(("train", "val")).sum())
+    print(f"Training speed over the whole pass (overheads included): {trained / wall:.0f} "
+          f"images/s wall, {trained / cpu:.0f} per CPU second; all {whole:,} training images "
+          f"would take about {wall * whole / n_images / 60:.0f} min here at that speed")
     print("Pairs (given -> suggested) among the flagged:")
     pairs = table.groupby(["given", "suggested"]).size().sort_values(ascending=False).head(8)
     for (given, suggested), n in pairs.items():
