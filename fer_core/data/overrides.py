@@ -167,8 +167,16 @@ def data_fingerprint(data: str | Path | None) -> str:
 
 
 def copy_into_run(run_dir: Path, data: str | Path | None) -> int:
-    """Copy the data set's overrides into a new run folder; return how many decisions."""
-    chosen = load(data_fingerprint(data))
+    """Copy the data set's overrides into a new run folder; return how many decisions.
+
+    Data this machine cannot read (a path that exists only on the cluster's nodes) has no
+    overrides here, as none could have been chosen: nothing is copied and the launch goes on.
+    """
+    try:
+        fingerprint = data_fingerprint(data)
+    except DataError:
+        return 0
+    chosen = load(fingerprint)
     if chosen:
         atomic.write_json(runs.files(run_dir).overrides, chosen.to_json())
     return len(chosen.exclude) + len(chosen.relabel)
