@@ -60,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--data", type=Path), JSON)
     _command(data, "suspects", _data_suspects,
              "likely wrong training labels (out-of-fold models + cleanlab); writes suspects.csv",
-             _arg("--data", type=Path), _arg("--folds", type=int, default=5),
-             _arg("--epochs", type=int, default=None, help="per fold (default: a few)"), JSON)
+             _arg("--data", type=Path),
+             _arg("--folds", type=int, default=5, help="models, each judging 1/FOLDS (default 5)"),
+             _arg("--epochs", type=int, default=None, help="per fold (default 8)"), JSON)
     _command(data, "demo", _data_demo, "write the synthetic demo data set to a folder",
              _arg("out_dir", type=Path), _arg("--seed", type=int, default=0))
     _command(sub, "train", _train, "train a model into a run folder",
