@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core import cli
+from fer_core import cli, runs
 from fer_core.data import load_dataset, overrides, suspects
 from fer_core.data.demo import generate_demo_dataset
 from fer_core.emotions import EMOTIONS
@@ -103,6 +104,34 @@ def test_suspects_data_too_small_for_the_folds_names_the_minimum(tmp_path: Path,
     assert code == 2 and not out
     assert err.startswith("error: The data set is too small for 5 folds: the minimum is 5 "
                           "training images in every class; sad has 3.")
+
+
+def test_background_pass_that_dies_reports_failed_with_its_error(tmp_path: Path,
+                                                                 fresh_cache: Path) -> None:
+    """The app starts the pass as a process of its own and reads only its files: a pass that
+    ends without a result is shown as failed, with the last line it printed."""
+    root = make_kaggle_tree(tmp_path / "tiny", {"happy": 6, "sad": 3})
+    fingerprint = load_dataset(root).fingerprint
+    suspects.start_in_background(str(root), folds=5, fingerprint=fingerprint)
+    pid = suspects.read_progress(fingerprint)["pid"]
+    for _ in range(600):  # the process exits within seconds: it fails before loading TensorFlow
+        if not runs.pid_alive(pid):
+            break
+        time.sleep(0.1)
+    progress = suspects.read_progress(fingerprint)
+    assert progress["state"] == "failed"
+    assert progress["error"].startswith("error: The data set is too small for 5 folds")
+    assert suspects.read_suspects(fingerprint) is None
+
+
+def test_page_suspects_start_on_too_small_data_shows_why(tmp_path: Path,
+                                                        fresh_cache: Path) -> None:
+    root = make_kaggle_tree(tmp_path / "tiny", {"happy": 6, "sad": 3})
+    at = _tab(str(root), tmp_path)
+    at.button(key="explore.suspects_start").click().run()
+    assert not at.exception
+    assert any("the minimum is 5 training images in every class" in e.value for e in at.error)
+    assert suspects.read_progress(load_dataset(root).fingerprint) == {}
 
 
 def test_progress_text_counts_folds_and_the_fold_in_training() -> None:

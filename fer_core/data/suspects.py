@@ -72,13 +72,14 @@ def read_progress(fingerprint: str) -> dict[str, Any]:
     """How far a pass is: ``state`` (running, done, failed), ``done`` and ``folds``, and the
     fraction of the fold in training read from its run folder."""
     progress = runs.read_json(_progress_path(fingerprint)) or {}
-    fold_dir = progress.get("fold_dir")
-    if progress.get("state") == "running" and fold_dir:
-        status = runs.read_status(Path(fold_dir))
-        fraction = status.progress.fraction if status.progress else None
-        progress["fold_fraction"] = fraction or 0.0
+    if progress.get("state") == "running":
+        fold_dir = progress.get("fold_dir")
+        status = runs.read_status(Path(fold_dir)) if fold_dir else None
+        progress["fold_fraction"] = (status.progress.fraction if status and status.progress
+                                     else None) or 0.0
         if not runs.pid_alive(progress.get("pid")):
-            progress.update(state="failed", error=progress.get("error") or "the pass stopped")
+            progress.update(state="failed", error=_last_line(result_dir(fingerprint) / "log.txt")
+                            or "the pass stopped")
     return progress
 
 
@@ -240,3 +241,11 @@ def _fold_dataset(scope: Dataset, held_out: np.ndarray) -> Dataset:
     split[held_out] = "test"
     return replace(scope, index=scope.index.assign(split=split))
 
+
+def _last_line(path: Path) -> str | None:
+    """The last thing a background pass printed: its error, when it died of one."""
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return None
+    return lines[-1] if lines else None
