@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--json", action="store_true", help="machine-readable output"))
     _command(data, "audit", _data_audit, "image quality, duplicates and train/test leakage",
              _arg("--data", type=Path), JSON)
+    _command(data, "suspects", _data_suspects,
+             "likely wrong training labels (out-of-fold models + cleanlab); writes suspects.csv",
+             _arg("--data", type=Path),
+             _arg("--folds", type=int, default=5, help="models, each judging 1/FOLDS (default 5)"),
+             _arg("--epochs", type=int, default=None, help="per fold (default 8)"), JSON)
     _command(data, "demo", _data_demo, "write the synthetic demo data set to a folder",
              _arg("out_dir", type=Path), _arg("--seed", type=int, default=0))
     _command(sub, "train", _train, "train a model into a run folder",
@@ -171,6 +176,20 @@ def _data_audit(args: argparse.Namespace) -> None:
             print(f"  {line}")
 
 
+def _data_suspects(args: argparse.Namespace) -> None:
+    from fer_core.data import load_dataset
+    from fer_core.data.suspects import DEFAULT_EPOCHS, csv_path, find_suspects, to_json
+
+    ds = load_dataset(args.data)
+    table, n_images = find_suspects(ds, folds=args.folds, epochs=args.epochs or DEFAULT_EPOCHS)
+    if args.json:
+        print_json(to_json(table, n_images))
+        return
+    print(f"{len(table):,} of {n_images:,} training images of {ds.name} flagged as suspect "
+          f"labels; written to {csv_path(ds.fingerprint)}")
+    print(table.head(10).to_string(index=False))
+
+
 def _data_demo(args: argparse.Namespace) -> None:
     from fer_core.data.demo import generate_demo_dataset
 
@@ -202,6 +221,9 @@ def _train(args: argparse.Namespace) -> None:
                                 overrides=args.set, data=args.data)
         run_dir = run_dir or runs.run_path(runs.new_run_id(args.preset or config.backbone))
         runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": args.preset})
+        from fer_core.data import overrides
+
+        overrides.copy_into_run(run_dir, config.data or None)  # as a launched job gets them
     print(f"Run folder: {run_dir}", flush=True)
     from fer_core.training.trainer import train
 

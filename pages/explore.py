@@ -19,10 +19,12 @@ from fer_core.settings import IMAGE_SIZE
 from fer_core.training.augment import augment_preview  # loads TensorFlow on the first draw
 from ui.config_form import render_widget
 from ui.state import current_dataset, keep_valid
+from ui.suspects import render_suspects
 from ui.warmup import warm_tensorflow
 from views import data_charts, explore
 
-SECTIONS = ("Classes", "Samples", "Image quality", "Augmentation", "Validation split")
+SECTIONS = ("Classes", "Samples", "Image quality", "Augmentation", "Validation split",
+            "Suspect labels")
 ALL_CLASSES = "All classes"
 ZOOM = 2  # 48 px faces shown at 96 px
 MORE_OF_ONE_CLASS = 4  # a single class shows this many times the per-class number
@@ -223,7 +225,7 @@ dataset = current_dataset()
 _render_header(dataset)
 tabs = st.tabs(SECTIONS, key="explore.section", on_change="rerun")
 renderers = (_render_classes, _render_samples, _render_quality, _render_augmentation,
-             _render_split)
+             _render_split, render_suspects)
 for tab, render in zip(tabs, renderers, strict=True):
     with tab:
         if tab.open:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from fer_core import runs, settings
 from fer_core.access import ensure_writable
 from fer_core.config import TrainConfig
-from fer_core.data import DEMO_DATA
+from fer_core.data import DEMO_DATA, overrides
 from fer_core.errors import ConfigError, FerError, RunError
 from fer_core.jobs.local import LocalBackend, queued_runs, run_job, run_worker
 from fer_core.training.resume import is_resumable
@@ -92,6 +92,7 @@ def launch(
     runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": preset},
                     queued=time.time(), preset=preset, sweep=sweep, backend=backend.name)
     try:
+        overrides.copy_into_run(run_dir, config.data or None)  # a Ray node has no cache of ours
         backend.submit(run_dir)
     except FerError as err:
         runs.finish(run_dir, "failed", error=str(err))

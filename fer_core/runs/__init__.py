@@ -67,6 +67,7 @@ class RunFiles:
     tensorboard = property(lambda self: self.root / "tensorboard")
     model_card = property(lambda self: self.root / "MODEL_CARD.md")  # Mitchell et al. 2019
     export = property(lambda self: self.root / "export")  # deployable models, export.json
+    overrides = property(lambda self: self.root / "label_overrides.json")  # copied at launch
 
     @property
     def lock(self) -> Path:

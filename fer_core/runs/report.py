@@ -27,6 +27,7 @@ import pandas as pd
 from PIL import Image
 
 from fer_core import runs
+from fer_core.data import overrides
 from fer_core.data.leakage import LeakageCaveat
 from fer_core.errors import RunError
 from fer_core.runs import wording
@@ -415,6 +416,10 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
         parts.append(f'<p class="unusable"><b>{_esc(judged.text)}</b></p>')
     if info.state == "failed" and info.status.error:
         parts.append(f'<p class="note">Error: {_esc(info.status.error)}</p>')
+    relabelled = overrides.run_summary(runs.RunRecord.from_json(runs.read_json(
+        runs.files(info.path).config)))
+    if relabelled:
+        parts.append(f'<p class="meta">{_esc(relabelled)}</p>')
     parts.append(_curves_html(history))
     metrics = info.metrics or {}
     split = "test" if "test" in metrics else "val" if "val" in metrics else None

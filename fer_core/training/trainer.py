@@ -29,7 +29,7 @@ import numpy as np
 
 from fer_core import device, runs, settings, tracking
 from fer_core.config import TrainConfig
-from fer_core.data import Dataset
+from fer_core.data import Dataset, load_dataset, overrides
 from fer_core.runs.evaluation import evaluate_model
 from fer_core.training import resume
 from fer_core.training.augment import build_augmenter
@@ -93,7 +93,8 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
 
     policy = device.precision_policy(config.mixed_precision)
     with device.configured(policy=policy, seed=config.seed):
-        data = prepare_data(config, dataset)
+        data = prepare_data(config, overrides.apply_for_run(
+            run_dir, dataset or load_dataset(config.data or None)))
         log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
                  ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
         _record_environment(run_dir, config, data, policy=policy)  # MLflow's experiment name

@@ -1,0 +1,216 @@
+"""Label overrides: the user's decisions to exclude an image or give it another label.
+
+The user's own files never change. Decisions live in one small JSON file per data set in the
+cache folder (``<cache>/overrides/<fingerprint>.json``), keyed by the data set's fingerprint, and
+the file records that fingerprint too, so a copy that reaches another data set (a run folder
+moved to other data, the data edited after launch) is recognised and ignored with a note
+instead of excluding or relabelling the wrong images.
+
+A launched job takes a copy into its run folder (:func:`copy_into_run`), so a job on a Ray node
+applies exactly what was chosen at launch, and training records what it applied in
+``config.json`` (:func:`apply_for_run`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fer_core import access, atomic, runs, settings
+from fer_core.data.dataset import Dataset
+from fer_core.emotions import canonical_emotion
+from fer_core.errors import DataError
+
+log = logging.getLogger("fer_core.data")
+
+RECORD_KEY = "label_overrides"  # config.json's key for what training applied
+
+
+@dataclass(frozen=True)
+class LabelOverrides:
+    """Which images (by id) to leave out and which to train under another label."""
+
+    fingerprint: str
+    exclude: tuple[str, ...] = ()
+    relabel: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.exclude or self.relabel)
+
+    @classmethod
+    def from_json(cls, data: Any) -> LabelOverrides:
+        data = data if isinstance(data, dict) else {}
+        exclude = data.get("exclude") if isinstance(data.get("exclude"), list) else []
+        relabel = data.get("relabel") if isinstance(data.get("relabel"), dict) else {}
+        return cls(fingerprint=str(data.get("fingerprint") or ""),
+                   exclude=tuple(sorted({str(i) for i in exclude})),
+                   relabel={str(k): str(v) for k, v in sorted(relabel.items())})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "exclude": list(self.exclude),
+                "relabel": dict(self.relabel)}
+
+    def choice(self, image_id: str) -> str | None:
+        """``"exclude"``, the new label, or ``None`` when the image is as given."""
+        if image_id in self.exclude:
+            return "exclude"
+        return self.relabel.get(image_id)
+
+    def with_exclude(self, image_id: str) -> LabelOverrides:
+        relabel = {k: v for k, v in self.relabel.items() if k != image_id}
+        return replace(self, exclude=tuple(sorted({*self.exclude, image_id})), relabel=relabel)
+
+    def with_relabel(self, image_id: str, label: str) -> LabelOverrides:
+        exclude = tuple(i for i in self.exclude if i != image_id)
+        return replace(self, exclude=exclude, relabel=dict(sorted({**self.relabel,
+                                                                   image_id: label}.items())))
+
+    def without(self, image_id: str) -> LabelOverrides:
+        """The image back as given (undo)."""
+        return replace(self, exclude=tuple(i for i in self.exclude if i != image_id),
+                       relabel={k: v for k, v in self.relabel.items() if k != image_id})
+
+
+# --- the user's file in the cache folder ---------------------------------------------------------
+
+def overrides_path(fingerprint: str) -> Path:
+    return settings.cache_dir() / "overrides" / f"{fingerprint}.json"
+
+
+def load(fingerprint: str) -> LabelOverrides:
+    """The data set's overrides (empty when none were made)."""
+    found, _ = read_file(overrides_path(fingerprint), fingerprint)
+    return found or LabelOverrides(fingerprint)
+
+
+def save(overrides: LabelOverrides) -> Path:
+    access.ensure_writable("Changing label overrides")
+    path = overrides_path(overrides.fingerprint)
+    atomic.write_json(path, overrides.to_json())
+    return path
+
+
+def exclude(ds: Dataset, image_id: str) -> LabelOverrides:
+    """Leave one image out of training from now on."""
+    _known_image(ds, image_id)
+    changed = load(ds.fingerprint).with_exclude(image_id)
+    save(changed)
+    return changed
+
+
+def relabel(ds: Dataset, image_id: str, label: str) -> LabelOverrides:
+    """Train on one image under ``label`` from now on."""
+    _known_image(ds, image_id)
+    name = canonical_emotion(label) or label
+    if name not in ds.classes:
+        raise DataError(f"label must be one of {', '.join(ds.classes)}; got {label!r}.")
+    changed = load(ds.fingerprint).with_relabel(image_id, name)
+    save(changed)
+    return changed
+
+
+def restore(ds: Dataset, image_id: str) -> LabelOverrides:
+    """Undo: the image trains as given again."""
+    changed = load(ds.fingerprint).without(image_id)
+    save(changed)
+    return changed
+
+
+def _known_image(ds: Dataset, image_id: str) -> None:
+    if not (ds.index["id"] == image_id).any():
+        raise DataError(f"image must be one of the data set's ids; got {image_id!r}.")
+
+
+def read_file(path: Path, fingerprint: str) -> tuple[LabelOverrides | None, str | None]:
+    """The overrides in ``path`` if they belong to the data set with ``fingerprint``; else
+    ``None`` and, when the file was for another data set, a note that says so."""
+    data = runs.read_json(path)
+    if data is None:
+        return None, None
+    found = LabelOverrides.from_json(data)
+    if found.fingerprint != fingerprint:
+        return None, (f"Label overrides in {path.name} were made for another data set "
+                      f"(fingerprint {found.fingerprint[:12] or 'missing'}, this one "
+                      f"{fingerprint[:12]}); they were ignored, not applied.")
+    return found, None
+
+
+# --- applying them -------------------------------------------------------------------------------
+
+def apply(ds: Dataset, overrides: LabelOverrides) -> tuple[Dataset, dict[str, int]]:
+    """The data set with images left out and relabelled; how many of each were applied
+    (ids the data set lacks, or labels it has no class for, are skipped)."""
+    ids = ds.index["id"]
+    dropped = ids.isin(overrides.exclude).to_numpy()
+    relabels = {k: v for k, v in overrides.relabel.items() if v in ds.classes}
+    changed = ids.map(relabels)
+    moved = (changed.notna() & ~dropped).to_numpy()
+    index = ds.index.copy()
+    index.loc[moved, "label"] = changed[moved]
+    out = replace(ds, index=index).subset(~dropped)
+    return out, {"excluded": int(dropped.sum()), "relabelled": int(moved.sum())}
+
+
+def data_fingerprint(data: str | Path | None) -> str:
+    """The fingerprint of the data set a config names (``None``: FER_DATA_DIR or the demo),
+    from its file listing only: no image is decoded."""
+    from fer_core.data.sources import index_source
+
+    path = data or settings.data_dir()
+    if not path:
+        from fer_core.data.demo import demo_dataset_dir
+
+        path = demo_dataset_dir()
+    return index_source(Path(path), cache_root=settings.cache_dir()).fingerprint
+
+
+def copy_into_run(run_dir: Path, data: str | Path | None) -> int:
+    """Copy the data set's overrides into a new run folder; return how many decisions.
+
+    Data this machine cannot read (a path that exists only on the cluster's nodes) has no
+    overrides here, as none could have been chosen: nothing is copied and the launch goes on.
+    """
+    try:
+        fingerprint = data_fingerprint(data)
+    except DataError:
+        return 0
+    chosen = load(fingerprint)
+    if chosen:
+        atomic.write_json(runs.files(run_dir).overrides, chosen.to_json())
+    return len(chosen.exclude) + len(chosen.relabel)
+
+
+def apply_for_run(run_dir: Path, ds: Dataset) -> Dataset:
+    """Apply the run folder's overrides to the data it trains on and record in
+    ``config.json`` what was applied, or why a file there was not."""
+    found, note = read_file(runs.files(run_dir).overrides, ds.fingerprint)
+    if note:
+        log.warning(note)
+        _record(run_dir, {"excluded": 0, "relabelled": 0, "ignored": note})
+        return ds
+    if found is None:
+        return ds
+    out, counts = apply(ds, found)
+    log.info("Label overrides: %d images excluded, %d relabelled.", counts["excluded"],
+             counts["relabelled"])
+    _record(run_dir, {**counts, "exclude": list(found.exclude), "relabel": dict(found.relabel)})
+    return out
+
+
+def _record(run_dir: Path, block: dict[str, Any]) -> None:
+    record = runs.read_config(run_dir)
+    runs.write_config(run_dir, replace(record, extra={**record.extra, RECORD_KEY: block}))
+
+
+def run_summary(record: Any) -> str | None:
+    """One sentence on a run's overrides for the report, from its ``config.json`` record."""
+    extra = getattr(record, "extra", None) or {}
+    block = extra.get(RECORD_KEY)
+    if not isinstance(block, dict):
+        return None
+    if block.get("ignored"):
+        return str(block["ignored"])
+    return (f"Label overrides: {int(block.get('excluded', 0)):,} images excluded and "
+            f"{int(block.get('relabelled', 0)):,} relabelled before training.")

@@ -1,0 +1,128 @@
+"""The Explore page's Suspect labels tab: start the pass, follow it, and decide per image.
+
+The pass trains models, so it runs as its own process (``fer_core.data.suspects``) and this tab
+only reads its ``progress.json`` and ``suspects.csv``; both live in the cache folder under the
+data set's fingerprint, so a rerun, a new session or an app restart shows the last result again
+without re-running it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from fer_core import settings
+from fer_core.data import Dataset, overrides, suspects
+from fer_core.errors import FerError
+from ui.state import data_path, keep_valid, mtime
+from views import explore as explore_views
+from views import suspects as views
+
+PER_PAGE = 24
+COLUMNS = 4
+ZOOM = 2
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _table(fingerprint: str, stamp: float) -> pd.DataFrame | None:
+    return suspects.read_suspects(fingerprint)
+
+
+def render_suspects(ds: Dataset) -> None:
+    """The whole tab: a finished pass's gallery, a running pass's progress, or a start button."""
+    st.caption("Images whose label a model trained without them disagrees with most "
+               "(out-of-fold predictions ranked by cleanlab's confident learning). Exclude an "
+               "image or relabel it: your files never change; the choice is stored for this "
+               "data set and applied to jobs launched from now on.")
+    progress = suspects.read_progress(ds.fingerprint)
+    running = progress.get("state") == "running"
+    _follow(ds.fingerprint, running)
+    if progress.get("state") == "failed":
+        st.error(f"The last pass failed: {progress.get('error')}", icon=":material/error:")
+    table = _table(ds.fingerprint, mtime(suspects.csv_path(ds.fingerprint)))
+    label = "Find suspect labels again" if table is not None else "Find suspect labels"
+    if st.button(label, key="explore.suspects_start", disabled=running or settings.read_only(),
+                 icon=":material/search:",
+                 help=f"Trains {suspects.DEFAULT_FOLDS} quick models in the background "
+                      "(minutes on FER-2013)."):
+        _start(ds)
+    if table is None:
+        if not running:
+            st.info("No pass has run on this data set yet.", icon=":material/info:")
+        return
+    _gallery(ds, table, progress.get("n_images"))
+
+
+@st.fragment(run_every=2)
+def _poll(fingerprint: str) -> None:
+    progress = suspects.read_progress(fingerprint)
+    if progress.get("state") != "running":
+        st.rerun()  # the pass ended: the whole tab shows its result
+    fraction, text = views.progress_text(progress)
+    st.progress(fraction, text=text)
+
+
+def _follow(fingerprint: str, running: bool) -> None:
+    if running:
+        _poll(fingerprint)
+
+
+def _start(ds: Dataset) -> None:
+    try:
+        suspects.check_folds(ds, suspects.DEFAULT_FOLDS)
+        suspects.start_in_background(data_path(), fingerprint=ds.fingerprint)
+    except FerError as err:
+        st.error(str(err))
+        return
+    st.rerun()
+
+
+def _gallery(ds: Dataset, table: pd.DataFrame, n_images: int | None) -> None:
+    chosen = overrides.load(ds.fingerprint)
+    st.markdown(views.summary_text(table, n_images, chosen))
+    left, middle, right = st.columns(3)
+    filters = {}
+    for column, name, text in ((left, "given", "Given label"),
+                               (middle, "suggested", "Suggested label")):
+        options = views.filter_options(table, name)
+        keep_valid(f"explore.suspects_{name}", options)
+        filters[name] = column.selectbox(text, options, key=f"explore.suspects_{name}")
+    frame = views.gallery_frame(table, ds, chosen, **filters)
+    pages = max((len(frame) - 1) // PER_PAGE + 1, 1)
+    page = right.number_input(f"Page (of {pages})", 1, pages, 1, key="explore.suspects_page")
+    shown = frame.iloc[(page - 1) * PER_PAGE: page * PER_PAGE]
+    if shown.empty:
+        st.write("No suspects match these filters.")
+    for start in range(0, len(shown), COLUMNS):
+        for column, row in zip(st.columns(COLUMNS), shown.iloc[start:start + COLUMNS]
+                               .itertuples(), strict=False):
+            _card(column, ds, row)
+
+
+def _card(column, ds: Dataset, row) -> None:
+    with column:
+        st.image(explore_views.upscale(ds.images[row.row], ZOOM), caption=views.caption(row),
+                 width=ZOOM * settings.IMAGE_SIZE)
+        buttons = st.columns(3)
+        disabled = settings.read_only()
+        buttons[0].button("Exclude", key=f"explore.suspects_x.{row.file}", disabled=disabled,
+                          on_click=_decide, args=(ds, row.file, None), help="Leave it out")
+        buttons[1].button("Relabel", key=f"explore.suspects_r.{row.file}", disabled=disabled,
+                          on_click=_decide, args=(ds, row.file, row.suggested),
+                          help=f"Train on it as {row.suggested}")
+        buttons[2].button("Undo", key=f"explore.suspects_u.{row.file}",
+                          disabled=disabled or not row.choice, on_click=_decide,
+                          args=(ds, row.file, ""), help="Back to its given label")
+
+
+def _decide(ds: Dataset, image_id: str, label: str | None) -> None:
+    """Write the choice: ``None`` excludes, ``""`` undoes, a class name relabels."""
+    try:
+        if label is None:
+            overrides.exclude(ds, image_id)
+        elif label:
+            overrides.relabel(ds, image_id, label)
+        else:
+            overrides.restore(ds, image_id)
+    except FerError as err:
+        st.toast(str(err), icon=":material/error:")
