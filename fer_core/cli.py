@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fer_core import settings
+from fer_core import cli_trust, settings
 from fer_core.errors import DataError, FerError, RunError
 
 Handler = Callable[[argparse.Namespace], int | None]  # None: exit status 0
@@ -29,6 +29,8 @@ def _arg(*flags: str, **options: Any) -> Argument:
 JSON = _arg("--json", action="store_true")
 RUN_DIRS = _arg("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
 RUN_ID = _arg("run_id")
+NO_CALIBRATION = _arg("--no-calibration", action="store_true",
+                      help="raw probabilities, without the run's fitted temperature")
 
 
 def _command(sub: argparse._SubParsersAction, name: str, handler: Handler, help_text: str,
@@ -73,10 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--split", default="test", choices=["train", "val", "test"]),
              _arg("--tta", action="store_true", help="average with mirrored images"),
              _arg("--tta-shift", type=int, default=0, metavar="PIXELS",
-                  help="also average over images shifted this far (e.g. 4)"), JSON)
+                  help="also average over images shifted this far (e.g. 4)"), JSON,
+             NO_CALIBRATION)
     _command(sub, "predict", _predict, "emotion probabilities for face images",
              _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("images", type=Path, nargs="+", metavar="IMAGE"), JSON)
+             _arg("images", type=Path, nargs="+", metavar="IMAGE"), JSON, NO_CALIBRATION)
+    _command(sub, "explain", cli_trust.explain, "Grad-CAM overlays: where each face's "
+             "evidence lies", _arg("run_dir", type=Path, metavar="RUN_DIR"),
+             _arg("images", type=Path, nargs="+", metavar="IMAGE"),
+             _arg("--out", type=Path, required=True, metavar="DIR",
+                  help="folder for the overlay PNGs"),
+             _arg("--class", dest="class_", metavar="NAME",
+                  help="explain this class (default: the predicted one)"), JSON)
+    _command(sub, "calibrate", cli_trust.calibrate, "fit a run's temperature on validation "
+             "(runs trained before calibration existed)", RUN_DIRS, JSON)
     runs_ = _group(sub, "runs", "list run folders")
     _command(runs_, "list", _runs_list, "every run, newest first", JSON)
     _command(runs_, "export-mlflow", _runs_export_mlflow,
@@ -188,7 +200,8 @@ def _train(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from fer_core.runs.evaluation import evaluate_ensemble, evaluate_run
 
-    options = {"data": args.data, "split": args.split, "tta": args.tta, "shift": args.tta_shift}
+    options = {"data": args.data, "split": args.split, "tta": args.tta, "shift": args.tta_shift,
+               "calibration": not args.no_calibration}
     if args.ensemble:
         result = evaluate_ensemble(args.run_dirs, **options)
     elif len(args.run_dirs) == 1:
@@ -199,6 +212,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         print_json(result)
         return
     _print_scores(args.split, result)
+    cli_trust.print_calibration(result)
     for pair in result["most_confused"][:3]:
         print(f"  {pair['true']} taken for {pair['predicted']}: {pair['count']} times")
 
@@ -215,7 +229,8 @@ def _predict(args: argparse.Namespace) -> None:
             faces.append(decode_image(path)[0])
         except (ValueError, FileNotFoundError) as err:
             raise DataError(f"{path} could not be read as an image: {err}.") from err
-    classes, proba = predict_images([args.run_dir], np.stack(faces))
+    classes, proba = predict_images([args.run_dir], np.stack(faces),
+                                    calibration=not args.no_calibration)
     results = [
         {"image": str(path), "prediction": classes[int(p.argmax())],
          "probabilities": {c: round(float(v), 4) for c, v in zip(classes, p, strict=True)}}

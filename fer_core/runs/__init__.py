@@ -63,6 +63,7 @@ class RunFiles:
     log = property(lambda self: self.root / "log.txt")  # everything the job printed
     backup = property(lambda self: self.root / "backup")  # resumable training state
     tensorboard = property(lambda self: self.root / "tensorboard")
+    calibration = property(lambda self: self.root / "calibration.json")  # fitted temperature
 
     @property
     def lock(self) -> Path:

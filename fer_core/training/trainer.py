@@ -111,6 +111,10 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
     metrics.update(seconds=round(time.monotonic() - started, 1), epochs=clock.done,
                    best_epoch=trainer.best.epoch, cancelled=stop.requested)
     runs.write_metrics(run_dir, metrics)
+    if "val" in metrics:  # the temperature Predict, evaluate and predict apply by default
+        from fer_core.runs.calibration import fit_run
+
+        fit_run(run_dir)
     return metrics
 
 
