@@ -133,21 +133,27 @@ class GradCam:
         self._grad_model = keras.Model(model.inputs, [_outer_output(model, feature), scores,
                                                       model.outputs[0]])
 
-    def __call__(self, images: np.ndarray, *, class_index: int | None = None,
+    def __call__(self, images: np.ndarray, *, class_index: int | np.ndarray | None = None,
                  batch_size: int = 64) -> Explanation:
-        """Maps for (N, 48, 48) uint8 faces: each face's predicted class, or ``class_index``."""
+        """Maps for (N, 48, 48) uint8 faces: each face's predicted class, or ``class_index``
+        (one class for all faces, or one per face)."""
         images = np.asarray(images)
         if images.ndim == 2:
             images = images[None]
         n_classes = int(self.model.outputs[0].shape[-1])
-        if class_index is not None and not 0 <= class_index < n_classes:
-            raise ExplainError(f"class_index must be in 0..{n_classes - 1}; got {class_index}.")
-        parts = [self._batch(images[i:i + batch_size], class_index)
+        chosen = None
+        if class_index is not None:
+            chosen = np.broadcast_to(np.asarray(class_index, dtype=np.int32), (len(images),))
+            if chosen.size and not (chosen.min() >= 0 and chosen.max() < n_classes):
+                raise ExplainError(f"class_index must be in 0..{n_classes - 1}; got "
+                                   f"{class_index}.")
+        parts = [self._batch(images[i:i + batch_size],
+                             None if chosen is None else chosen[i:i + batch_size])
                  for i in range(0, len(images), batch_size)]
         maps, chosen, proba = (np.concatenate(p) for p in zip(*parts, strict=True))
         return Explanation(maps, chosen, proba, self.layer)
 
-    def _batch(self, images: np.ndarray, class_index: int | None
+    def _batch(self, images: np.ndarray, class_index: np.ndarray | None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         import tensorflow as tf
 
@@ -160,7 +166,7 @@ class GradCam:
                 scores = tf.math.log(tf.maximum(scores, 1e-7))
             proba = tf.cast(proba, tf.float32)
             chosen = (tf.argmax(proba, axis=1, output_type=tf.int32) if class_index is None
-                      else tf.fill([tf.shape(x)[0]], class_index))
+                      else tf.constant(class_index, dtype=tf.int32))
             target = tf.gather(scores, chosen, batch_dims=1)
         # Per face: faces do not mix in inference mode. Mixed precision: math in float32.
         grads = tf.cast(tape.gradient(target, fmap), tf.float32)
