@@ -17,7 +17,7 @@ from fer_core.data import Dataset, load_dataset
 from fer_core.errors import FerError
 from fer_core.runs import archive as export
 from fer_core.runs import report
-from ui import state
+from ui import state, trust
 from views import run_charts
 
 IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun never re-imports
@@ -48,8 +48,8 @@ def main() -> None:
     _warn_incomplete(selected)
     focus = _pick_focus(selected)
 
-    curves, compare, errors, gallery, share = st.tabs(
-        ["Learning curves", "Comparison", "Errors", "Gallery", "Share"]
+    curves, compare, errors, calibrated, gallery, share = st.tabs(
+        ["Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Share"]
     )
     with curves:
         _render_curves(focus)
@@ -57,6 +57,8 @@ def main() -> None:
         _render_comparison(selected)
     with errors:
         split = _render_errors(focus)
+    with calibrated:
+        trust.render_calibration(focus.path)
     with share:  # before the gallery, which stops the page if the data set cannot be read
         _render_share(selected, focus)
     with gallery:
@@ -216,6 +218,7 @@ def _render_gallery(run: runs.RunInfo, split: str | None) -> None:
     pred = columns[1].multiselect("Predicted class", classes, key="results.g_pred",
                                   placeholder="any")
     errors_only = columns[2].checkbox("Errors only", key="results.g_errors")
+    explain = st.toggle("Show Grad-CAM (where each face's evidence lies)", key="results.g_cam")
     order = columns[3].selectbox("Sort", list(SORTS), key="results.g_sort")
     count = columns[4].number_input("Show", 8, 200, 32, step=8, key="results.g_count")
     if true:
@@ -232,11 +235,13 @@ def _render_gallery(run: runs.RunInfo, split: str | None) -> None:
     if len(found) < len(rows):
         st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data "
                    "set.")
-    for start in range(0, min(count, len(found)), GALLERY_COLUMNS):
+    shown = found.iloc[:count]
+    heat = trust.overlays(run.path, ds.images[shown["position"].to_numpy()]) if explain else None
+    for start in range(0, len(shown), GALLERY_COLUMNS):
         cells = st.columns(GALLERY_COLUMNS)
-        for cell, row in zip(cells, found.iloc[start:start + GALLERY_COLUMNS].itertuples(),
-                             strict=False):
-            cell.image(ds.images[row.position], width=96)
+        for k, (cell, row) in enumerate(zip(
+                cells, shown.iloc[start:start + GALLERY_COLUMNS].itertuples(), strict=False)):
+            cell.image(heat[start + k] if heat else ds.images[row.position], width=96)
             cell.markdown(_caption(row.true, row.pred, row.confidence))
 
 

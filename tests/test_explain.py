@@ -32,7 +32,7 @@ def _check_maps(backbone: str, n_faces: int) -> tuple[object, object]:
     # Our CNNs: the last conv block's activation; ImageNet ones: the nested backbone's output.
     assert cam.layer == _EXPECTED_LAYER.get(backbone, fer.backbone.name if fer.backbone else "")
     assert result.maps.shape == (n_faces, 48, 48) and result.maps.dtype == np.float32
-    assert 0.0 <= result.maps.min() and result.maps.max() <= 1.0
+    assert result.maps.min() >= 0.0 and result.maps.max() <= 1.0
     np.testing.assert_array_equal(result.class_indices, result.probabilities.argmax(axis=1))
     return fer, result
 

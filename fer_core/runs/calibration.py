@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from fer_core import atomic, runs
 from fer_core.calibration import apply_temperature, calibration_scores, fit_temperature
@@ -79,3 +80,40 @@ def calibrate_proba(run_dir: Path, proba: np.ndarray) -> tuple[np.ndarray, float
     if temperature is None:
         return proba, None
     return apply_temperature(proba, temperature), temperature
+
+
+def reliability_frame(run_dir: Path) -> pd.DataFrame:
+    """The reliability bins of validation and test, before and after the run's temperature:
+    one row per (split, version, bin), for the reliability diagram of Results and the report.
+    Empty for a run without predictions."""
+    from fer_core.calibration import reliability_table
+
+    temperature = run_temperature(run_dir)
+    frames = []
+    for split in ("val", "test"):
+        arrays = split_arrays(run_dir, split)
+        if arrays is None:
+            continue
+        labels, proba, _ = arrays
+        versions = {"uncalibrated": proba}
+        if temperature is not None:
+            versions[f"temperature {temperature:.2f}"] = apply_temperature(proba, temperature)
+        for version, values in versions.items():
+            frames.append(reliability_table(labels, values).assign(split=split, version=version))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def scores_frame(run_dir: Path) -> pd.DataFrame:
+    """ECE, Brier and NLL per split, before and after scaling (after: only when fitted)."""
+    record = read_calibration(run_dir)
+    rows = []
+    for split in ("val", "test"):
+        arrays = split_arrays(run_dir, split)
+        if arrays is None:
+            continue
+        stored = (record or {}).get("scores", {}).get(split, {})
+        before = stored.get("before") or calibration_scores(arrays[0], arrays[1])
+        rows.append({"split": split, "version": "uncalibrated", **before})
+        if stored.get("after"):
+            rows.append({"split": split, "version": "calibrated", **stored["after"]})
+    return pd.DataFrame(rows)

@@ -28,6 +28,7 @@ from PIL import Image
 
 from fer_core import runs
 from fer_core.errors import RunError
+from fer_core.runs import report_trust
 from fer_core.runs.frames import (
     METRICS,
     SCORE_COLORS,
@@ -384,7 +385,9 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
     confused = most_confused_frame(result)
     if len(confused):
         parts.append("<h3>Most confused</h3>" + _table_html(confused))
+    parts.append(report_trust.calibration_html(info.path))
     parts.append(_gallery_html(info.path, images, split, gallery_size))
+    parts.append(report_trust.gradcam_gallery_html(info.path, images, split, gallery_size))
     return "\n".join(parts)
 
 
