@@ -87,3 +87,11 @@ def test_overlay_is_png_ready_rgb_and_leaves_cold_areas_grey() -> None:
     hot = rgb[:10].reshape(-1, 3).mean(axis=0)
     assert hot[0] > hot[2] + 40  # the peak is red, not grey
     assert to_png(rgb)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gradcam_unknown_method_is_refused() -> None:
+    fer = build_model("fer-cnn", num_classes=7)
+    with pytest.raises(ExplainError, match="method must be one of hirescam, gradcam"):
+        GradCam(fer.model, method="saliency")
+    classic = GradCam(fer.model, method="gradcam")(_faces(2))
+    assert classic.maps.shape == (2, 48, 48)

@@ -1,7 +1,18 @@
 """Grad-CAM (Selvaraju et al. 2017): where in the face the evidence for a class lies.
 
 The map is the last convolutional feature map weighted by the gradient of the class's logit,
-averaged over space, and kept where positive. The last convolutional feature map is found
+summed over channels and kept where positive. Two weightings (``method``):
+
+- ``"hirescam"`` (the default; Draelos & Carin 2020): each position's activations times the
+  gradient at that position. On a backbone that ends in global average pooling and a dense
+  layer (every ImageNet backbone here) this is exactly Grad-CAM's map, up to scale. On FER
+  Studio's own CNNs, which flatten the feature map into a dense layer so that *where* a
+  feature sits counts, it keeps that "where"; Grad-CAM's spatial average throws it away.
+  Measured on the demo set: the maps' mass on mouth, brows and eyes is 1.15 times a uniform
+  map's with classic Grad-CAM, 1.5 times and more with this (tests/test_explain_proof.py).
+- ``"gradcam"``: the classic: the gradient averaged over space, one weight per channel.
+
+The last convolutional feature map is found
 automatically: in FER Studio's own CNNs it is the last conv block's activation; in an ImageNet
 backbone it is the nested ``keras.applications`` model's output (its last conv stage). The map
 is computed on the pre-softmax logit, so a confident class still gets a gradient.
@@ -120,12 +131,19 @@ def _score_tensor(model: Any) -> tuple[Any, bool]:
     return model.outputs[0], False
 
 
+METHODS = ("hirescam", "gradcam")
+
+
 class GradCam:
     """Grad-CAM for one Keras model; build once, call on as many batches as needed."""
 
-    def __init__(self, model: Any, *, layer: str | None = None) -> None:
+    def __init__(self, model: Any, *, layer: str | None = None,
+                 method: str = "hirescam") -> None:
         import keras
 
+        if method not in METHODS:
+            raise ExplainError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+        self.method = method
         self.model = model
         feature = model.get_layer(layer) if layer else find_feature_layer(model)
         self.layer = feature.name
@@ -171,8 +189,9 @@ class GradCam:
         # Per face: faces do not mix in inference mode. Mixed precision: math in float32.
         grads = tf.cast(tape.gradient(target, fmap), tf.float32)
         fmap = tf.cast(fmap, tf.float32)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(weights * fmap, axis=-1))[..., None]
+        if self.method == "gradcam":
+            grads = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(grads * fmap, axis=-1))[..., None]
         cam = tf.image.resize(cam, images.shape[1:3], method="bilinear")[..., 0]
         peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
         cam = tf.math.divide_no_nan(cam, peak)
