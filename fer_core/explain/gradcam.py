@@ -144,6 +144,7 @@ class GradCam:
         if method not in METHODS:
             raise ExplainError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
         self.method = method
+        self._compiled: Any = None  # the tf.function of _maps, traced on first use
         self.model = model
         feature = model.get_layer(layer) if layer else find_feature_layer(model)
         self.layer = feature.name
@@ -175,7 +176,18 @@ class GradCam:
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         import tensorflow as tf
 
-        x = tf.convert_to_tensor(images[..., None].astype(np.float32))
+        if self._compiled is None:  # a graph: per call, eager mode costs more than the maths
+            self._compiled = tf.function(self._maps, reduce_retracing=True)
+        chosen = np.full(len(images), -1, np.int32) if class_index is None else class_index
+        cam, picked, proba = self._compiled(
+            tf.convert_to_tensor(images[..., None].astype(np.float32)),
+            tf.convert_to_tensor(np.asarray(chosen, dtype=np.int32)))
+        return cam.numpy().astype(np.float32), picked.numpy(), proba.numpy()
+
+    def _maps(self, x: Any, chosen: Any) -> tuple[Any, Any, Any]:
+        """Maps, classes explained and probabilities; ``chosen`` -1: the predicted class."""
+        import tensorflow as tf
+
         with tf.GradientTape() as tape:
             tape.watch(x)  # a model with no trainable weights still records its graph
             fmap, scores, proba = self._grad_model(x, training=False)
@@ -183,8 +195,7 @@ class GradCam:
             if not self._logits:
                 scores = tf.math.log(tf.maximum(scores, 1e-7))
             proba = tf.cast(proba, tf.float32)
-            chosen = (tf.argmax(proba, axis=1, output_type=tf.int32) if class_index is None
-                      else tf.constant(class_index, dtype=tf.int32))
+            chosen = tf.where(chosen < 0, tf.argmax(proba, axis=1, output_type=tf.int32), chosen)
             target = tf.gather(scores, chosen, batch_dims=1)
         # Per face: faces do not mix in inference mode. Mixed precision: math in float32.
         grads = tf.cast(tape.gradient(target, fmap), tf.float32)
@@ -192,7 +203,6 @@ class GradCam:
         if self.method == "gradcam":
             grads = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
         cam = tf.nn.relu(tf.reduce_sum(grads * fmap, axis=-1))[..., None]
-        cam = tf.image.resize(cam, images.shape[1:3], method="bilinear")[..., 0]
+        cam = tf.image.resize(cam, tf.shape(x)[1:3], method="bilinear")[..., 0]
         peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
-        cam = tf.math.divide_no_nan(cam, peak)
-        return cam.numpy().astype(np.float32), chosen.numpy(), proba.numpy()
+        return tf.math.divide_no_nan(cam, peak), chosen, proba
