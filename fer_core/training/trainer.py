@@ -112,9 +112,13 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
                    best_epoch=trainer.best.epoch, cancelled=stop.requested)
     runs.write_metrics(run_dir, metrics)
     if "val" in metrics:  # the temperature Predict, evaluate and predict apply by default
+        from fer_core.errors import FerError
         from fer_core.runs.calibration import fit_run
 
-        fit_run(run_dir)
+        try:
+            fit_run(run_dir)
+        except FerError as err:  # the trained model matters more: keep it, say why
+            log.warning("No temperature fitted: %s", err)
     return metrics
 
 
