@@ -98,6 +98,16 @@ def test_training_stores_a_temperature_that_evaluate_and_predict_apply(
     assert calibrated["accuracy"] == plain["accuracy"]  # the same predicted classes
     assert plain["calibration"]["ece"] != calibrated["calibration"]["ece"]
 
+    # an ensemble fits its own temperature on the validation split's averaged probabilities
+    twin = shutil.copytree(run_dir, tmp_path / "twin")
+    assert main(["evaluate", "--ensemble", str(run_dir), str(twin), "--json"]) == 0
+    ensemble = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", "--ensemble", str(run_dir), str(twin), "--json",
+                 "--no-calibration"]) == 0
+    raw_ensemble = json.loads(capsys.readouterr().out)
+    assert ensemble["temperature"] > 0 and raw_ensemble["temperature"] is None
+    assert ensemble["confusion_matrix"] == raw_ensemble["confusion_matrix"]  # same classes
+
 
 def test_calibrate_command_fits_an_older_run_and_refuses_one_without_predictions(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
