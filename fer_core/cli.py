@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fer_core import settings
+from fer_core import cli_trust, settings
 from fer_core.errors import FerError, RunError
 
 Handler = Callable[[argparse.Namespace], int | None]  # None: exit status 0
@@ -29,6 +29,8 @@ def _arg(*flags: str, **options: Any) -> Argument:
 JSON = _arg("--json", action="store_true")
 RUN_DIRS = _arg("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
 RUN_ID = _arg("run_id")
+NO_CALIBRATION = _arg("--no-calibration", action="store_true",
+                      help="raw probabilities, without the run's fitted temperature")
 
 
 def _command(sub: argparse._SubParsersAction, name: str, handler: Handler, help_text: str,
@@ -84,13 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--split", default="test", choices=["train", "val", "test"]),
              _arg("--tta", action="store_true", help="average with mirrored images"),
              _arg("--tta-shift", type=int, default=0, metavar="PIXELS",
-                  help="also average over images shifted this far (e.g. 4)"), JSON)
+                  help="also average over images shifted this far (e.g. 4)"), JSON,
+             NO_CALIBRATION)
     _command(sub, "predict", _predict, "find the faces in photos and classify each",
              _arg("run_dir", type=Path, metavar="RUN_DIR"),
              _arg("images", type=Path, nargs="+", metavar="IMAGE"),
              _arg("--whole", action="store_true",
                   help="no face found: use the whole photo (its centre square) as the face"),
-             JSON)
+             JSON, NO_CALIBRATION)
+    _command(sub, "explain", cli_trust.explain, "Grad-CAM overlays: where each face's "
+             "evidence lies", _arg("run_dir", type=Path, metavar="RUN_DIR"),
+             _arg("images", type=Path, nargs="+", metavar="IMAGE"),
+             _arg("--out", type=Path, required=True, metavar="DIR",
+                  help="folder for the overlay PNGs"),
+             _arg("--class", dest="class_", metavar="NAME",
+                  help="explain this class (default: the predicted one)"), JSON)
+    _command(sub, "calibrate", cli_trust.calibrate, "fit a run's temperature on validation "
+             "(runs trained before calibration existed)", RUN_DIRS, JSON)
     _command(sub, "export", _export, "export a run's model and check it agrees with Keras",
              _arg("run_dir", type=Path, metavar="RUN_DIR"),
              _arg("--format", default="all", choices=[*EXPORT_FORMATS, "all"]),
@@ -254,7 +266,8 @@ def _estimate(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from fer_core.runs.evaluation import evaluate_ensemble, evaluate_run
 
-    options = {"data": args.data, "split": args.split, "tta": args.tta, "shift": args.tta_shift}
+    options = {"data": args.data, "split": args.split, "tta": args.tta, "shift": args.tta_shift,
+               "calibration": not args.no_calibration}
     if args.ensemble:
         result = evaluate_ensemble(args.run_dirs, **options)
     elif len(args.run_dirs) == 1:
@@ -265,6 +278,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         print_json(result)
         return
     _print_scores(args.split, result)
+    cli_trust.print_calibration(result)
     for pair in result["most_confused"][:3]:
         print(f"  {pair['true']} taken for {pair['predicted']}: {pair['count']} times")
 
@@ -272,7 +286,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from fer_core.runs.photos import describe, predict_photos
 
-    results = predict_photos([args.run_dir], args.images, whole=args.whole)
+    results = predict_photos([args.run_dir], args.images, whole=args.whole,
+                             calibration=not args.no_calibration)
     if args.json:
         print_json(results)
         return

@@ -21,7 +21,7 @@ from fer_core.data import faces
 from fer_core.errors import FerError
 from fer_core.runs import evaluation
 from fer_core.runs.baseline import is_unusable, verdict
-from ui import state, video_modes
+from ui import state, trust, video_modes
 from views import run_charts
 
 RUNS_KEY = "predict.runs"
@@ -63,6 +63,14 @@ def main() -> None:
     whole = options[1].toggle("No face found: use the whole photo", key="predict.whole",
                               help="For photos that are face crops already, larger than 48 "
                               "pixels.")
+    more = st.columns(2)
+    calibrated = more[0].toggle("Calibrated probabilities", value=True, key="predict.calibrated",
+                                help="Scale by the run's temperature, fitted on validation, so "
+                                "80% means right about 80% of the time. Never changes the "
+                                "predicted class. Ensembles are shown uncalibrated.")
+    explain = more[1].toggle("Show Grad-CAM", key="predict.gradcam",
+                             help="Where in each face the evidence for the predicted class "
+                             "lies (of the first run, for an ensemble).")
     if not faces.detector_available():
         st.warning("Face detection is not available: this OpenCV ships no Haar cascade "
                    "(opencv-python-headless 5.x). The centre square of each photo is used.")
@@ -76,7 +84,8 @@ def main() -> None:
         st.info("Upload a photo (PNG, JPEG, WebP or BMP) or take one with the camera.")
         return
     for number, (name, data) in enumerate(photos):
-        _render_photo(name, data, chosen, number=number, tta=tta, whole=whole)
+        _render_photo(name, data, chosen, number=number, tta=tta, whole=whole,
+                      calibrated=calibrated, explain=explain)
 
 
 def _newest_usable(infos: list[runs.RunInfo]) -> str:
@@ -111,7 +120,8 @@ def _model(path: str, stamp: float):
 # --- one photo -----------------------------------------------------------------------------------
 
 def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number: int,
-                  tta: bool, whole: bool) -> None:
+                  tta: bool, whole: bool, calibrated: bool = True,
+                  explain: bool = False) -> None:
     """Decode, find faces, classify, draw: the one path for uploads and camera shots."""
     st.subheader(name, divider="gray")
     try:
@@ -137,15 +147,19 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
         classes, proba = evaluation.predict_images(
             [info.path for info in chosen], np.stack(result.crops), tta=tta,
             load_model=lambda path: _model(str(path), state.mtime(runs.files(path).model)),
+            calibration=calibrated,
         )
     except FerError as err:
         st.error(str(err))
         return
+    heat = trust.overlays(chosen[0].path, np.stack(result.crops)) if explain else None
     for face, (crop, probabilities) in enumerate(zip(result.crops, proba, strict=True), 1):
         frame = run_charts.probability_frame(classes, probabilities)
         top = frame.iloc[0]
         left, right = st.columns([1, 4])
         left.image(crop, width=144, caption=f"face {face} (48x48)")
+        if heat:
+            left.image(heat[face - 1], width=144, caption=f"face {face}: Grad-CAM")
         right.markdown(f"Face {face}: **{top['class']}** ({top['probability']:.0%})")
         right.altair_chart(run_charts.probability_chart(frame),
                            key=f"predict.proba.{number}.{face}")

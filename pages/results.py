@@ -21,7 +21,7 @@ from fer_core.runs import report, wording
 from fer_core.runs.baseline import baseline_of_result, is_unusable, verdict
 from ui import export_tab as export_tab_view
 from ui import links as ui_links
-from ui import state, viewer
+from ui import state, trust, viewer
 from ui.run_actions import render_run_actions
 from views import links, run_charts
 
@@ -60,7 +60,7 @@ def main() -> None:
     render_run_actions(focus)
     link_slot = st.container()
 
-    curves, compare, errors, gallery, share, export_tab = st.tabs(
+    curves, compare, errors, calibrated, gallery, share, export_tab = st.tabs(
         list(links.TABS), key=TAB_KEY, on_change="rerun")
     with curves:
         _render_curves(focus)
@@ -68,6 +68,8 @@ def main() -> None:
         _render_comparison(selected)
     with errors:
         split = _render_errors(focus)
+    with calibrated:
+        trust.render_calibration(focus.path)
     with share:  # before the gallery, which stops the page if the data set cannot be read
         _render_share(selected, focus)
     with export_tab:
@@ -249,6 +251,7 @@ def _render_gallery(run: runs.RunInfo, split: str | None) -> None:
     pred = columns[1].multiselect("Predicted class", classes, key="results.g_pred",
                                   placeholder="any")
     errors_only = columns[2].checkbox("Errors only", key="results.g_errors")
+    explain = st.toggle("Show Grad-CAM (where each face's evidence lies)", key="results.g_cam")
     order = columns[3].selectbox("Sort", list(SORTS), key="results.g_sort")
     count = columns[4].number_input("Show", 8, 200, 32, step=8, key="results.g_count")
     if true:
@@ -265,11 +268,13 @@ def _render_gallery(run: runs.RunInfo, split: str | None) -> None:
     if len(found) < len(rows):
         st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data "
                    "set.")
-    for start in range(0, min(count, len(found)), GALLERY_COLUMNS):
+    shown = found.iloc[:count]
+    heat = trust.overlays(run.path, ds.images[shown["position"].to_numpy()]) if explain else None
+    for start in range(0, len(shown), GALLERY_COLUMNS):
         cells = st.columns(GALLERY_COLUMNS)
-        for cell, row in zip(cells, found.iloc[start:start + GALLERY_COLUMNS].itertuples(),
-                             strict=False):
-            cell.image(ds.images[row.position], width=96)
+        for k, (cell, row) in enumerate(zip(
+                cells, shown.iloc[start:start + GALLERY_COLUMNS].itertuples(), strict=False)):
+            cell.image(heat[start + k] if heat else ds.images[row.position], width=96)
             cell.markdown(_caption(row.true, row.pred, row.confidence))
 
 

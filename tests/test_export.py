@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core import runs
+from fer_core import atomic, runs
 from fer_core.cli import main
 from fer_core.export import bundle, parity, runtimes
 from fer_core.export.convert import ExportError
@@ -122,9 +122,9 @@ def test_run_temperature_reads_calibration_else_one(tmp_path):
     run = tmp_path / "run"
     runs.create_run({"backbone": "fer-cnn"}, run_dir=run)
     assert bundle.run_temperature(run) == 1.0
-    runs.write_metrics(run, {"calibration": {"temperature": 1.7}})
+    atomic.write_json(runs.files(run).calibration, {"temperature": 1.7})
     assert bundle.run_temperature(run) == 1.7
-    runs.write_metrics(run, {"calibration": {"temperature": "hot"}})
+    atomic.write_json(runs.files(run).calibration, {"temperature": "hot"})
     assert bundle.run_temperature(run) == 1.0
 
 

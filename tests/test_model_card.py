@@ -62,11 +62,16 @@ def test_bootstrap_intervals_hold_the_point_estimate():
 
 @pytest.mark.slow
 def test_card_shows_calibration_when_the_run_has_it(run):
-    metrics = runs.read_metrics(run)
-    runs.write_metrics(run, {**metrics, "calibration": {"temperature": 1.4,
-                                                        "test": {"ece": 0.031}}})
+    from fer_core.runs.calibration import read_calibration
+
+    record = read_calibration(run)  # fitted on validation when training ended
     text = card.build_card(run, audit_line="Audit: skipped here.").to_markdown()
-    assert "| temperature | 1.4000 |" in text and "| test ece | 0.0310 |" in text
+    assert f"Temperature {record['temperature']:.3f}, fitted on validation" in text
+    before, after = record["scores"]["test"]["before"], record["scores"]["test"]["after"]
+    assert f"| test | {before['n']:,} | {before['ece']:.4f} | {after['ece']:.4f} |" in text
+    runs.files(run).calibration.unlink()
+    text = card.build_card(run, audit_line="Audit: skipped here.").to_markdown()
+    assert "Not measured for this run" in text
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-TABS = ("Learning curves", "Comparison", "Errors", "Gallery", "Share", "Export")
+TABS = ("Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Share", "Export")
 SPLITS = ("test", "val")
 
 

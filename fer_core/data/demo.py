@@ -102,40 +102,77 @@ def _sample_expression(emotion: str, rng: np.random.Generator) -> _Expression:
 
 # --- drawing --------------------------------------------------------------------------------------
 
+PARTS = ("mouth", "brows", "eyes")  # the face parts whose shape carries the emotion
+_MASK_COVERAGE = 0.5  # a 48x48 pixel belongs to a part when the part covers half of it
+
+
 def draw_face(emotion: str, rng: np.random.Generator) -> np.ndarray:
     """Draw one synthetic face showing ``emotion`` as a 48x48 uint8 greyscale image.
 
     All randomness comes from ``rng``, so a seeded generator gives the same face every time;
     that is what makes the demo data set byte-for-byte reproducible.
     """
+    return _render(emotion, rng, masks=None)
+
+
+def draw_face_with_parts(emotion: str, rng: np.random.Generator
+                         ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The face :func:`draw_face` draws from the same ``rng`` (byte for byte), and beside it
+    where its mouth, brows and eyes ended up after the pose: (48, 48) bool masks in
+    :data:`PARTS`. They are the ground truth an explanation of the emotion should point at.
+    """
+    masks = {part: Image.new("L", (_SIZE * _SUPERSAMPLE,) * 2, 0) for part in PARTS}
+    face = _render(emotion, rng, masks=masks)
+    return face, {part: np.asarray(mask.resize((_SIZE, _SIZE), Image.Resampling.BOX))
+                  >= 255 * _MASK_COVERAGE for part, mask in masks.items()}
+
+
+def _render(emotion: str, rng: np.random.Generator,
+            masks: dict[str, Image.Image] | None) -> np.ndarray:
+    """Draw the face; with ``masks``, also paint each part into its mask and pose the masks
+    exactly as the face. The masks draw no random numbers, so the face stays the same."""
     if emotion not in _EXPRESSIONS:
         raise DataError(f"emotion must be one of {', '.join(EMOTIONS)}; got {emotion!r}.")
     expr = _sample_expression(emotion, rng)
-    big = _draw_cartoon(expr, rng)
-    small = _apply_pose(big, rng).resize((_SIZE, _SIZE), Image.Resampling.BOX)
+    big = _draw_cartoon(expr, rng, masks)
+    pose = _sample_pose(rng)
+    small = _warp(big, pose).resize((_SIZE, _SIZE), Image.Resampling.BOX)
+    for part, mask in (masks or {}).items():
+        masks[part] = _warp(mask, pose)
     blur = rng.uniform(0.0, 0.9)
     if blur > 0.25:
         small = small.filter(ImageFilter.GaussianBlur(blur))
     return _apply_photometry(np.asarray(small, dtype=np.float32), rng)
 
 
-def _draw_cartoon(expr: _Expression, rng: np.random.Generator) -> Image.Image:
-    """The face, upright and centred, at ``_SUPERSAMPLE`` times the final size."""
+def _draw_cartoon(expr: _Expression, rng: np.random.Generator,
+                  masks: dict[str, Image.Image] | None = None) -> Image.Image:
+    """The face, upright and centred, at ``_SUPERSAMPLE`` times the final size; each part
+    also painted white into its mask when ``masks`` are given."""
     k = _SUPERSAMPLE
     background = rng.uniform(30, 210)
     skin = rng.uniform(110, 225)
     ink = max(skin - rng.uniform(70, 110), 0.0)  # brows, lids, lips: darker than the skin
     img = Image.new("L", (_SIZE * k, _SIZE * k), int(background))
     draw = ImageDraw.Draw(img)
+    pens = {part: ImageDraw.Draw(mask) for part, mask in (masks or {}).items()}
 
     def px(x: float, y: float) -> tuple[float, float]:
         return (x * k, y * k)
 
-    def ellipse(cx: float, cy: float, rx: float, ry: float, fill: float) -> None:
-        draw.ellipse([px(cx - rx, cy - ry), px(cx + rx, cy + ry)], fill=int(fill))
+    def ellipse(cx: float, cy: float, rx: float, ry: float, fill: float,
+                part: str | None = None) -> None:
+        box = [px(cx - rx, cy - ry), px(cx + rx, cy + ry)]
+        draw.ellipse(box, fill=int(fill))
+        if part in pens:
+            pens[part].ellipse(box, fill=255)
 
-    def line(points: list[tuple[float, float]], fill: float, width: float) -> None:
-        draw.line([px(x, y) for x, y in points], fill=int(fill), width=max(1, round(width * k)))
+    def line(points: list[tuple[float, float]], fill: float, width: float,
+             part: str | None = None) -> None:
+        scaled, pixels = [px(x, y) for x, y in points], max(1, round(width * k))
+        draw.line(scaled, fill=int(fill), width=pixels)
+        if part in pens:
+            pens[part].line(scaled, fill=255, width=pixels)
 
     cx, cy = 24.0, 24.5
     fw = rng.uniform(*_FACE_HALF_WIDTH)
@@ -156,17 +193,18 @@ def _draw_cartoon(expr: _Expression, rng: np.random.Generator) -> Image.Image:
     iris = max(ink - 10, 0.0)
     for side in (-1, 1):
         ex = cx + side * 6.5 * s
-        ellipse(ex, eye_y, eye_rx, eye_ry, sclera)
+        ellipse(ex, eye_y, eye_rx, eye_ry, sclera, "eyes")
         r = min(1.5 * s, eye_ry)
         ellipse(ex + rng.normal(0, 0.3), eye_y, r, r, iris)
-        line([(ex - eye_rx, eye_y), (ex, eye_y - eye_ry), (ex + eye_rx, eye_y)], ink, 0.8 * s)
+        line([(ex - eye_rx, eye_y), (ex, eye_y - eye_ry), (ex + eye_rx, eye_y)], ink, 0.8 * s,
+             "eyes")
 
     # brows: the inner end moves with brow_slant, the outer end a little the other way
     brow_y = eye_y - (4.5 + expr.brow_raise) * s
     for side in (-1, 1):
         inner = (cx + side * 2.5 * s, brow_y + expr.brow_slant * s)
         outer = (cx + side * 10.0 * s, brow_y - 0.35 * expr.brow_slant * s)
-        line([inner, outer], ink, 1.5 * _STROKE * s)
+        line([inner, outer], ink, 1.5 * _STROKE * s, "brows")
 
     # nose, with wrinkles across the bridge for disgust (and a little for anger)
     nose_y = cy + 5.0 * s
@@ -179,12 +217,13 @@ def _draw_cartoon(expr: _Expression, rng: np.random.Generator) -> Image.Image:
             line([(cx + side * s, wy), (cx + side * 2.5 * s, wy + 1.2 * s)], ink,
                  0.7 * s * expr.wrinkle)
 
-    _draw_mouth(draw, expr, cx, cy + 11.0 * s, s, ink, rng)
+    _draw_mouth(draw, expr, cx, cy + 11.0 * s, s, ink, rng, pens.get("mouth"))
     return img
 
 
 def _draw_mouth(draw: ImageDraw.ImageDraw, expr: _Expression, mx: float, my: float, s: float,
-                ink: float, rng: np.random.Generator) -> None:
+                ink: float, rng: np.random.Generator,
+                mask: ImageDraw.ImageDraw | None = None) -> None:
     """Lips as parabolas: curve bends the corners, opening separates them, lip_raise sneers."""
     k = _SUPERSAMPLE
     sneer_side = 1 if rng.random() < 0.5 else -1
@@ -195,16 +234,20 @@ def _draw_mouth(draw: ImageDraw.ImageDraw, expr: _Expression, mx: float, my: flo
     lower = upper + expr.mouth_open * s * np.sqrt(np.clip(1.0 - t**2, 0.0, None))
     up = [(float(a) * k, float(b) * k) for a, b in zip(x, upper, strict=True)]
     low = [(float(a) * k, float(b) * k) for a, b in zip(x, lower, strict=True)]
-    if expr.mouth_open > 0.4:
-        draw.polygon(up + low[::-1], fill=int(max(ink - 25, 0)))
-        draw.line(low, fill=int(ink), width=max(1, round(1.0 * _STROKE * s * k)))
-    draw.line(up, fill=int(ink), width=max(1, round(1.2 * _STROKE * s * k)))
+    for pen, white in ((draw, False), (mask, True)):
+        if pen is None:
+            continue
+        if expr.mouth_open > 0.4:
+            pen.polygon(up + low[::-1], fill=255 if white else int(max(ink - 25, 0)))
+            pen.line(low, fill=255 if white else int(ink),
+                     width=max(1, round(1.0 * _STROKE * s * k)))
+        pen.line(up, fill=255 if white else int(ink), width=max(1, round(1.2 * _STROKE * s * k)))
 
 
-def _apply_pose(img: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Rotate, scale and shift the face, as face detectors leave real crops slightly off."""
+def _sample_pose(rng: np.random.Generator) -> tuple[float, ...]:
+    """Rotate, scale and shift the face, as face detectors leave real crops slightly off:
+    the inverse affine map (output -> input) that :func:`_warp` applies."""
     k = _SUPERSAMPLE
-    background = img.getpixel((0, 0))
     angle = float(np.clip(rng.normal(0.0, _ROTATION_SD), -2.5 * _ROTATION_SD, 2.5 * _ROTATION_SD))
     scale = rng.uniform(*_SCALE_RANGE)
     shift = rng.normal(0.0, _SHIFT_SD, size=2) * k
@@ -215,8 +258,14 @@ def _apply_pose(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     a, b, d, e = cos, sin, -sin, cos
     c = centre - a * (centre + shift[0]) - b * (centre + shift[1])
     f = centre - d * (centre + shift[0]) - e * (centre + shift[1])
-    return img.transform((size, size), Image.Transform.AFFINE, (a, b, c, d, e, f),
-                         resample=Image.Resampling.BILINEAR, fillcolor=background)
+    return (a, b, c, d, e, f)
+
+
+def _warp(img: Image.Image, pose: tuple[float, ...]) -> Image.Image:
+    """Pose a face (or a part's mask) at the supersampled size; the corner's colour fills in."""
+    size = _SIZE * _SUPERSAMPLE
+    return img.transform((size, size), Image.Transform.AFFINE, pose,
+                         resample=Image.Resampling.BILINEAR, fillcolor=img.getpixel((0, 0)))
 
 
 def _apply_photometry(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -308,6 +357,25 @@ def generate_demo_dataset(out_dir: Path, *, seed: int = 0, train_size: int = 280
                             classes=", ".join(EMOTIONS), **counts_text)
     (out_dir / "README.txt").write_text(readme, encoding="utf-8")
     return out_dir
+
+
+def demo_split_with_parts(split: str, *, seed: int = 0, per_class: int = 10
+                          ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The first ``per_class`` images of each class of a demo split, as the files hold them,
+    with their part masks: (N, 48, 48) uint8 images, (N,) class indices in :data:`EMOTIONS`,
+    and per part an (N, 48, 48) bool mask. For checking explanations against ground truth."""
+    split_index = {"train": 0, "test": 1}[split]
+    images, labels, masks = [], [], {part: [] for part in PARTS}
+    for class_index, emotion in enumerate(EMOTIONS):
+        for i in range(per_class):
+            rng = np.random.default_rng([seed, split_index, class_index, i])
+            face, parts = draw_face_with_parts(emotion, rng)
+            images.append(face)
+            labels.append(class_index)
+            for part in PARTS:
+                masks[part].append(parts[part])
+    return (np.stack(images), np.array(labels),
+            {part: np.stack(found) for part, found in masks.items()})
 
 
 def demo_dataset_dir(*, seed: int = 0) -> Path:

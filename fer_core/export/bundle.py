@@ -23,20 +23,11 @@ MODEL_FILES = {"savedmodel": "savedmodel", "onnx": "model.onnx", "tflite": "mode
 
 
 def run_temperature(run_dir: Path) -> float:
-    """The run's fitted softmax temperature, or 1.0 (no scaling) when it has none.
+    """The run's fitted softmax temperature (``calibration.json``), or 1.0 (no scaling) when
+    it has none."""
+    from fer_core.runs.calibration import run_temperature as fitted
 
-    Calibration stores it in ``metrics.json`` (``calibration.temperature``, or a top-level
-    ``temperature``); any other shape reads as 1.0.
-    """
-    metrics = runs.read_metrics(Path(run_dir)) or {}
-    calibration = metrics.get("calibration")
-    value = calibration.get("temperature") if isinstance(calibration, dict) else None
-    value = metrics.get("temperature", value)
-    try:
-        temperature = float(value)
-    except (TypeError, ValueError):
-        return 1.0
-    return temperature if temperature > 0 else 1.0
+    return fitted(Path(run_dir)) or 1.0
 
 
 def tta_views(*, flip: bool, shift: int) -> list[dict[str, Any]]:

@@ -68,6 +68,7 @@ class RunFiles:
     model_card = property(lambda self: self.root / "MODEL_CARD.md")  # Mitchell et al. 2019
     export = property(lambda self: self.root / "export")  # deployable models, export.json
     overrides = property(lambda self: self.root / "label_overrides.json")  # copied at launch
+    calibration = property(lambda self: self.root / "calibration.json")  # fitted temperature
 
     @property
     def lock(self) -> Path:

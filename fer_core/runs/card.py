@@ -84,7 +84,7 @@ def build_card(run_dir: Path, *, dataset: Any = None, audit_line: str | None = N
         _use(data),
         _data(data, config, dataset, audit_line),
         _metrics(run_dir, metrics),
-        _calibration(metrics),
+        _calibration(run_dir),
         _limitations(data),
         _training(record),
     ])
@@ -232,25 +232,26 @@ def _metrics(run_dir: Path, metrics: dict) -> Section:
     return section
 
 
-def _calibration(metrics: dict) -> Section:
-    calibration = metrics.get("calibration")
-    if not isinstance(calibration, dict) or not calibration:
+def _calibration(run_dir: Path) -> Section:
+    from fer_core.runs.calibration import read_calibration
+
+    record = read_calibration(run_dir)
+    if record is None:
         return Section("Calibration", ["Not measured for this run: its probabilities have not "
-                                       "been checked against how often it is right."])
-    flat = _flatten(calibration)
-    return Section("Calibration", ["As measured when the run was calibrated:"],
-                   [[["measure", "value"]] + [[k, v] for k, v in flat.items()]])
-
-
-def _flatten(value: dict, prefix: str = "") -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, item in value.items():
-        name = f"{prefix}{key}"
-        if isinstance(item, dict):
-            out.update(_flatten(item, f"{name} "))
-        elif isinstance(item, int | float) and not isinstance(item, bool):
-            out[name] = f"{item:.4f}" if isinstance(item, float) else str(item)
-    return out
+                                       "been checked against how often it is right "
+                                       "(`python -m fer_core calibrate RUN_DIR`)."])
+    rows = [["split", "images", "ECE before", "ECE after", "Brier before", "Brier after",
+             "NLL before", "NLL after"]]
+    for split, scores in record.get("scores", {}).items():
+        before, after = scores["before"], scores["after"]
+        rows.append([split, f"{before['n']:,}"] + [f"{stage[name]:.4f}" for name in
+                                                    ("ece", "brier", "nll")
+                                                    for stage in (before, after)])
+    return Section("Calibration", [
+        f"Temperature {record['temperature']:.3f}, fitted on validation: predicted "
+        "probabilities are divided in log space by it, which never changes the predicted "
+        "class. ECE (15 bins), Brier score and negative log-likelihood before and after:"],
+        [rows])
 
 
 def _limitations(data: dict) -> Section:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core import runs, settings
+from fer_core.calibration import calibration_scores
 from fer_core.errors import RunError
 from fer_core.training.inputs import PreparedData, Split
 
@@ -172,14 +173,24 @@ def run_split(run_dir: Path, split: str = "test", *,
 
 
 def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = "test",
-                 tta: bool = False, shift: int = 0) -> dict[str, Any]:
+                 tta: bool = False, shift: int = 0, calibration: bool = True
+                 ) -> dict[str, Any]:
     """Evaluate a saved run on a split of any data set; the result is kept in the run (except
-    by a read-only viewer)."""
+    by a read-only viewer).
+
+    ``calibration``: scale by the run's temperature, when it has one (argmax unchanged).
+    """
+    from fer_core.runs.calibration import calibrate_proba
+
     run_dir = Path(run_dir)
     part, classes = _data_for_run(run_dir, data, split)
     proba = predict_proba(load_run_model(run_dir), part.images, tta=tta, shift=shift)
+    temperature = None
+    if calibration:
+        proba, temperature = calibrate_proba(run_dir, proba)
     result = compute_metrics(part.labels, proba, classes)
-    result.update(split=split, tta=tta, tta_shift=shift,
+    result["calibration"] = calibration_scores(part.labels, proba)
+    result.update(split=split, tta=tta, tta_shift=shift, temperature=temperature,
                   data=str(data) if data else "(the run's own data)")
     if settings.read_only():  # a viewer's runs folder may not be writable: evaluate, keep nothing
         return result
@@ -191,14 +202,29 @@ def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = 
 
 
 def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
-                      split: str = "test", tta: bool = False, shift: int = 0) -> dict[str, Any]:
-    """Average the probabilities of several runs (same classes) over one split."""
+                      split: str = "test", tta: bool = False, shift: int = 0,
+                      calibration: bool = True) -> dict[str, Any]:
+    """Average the probabilities of several runs (same classes) over one split.
+
+    ``calibration``: a temperature of the ensemble's own, fitted on the validation split's
+    averaged probabilities (the members' temperatures do not add up to the average's).
+    """
     if len(run_dirs) < 2:
         raise RunError("An ensemble needs at least two runs.")
-    part, classes = _data_for_run(Path(run_dirs[0]), data, split)
-    probas = _member_probas([Path(r) for r in run_dirs], part.images, tta=tta, shift=shift,
-                            load_model=load_run_model)
-    result = compute_metrics(part.labels, np.mean(probas, axis=0), classes)
+    dirs = [Path(r) for r in run_dirs]
+    part, classes = _data_for_run(dirs[0], data, split)
+    probas = _member_probas(dirs, part.images, tta=tta, shift=shift, load_model=load_run_model)
+    average, temperature = np.mean(probas, axis=0), None
+    if calibration:
+        from fer_core.calibration import apply_temperature, fit_temperature
+
+        val, _ = _data_for_run(dirs[0], data, "val")
+        val_average = np.mean(_member_probas(dirs, val.images, tta=tta, shift=shift,
+                                             load_model=load_run_model), axis=0)
+        temperature = fit_temperature(val_average, val.labels)
+        average = apply_temperature(average, temperature)
+    result = compute_metrics(part.labels, average, classes)
+    result.update(temperature=temperature, calibration=calibration_scores(part.labels, average))
     result["members"] = [
         {"run": Path(r).name, "accuracy": float((p.argmax(1) == part.labels).mean())}
         for r, p in zip(run_dirs, probas, strict=True)
@@ -207,17 +233,24 @@ def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
 
 
 def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = False,
-                   load_model: Callable[[Path], Any] | None = None,
+                   load_model: Callable[[Path], Any] | None = None, calibration: bool = True,
                    ) -> tuple[tuple[str, ...], np.ndarray]:
     """Probabilities for 48x48 grey faces from one run or the average of several.
 
     With ``tta`` each run averages over mirrors and the shifts it was trained for.
     ``load_model`` lets a caller reuse models it keeps loaded (the Predict page does).
+    ``calibration``: one run's probabilities are scaled by its temperature when it has one; an
+    average of several runs has no stored temperature and stays as it is.
     """
     run_dirs = [Path(r) for r in run_dirs]
     probas = _member_probas(run_dirs, images, tta=tta, shift=None if tta else 0,
                             load_model=load_model or load_run_model)
-    return run_classes(run_dirs[0]), np.mean(probas, axis=0)
+    average = np.mean(probas, axis=0)
+    if calibration and len(run_dirs) == 1:
+        from fer_core.runs.calibration import calibrate_proba
+
+        average, _ = calibrate_proba(run_dirs[0], average)
+    return run_classes(run_dirs[0]), average
 
 
 def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool, shift: int | None,

@@ -30,15 +30,17 @@ def read_photo(path: Path) -> np.ndarray:
 
 
 def predict_photos(run_dirs: list[Path], paths: list[Path], *, whole: bool = False,
-                   tta: bool = False) -> list[dict[str, Any]]:
+                   tta: bool = False, calibration: bool = True) -> list[dict[str, Any]]:
     """``[{"file", "faces": [{"box": [x, y, w, h], "label", "probabilities"}]}]``, one entry
-    per photo in order; the model is loaded once for all of them."""
+    per photo in order; the model is loaded once for all of them. ``calibration``: scaled by
+    the run's fitted temperature, as Predict shows them."""
     from fer_core.runs.evaluation import predict_images
 
     found = [faces.detect(read_photo(path), whole_if_none=whole) for path in paths]
     crops = [crop for result in found for crop in result.crops]
     if crops:
-        classes, proba = predict_images(run_dirs, np.stack(crops), tta=tta)
+        classes, proba = predict_images(run_dirs, np.stack(crops), tta=tta,
+                                        calibration=calibration)
     results, k = [], 0
     for path, result in zip(paths, found, strict=True):
         entry: dict[str, Any] = {"file": str(path), "faces": []}

@@ -30,7 +30,7 @@ from fer_core import runs
 from fer_core.data import overrides
 from fer_core.data.leakage import LeakageCaveat
 from fer_core.errors import RunError
-from fer_core.runs import wording
+from fer_core.runs import report_trust, wording
 from fer_core.runs.baseline import verdict
 from fer_core.runs.card import card_html
 from fer_core.runs.frames import (
@@ -442,7 +442,9 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
     confused = most_confused_frame(result)
     if len(confused):
         parts.append("<h3>Most confused</h3>" + _table_html(confused))
+    parts.append(report_trust.calibration_html(info.path))
     parts.append(_gallery_html(info.path, images, split, gallery_size))
+    parts.append(report_trust.gradcam_gallery_html(info.path, images, split, gallery_size))
     parts.append(card_html(info.path))
     return "\n".join(parts)
 

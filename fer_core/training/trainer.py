@@ -114,6 +114,14 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
     metrics.update(seconds=round(time.monotonic() - started, 1), epochs=clock.done,
                    best_epoch=trainer.best.epoch, cancelled=stop.requested)
     runs.write_metrics(run_dir, metrics)
+    if "val" in metrics:  # the temperature Predict, evaluate and predict apply by default
+        from fer_core.errors import FerError
+        from fer_core.runs.calibration import fit_run
+
+        try:
+            fit_run(run_dir)
+        except FerError as err:  # the trained model matters more: keep it, say why
+            log.warning("No temperature fitted: %s", err)
     from fer_core.runs.card import write_after_training
 
     write_after_training(run_dir, data.dataset)  # MODEL_CARD.md, before MLflow logs the files
