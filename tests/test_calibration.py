@@ -84,8 +84,9 @@ def test_training_stores_a_temperature_that_evaluate_and_predict_apply(
     outputs = {}
     for flags in ([], ["--no-calibration"]):
         assert main(["predict", str(run_dir), str(face), "--json", *flags]) == 0
-        outputs[bool(flags)] = json.loads(capsys.readouterr().out)[0]
-    assert outputs[True]["prediction"] == outputs[False]["prediction"]  # argmax unchanged
+        (face_result,) = json.loads(capsys.readouterr().out)[0]["faces"]
+        outputs[bool(flags)] = face_result
+    assert outputs[True]["label"] == outputs[False]["label"]  # argmax unchanged
     raw, scaled = outputs[True]["probabilities"], outputs[False]["probabilities"]
     expected = apply_temperature(np.array([list(raw.values())]), stored["temperature"])[0]
     np.testing.assert_allclose(list(scaled.values()), expected, atol=2e-4)

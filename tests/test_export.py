@@ -77,7 +77,8 @@ def test_export_writes_labels_preprocessing_and_model_card_beside_the_files(expo
     classes = runs.read_config(run).data["classes"]
     assert (out / "labels.txt").read_text().splitlines() == classes
     pre = json.loads((out / "preprocessing.json").read_text())
-    assert pre["classes"] == classes and pre["temperature"] == 1.0
+    fitted = bundle.run_temperature(run)  # fitted on validation when training ended
+    assert pre["classes"] == classes and pre["temperature"] == fitted != 1.0
     assert len(pre["tta"]["views"]) == 10  # fast-cpu: mirror x (centre + 4 shifts of 4 px)
     assert (out / "MODEL_CARD.md").read_text().startswith(f"# Model card: {run.name}")
     assert {p.name for p in out.glob("predict_*.py")} == set(bundle.SNIPPETS.values())

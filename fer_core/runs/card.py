@@ -13,6 +13,7 @@ data set when it is at hand.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import shlex
@@ -268,8 +269,11 @@ def _limitations(data: dict) -> Section:
 
 
 def _training(record: runs.RunRecord) -> Section:
-    config = record.config
-    table = [["field", "value"]] + [[k, str(v)] for k, v in config.items()]
+    from fer_core.config import TrainConfig, field_label
+
+    labels = {f.name: field_label(f) for f in dataclasses.fields(TrainConfig)}
+    table = [["setting", "value"]] + [[labels.get(k, k), str(v)]
+                                      for k, v in record.config.items()]
     return Section("Training configuration", [
         "Reproduce it (same data, same seed; the numbers vary a little with hardware):",
         f"`{reproduce_command(record)}`",
