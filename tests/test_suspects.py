@@ -27,9 +27,9 @@ from views import suspects as views
 REPO = Path(__file__).resolve().parents[1]
 PAGE = str(REPO / "pages" / "explore.py")
 
-# The demo's 2,800 training images, with 3 folds (not the command's 5) of 6 epochs: about
-# 30,000 image-epochs of fer-cnn, a bit over a minute on two idle cores.
-N_TRAIN, FLIP_SHARE, FOLDS, EPOCHS = 2800, 0.05, 3, 6
+# The demo's 2,800 training images, with 3 folds (not the command's 5) of the command's 8
+# epochs: about 40,000 image-epochs of fer-cnn, about a minute and a half on two idle cores.
+N_TRAIN, FLIP_SHARE, FOLDS, EPOCHS = 2800, 0.05, 3, suspects.DEFAULT_EPOCHS
 
 
 def _cli(*argv: str) -> tuple[int, str, str]:
@@ -72,11 +72,11 @@ def test_suspects_flipped_demo_labels_ranked_first(flipped_demo: dict) -> None:
     recall = len(set(flagged) & flipped) / k
     print(f"k={k} flagged={len(flagged)} precision@k={precision_at_k:.3f} recall={recall:.3f}")
     assert result["n_images"] == N_TRAIN
-    # The issue asks for precision@k >= 0.8; a few-epoch fer-cnn reaches 0.69-0.70 here (see
-    # README): the demo's weak expressions are close to neutral by design, and the flips into
-    # its rarest class (disgust, 1.5%) make up a third of that class, which the models then
-    # learn. The bar below guards what is reached, not the issue's target.
-    assert precision_at_k >= 0.65
+    # The issue asks for precision@k >= 0.8; 8-epoch fer-cnn folds reach 0.76 here (6 epochs:
+    # 0.70; see bench/RESULTS.md): the demo's weak expressions are close to neutral by design,
+    # and the flips into its rarest class (disgust, 1.5%) make up 40% of that class. The bar
+    # below guards what is reached, not the issue's target.
+    assert precision_at_k >= 0.7
     assert recall >= 0.8
 
 
