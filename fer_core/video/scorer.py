@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from fer_core import runs
+from fer_core.calibration import apply_temperature
 from fer_core.data import faces
 from fer_core.data.faces import FaceBox
 from fer_core.emotions import color_of
@@ -43,22 +44,27 @@ class FaceScore:
 class FaceClassifier:
     """The models of one run, or an ensemble, applied to 48x48 grey crops as Predict applies
     them: each model averages over its test-time augmentation views (mirror, and the shift its
-    run was trained for), then the models are averaged."""
+    run was trained for), then the models are averaged, and one run's fitted temperature
+    scales the average (an ensemble has none), as ``predict_images`` does."""
 
     def __init__(self, models: Sequence[Any], classes: Sequence[str], *, tta: bool = False,
-                 shifts: Sequence[int] | None = None) -> None:
+                 shifts: Sequence[int] | None = None, temperature: float | None = None) -> None:
         self.models = list(models)
         self.classes = tuple(classes)
         self.tta = tta
         self.shifts = list(shifts) if shifts is not None else [0] * len(self.models)
+        self.temperature = temperature
         # The first predict_on_batch builds Keras' predict function; do it here, not on the
         # first frame of a stream (and not from two threads at once).
         self(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8))
 
     @classmethod
     def from_runs(cls, run_dirs: Sequence[Path], *, tta: bool = False,
-                  load_model: Callable[[Path], Any] | None = None) -> FaceClassifier:
+                  load_model: Callable[[Path], Any] | None = None,
+                  calibration: bool = True) -> FaceClassifier:
         """The runs' models (through ``load_model``, so a page can reuse cached ones)."""
+        from fer_core.runs.calibration import run_temperature
+
         run_dirs = [Path(r) for r in run_dirs]
         classes = run_classes(run_dirs[0])
         for run_dir in run_dirs[1:]:
@@ -69,7 +75,9 @@ class FaceClassifier:
         shifts = [int(runs.read_config(r).config.get("tta_shift", 0)) if tta else 0
                   for r in run_dirs]
         models = [(load_model or load_run_model)(r) for r in run_dirs]
-        return cls(models, classes, tta=tta, shifts=shifts)
+        temperature = (run_temperature(run_dirs[0])
+                       if calibration and len(run_dirs) == 1 else None)
+        return cls(models, classes, tta=tta, shifts=shifts, temperature=temperature)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities (N, classes) for (N, 48, 48) uint8 crops."""
@@ -81,7 +89,10 @@ class FaceClassifier:
             views = np.concatenate(list(tta_views(crops, flip=self.tta, shift=shift)))
             out = np.asarray(model.predict_on_batch(views), dtype=np.float32)
             probas.append(out.reshape(-1, n, out.shape[-1]).mean(axis=0))
-        return np.mean(probas, axis=0)
+        average = np.mean(probas, axis=0)
+        if self.temperature is None:
+            return average
+        return apply_temperature(average, self.temperature).astype(np.float32)
 
 
 class FrameScorer:
