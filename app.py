@@ -8,6 +8,7 @@
 import streamlit_webrtc  # noqa: F401  isort: skip
 import streamlit as st
 
+from ui import links
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="FER Studio", page_icon=":material/mood:", layout="wide")
@@ -17,9 +18,11 @@ navigation = st.navigation(
         st.Page("pages/start.py", title="Start here", icon=":material/flag:", default=True),
         st.Page("pages/explore.py", title="Explore", icon=":material/insights:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
+        st.Page(links.RESULTS_PAGE, title="Results", icon=":material/leaderboard:"),
         st.Page("pages/predict.py", title="Predict", icon=":material/face:"),
     ]
 )
+if navigation.url_path != "results":
+    links.forget_seen()
 render_sidebar()
 navigation.run()

@@ -95,3 +95,39 @@ def test_results_url_follows_the_view(two_runs, demo_run):
 
     assert at.query_params["runs"] in (demo_run.name, [demo_run.name])  # one value, or a list
     assert at.get("code")[-1].value.startswith(f"?runs={demo_run.name}&tab=")
+
+
+@pytest.mark.slow
+def test_a_click_sent_with_the_address_from_before_keeps_its_choice(two_runs, demo_run):
+    """A click sent while the last run was still publishing carries the address from before
+    it; the page keeps the user's choice and puts the address right."""
+    at = _app(two_runs)
+    at.session_state["results.tab"] = "Errors"
+    at.run()
+    stale = dict(at.query_params)
+    assert stale["tab"] in ("Errors", ["Errors"])
+
+    at.session_state["results.tab"] = "Gallery"
+    at.run()
+    at.query_params.clear()
+    at.query_params.update(stale)  # the browser had not yet seen the Gallery address
+    at.session_state["results.tab"] = "Share"
+    at.run()
+
+    assert not at.exception
+    assert at.session_state["results.tab"] == "Share"
+    assert at.get("code")[-1].value.endswith("&tab=Share&split=test")
+
+
+@pytest.mark.slow
+def test_a_link_never_shown_before_still_sets_the_view(two_runs, demo_run):
+    at = _app(two_runs)
+    at.session_state["results.tab"] = "Gallery"
+    at.run()
+
+    at.query_params.clear()
+    at.query_params.update(runs=demo_run.name, tab="Errors")  # a page link to one run
+    at.run()
+
+    assert at.session_state["results.tab"] == "Errors"
+    assert at.multiselect(key="results.runs").value == [demo_run.name]

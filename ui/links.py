@@ -13,7 +13,7 @@ from views import links
 
 RESULTS_PAGE = "pages/results.py"
 
-SEEN_KEY = "results.link_seen"  # the query string last applied or published
+SEEN_KEY = "results.links_seen"  # every query string this session applied or published
 
 
 def _query() -> tuple[tuple[str, str], ...]:
@@ -21,13 +21,27 @@ def _query() -> tuple[tuple[str, str], ...]:
                         for value in st.query_params.get_all(name)))
 
 
+def _seen() -> set[tuple[tuple[str, str], ...]]:
+    return st.session_state.setdefault(SEEN_KEY, set())
+
+
+def forget_seen() -> None:
+    """Called whenever another page shows: a link followed from there (a finished job's card)
+    is applied on arrival even if this session has shown that view before."""
+    st.session_state.pop(SEEN_KEY, None)
+
+
 def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key: str) -> None:
     """Set the runs, tab and split a link asks for when the address names a view this session
-    has not shown yet: a link opened in a new tab, or a page link (a finished job's card) in
-    this one. The address this page published itself leaves the user's choices alone."""
-    if st.session_state.get(SEEN_KEY) == _query():
+    has not shown yet: a link opened in a new tab, or a page link (a finished job's card).
+
+    Any address this page published itself leaves the user's choices alone, not only the
+    latest: a click sent while a run is still publishing carries the address from before it,
+    and applying that would undo the click (a tab switched, then switched straight back)."""
+    query = _query()
+    if query in _seen():
         return
-    st.session_state[SEEN_KEY] = _query()
+    _seen().add(query)
     view = links.parse_link(st.query_params.get_all, known_runs)
     if view.runs:
         st.session_state[runs_key] = view.runs
@@ -51,7 +65,7 @@ def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
     else:
         st.query_params.from_dict({name: [v for n, v in params if n == name]
                                    for name in dict.fromkeys(n for n, _ in params)})
-    st.session_state[SEEN_KEY] = _query()
+    _seen().add(_query())
     return links.link_url(st.context.url, params)
 
 
