@@ -50,6 +50,7 @@ def _group(sub: argparse._SubParsersAction, name: str, help_text: str):
 def build_parser() -> argparse.ArgumentParser:
     from fer_core.config import PRESETS
     from fer_core.export import FORMATS as EXPORT_FORMATS
+    from fer_core.jobs.studies import STUDIES
 
     parser = argparse.ArgumentParser(
         prog="python -m fer_core", description="FER Studio: facial emotion recognition workbench."
@@ -125,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = _group(sub, "jobs", "background training jobs")
     _command(jobs, "launch", _jobs_launch, "queue a training job; prints its run id",
              _arg("--preset", choices=sorted(PRESETS)), _arg("--config", type=Path),
+             _arg("--study", choices=sorted(STUDIES),
+                  help="queue a study instead: one run per arm of the base config; prints "
+                       "their run ids"),
              _arg("--set", action="append", default=[], metavar="KEY=VALUE"), _arg("--data"),
              JSON,
              _arg("--backend", choices=settings.JOB_BACKENDS,
@@ -350,6 +354,13 @@ def _jobs_launch(args: argparse.Namespace) -> None:
     config = resolve_config(preset_name=args.preset, config_file=args.config,
                             overrides=args.set, data=args.data)
     backend = jobs.backend_from_env(args.backend, address=args.address, num_gpus=args.gpus)
+    if args.study:
+        from fer_core.jobs.studies import launch_study
+
+        run_dirs = launch_study(args.study, config, preset=args.preset, backend=backend)
+        ids = [run_dir.name for run_dir in run_dirs]
+        print_json({"run_ids": ids}) if args.json else print("\n".join(ids))
+        return
     run_dir = jobs.launch(config, preset=args.preset, backend=backend)
     print_json({"run_id": run_dir.name}) if args.json else print(run_dir.name)
 

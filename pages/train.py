@@ -1,4 +1,4 @@
-"""Train: pick a preset, adjust any hyperparameter, launch jobs or sweeps, follow them live.
+"""Train: pick a preset, change any hyperparameter, launch jobs, sweeps or studies, watch them.
 
 Training never runs in this process: Launch creates a queued run folder and a background
 worker trains it (``fer_core.jobs``), so a job survives reruns, closed tabs and app restarts.
@@ -19,6 +19,7 @@ from fer_core.data.check import check_location
 from fer_core.errors import ConfigError, FerError
 from fer_core.training.resume import is_resumable
 from ui import config_form, estimate, links, state, viewer
+from ui.study import render_study
 from views import forms, progress, run_charts
 
 POLL_SECONDS = 2
@@ -223,4 +224,5 @@ else:
     preset_name, config = _render_form()
     config = _render_launch(preset_name, config)
     _render_sweep(preset_name, config)
+    render_study(preset_name, config, _with_sidebar_data)
 _render_jobs()

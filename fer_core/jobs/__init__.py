@@ -80,17 +80,22 @@ def launch(
     preset: str | None = None,
     sweep: str | None = None,
     backend: JobBackend | None = None,
+    record: dict[str, Any] | None = None,
+    display_name: str | None = None,
 ) -> Path:
     """Create a queued run folder for ``config`` and hand it to the backend (the configured
-    one by default); a backend that refuses the job leaves the run failed with its reason."""
+    one by default); a backend that refuses the job leaves the run failed with its reason.
+    ``record`` adds blocks to ``config.json`` (a study's name, group and arm);
+    ``display_name`` names the run where Results lists it (its id never changes)."""
     ensure_writable("Launching a job")
     root = runs_root or settings.runs_dir()
     backend = backend or backend_from_env(runs_root=root)
     config = _with_absolute_data(config)
     run_dir = runs.run_path(runs.new_run_id(preset or config.backbone, runs_root=root),
                             runs_root=root)
-    runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": preset},
-                    queued=time.time(), preset=preset, sweep=sweep, backend=backend.name)
+    runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": preset, **(record or {})},
+                    queued=time.time(), preset=preset, sweep=sweep, backend=backend.name,
+                    display_name=display_name)
     try:
         overrides.copy_into_run(run_dir, config.data or None)  # a Ray node has no cache of ours
         backend.submit(run_dir)
