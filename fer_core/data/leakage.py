@@ -3,22 +3,16 @@
 A test image that is a near copy of a training image is recognised from memory, so test
 accuracy on such a split is optimistic; on FER-2013's test split 418 images (11.6%) have one.
 A stakeholder reading a report must see that next to the accuracy. The audit
-(``fer_core.data.audit``) finds the copies in about 2 s on FER-2013; the counts are kept in the
-cache, keyed by the data set's fingerprint, so a report costs that once per data set.
+(``fer_core.data.audit``) finds the copies in about 2 s on FER-2013, and its findings are kept
+in the audit cache (``fer_core.data.audit_cache``) that Explore reads too, so a report costs
+that once per data set, or nothing after Explore has shown the data.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
-from fer_core import atomic, settings
 from fer_core.data.dataset import Dataset
-
-CACHE_VERSION = 1
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,33 +44,11 @@ class LeakageCaveat:
 
 def leakage_caveat(ds: Dataset, *, split: str = "test") -> LeakageCaveat | None:
     """The caveat of ``split`` of ``ds`` (``None`` when the data set has no such split), from
-    the cache when this data set was audited before."""
-    path = _cache_file(ds.fingerprint, split)
-    cached = _read(path)
-    if cached is not None:
-        return cached
-    from fer_core.data.audit import audit
+    the cached audit when this data set was audited before."""
+    from fer_core.data.audit_cache import cached_audit
 
     n_split = int((ds.index["split"] == split).sum())
     if not n_split:
         return None
-    leaked = audit(ds.images, ds.index).leaked_test_ids if split == "test" else []
-    caveat = LeakageCaveat(ds.fingerprint, ds.name, split, n_split, len(leaked))
-    try:
-        atomic.write_json(path, {"version": CACHE_VERSION, **asdict(caveat)})
-    except OSError as err:  # a read-only cache only costs the audit again next time
-        log.info("Leakage counts not cached (%s).", err)
-    return caveat
-
-
-def _cache_file(fingerprint: str, split: str) -> Path:
-    return settings.cache_dir() / "audit" / f"leakage-v{CACHE_VERSION}-{fingerprint}-{split}.json"
-
-
-def _read(path: Path) -> LeakageCaveat | None:
-    try:
-        data = json.loads(path.read_text())
-        data.pop("version")
-        return LeakageCaveat(**data)
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
+    leaked = cached_audit(ds).leaked_test_ids if split == "test" else []
+    return LeakageCaveat(ds.fingerprint, ds.name, split, n_split, len(leaked))
