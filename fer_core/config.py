@@ -81,6 +81,11 @@ class TrainConfig:
                                "many training images; 0 is off.", group="data",
                                low=0, high=100_000,
                                label="Oversample rarer classes to")
+    labels: str = param("folder", "Which labels to train on: folder, the data set's own; "
+                        "majority, FER+'s most-voted class; votes, FER+'s vote distribution "
+                        "as a soft target. FER+ needs fer2013new.csv beside fer2013.csv; "
+                        "evaluation scores against the majority class.", group="data",
+                        choices=("folder", "majority", "votes"), label="Labels (FER+)")
     class_weights: str = param("none", "Weight the loss against class imbalance.",
                                group="data", choices=("none", "balanced"))
 
