@@ -78,13 +78,14 @@ def test_apply_labels_majority_relabels_by_row_order_with_contempt(pair: Path) -
 
 
 def test_apply_labels_votes_carries_distributions_that_follow_merges_and_drops(pair) -> None:
-    ds = apply_labels(load_dataset(pair), "votes")
-    data = prepare_data(preset("fast-cpu").replace(labels="votes", val_fraction=0.0), ds)
+    data = prepare_data(preset("fast-cpu").replace(labels="votes", val_fraction=0.0),
+                        load_dataset(pair))
     neutral_row = list(data.train.ids).index("fer2013.csv:3")
     expected = dict(zip(data.classes, data.train.targets[neutral_row], strict=True))
     assert expected == pytest.approx({"contempt": 0.2, "happy": 0, "neutral": 0.6, "sad": 0.2,
                                       "surprise": 0})
     assert data.classes[data.train.labels[neutral_row]] == "neutral"  # the label: majority
+    ds = apply_labels(load_dataset(pair), "votes")
     merged = merge_classes(ds, {"contempt": "neutral"})
     data = prepare_data(preset("fast-cpu").replace(val_fraction=0.0), merged)
     row = list(data.train.ids).index("fer2013.csv:3")
