@@ -81,6 +81,11 @@ class TrainConfig:
                                "many training images; 0 is off.", group="data",
                                low=0, high=100_000,
                                label="Oversample rarer classes to")
+    labels: str = param("folder", "Which labels to train on: folder, the data set's own; "
+                        "majority, FER+'s most-voted class; votes, FER+'s vote distribution "
+                        "as a soft target. FER+ needs fer2013new.csv beside fer2013.csv; "
+                        "evaluation scores against the majority class.", group="data",
+                        choices=("folder", "majority", "votes"), label="Labels (FER+)")
     class_weights: str = param("none", "Weight the loss against class imbalance.",
                                group="data", choices=("none", "balanced"))
 
@@ -113,8 +118,10 @@ class TrainConfig:
     input_size: int = param(0, "Side in pixels the faces are resized to; 0 uses the "
                             "backbone's own size.", group="model", low=0, high=512,
                             label="Input size (pixels)")
-    weights: str = param("imagenet", "Starting weights: imagenet, none, or a local weights "
-                         "file.", group="model")
+    weights: str = param("imagenet", "Starting weights: imagenet (downloaded once), none, "
+                         "or the path of the backbone's notop .h5 weights file (offline, e.g. "
+                         "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5).",
+                         group="model", label="Starting weights")
     dropout: float = param(0.5, "Dropout before the classifier.", group="model",
                            low=0.0, high=0.9)
     label_smoothing: float = param(0.0, "Label smoothing of the loss.", group="model",
@@ -204,6 +211,7 @@ class TrainConfig:
                 raise ConfigError(f"{f.name} must be between {low:g} and {high:g}; got {value!r}.")
             if choices and value not in choices:
                 raise ConfigError(f"{f.name} must be one of {', '.join(choices)}; got {value!r}.")
+        _check_weights(self.weights)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -249,6 +257,16 @@ def field_kind(f: dataclasses.Field) -> FieldKind:
     if not isinstance(kind, FieldKind):
         raise ConfigError(f"{f.name} has no FieldKind: declare it with param().")
     return kind
+
+
+def _check_weights(weights: str) -> None:
+    """A weights file is checked by name here and for existence when the model is built: a
+    config may be read on a machine (or a Ray node) other than the one that trains it."""
+    if weights not in ("", "none", "imagenet") and not weights.lower().endswith(".h5"):
+        raise ConfigError(
+            f"weights must be none, imagenet or the path of a notop .h5 weights file (Keras "
+            f"applications' download, or a .weights.h5 saved by Keras); got {weights!r}."
+        )
 
 
 def _check_type(name: str, value: Any, expected: type) -> None:

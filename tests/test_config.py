@@ -83,6 +83,8 @@ def test_seed_presets_differ_as_in_the_report():
         ({"backbone": "vgg99"}, r"backbone must be one of .*inceptionv3.*; got 'vgg99'"),
         ({"epochs": "ten"}, r"epochs must be of type int; got str 'ten'"),
         ({"augment": 1}, r"augment must be of type bool"),
+        ({"weights": "~/inception.pt"}, r"weights must be none, imagenet or the path of a "
+                                        r"notop \.h5 weights file .*got '~/inception.pt'"),
     ],
 )
 def test_train_config_invalid_value_names_the_field(changes, message):

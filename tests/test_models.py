@@ -112,6 +112,7 @@ def test_count_params_our_cnns_stay_cpu_sized() -> None:
         ("vgg16", {}, "backbone must be one of"),
         ("fer-cnn", {"weights": "imagenet"}, "no pre-trained weights"),
         ("mobilenetv2", {"weights": "/nowhere/x.h5"}, "does not exist"),
+        ("mobilenetv2", {"weights": "/nowhere/x.pt"}, "ending in .h5 .or .weights.h5"),
         ("inceptionv3", {"input_size": 48}, "at least 75"),
         ("fer-cnn", {"num_classes": 1}, "at least 2"),
     ],

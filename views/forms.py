@@ -29,7 +29,8 @@ from fer_core.training.models import backbone_names
 PRESET_NOTES = {
     "seed-baseline": "The seed report's InceptionV3 transfer learning with the backbone "
                      "frozen (44.1% test accuracy there). Slow on a CPU; needs the ImageNet "
-                     "weights.",
+                     "weights: downloaded once, or offline the notop .h5 file given as "
+                     "Starting weights.",
     "seed-finetuned": "seed-baseline, then the top 50 layers fine-tuned at 1e-5 (49.0% there).",
     "seed-no-disgust": "seed-finetuned without the rare disgust class: 6 classes (48.7% there).",
     "fast-cpu": "A compact CNN at native 48x48 trained from scratch: about 28-32 "

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core import settings
+from fer_core.data.ferplus import merge_votes
 from fer_core.data.loading import LoadReport, cache_path, decode_index, read_cache, write_cache
 from fer_core.data.sources import index_source
 from fer_core.emotions import EMOTIONS, canonical_emotion
@@ -182,6 +183,7 @@ def merge_classes(ds: Dataset, mapping: dict[str, str]) -> Dataset:
     if not pairs:
         return ds
     index = ds.index.copy()
+    index = merge_votes(index, pairs)  # FER+ votes follow their class
     index["label"] = index["label"].replace(pairs)
     classes = tuple(c for c in ds.classes if c not in pairs)
     if len(classes) < 2:

@@ -20,15 +20,20 @@ from fer_core.data import (
     split_validation,
     subsample_per_class,
 )
+from fer_core.data.ferplus import apply_labels, soft_targets
 
 
 @dataclass(frozen=True)
 class Split:
-    """One split as arrays: images (N, 48, 48) uint8, labels (N,) int32, and their ids."""
+    """One split as arrays: images (N, 48, 48) uint8, labels (N,) int32, and their ids.
+
+    ``targets`` (N, classes) float32 are soft targets (FER+ votes) that training fits instead
+    of one-hot labels; ``labels`` stay the majority class that evaluation scores against."""
 
     images: np.ndarray
     labels: np.ndarray
     ids: np.ndarray
+    targets: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -48,7 +53,9 @@ class PreparedData:
 
 
 def apply_data_config(ds: Dataset, config: TrainConfig) -> Dataset:
-    """The config's class operations, validation split and subsampling, in that order."""
+    """The config's labels (FER+), class operations, validation split and subsampling, in
+    that order."""
+    ds = apply_labels(ds, config.labels)
     ds = drop_classes(ds, config.drop_classes)
     ds = merge_classes(ds, config.merge_classes)
     ds = split_validation(ds, fraction=config.val_fraction, seed=config.seed)
@@ -67,7 +74,8 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
 
 def _split(ds: Dataset, name: str) -> Split:
     part = ds.split(name)
-    return Split(part.images, part.labels, part.index["id"].to_numpy(dtype=str))
+    return Split(part.images, part.labels, part.index["id"].to_numpy(dtype=str),
+                 soft_targets(part.index, ds.classes))
 
 
 def oversample(split: Split, target: int, *, seed: int) -> Split:
@@ -85,7 +93,8 @@ def oversample(split: Split, target: int, *, seed: int) -> Split:
     if not extra:
         return split
     order = np.concatenate([np.arange(len(split)), *extra])
-    return Split(split.images[order], split.labels[order], split.ids[order])
+    targets = None if split.targets is None else split.targets[order]
+    return Split(split.images[order], split.labels[order], split.ids[order], targets)
 
 
 def balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -106,7 +115,7 @@ def make_dataset(split: Split, *, num_classes: int, batch_size: int, training: b
 
     images = split.images[..., None]  # (N, 48, 48, 1), still uint8
     ds = tf.data.Dataset.from_tensor_slices(
-        labelled(images, split.labels, num_classes, class_weights))
+        labelled(images, split.labels, num_classes, class_weights, targets=split.targets))
     if training:
         ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=training and len(split) >= batch_size)
@@ -121,12 +130,15 @@ def make_dataset(split: Split, *, num_classes: int, batch_size: int, training: b
 
 
 def labelled(x: np.ndarray, labels: np.ndarray, num_classes: int,
-             class_weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """``(x, one-hot labels[, sample weights])``: what a pipeline batches."""
-    onehot = np.eye(num_classes, dtype=np.float32)[labels]
+             class_weights: np.ndarray | None = None, *,
+             targets: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """``(x, targets[, sample weights])``: what a pipeline batches. Targets are one-hot
+    labels unless soft ones (probabilities) are given; categorical cross-entropy takes
+    either."""
+    y = np.eye(num_classes, dtype=np.float32)[labels] if targets is None else targets
     if class_weights is None:
-        return x, onehot
-    return x, onehot, class_weights[labels].astype(np.float32)
+        return x, y
+    return x, y, class_weights[labels].astype(np.float32)
 
 
 def _mixup_fn(alpha: float, seed: int):

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     import keras
 
 PREPROCESSING = ("tf", "caffe", "keep", "unit")
+# Keras applications' downloads are legacy .h5 files; Keras 3 saves .weights.h5: both load.
+WEIGHTS_SUFFIX = ".h5"
+_NOTOP_EXAMPLE = "~/.keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras.applications
 
 
@@ -223,6 +226,12 @@ def _resolve_weights(spec: BackboneSpec, weights: str) -> str | None:
     if weights == "imagenet":
         return weights
     path = Path(weights).expanduser()
+    if not path.name.lower().endswith(WEIGHTS_SUFFIX):
+        raise ModelError(
+            f"weights must be none, imagenet or a Keras weights file ending in .h5 (or "
+            f".weights.h5); got {weights!r}. Give the path of {spec.name}'s notop file, such "
+            f"as {_NOTOP_EXAMPLE}."
+        )
     if not path.is_file():
         raise ModelError(
             f"weights must be none, imagenet or an existing weights file; {weights!r} does "

@@ -327,9 +327,10 @@ def _feature_datasets(config, fer, data: PreparedData, weights):
 
     n_classes = len(data.classes)
     train = tf.data.Dataset.from_tensor_slices(
-        labelled(features(data.train), data.train.labels, n_classes, weights))
+        labelled(features(data.train), data.train.labels, n_classes, weights,
+                 targets=data.train.targets))
     val = tf.data.Dataset.from_tensor_slices(
-        labelled(features(data.val), data.val.labels, n_classes))
+        labelled(features(data.val), data.val.labels, n_classes, targets=data.val.targets))
     train = train.shuffle(len(data.train), seed=config.seed).batch(config.batch_size)
     return train.prefetch(tf.data.AUTOTUNE), val.batch(256)
 
