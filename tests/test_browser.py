@@ -5,7 +5,8 @@ of ``app.py``, the job list's fragment ticking on its own timer, a file download
 through the real widgets, and what a bookmarked URL opens. One server and one browser serve
 the whole module; each test has a fresh browser context (a new Streamlit session).
 
-With ``FER_SCREENSHOTS=1`` the story test writes the README's screenshots into ``docs/``;
+With ``FER_SCREENSHOTS=1`` the story test writes the README's Explore, Train and Predict
+screenshots into ``docs/`` (Results shows a real run: ``python -m bench.screenshots``);
 otherwise into a temporary folder, so a normal run never touches the work tree.
 """
 
@@ -213,7 +214,7 @@ def test_story_demo_data_explore_train_results_predict_all_render(
     expect(errors.get_by_test_id("stMetric").first).to_contain_text("Accuracy")
     _expect_no_errors(page)
     bs.scroll_to_top(main.get_by_test_id("stMultiSelect").filter(has_text="Runs"))
-    bs.screenshot(page, "results", shots)
+    bs.screenshot(page, "results-demo", tmp_path)  # README's is a real run: bench/screenshots.py
     gallery = _open_tab(page, "Gallery")
     expect(gallery.locator("[data-testid='stImage'] img").first).to_be_visible(timeout=60 * MS)
     expect(gallery.locator("[data-testid='stImage'] img")).to_have_count(32)
