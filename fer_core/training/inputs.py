@@ -20,6 +20,7 @@ from fer_core.data import (
     split_validation,
     subsample_per_class,
 )
+from fer_core.training.named_classes import check_named_classes
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class PreparedData:
 
 def apply_data_config(ds: Dataset, config: TrainConfig) -> Dataset:
     """The config's class operations, validation split and subsampling, in that order."""
+    check_named_classes(config, ds.classes)
     ds = drop_classes(ds, config.drop_classes)
     ds = merge_classes(ds, config.merge_classes)
     ds = split_validation(ds, fraction=config.val_fraction, seed=config.seed)
