@@ -9,6 +9,7 @@ from __future__ import annotations
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 # Colours chosen to stay distinguishable for the common forms of colour blindness (Okabe-Ito).
+# Charts take them through ``fer_core.data.classnames.class_colors``, which colours any class set.
 COLORS: dict[str, str] = {
     "angry": "#D55E00",
     "disgust": "#009E73",
@@ -54,8 +55,3 @@ FER2013_CSV_CODES: dict[int, str] = {
 def canonical_emotion(name: str) -> str | None:
     """Return the project's name for a class folder or label, or ``None`` if it is unknown."""
     return SYNONYMS.get(name.strip().lower())
-
-
-def color_of(name: str) -> str:
-    """Colour of a class; classes made by merging or renaming fall back to a neutral grey."""
-    return COLORS.get(name, "#666666")

@@ -197,3 +197,16 @@ def test_seven_emotions_keep_their_colours_in_charts():
     scale = spec["encoding"]["color"]["scale"]
     assert scale["range"][scale["domain"].index("happy")] == COLORS["happy"]
     assert len(set(scale["range"])) == 2
+
+
+def test_train_page_refuses_a_preset_naming_an_absent_class(three_data, tmp_path):
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    at.session_state["app.data_path"] = str(three_data)
+    at.run()
+    assert not at.error
+    at.selectbox(key="train.preset").select("seed-no-disgust").run()
+    assert not at.exception
+    assert any("Preset seed-no-disgust drops the class 'disgust'" in e.value and
+               "contempt, happy, sad" in e.value for e in at.error)
+    assert at.button(key="train.launch").disabled
