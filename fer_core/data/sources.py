@@ -91,7 +91,7 @@ def find_data_root(path: Path) -> Path:
     for _ in range(3):
         children = [c for c in current.iterdir() if not is_ignored_folder(c.name)]
         dirs = [c for c in children if c.is_dir()]
-        if any(is_split_name(d.name) for d in dirs) or len(dirs) >= 2 or _has_images(dirs):
+        if any(is_split_name(d.name) for d in dirs) or _has_images(dirs):
             return current
         csvs = sorted(c for c in children if c.is_file() and c.suffix.lower() == ".csv")
         if csvs:
@@ -105,8 +105,8 @@ def find_data_root(path: Path) -> Path:
 
 
 def _has_images(dirs: list[Path]) -> bool:
-    """A lone folder holding images is a class folder, not a wrapper (its one-class data set
-    then gets the class count's error rather than "no data set found")."""
+    """Folders holding images are class folders (whatever their names), not wrappers; a lone
+    one then gets the class count's error rather than "no data set found"."""
     return any(Path(e.name).suffix.lower() in IMAGE_EXTENSIONS
                for d in dirs for e in os.scandir(d) if e.is_file())
 
