@@ -123,12 +123,14 @@ def test_three_classes_report_export_and_predict(three, tmp_path):
 
 
 @pytest.mark.slow
-def test_twelve_classes_train_report_export_predict(twelve, tmp_path):
+def test_twelve_classes_train_card_calibration_report_export_predict(twelve, tmp_path):
     data, run_dir = twelve
     ds = load_dataset(data)
     assert len(ds.classes) == 12 and ds.classes[0] == "angry" and "unknown" in ds.classes
     matrix = np.array(runs.read_metrics(run_dir)["test"]["confusion_matrix"])
     assert matrix.shape == (12, 12)
+    assert "into 12 classes (angry, bored" in runs.files(run_dir).model_card.read_text()
+    assert json.loads(runs.files(run_dir).calibration.read_text())["temperature"] > 0
     page = report.build_report([run_dir], dict(zip(ds.index["id"], ds.images, strict=True)),
                                fingerprint=ds.fingerprint)
     assert "true happily_surprised, predicted" in page
