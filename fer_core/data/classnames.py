@@ -65,10 +65,11 @@ def class_name(folder: str) -> str | None:
     close = difflib.get_close_matches(name, SYNONYMS, n=1, cutoff=NEAR_MISS_CUTOFF)
     if close:
         meant = SYNONYMS[close[0]]
+        also = f" (or {close[0]!r})" if close[0] != meant else ""
         raise DataError(
             f"Class folder {folder!r} looks like a misspelling of {close[0]!r}; rename it to "
-            f"{meant!r} (or {close[0]!r}), or if it really is another class, give it a name "
-            f"further from the emotion names ({', '.join(EMOTIONS)})."
+            f"{meant!r}{also}, or if it really is another class, give it a name further from "
+            f"the emotion names ({', '.join(EMOTIONS)})."
         )
     return name
 
