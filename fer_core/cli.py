@@ -168,11 +168,12 @@ def _data_info(args: argparse.Namespace) -> None:
         return
     label = " (synthetic)" if summary["synthetic"] else ""
     print(f"{summary['name']}{label}: {summary['n_images']:,} images at {summary['location']}")
-    splits = list(summary["counts"])
-    print(f"{'class':<10}" + "".join(f"{s:>9}" for s in splits) + f"{'share':>9}")
+    print(f"{len(ds.classes)} classes found: {', '.join(ds.classes)}")
+    splits, width = list(summary["counts"]), max(10, *(len(c) + 2 for c in ds.classes))
+    print(f"{'class':<{width}}" + "".join(f"{s:>9}" for s in splits) + f"{'share':>9}")
     for label_name in summary["classes"]:
         row = "".join(f"{summary['counts'][s][label_name]:>9,}" for s in splits)
-        print(f"{label_name:<10}{row}{summary['train_shares'][label_name]:>9.1%}")
+        print(f"{label_name:<{width}}{row}{summary['train_shares'][label_name]:>9.1%}")
     print(imbalance_callout(summary))
     for line in ds.report.summary():
         print(f"  {line}")

@@ -1,4 +1,7 @@
-"""The emotion classes: names, order and colours. The one source of truth for all three.
+"""The seven emotion classes: names, order, colours and synonyms.
+
+A data set may have other classes too (contempt, pain): which folder names are classes, their
+order and colours for any class set are ``fer_core.data.classnames``'s, built on these.
 
 The order is alphabetical, as Keras' directory loaders and the Kaggle FER-2013 folders give it.
 The original ``fer2013.csv`` numbers its classes differently, so data is always mapped by *name*.
@@ -9,6 +12,7 @@ from __future__ import annotations
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 # Colours chosen to stay distinguishable for the common forms of colour blindness (Okabe-Ito).
+# Charts take them through ``fer_core.data.classnames.class_colors``, which colours any class set.
 COLORS: dict[str, str] = {
     "angry": "#D55E00",
     "disgust": "#009E73",
@@ -54,8 +58,3 @@ FER2013_CSV_CODES: dict[int, str] = {
 def canonical_emotion(name: str) -> str | None:
     """Return the project's name for a class folder or label, or ``None`` if it is unknown."""
     return SYNONYMS.get(name.strip().lower())
-
-
-def color_of(name: str) -> str:
-    """Colour of a class; classes made by merging or renaming fall back to a neutral grey."""
-    return COLORS.get(name, "#666666")

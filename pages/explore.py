@@ -116,6 +116,7 @@ def _render_header(ds: Dataset) -> None:
         )
     report = ds.report
     st.caption(explore.load_report_caption(report))
+    st.caption(explore.classes_caption(ds.classes))
     if report.skipped:
         with st.expander(f"Skipped files ({len(report.skipped):,})"):
             st.dataframe(explore.skipped_frame(report), hide_index=True)

@@ -18,7 +18,7 @@ from fer_core.config import TrainConfig
 from fer_core.data.check import check_location
 from fer_core.errors import ConfigError, FerError
 from fer_core.training.resume import is_resumable
-from ui import config_form, estimate, links, state, viewer
+from ui import class_check, config_form, estimate, links, state, viewer
 from ui.study import render_study
 from views import forms, progress, run_charts
 
@@ -55,6 +55,8 @@ def _render_launch(preset_name: str, config: TrainConfig | None) -> TrainConfig 
                f"`{state.runs_root()}` · jobs run on {state.jobs_backend_label()}")
     try:
         check_location(chosen)
+        if config is not None:
+            class_check.check_before_launch(config, chosen, preset_name)
     except FerError as err:
         st.error(str(err))
         config = None

@@ -236,10 +236,16 @@ def test_load_dataset_decompression_bomb_is_skipped(tmp_path, fresh_cache, monke
     assert "decompression bomb" in dict(ds.report.skipped)["train/happy/huge.png"]
 
 
-def test_load_dataset_unknown_class_folder_names_expected_layout(tmp_path, fresh_cache):
+def test_load_dataset_other_class_folder_becomes_a_class(tmp_path, fresh_cache):
     root = make_kaggle_tree(tmp_path / "fer", {"happy": 1})
-    write_image(root / "train" / "contempt" / "x.png")
-    with pytest.raises(DataError, match="Unknown class folder.*train/contempt.*Expected a folder"):
+    write_image(root / "train" / "Contempt" / "x.png")
+    assert load_dataset(root).classes == ("contempt", "happy")
+
+
+def test_load_dataset_misspelt_class_folder_suggests_the_name(tmp_path, fresh_cache):
+    root = make_kaggle_tree(tmp_path / "fer", {"happy": 1})
+    write_image(root / "train" / "suprise" / "x.png")
+    with pytest.raises(DataError, match="'suprise' looks like a misspelling of 'surprise'"):
         load_dataset(root)
 
 

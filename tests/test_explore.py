@@ -397,12 +397,12 @@ def test_page_one_class_shows_more_of_it(tmp_path):
 
 
 def test_page_bad_folder_shows_error_with_layout_hint(tmp_path):
-    write_image(tmp_path / "bad" / "train" / "bored" / "000.png")
+    write_image(tmp_path / "bad" / "train" / "hapy" / "000.png")
     at = _page(tmp_path, data_path=str(tmp_path / "bad"))
     assert not at.exception
     assert len(at.error) == 1
     message = at.error[0].value
-    assert "Unknown class folder(s): train/bored" in message
+    assert "'hapy' looks like a misspelling of 'happy'" in message
     assert "Expected a folder laid out like the Kaggle FER-2013 download" in message
     assert not at.get("tab_container")
 

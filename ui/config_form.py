@@ -102,7 +102,8 @@ def render_widget(spec: forms.WidgetSpec, key: str) -> Any:
     if spec.kind is FieldKind.CLASSES:
         chosen = st.session_state.get(key) or []
         options = list(EMOTIONS) + [c for c in chosen if c not in EMOTIONS]
-        return st.multiselect(spec.label, options, **common)
+        # Typed names are accepted: a data set may have any class (contempt, pain).
+        return st.multiselect(spec.label, options, accept_new_options=True, **common)
     return st.text_input(spec.label, placeholder=spec.placeholder, **common)
 
 

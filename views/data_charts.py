@@ -7,7 +7,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from fer_core.emotions import color_of
+from fer_core.data.classnames import class_colors
 
 # Splits in greys: every hue already means a class.
 SPLIT_COLORS: dict[str, str] = {"train": "#333333", "val": "#888888", "test": "#BBBBBB"}
@@ -32,7 +32,7 @@ def _class_color(labels: list[str]) -> alt.Color:
         "label:N",
         title="Class",
         sort=labels,
-        scale=alt.Scale(domain=labels, range=[color_of(name) for name in labels]),
+        scale=alt.Scale(domain=labels, range=class_colors(labels)),
     )
 
 

@@ -18,6 +18,7 @@ from fer_core.config import TrainConfig, config_fields
 from fer_core.data import SPLITS, Dataset, split_validation
 from fer_core.data.audit import AuditReport
 from fer_core.data.loading import LoadReport
+from fer_core.emotions import EMOTIONS
 from fer_core.errors import DataError
 from views import forms
 
@@ -144,6 +145,15 @@ def load_report_caption(report: LoadReport) -> str:
     )
 
 
+def classes_caption(classes: tuple[str, ...]) -> str:
+    """The classes found, in model output order; names beyond the seven emotions are pointed
+    out, since a folder the user meant as an emotion (a typo) would show up here."""
+    others = [c for c in classes if c not in EMOTIONS]
+    extra = (f" ({', '.join(others)}: not one of the seven emotions, each its own class)"
+             if others else "")
+    return f"{len(classes)} classes found: {', '.join(classes)}{extra}."
+
+
 def skipped_frame(report: LoadReport) -> pd.DataFrame:
     """The files that could not be read, with why."""
     return pd.DataFrame(report.skipped, columns=["file", "reason"])
@@ -169,7 +179,7 @@ def stat_histogram(stats: pd.DataFrame, column: str, *, bins: int = 32) -> pd.Da
     count, share``; ``share`` is within the class so a rare class is as visible as a common one.
 
     Computed here rather than by Altair: 32k raw rows per chart would be sent to the browser
-    on every rerun, 7 x ``bins`` rows are not.
+    on every rerun, one row per class and bin is not.
     """
     if column not in STAT_RANGES:
         raise DataError(f"column must be one of {', '.join(STAT_RANGES)}; got {column!r}.")

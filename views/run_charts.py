@@ -11,7 +11,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from fer_core.emotions import color_of
+from fer_core.data.classnames import class_colors
 from fer_core.runs.frames import (  # noqa: F401  (re-exported for the pages)
     METRICS,
     SCORE_COLORS,
@@ -128,7 +128,7 @@ def probability_chart(frame: pd.DataFrame) -> alt.Chart:
         x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%")),
         color=alt.Color("class:N", legend=None,
-                        scale=alt.Scale(domain=classes, range=[color_of(c) for c in classes])),
+                        scale=alt.Scale(domain=classes, range=class_colors(classes))),
         tooltip=["class:N", alt.Tooltip("probability:Q", format=".1%")],
     ).properties(width="container", height=alt.Step(22))
     return _tag(chart, "probabilities")

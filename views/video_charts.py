@@ -10,7 +10,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from fer_core.emotions import color_of
+from fer_core.data.classnames import class_colors
 
 NON_CLASS = ("time_s", "frame", "face", "x", "y", "w", "h", "label")
 
@@ -32,7 +32,7 @@ def timeline_chart(table: pd.DataFrame, *, title: str = "Emotions over time") ->
         x=alt.X("time_s:Q", title="time (s)"),
         y=alt.Y("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("emotion:N", title=None, scale=alt.Scale(
-            domain=classes, range=[color_of(c) for c in classes])),
+            domain=classes, range=class_colors(classes))),
         tooltip=["emotion:N", alt.Tooltip("time_s:Q", format=".2f"),
                  alt.Tooltip("probability:Q", format=".1%")],
     ).properties(height=260, usermeta={"fer_chart": "emotion_timeline"})

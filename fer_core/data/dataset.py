@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from fer_core import settings
+from fer_core.data.classnames import order_classes
 from fer_core.data.ferplus import merge_votes
 from fer_core.data.loading import LoadReport, cache_path, decode_index, read_cache, write_cache
 from fer_core.data.sources import index_source
-from fer_core.emotions import EMOTIONS, canonical_emotion
+from fer_core.emotions import canonical_emotion
 from fer_core.errors import DataError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -110,8 +111,7 @@ def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> D
         raise DataError(
             f"None of the {report.n_listed:,} images in {path} could be read ({reasons})."
         )
-    present = set(index["label"])
-    classes = tuple(c for c in EMOTIONS if c in present)
+    classes = order_classes(set(index["label"]))
     return Dataset(name=name, location=str(source.root), fingerprint=source.fingerprint,
                    images=images, index=index, classes=classes, report=report,
                    synthetic=synthetic)
@@ -192,7 +192,7 @@ def merge_classes(ds: Dataset, mapping: dict[str, str]) -> Dataset:
 
 
 def _known_class(ds: Dataset, name: str) -> str:
-    canonical = canonical_emotion(name) or name
+    canonical = canonical_emotion(name) or name.strip().lower()
     if canonical not in ds.classes:
         raise DataError(f"class must be one of {', '.join(ds.classes)}; got {name!r}.")
     return canonical

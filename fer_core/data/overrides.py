@@ -103,7 +103,7 @@ def exclude(ds: Dataset, image_id: str) -> LabelOverrides:
 def relabel(ds: Dataset, image_id: str, label: str) -> LabelOverrides:
     """Train on one image under ``label`` from now on."""
     _known_image(ds, image_id)
-    name = canonical_emotion(label) or label
+    name = canonical_emotion(label) or label.strip().lower()  # class names are lower-case
     if name not in ds.classes:
         raise DataError(f"label must be one of {', '.join(ds.classes)}; got {label!r}.")
     changed = load(ds.fingerprint).with_relabel(image_id, name)

@@ -24,17 +24,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer_core.emotions import EMOTIONS, SYNONYMS, canonical_emotion
+from fer_core.data.classnames import (
+    SPLIT_NAMES,
+    check_class_count,
+    class_name,
+    is_ignored_folder,
+    is_split_name,
+)
+from fer_core.emotions import EMOTIONS
 from fer_core.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
-
-# Split folder names seen in FER downloads, mapped to the project's three splits.
-SPLIT_NAMES: dict[str, str] = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test", "publictest": "test",
-}
 
 # How the challenge CSV's ``Usage`` maps to splits: both test halves are test, as in the
 # Kaggle folders. The original value is kept in the index's ``usage`` column.
@@ -43,8 +43,8 @@ CSV_USAGE_SPLITS = {"training": "train", "publictest": "test", "privatetest": "t
 EXPECTED_LAYOUT = (
     "Expected a folder laid out like the Kaggle FER-2013 download (ROOT/train/<class>/*.jpg and "
     "ROOT/test/<class>/*.jpg, or ROOT/<class>/*.jpg), the challenge file fer2013.csv, or a .zip "
-    f"of either. Class folders may be named {', '.join(EMOTIONS)} (or synonyms such as "
-    "happiness, sadness, surprised)."
+    f"of either. Each class folder is a class: {', '.join(EMOTIONS)} (or synonyms such as "
+    "happiness, sadness, surprised) or any other name (contempt, pain), 2 to 50 classes."
 )
 
 # Zip-bomb guards: FER-2013 unpacks to about 60 MB, so these leave ample room for larger sets.
@@ -89,15 +89,14 @@ def find_data_root(path: Path) -> Path:
         raise DataError(f"{path.name!r} is not a data set. {EXPECTED_LAYOUT}")
     current = path
     for _ in range(3):
-        children = [c for c in current.iterdir() if not c.name.startswith((".", "__MACOSX"))]
-        names = {c.name.strip().lower() for c in children if c.is_dir()}
-        if names & set(SPLIT_NAMES) or names & set(SYNONYMS):
+        children = [c for c in current.iterdir() if not is_ignored_folder(c.name)]
+        dirs = [c for c in children if c.is_dir()]
+        if any(is_split_name(d.name) for d in dirs) or _has_images(dirs):
             return current
         csvs = sorted(c for c in children if c.is_file() and c.suffix.lower() == ".csv")
         if csvs:
             preferred = [c for c in csvs if c.name.lower() == "fer2013.csv"]
             return (preferred or csvs)[0]
-        dirs = [c for c in children if c.is_dir()]
         if len(dirs) != 1:
             break
         current = dirs[0]
@@ -105,23 +104,32 @@ def find_data_root(path: Path) -> Path:
     raise DataError(f"No data set found in {str(path)!r} (it holds: {found}). {EXPECTED_LAYOUT}")
 
 
+def _has_images(dirs: list[Path]) -> bool:
+    """Folders holding images are class folders (whatever their names), not wrappers; a lone
+    one then gets the class count's error rather than "no data set found"."""
+    return any(Path(e.name).suffix.lower() in IMAGE_EXTENSIONS
+               for d in dirs for e in os.scandir(d) if e.is_file())
+
+
 def index_folders(root: Path) -> SourceIndex:
-    """Index the Kaggle layout; unknown class folders are an error, never silently dropped."""
+    """Index the Kaggle layout: every class folder is a class (``classnames.class_name``)."""
     root = root.resolve()
     rows: list[tuple[str, str, str, str]] = []
     ignored: list[str] = []
     empty: list[str] = []
     outside: list[str] = []
-    unknown: list[str] = []
+    labels: set[str] = set()
     digest = hashlib.sha1(str(root).encode())
     for split, split_dir in _split_folders(root):
         for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
-            label = canonical_emotion(class_dir.name)
             rel_dir = class_dir.relative_to(root).as_posix()
+            try:
+                label = class_name(class_dir.name)
+            except DataError as err:  # a near-miss of an emotion name, with its suggestion
+                raise DataError(f"In {rel_dir}: {err} {EXPECTED_LAYOUT}") from None
             if label is None:
-                if not class_dir.name.startswith((".", "__")):
-                    unknown.append(rel_dir)
                 continue
+            labels.add(label)
             n_before = len(rows)
             for entry in sorted(os.scandir(class_dir), key=lambda e: e.name):
                 rel = f"{rel_dir}/{entry.name}"
@@ -138,13 +146,9 @@ def index_folders(root: Path) -> SourceIndex:
                 rows.append((rel, split, label, entry.path))
             if len(rows) == n_before:
                 empty.append(rel_dir)
-    if unknown:
-        raise DataError(
-            f"Unknown class folder(s): {', '.join(unknown[:5])}. Rename them to one of "
-            f"{', '.join(EMOTIONS)}, or remove them. {EXPECTED_LAYOUT}"
-        )
     if not rows:
         raise DataError(f"No images found under {str(root)!r}. {EXPECTED_LAYOUT}")
+    check_class_count(sorted(labels), f"{root.name} (its class folders)")
     index = pd.DataFrame(rows, columns=["id", "split", "label", "source"])
     return SourceIndex(kind="folders", root=root, index=index, fingerprint=digest.hexdigest(),
                        ignored=tuple(ignored), empty_class_folders=tuple(empty),

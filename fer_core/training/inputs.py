@@ -21,6 +21,7 @@ from fer_core.data import (
     subsample_per_class,
 )
 from fer_core.data.ferplus import apply_labels, soft_targets
+from fer_core.training.named_classes import check_named_classes
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,9 @@ class PreparedData:
 
 def apply_data_config(ds: Dataset, config: TrainConfig) -> Dataset:
     """The config's labels (FER+), class operations, validation split and subsampling, in
-    that order."""
+    that order; a class the config names must be one the (relabelled) data has."""
     ds = apply_labels(ds, config.labels)
+    check_named_classes(config, ds.classes)
     ds = drop_classes(ds, config.drop_classes)
     ds = merge_classes(ds, config.merge_classes)
     ds = split_validation(ds, fraction=config.val_fraction, seed=config.seed)

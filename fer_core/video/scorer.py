@@ -23,8 +23,8 @@ from PIL import Image, ImageDraw, ImageFont
 from fer_core import runs
 from fer_core.calibration import apply_temperature
 from fer_core.data import faces
+from fer_core.data.classnames import class_colors
 from fer_core.data.faces import FaceBox
-from fer_core.emotions import color_of
 from fer_core.errors import RunError
 from fer_core.runs.evaluation import load_run_model, run_classes, tta_views
 from fer_core.settings import IMAGE_SIZE
@@ -135,9 +135,10 @@ def annotate(rgb: np.ndarray, scores: Sequence[FaceScore], classes: Sequence[str
     pen = ImageDraw.Draw(img)
     width = max(2, round(max(rgb.shape[:2]) / 320))
     font = ImageFont.load_default(size=max(14, width * 8))
+    colours = dict(zip(classes, class_colors(list(classes)), strict=True))
     for face in scores:
         box, label = face.box, face.label(classes)
-        colour = color_of(label)
+        colour = colours[label]
         pen.rectangle([box.x, box.y, box.x + box.w, box.y + box.h], outline=colour, width=width)
         text = f"{label} {float(np.max(face.probabilities)):.0%}"
         left, top, right, bottom = pen.textbbox((box.x, box.y), text, font=font)
