@@ -20,7 +20,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pylint --disable=all --enable=duplicate-code --min-similarity-lines=6 --score=n \
-		app.py fer_core ui pages views tests bench
+		app.py fer_core ui app_pages views tests bench
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download needs the
 # internet). Installed when missing and we may (root with apt); otherwise those tests skip.

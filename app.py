@@ -15,11 +15,11 @@ st.set_page_config(page_title="FER Studio", page_icon=":material/mood:", layout=
 
 navigation = st.navigation(
     [
-        st.Page("pages/start.py", title="Start here", icon=":material/flag:", default=True),
-        st.Page("pages/explore.py", title="Explore", icon=":material/insights:"),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("app_pages/start.py", title="Start here", icon=":material/flag:", default=True),
+        st.Page("app_pages/explore.py", title="Explore", icon=":material/insights:"),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page(links.RESULTS_PAGE, title="Results", icon=":material/leaderboard:"),
-        st.Page("pages/predict.py", title="Predict", icon=":material/face:"),
+        st.Page("app_pages/predict.py", title="Predict", icon=":material/face:"),
     ]
 )
 if navigation.url_path != "results":

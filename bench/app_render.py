@@ -37,7 +37,7 @@ def make_runs(source: Path | None, data: Path, runs_root: Path, copies: int = 20
 def render_times(page: str, data: Path, runs_root: Path) -> tuple[float, float]:
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(REPO / "pages" / f"{page}.py"), default_timeout=120)
+    at = AppTest.from_file(str(REPO / "app_pages" / f"{page}.py"), default_timeout=120)
     at.session_state["app.data_path"] = str(data)
     at.session_state["app.runs_dir"] = str(runs_root)
     start = time.perf_counter()

@@ -44,6 +44,7 @@ CONNECTED = "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
 NOT_RUNNING = "[data-testid='stApp'][data-test-script-state='notRunning']"
 SERVER_START_S = 90  # two busy cores: importing streamlit and the app can take a while
 MS = 1000
+PAGE_TITLES = ("Start here", "Explore", "Train", "Results", "Predict")  # app.py's navigation
 
 
 def require_browser() -> Any:

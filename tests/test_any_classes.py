@@ -150,7 +150,7 @@ def _charts(at: AppTest) -> dict[str, dict]:
 def test_explore_and_results_pages_render_other_class_sets(which, request, tmp_path):
     data, run_dir = request.getfixturevalue(which)
     n = len(load_dataset(data).classes)
-    explore = AppTest.from_file(str(ROOT / "pages" / "explore.py"), default_timeout=60)
+    explore = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=60)
     explore.session_state["app.data_path"] = str(data)
     explore.session_state["app.runs_dir"] = str(tmp_path / "runs")
     explore.run()
@@ -159,7 +159,7 @@ def test_explore_and_results_pages_render_other_class_sets(which, request, tmp_p
 
     root = tmp_path / "runs"
     shutil.copytree(run_dir, root / run_dir.name)
-    results = AppTest.from_file(str(ROOT / "pages" / "results.py"), default_timeout=60)
+    results = AppTest.from_file(str(ROOT / "app_pages" / "results.py"), default_timeout=60)
     results.session_state["app.runs_dir"] = str(root)
     results.session_state["app.data_path"] = str(data)
     results.run()
@@ -202,7 +202,7 @@ def test_seven_emotions_keep_their_colours_in_charts():
 
 
 def test_train_page_refuses_a_preset_naming_an_absent_class(three_data, tmp_path):
-    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
     at.session_state["app.data_path"] = str(three_data)
     at.run()

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 MS = bs.MS
 JOB_TIMEOUT = 240 * MS  # one epoch on demo data, with TensorFlow loading, on two busy cores
-PAGES = ("Start here", "Explore", "Train", "Results", "Predict")
+PAGES = bs.PAGE_TITLES
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def test_direct_url_bookmark_opens_page_with_shared_sidebar(
         app: bs.AppServer, page: Page, path: str, title: str) -> None:
     """A bookmarked or refreshed page URL runs through app.py: same navigation and sidebar.
 
-    If Streamlit ran pages/<name>.py on its own (auto-discovered pages), the sidebar would list
+    If Streamlit ran app_pages/<name>.py on its own (auto-discovered pages), the sidebar would list
     the files (``app``, ``explore``, ...) and lack the data source and runs folder.
     """
     bs.open_app(page, f"{app.url}/{path}")

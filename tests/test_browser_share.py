@@ -3,6 +3,7 @@ context, and the HTML report is readable as Chromium lays it out."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +45,10 @@ def _results(page: Page, url: str) -> None:
 def test_copied_link_opens_the_same_runs_tab_and_split(app: bs.AppServer, browser: Browser,
                                                        demo_run: Path) -> None:
     with bs.new_page(browser) as page:
-        _results(page, f"{app.url}/results")
+        _results(page, f"{app.url}/results")  # the server's first visit: a shared link
+        nav = page.get_by_test_id("stSidebarNav").get_by_role("link")
+        expect(nav).to_have_text([re.compile(f"{name}$") for name in bs.PAGE_TITLES])
+        expect(page.get_by_test_id("stSidebar")).to_contain_text("Runs folder")
         main = page.get_by_test_id("stMain")
         runs = main.get_by_test_id("stMultiSelect").filter(has_text="Runs")
         runs.get_by_role("combobox").click()

@@ -32,7 +32,7 @@ ray_backend = pytest.importorskip("fer_core.jobs.ray")
 pytest.importorskip("ray.job_submission", reason="ray[default] is not installed")
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_PAGE = str(ROOT / "pages" / "train.py")
+TRAIN_PAGE = str(ROOT / "app_pages" / "train.py")
 JOB_TIMEOUT = 180  # seconds; a tiny job takes ~20 s, most of it TensorFlow's import
 
 

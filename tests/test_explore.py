@@ -19,7 +19,7 @@ from tests.conftest import make_kaggle_tree, write_image
 from views import data_charts, explore, forms
 
 REPO = Path(__file__).resolve().parents[1]
-PAGE = str(REPO / "pages" / "explore.py")
+PAGE = str(REPO / "app_pages" / "explore.py")
 
 
 @pytest.fixture(scope="module")
@@ -479,7 +479,7 @@ def test_app_explore_page_runs_through_the_navigation(tmp_path):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
     at.run()
-    at.switch_page("pages/explore.py").run()
+    at.switch_page("app_pages/explore.py").run()
     assert not at.exception
     assert at.title[0].value == "Explore"
     assert "disgust is 1.5% of train" in _texts(at)

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core.export import zip_export
 from views import export as view
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / "results.py"
+PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "results.py"
 
 
 def test_verdict_names_the_formats_that_missed():

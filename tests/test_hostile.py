@@ -108,7 +108,7 @@ def test_engine_never_unpickles_or_evaluates_user_files():
     )
     offenders = [
         f"{path.relative_to(REPO)}:{n}"
-        for folder in ("fer_core", "pages", "ui")
+        for folder in ("fer_core", "app_pages", "ui")
         for path in (REPO / folder).rglob("*.py")
         for n, line in enumerate(path.read_text().splitlines(), start=1)
         if pattern.search(line) and not line.lstrip().startswith("#")

@@ -28,7 +28,7 @@ from tests import job_support
 from tests.job_support import has_step_progress, long_tiny, tiny
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_PAGE = str(ROOT / "pages" / "train.py")
+TRAIN_PAGE = str(ROOT / "app_pages" / "train.py")
 JOB_TIMEOUT = 150  # seconds; a tiny job takes ~15 s, most of it TensorFlow's import
 
 

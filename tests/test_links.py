@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from views import links
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / "results.py"
+PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "results.py"
 
 
 def _params(**values: list[str]):

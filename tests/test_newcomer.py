@@ -18,8 +18,8 @@ from tests.conftest import make_kaggle_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-TRAIN_PAGE = str(ROOT / "pages" / "train.py")
-RESULTS_PAGE = str(ROOT / "pages" / "results.py")
+TRAIN_PAGE = str(ROOT / "app_pages" / "train.py")
+RESULTS_PAGE = str(ROOT / "app_pages" / "results.py")
 
 
 def _texts(at: AppTest) -> str:
@@ -73,7 +73,7 @@ def test_sidebar_demo_choice_wins_over_fer_data_dir(tmp_path, env_data):
 
 @pytest.mark.parametrize("chosen", ["env", None])
 def test_explore_header_shows_the_sidebar_choice_not_fer_data_dir(tmp_path, env_data, chosen):
-    at = AppTest.from_file(str(ROOT / "pages" / "explore.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
     at.session_state["app.data_path"] = str(env_data) if chosen else None
     at.run()
@@ -172,7 +172,7 @@ def test_start_here_links_the_newest_finished_run(tmp_path, demo_run):
 def test_finished_job_card_links_to_its_own_results(tmp_path, demo_run):
     shutil.copytree(demo_run, tmp_path / "runs" / demo_run.name)
     at = _app(tmp_path).run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception
     (link,) = [e.proto for e in at.get("page_link")]
     assert link.label == f"Open {demo_run.name}'s results"
@@ -453,7 +453,7 @@ def test_explore_quality_tab_reads_the_stored_audit(tmp_path, fresh_cache):
     from fer_core.data import audit_cache
 
     root = make_kaggle_tree(tmp_path / "data", {"happy": 3, "sad": 2})
-    at = AppTest.from_file(str(ROOT / "pages" / "explore.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
     at.session_state["app.data_path"] = str(root)
     at.session_state["explore.section"] = "Image quality"

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core.data import faces, load_dataset
 from fer_core.emotions import EMOTIONS
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / "predict.py"
+PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "predict.py"
 
 
 @pytest.fixture(scope="module")

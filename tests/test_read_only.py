@@ -114,7 +114,7 @@ def test_read_only_cli_lists_jobs_without_writing(read_only, locked_runs, capsys
 # --- the pages ---------------------------------------------------------------------------------
 
 def _page(name: str, runs_root: Path) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(runs_root)
     at.session_state["app.data_path"] = None
     return at

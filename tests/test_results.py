@@ -19,7 +19,7 @@ from fer_core.errors import RunError
 from fer_core.runs.archive import export_run_zip, import_run_zip
 from views import run_charts
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / "results.py"
+PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "results.py"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def good_and_bad(tmp_path: Path, demo_run: Path, bad_run: Path) -> Path:
 
 
 def _page(name: str, runs_root: Path, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(runs_root)
     at.session_state["app.data_path"] = None
     for key, value in state.items():

@@ -12,7 +12,7 @@ from fer_core.cli import main
 from fer_core.config import preset
 from fer_core.training import speed
 
-TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
+TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "train.py")
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,7 @@ def test_cli_study_runs_every_arm_to_the_end(tmp_path: Path) -> None:
 def test_train_page_launches_the_chosen_study(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jobs.LocalBackend, "submit", lambda self, run_dir: None)
-    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path)
     at.run()
     at.selectbox(key="train.study").select("imbalance").run()

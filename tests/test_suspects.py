@@ -25,7 +25,7 @@ from tests.conftest import make_kaggle_tree
 from views import suspects as views
 
 REPO = Path(__file__).resolve().parents[1]
-PAGE = str(REPO / "pages" / "explore.py")
+PAGE = str(REPO / "app_pages" / "explore.py")
 
 # The demo's 2,800 training images, with 3 folds (not the command's 5) of the command's 8
 # epochs: about 40,000 image-epochs of fer-cnn, about a minute and a half on two idle cores.

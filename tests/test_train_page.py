@@ -29,7 +29,7 @@ from ui import config_form
 from views import forms, progress
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_PAGE = str(ROOT / "pages" / "train.py")
+TRAIN_PAGE = str(ROOT / "app_pages" / "train.py")
 NOW = 1_800_000_000.0
 
 

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core.emotions import EMOTIONS
 from tests.video_support import face_clip
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / "predict.py"
+PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "predict.py"
 
 
 @pytest.fixture

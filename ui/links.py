@@ -11,7 +11,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from views import links
 
-RESULTS_PAGE = "pages/results.py"
+RESULTS_PAGE = "app_pages/results.py"
 
 SEEN_KEY = "results.links_seen"  # every query string this session applied or published
 

@@ -40,16 +40,16 @@ def steps(data_path: str | None, infos: list[RunInfo]) -> list[Step]:
                    "matrix, mistakes, and an HTML report to share.")
         link = {"runs": done.run_id}
     return [
-        Step("pages/explore.py", "1. Explore the data", ":material/insights:",
+        Step("app_pages/explore.py", "1. Explore the data", ":material/insights:",
              f"Class balance, sample faces, image quality and what augmentation does. {data}"),
-        Step("pages/train.py", "2. Train a model", ":material/model_training:",
+        Step("app_pages/train.py", "2. Train a model", ":material/model_training:",
              "Pick a preset (**fast-cpu** reaches about 62% on FER-2013 in about 30 minutes "
              "on 2 CPU cores; a few minutes on the demo data) and press "
              "**Launch**. The job runs in the background; its card shows progress and the "
              "time left."),
-        Step("pages/results.py", "3. Read the results", ":material/leaderboard:", results,
+        Step("app_pages/results.py", "3. Read the results", ":material/leaderboard:", results,
              link),
-        Step("pages/predict.py", "4. Predict", ":material/face:",
+        Step("app_pages/predict.py", "4. Predict", ":material/face:",
              "Upload a photo or take one: faces are found, cropped and classified by a "
              "trained run."),
     ]
