@@ -7,11 +7,13 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core import runs
 from fer_core.runs import report, seed_report
+from fer_core.runs.report_seed import seed_section_html
 from tests.seed_support import study_run
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "results.py"
@@ -104,3 +106,91 @@ def test_seed_report_ignores_unfinished_and_foreign_study_runs(study_root):
     assert seed.studies["imbalance"].arms == []
     assert [arm.label for arm in seed.studies["batch-size"].arms] == ["batch 32"]
     assert seed_report.has_study_runs(runs.list_runs(study_root))
+
+
+# --- the Results tab -----------------------------------------------------------------------------
+
+def _results(runs_root: Path) -> AppTest:
+    at = AppTest.from_file(str(PAGE), default_timeout=60)
+    at.session_state["app.runs_dir"] = str(runs_root)
+    at.session_state["app.data_path"] = None
+    return at.run()
+
+
+def _tab(at: AppTest, label: str):
+    return next(tab for tab in at.tabs if tab.label == label)
+
+
+def _chart_names(node) -> set[str]:
+    return {json.loads(chart.proto.spec).get("usermeta", {}).get("fer_chart")
+            for chart in node.get("vega_lite_chart")}
+
+
+def test_results_seed_tab_shows_rows_answers_and_figures_5a_5b(study_root):
+    at = _results(study_root)
+
+    assert not at.exception
+    tab = _tab(at, "Seed report")
+    table = tab.dataframe[0].value
+    assert list(table["quoted or measured"]) == ["quoted"] * 3 + ["measured"] * 4
+    [figure_5a] = [c for c in tab.get("vega_lite_chart")
+                   if json.loads(c.proto.spec).get("usermeta", {}).get("fer_chart") == "seed_5a"]
+    [data] = figure_5a.proto.datasets
+    lines = pa.ipc.open_stream(data.data.data).read_all().to_pandas()
+    assert set(lines["run"]) == {"batch 16", "batch 32"}  # one line per batch size
+    assert {"seed_5a", "seed_5b", "learning_curves", "confusion_matrix"} <= _chart_names(tab)
+    text = " ".join(m.value for m in tab.markdown)
+    assert "batch 32 scored best on test" in text
+    assert "Not measured yet: launch the study subsample" in text
+    images = tab.get("image")
+    assert len(images) == 1 + 16  # an example face, then the true-vs-predicted gallery
+    assert sum(m.value.startswith((":green[", ":red[")) for m in tab.markdown) == 16
+
+
+def test_results_seed_tab_without_studies_says_to_launch_them(tmp_path, demo_run, monkeypatch):
+    monkeypatch.setenv("FER_READ_ONLY", "1")
+    root = tmp_path / "runs"
+    shutil.copytree(demo_run, root / demo_run.name)
+
+    at = _results(root)
+
+    assert not at.exception
+    tab = _tab(at, "Seed report")
+    assert list(tab.dataframe[0].value["quoted or measured"]) == ["quoted"] * 3 + ["measured"]
+    assert "seed_5a" not in _chart_names(tab)
+    assert any("launch it to compare" in info.value for info in tab.info)
+    text = " ".join(m.value for m in tab.markdown)
+    assert text.count("Not measured yet") == 3
+
+
+# --- the HTML report -----------------------------------------------------------------------------
+
+def test_report_seed_section_has_rows_answers_and_figures(study_root):
+    from fer_core.data import load_dataset
+
+    ds = load_dataset(None)
+    images = dict(zip(ds.index["id"], ds.images, strict=True))
+
+    section = seed_section_html(runs.list_runs(study_root), images, fingerprint=ds.fingerprint,
+                                gallery_size=16)
+
+    assert section.count("<td>quoted</td>") == 3 and section.count("<td>measured</td>") == 4
+    assert "batch 32 scored best on test" in section
+    assert "Not measured yet: launch the study subsample" in section
+    assert 'aria-label="Validation accuracy"' in section  # figure 5a
+    assert 'aria-label="Validation loss"' in section  # figure 5b
+    assert section.count(">batch 16</text>") == 2 and section.count(">batch 32</text>") == 2
+    assert 'aria-label="Training images per class"' in section
+    assert 'aria-label="Confusion matrix (test)"' in section
+    assert section.count("<figure") == 1 + 16  # the example face and the gallery
+
+
+def test_report_includes_the_seed_section_only_with_study_runs(study_root):
+    with_study = report.build_report([study_root / "20261130-221501-b16",
+                                      study_root / "20261130-100000-fast-cpu"])
+    without = report.build_report([study_root / "20261130-100000-fast-cpu"])
+
+    start = with_study.index('<h2 id="seed-report">Seed report</h2>')
+    assert start < with_study.index('<h2 id="20261130-221501-b16">')
+    assert "Only batch 16 has finished so far" in with_study
+    assert 'id="seed-report"' not in without
