@@ -158,7 +158,9 @@ def test_results_seed_tab_without_studies_says_to_launch_them(tmp_path, demo_run
     tab = _tab(at, "Seed report")
     assert list(tab.dataframe[0].value["quoted or measured"]) == ["quoted"] * 3 + ["measured"]
     assert "seed_5a" not in _chart_names(tab)
-    assert any("launch it to compare" in info.value for info in tab.info)
+    notes = " ".join(info.value for info in tab.info)
+    assert "No study has finished yet" in notes and "Ask whoever runs this FER Studio" in notes
+    assert "launch it to compare" in notes  # figures 5a and 5b
     text = " ".join(m.value for m in tab.markdown)
     assert text.count("Not measured yet") == 3
 
