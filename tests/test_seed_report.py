@@ -114,6 +114,7 @@ def _results(runs_root: Path) -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=60)
     at.session_state["app.runs_dir"] = str(runs_root)
     at.session_state["app.data_path"] = None
+    at.session_state["results.tab"] = "Seed report"  # the tab is drawn only when open
     return at.run()
 
 
