@@ -13,16 +13,11 @@ from collections.abc import Mapping
 import altair as alt
 import pandas as pd
 
-from fer_core.runs.seed_report import SeedReport
+from fer_core.runs.seed_report import ROW_LABELS, SeedReport
 from views import run_charts
 
 FIGURES = {"accuracy": ("seed_5a", "Figure 5a: validation accuracy by batch size"),
            "loss": ("seed_5b", "Figure 5b: validation loss by batch size")}
-TABLE_LABELS = {"source": "quoted or measured", "recipe": "recipe", "study": "study",
-                "arm": "arm", "classes": "classes", "test_accuracy": "test accuracy",
-                "val_accuracy": "validation accuracy", "best_val_loss": "best validation loss",
-                "minutes": "minutes", "images_per_s": "training images/s",
-                "hardware": "hardware", "run": "run"}
 
 
 def batch_size_frame(seed: SeedReport) -> pd.DataFrame:
@@ -50,4 +45,4 @@ def counts_distribution(train_counts: Mapping[str, int]) -> pd.DataFrame:
 def rows_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows with columns named for people, empty columns left out."""
     shown = rows.dropna(axis="columns", how="all")
-    return shown.rename(columns=TABLE_LABELS)
+    return shown.rename(columns=ROW_LABELS)
