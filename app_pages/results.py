@@ -21,7 +21,7 @@ from fer_core.runs import report, wording
 from fer_core.runs.baseline import baseline_of_result, is_unusable, verdict
 from ui import export_tab as export_tab_view
 from ui import links as ui_links
-from ui import state, trust, viewer
+from ui import seed_report, state, trust, viewer
 from ui.run_actions import render_run_actions
 from views import links, run_charts
 
@@ -60,7 +60,7 @@ def main() -> None:
     render_run_actions(focus)
     link_slot = st.container()
 
-    curves, compare, errors, calibrated, gallery, share, export_tab = st.tabs(
+    curves, compare, errors, calibrated, gallery, seed, share, export_tab = st.tabs(
         list(links.TABS), key=TAB_KEY, on_change="rerun")
     with curves:
         _render_curves(focus)
@@ -78,6 +78,9 @@ def main() -> None:
                            tab=st.session_state.get(TAB_KEY), split=split,
                            default_runs=_default_runs(readable))
     ui_links.render_copy_link(link_slot, url)
+    with seed:  # drawn only when open; every run, not only the picked ones (a study's answer
+        if st.session_state.get(TAB_KEY) == "Seed report":  # needs all of its runs)
+            seed_report.render(readable)
     with gallery:
         _render_gallery(focus, split)
 

@@ -23,15 +23,9 @@ import time
 from pathlib import Path
 
 from bench.machine import describe_machine
+from fer_core.runs.seed_report import QUOTED  # the seed report's own test accuracies
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
-
-# The seed report: InceptionV3 transfer learning on FER-2013, test accuracy.
-SEED_REPORT = [
-    ("seed report: InceptionV3 frozen (seed-baseline)", 0.4414),
-    ("seed report: + fine-tuning top 50 layers (seed-finetuned)", 0.4900),
-    ("seed report: same without disgust, 6 classes (seed-no-disgust)", 0.4866),
-]
 
 
 DEFAULT_MARKS = (15.0, 30.0, 60.0, 90.0)
@@ -160,9 +154,9 @@ def print_table(rows: list[dict]) -> None:
     print(f"Machine: {describe_machine()}\n")
     print("| recipe | classes | test accuracy | macro-F1 | minutes | epochs | device |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    for name, accuracy in SEED_REPORT:
-        print(f"| {name} | {6 if 'without' in name else 7} | {accuracy:.2%} | | hours (Colab) "
-              "| | Colab GPU |")
+    for quoted in QUOTED:
+        print(f"| seed report: {quoted.recipe} ({quoted.preset}) | {quoted.classes} | "
+              f"{quoted.accuracy:.2%} | | hours (Colab) | | Colab GPU |")
     for row in rows:
         label = f"{row['preset']} {row['overrides']}".strip() + tta_label(row)
         print(f"| {label} | {row['classes']} | {row['test_accuracy']:.2%} | "

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-TABS = ("Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Share", "Export")
+TABS = ("Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Seed report",
+        "Share", "Export")
 SPLITS = ("test", "val")
 
 

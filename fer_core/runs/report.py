@@ -30,7 +30,7 @@ from fer_core import runs
 from fer_core.data import overrides
 from fer_core.data.leakage import LeakageCaveat
 from fer_core.errors import RunError
-from fer_core.runs import report_trust, wording
+from fer_core.runs import report_trust, seed_report, wording
 from fer_core.runs.baseline import verdict
 from fer_core.runs.card import card_html
 from fer_core.runs.frames import (
@@ -325,6 +325,11 @@ def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray
     histories = {info.run_id: runs.read_history(info.path) for info in infos}
     if len(infos) > 1:
         parts.append("<h2>Comparison</h2>" + _comparison_html(histories))
+    if seed_report.has_study_runs(infos):
+        from fer_core.runs.report_seed import seed_section_html  # it draws with this module
+
+        parts.append(seed_section_html(infos, images_by_id, fingerprint=fingerprint,
+                                       gallery_size=gallery_size))
     for info in infos:
         same_data = fingerprint is None or info.data.get("fingerprint") == fingerprint
         parts.append(_run_section(info, histories[info.run_id],
