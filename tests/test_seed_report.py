@@ -16,7 +16,7 @@ from fer_core.runs import report, seed_report
 from fer_core.runs.report_seed import seed_section_html
 from tests.seed_support import study_run
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / "results.py"
+PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "results.py"
 OLD_GROUP = "study-batch-size-20261130-200000"
 GROUP = "study-batch-size-20261130-221500"
 

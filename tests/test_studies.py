@@ -62,19 +62,6 @@ def test_launch_study_queues_one_named_group(tmp_path: Path) -> None:
     assert runs.read_status(run_dirs[0]).display_name == "subsample: 750 per class"
 
 
-def test_latest_groups_keep_the_newest_launch_in_arm_order() -> None:
-    def extra(group: str, arm: str) -> dict:
-        return {"study": {"name": "batch-size", "group": group, "arm": arm}}
-
-    records = [("old-64", extra("study-batch-size-20260101-000000", "batch 64")),
-               ("new-64", extra("study-batch-size-20260202-000000", "batch 64")),
-               ("new-16", extra("study-batch-size-20260202-000000", "batch 16")),
-               ("plain", {}),
-               ("broken", {"study": "batch-size"})]
-
-    assert studies.latest_groups(records) == {"batch-size": ["new-16", "new-64"]}
-
-
 @pytest.mark.slow
 def test_cli_study_runs_every_arm_to_the_end(tmp_path: Path) -> None:
     env = {**os.environ, "FER_RUNS_DIR": str(tmp_path)}

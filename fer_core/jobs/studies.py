@@ -12,7 +12,6 @@ like any sweep. Each run records its study, group and arm in ``config.json``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,24 +99,4 @@ def study_of(extra: dict[str, Any]) -> dict[str, str] | None:
                                        for k in ("name", "group", "arm")):
         return block
     return None
-
-
-def latest_groups(records: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[str]]:
-    """For each study, the run ids of its latest group, in arm order.
-
-    ``records`` pairs each run id with its ``config.json`` extras; a group id ends in its
-    launch time, so the latest group is the one that sorts last."""
-    by_group: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for run_id, extra in records:
-        block = study_of(extra)
-        if block and block["name"] in STUDIES:
-            by_group.setdefault((block["name"], block["group"]), []).append(
-                (block["arm"], run_id))
-    latest: dict[str, list[str]] = {}
-    for (name, group) in sorted(by_group):
-        order = [arm.label for arm in STUDIES[name].arms]
-        arms = sorted(by_group[(name, group)],
-                      key=lambda pair: order.index(pair[0]) if pair[0] in order else len(order))
-        latest[name] = [run_id for _, run_id in arms]
-    return latest
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from fer_core import runs
 from fer_core.errors import RunError
+from fer_core.jobs import studies as study_plans
 
 QUOTED_SOURCE = "seed report: InceptionV3 with ImageNet weights, Colab GPU"
 
@@ -57,14 +58,9 @@ class Study:
     arms: tuple[str, ...]
 
 
-STUDIES = (
-    Study("batch-size", "Does batch size (16, 32, 64) change validation accuracy and loss?",
-          ("batch 16", "batch 32", "batch 64")),
-    Study("subsample", "Does subsampling (750 or 2,500 images per class) cost accuracy?",
-          ("750 per class", "2,500 per class", "all images")),
-    Study("imbalance", "What do disgust oversampling, class weights and removing disgust do?",
-          ("none", "class weights", "disgust oversampled", "disgust removed")),
-)
+# The studies' questions and arms, in the order the view shows them: one source, the launcher's.
+STUDIES = tuple(Study(plan.name, plan.question, tuple(arm.label for arm in plan.arms))
+                for plan in study_plans.STUDIES.values())
 STUDY_NAMES = tuple(study.name for study in STUDIES)
 RARE_CLASS = "disgust"  # the class the imbalance study is about
 ROW_LABELS = {"source": "quoted or measured", "recipe": "recipe", "study": "study", "arm": "arm",
@@ -123,11 +119,7 @@ class SeedReport:
 
 def study_block(info: runs.RunInfo) -> dict[str, str] | None:
     """The ``study`` block of a run's config.json (name, group, arm), if a study launched it."""
-    block = _record(info).extra.get("study")
-    if not isinstance(block, dict) or not all(isinstance(block.get(k), str)
-                                              for k in ("name", "group", "arm")):
-        return None
-    return block
+    return study_plans.study_of(_record(info).extra)
 
 
 def _record(info: runs.RunInfo) -> runs.RunRecord:
