@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from fer_core import runs
-from fer_core.emotions import color_of
+from fer_core.data.classnames import class_colors
 from fer_core.runs import report
 from fer_core.runs.seed_report import ROW_LABELS, STUDIES, SeedReport, build_seed_report
 
@@ -72,10 +72,11 @@ def _distribution_svg(run: runs.RunInfo) -> str:
     scale = plot_h / (ticks[-1] or 1)
     out = [report._gridline(left, width - 16, base - tick * scale, f"{tick:g}")
            for tick in ticks]
+    colors = class_colors(list(counts))
     for k, (label, count) in enumerate(counts.items()):
         x, h = left + k * bar + 4, count * scale
         out.append(f'<rect x="{x}" y="{base - h:.1f}" width="{bar - 8}" height="{h:.1f}" '
-                   f'fill="{color_of(label)}"><title>{report._esc(label)}: {count:,}</title>'
+                   f'fill="{colors[k]}"><title>{report._esc(label)}: {count:,}</title>'
                    f'</rect><text x="{x + bar / 2 - 4}" y="{base + 14}" class="tick" '
                    f'text-anchor="middle">{report._esc(label)}</text>')
     return report._svg(width, height, "Training images per class", left, out)
