@@ -145,3 +145,35 @@ def test_export_of_a_run_without_model_is_a_one_line_error(tmp_path, capsys):
     runs.create_run({"backbone": "fer-cnn"}, run_dir=run)
     assert main(["export", str(run), "--format", "onnx"]) == 2
     assert "has no model.keras" in capsys.readouterr().err
+
+
+def test_int8_keeps_the_worst_layers_in_float_only_when_full_int8_disagrees(exported):
+    from fer_core.export import convert, int8
+    from fer_core.export import runtimes as rt
+    from fer_core.runs.evaluation import load_run_model, run_split
+
+    run = exported[0]
+    model = convert.as_float32(load_run_model(run))
+    train, _ = run_split(run, "train")
+    val, _ = run_split(run, "val")
+    check = val.images[:300]
+    reference = model.predict(check[..., None].astype(np.float32), verbose=0).argmax(axis=1)
+
+    def agreement(flat: bytes, tmp: Path) -> float:
+        tmp.write_bytes(flat)
+        return float(np.mean(rt.load("tflite-int8", tmp)(check[..., None]).argmax(1) == reference))
+
+    full, none_kept = int8.convert(model, train.images[:200])  # no check: plain full int8
+    chosen, kept = int8.convert(model, train.images[:200], check)
+    out = exported[1]
+    full_agreement = agreement(full, out / "full.tflite")
+    chosen_agreement = agreement(chosen, out / "chosen.tflite")
+
+    assert none_kept == []
+    if full_agreement >= int8.AGREEMENT_GOAL:
+        assert kept == []
+    else:  # layers kept in float only when that agrees better (it may not, on a tiny model)
+        assert kept == [] or chosen_agreement > full_agreement
+    assert chosen_agreement >= full_agreement - 1 / len(check)  # the converter's own jitter
+    assert len(kept) <= int8.MAX_FLOAT_LAYERS
+    assert len(chosen) <= 0.30 * (out / "model.tflite").stat().st_size

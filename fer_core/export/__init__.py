@@ -27,6 +27,7 @@ from fer_core.export.convert import ExportError
 FORMATS = ("savedmodel", "onnx", "tflite", "tflite-int8")
 FLOAT_FORMATS = ("savedmodel", "onnx", "tflite")
 RESCORE_IMAGES = 1000
+CHECK_IMAGES = 500  # validation images int8 must agree on before it is written
 Progress = Callable[[float, str], None]
 
 __all__ = ["FORMATS", "ExportError", "export_run", "formats_of", "read_export", "zip_export"]
@@ -78,9 +79,11 @@ def export_run(run_dir: Path, formats: list[str], *, out_dir: Path | None = None
     for k, fmt in enumerate(formats):
         target = out / bundle.MODEL_FILES[fmt]
         report((1 + 2 * k) / steps, f"Writing {fmt}")
-        _write(fmt, model, target, run_dir)
+        float_layers = _write(fmt, model, target, run_dir)
         report((2 + 2 * k) / steps, f"Scoring {fmt} on {len(images):,} test images")
         entry = parity.score(fmt, target, runtimes.load(fmt, target), images, labels, reference)
+        if fmt == "tflite-int8":
+            entry["float_layers"] = float_layers
         entries[fmt] = entry
     float_bytes = _float_bytes(out, model)
     judged = [parity.judge(entries[f], float_bytes=float_bytes if f == "tflite-int8" else None)
@@ -101,7 +104,8 @@ def _sample(images: np.ndarray, labels: np.ndarray, limit: int) -> tuple[np.ndar
     return images[keep], labels[keep]
 
 
-def _write(fmt: str, model: Any, target: Path, run_dir: Path) -> None:
+def _write(fmt: str, model: Any, target: Path, run_dir: Path) -> list[str]:
+    """Write one format; for int8, the layers it kept in float (none for the others)."""
     if target.is_dir():
         shutil.rmtree(target)
     if fmt == "savedmodel":
@@ -111,7 +115,9 @@ def _write(fmt: str, model: Any, target: Path, run_dir: Path) -> None:
     elif fmt == "tflite":
         convert.write_tflite(model, target)
     else:
-        convert.write_tflite_int8(model, target, _representative(run_dir))
+        return convert.write_tflite_int8(model, target, _representative(run_dir),
+                                         _agreement_check(run_dir))
+    return []
 
 
 def _representative(run_dir: Path) -> np.ndarray:
@@ -122,6 +128,17 @@ def _representative(run_dir: Path) -> np.ndarray:
     rng = np.random.default_rng(0)
     count = min(convert.REPRESENTATIVE_IMAGES, len(train.images))
     return train.images[np.sort(rng.choice(len(train.images), count, replace=False))]
+
+
+def _agreement_check(run_dir: Path) -> np.ndarray:
+    """Where int8 must agree with Keras before it is written: validation images (the test
+    split is what its agreement is then measured on, so it must not choose the layers)."""
+    from fer_core.runs.evaluation import run_split
+
+    val, _ = run_split(run_dir, "val")
+    if not len(val.images):  # a run trained without validation: full int8, unchecked
+        return val.images
+    return _sample(val.images, val.labels, CHECK_IMAGES)[0]
 
 
 def _float_bytes(out: Path, model: Any) -> int:

@@ -89,23 +89,18 @@ def write_tflite(model: Any, target: Path) -> Path:
     return target
 
 
-def write_tflite_int8(model: Any, target: Path, representative: np.ndarray) -> Path:
+def write_tflite_int8(model: Any, target: Path, representative: np.ndarray,
+                      check_images: np.ndarray | None = None) -> list[str]:
     """A post-training int8 LiteRT model: weights and activations in int8, calibrated on
     ``representative`` train images; input and output stay float32, so it is a drop-in
-    replacement for the float file."""
-    import tensorflow as tf
+    replacement for the float file. Returns the layers kept in float so that it agrees with
+    Keras on ``check_images`` (``fer_core.export.int8``: none when full int8 already does)."""
+    from fer_core.export import int8
 
-    def samples() -> Iterator[list[np.ndarray]]:
-        for image in representative:
-            yield [image[None, ..., None].astype(np.float32)]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = samples
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     with _quiet():
-        target.write_bytes(converter.convert())
-    return target
+        flat, float_layers = int8.convert(model, representative, check_images)
+    target.write_bytes(flat)
+    return float_layers
 
 
 def _require(module: str, purpose: str) -> None:
