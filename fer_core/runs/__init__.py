@@ -22,7 +22,7 @@ import re
 import socket
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -328,6 +328,8 @@ class RunInfo:
     problem: str | None = None  # why the run could not be read completely
     preset: str | None = None
     data: dict[str, Any] | None = None  # the data set it trained on, as config.json records it
+    environment: dict[str, Any] = field(default_factory=dict)  # device and versions it ran on
+    extra: dict[str, Any] = field(default_factory=dict)  # config.json's other blocks (study...)
 
     @property
     def label(self) -> str:
@@ -353,6 +355,8 @@ def read_run(run_dir: Path) -> RunInfo:
         problem=problem,
         preset=record.preset or status.preset,
         data=record.data,
+        environment=record.environment,
+        extra=record.extra,
     )
 
 

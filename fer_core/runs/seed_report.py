@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 
 from fer_core import runs
-from fer_core.errors import RunError
 from fer_core.jobs import studies as study_plans
+from fer_core.jobs.studies import Study
 
 QUOTED_SOURCE = "seed report: InceptionV3 with ImageNet weights, Colab GPU"
 
@@ -49,18 +49,8 @@ QUOTED = (
 )
 
 
-@dataclass(frozen=True)
-class Study:
-    """One of the seed report's questions and the arms of the study that answers it."""
-
-    name: str
-    question: str
-    arms: tuple[str, ...]
-
-
 # The studies' questions and arms, in the order the view shows them: one source, the launcher's.
-STUDIES = tuple(Study(plan.name, plan.question, tuple(arm.label for arm in plan.arms))
-                for plan in study_plans.STUDIES.values())
+STUDIES: tuple[Study, ...] = tuple(study_plans.STUDIES.values())
 STUDY_NAMES = tuple(study.name for study in STUDIES)
 RARE_CLASS = "disgust"  # the class the imbalance study is about
 ROW_LABELS = {"source": "quoted or measured", "recipe": "recipe", "study": "study", "arm": "arm",
@@ -95,7 +85,7 @@ class StudyResult:
     @property
     def missing(self) -> list[str]:
         done = {arm.label for arm in self.arms}
-        return [label for label in self.study.arms if label not in done]
+        return [arm.label for arm in self.study.arms if arm.label not in done]
 
 
 @dataclass(frozen=True)
@@ -119,15 +109,7 @@ class SeedReport:
 
 def study_block(info: runs.RunInfo) -> dict[str, str] | None:
     """The ``study`` block of a run's config.json (name, group, arm), if a study launched it."""
-    return study_plans.study_of(_record(info).extra)
-
-
-def _record(info: runs.RunInfo) -> runs.RunRecord:
-    """config.json, empty when it went missing since the run was listed (deleted meanwhile)."""
-    try:
-        return runs.read_config(info.path)
-    except RunError:
-        return runs.RunRecord()
+    return study_plans.study_of(info.extra)
 
 
 def _finished(info: runs.RunInfo) -> bool:
@@ -158,7 +140,7 @@ def latest_studies(infos: Sequence[runs.RunInfo]) -> dict[str, StudyResult]:
             continue
         group = max(found)
         arms = found[group]
-        order = [label for label in study.arms if label in arms]
+        order = [arm.label for arm in study.arms if arm.label in arms]
         order += sorted(set(arms) - set(order))  # arms of a newer study version, kept
         results[study.name] = StudyResult(study, group, [
             Arm(label, arms[label], runs.read_history(arms[label].path)) for label in order])
@@ -195,7 +177,6 @@ def _best_val_loss(history: pd.DataFrame) -> float | None:
 def _measured_row(info: runs.RunInfo, history: pd.DataFrame, *, recipe: str,
                   study: str | None, arm: str | None) -> dict[str, Any]:
     metrics = info.metrics or {}
-    record = _record(info)
     return {
         "source": "measured", "recipe": recipe, "study": study, "arm": arm,
         "classes": len(metrics.get("classes", [])) or None,
@@ -204,7 +185,7 @@ def _measured_row(info: runs.RunInfo, history: pd.DataFrame, *, recipe: str,
         "best_val_loss": _best_val_loss(history),
         "minutes": round(metrics["seconds"] / 60, 1) if "seconds" in metrics else None,
         "images_per_s": images_per_second(info, history),
-        "hardware": record.environment.get("device"),
+        "hardware": info.environment.get("device"),
         "run": info.run_id,
     }
 
