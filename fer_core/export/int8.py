@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,8 +92,5 @@ def _agreement(flat: bytes, images: np.ndarray, reference: np.ndarray) -> float:
     """Share of ``images`` whose top class the flatbuffer agrees on, in LiteRT itself."""
     from fer_core.export import runtimes
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.tflite"
-        path.write_bytes(flat)
-        proba = runtimes.load("tflite-int8", path)(images[..., None].astype(np.float32))
+    proba = runtimes.load_flatbuffer(flat)(images[..., None].astype(np.float32))
     return float(np.mean(np.asarray(proba).argmax(axis=1) == reference))

@@ -34,9 +34,16 @@ def _module(name: str, package: str, purpose: str) -> Any:
 
 def load(fmt: str, path: Path) -> Runtime:
     """The scoring function of an exported file, in its own runtime."""
-    loaders = {"savedmodel": _savedmodel, "onnx": _onnx, "tflite": _litert,
-               "tflite-int8": _litert}
+    loaders = {"savedmodel": _savedmodel, "onnx": _onnx,
+               "tflite": lambda p: _litert(model_path=str(p)),
+               "tflite-int8": lambda p: _litert(model_path=str(p))}
     return loaders[fmt](Path(path))
+
+
+def load_flatbuffer(content: bytes) -> Runtime:
+    """The scoring function of a LiteRT flatbuffer still in memory: a candidate conversion is
+    checked before anything is written."""
+    return _litert(model_content=content)
 
 
 def _batched(run_batch: Runtime) -> Runtime:
@@ -59,9 +66,10 @@ def _onnx(path: Path) -> Runtime:
     return _batched(lambda x: session.run(None, {name: x})[0])
 
 
-def _litert(path: Path) -> Runtime:
+def _litert(**model: Any) -> Runtime:
+    """``model``: LiteRT's ``model_path=`` (a file) or ``model_content=`` (bytes)."""
     litert = _module("ai_edge_litert.interpreter", "ai-edge-litert", "LiteRT")
-    interpreter = litert.Interpreter(model_path=str(path))
+    interpreter = litert.Interpreter(**model)
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     shape: list[int] = []
 
