@@ -6,22 +6,18 @@ computed that a run did not record, so a run zipped on one machine shows the sam
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from fer_core import runs
-from fer_core.data import Dataset, load_dataset
-from fer_core.data.leakage import leakage_caveat
 from fer_core.errors import FerError
-from fer_core.runs import archive as export
-from fer_core.runs import report, wording
+from fer_core.runs import archive, report, wording
 from fer_core.runs.baseline import baseline_of_result, is_unusable, verdict
 from ui import export_tab as export_tab_view
+from ui import gallery as gallery_view
 from ui import links as ui_links
 from ui import seed_report, state, trust, viewer
+from ui import share_tab as share_view
 from ui.run_actions import render_run_actions
 from views import links, run_charts
 
@@ -30,8 +26,6 @@ RUNS_KEY = "results.runs"
 TAB_KEY = "results.tab"
 SPLIT_KEY = "results.split"
 SPLIT_LABELS = {"test": "Test", "val": "Validation"}
-GALLERY_COLUMNS = 8
-SORTS = {"most confident first": False, "least confident first": True}
 SCORE_FORMAT = st.column_config.NumberColumn(format="%.4f")
 
 
@@ -71,7 +65,7 @@ def main() -> None:
     with calibrated:
         trust.render_calibration(focus.path)
     with share:  # before the gallery, which stops the page if the data set cannot be read
-        _render_share(selected, focus)
+        share_view.render(selected, focus)
     with export_tab:
         export_tab_view.render(focus)
     url = ui_links.publish([info.run_id for info in selected],
@@ -82,7 +76,7 @@ def main() -> None:
         if st.session_state.get(TAB_KEY) == "Seed report":  # needs all of its runs)
             seed_report.render(readable)
     with gallery:
-        _render_gallery(focus, split)
+        gallery_view.render(focus, split)
 
 
 # --- choosing runs -------------------------------------------------------------------------------
@@ -232,115 +226,6 @@ def _render_errors(run: runs.RunInfo) -> str | None:
     return split
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _read_predictions(path: str, stamp: float) -> pd.DataFrame | None:
-    return runs.read_predictions(Path(path))
-
-
-def _render_gallery(run: runs.RunInfo, split: str | None) -> None:
-    predictions = _read_predictions(str(run.path),
-                                    state.mtime(runs.files(run.path).predictions))
-    if predictions is None or split is None:
-        st.info(f"{run.run_id} has no predictions.csv, so there is nothing to show.")
-        return
-    ds = _dataset_of(run)
-    if ds is None:
-        return
-    rows = predictions[predictions["split"] == split]
-    classes = sorted(set(rows["true"]) | set(rows["pred"]))
-    columns = st.columns([2, 2, 1, 2, 1])
-    true = columns[0].multiselect("True class", classes, key="results.g_true",
-                                  placeholder="any")
-    pred = columns[1].multiselect("Predicted class", classes, key="results.g_pred",
-                                  placeholder="any")
-    errors_only = columns[2].checkbox("Errors only", key="results.g_errors")
-    explain = st.toggle("Show Grad-CAM (where each face's evidence lies)", key="results.g_cam")
-    order = columns[3].selectbox("Sort", list(SORTS), key="results.g_sort")
-    count = columns[4].number_input("Show", 8, 200, 32, step=8, key="results.g_count")
-    if true:
-        rows = rows[rows["true"].isin(true)]
-    if pred:
-        rows = rows[rows["pred"].isin(pred)]
-    if errors_only:
-        rows = rows[rows["true"] != rows["pred"]]
-    rows = rows.sort_values("confidence", ascending=SORTS[order], kind="stable")
-    positions = pd.Index(ds.index["id"]).get_indexer(rows["id"])
-    found = rows.assign(position=positions)[positions >= 0]
-    st.caption(f"{len(rows):,} {SPLIT_LABELS[split].lower()} images match; showing "
-               f"{min(count, len(found)):,}. Green: right, red: wrong (with the true class).")
-    if len(found) < len(rows):
-        st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data "
-                   "set.")
-    shown = found.iloc[:count]
-    heat = trust.overlays(run.path, ds.images[shown["position"].to_numpy()]) if explain else None
-    for start in range(0, len(shown), GALLERY_COLUMNS):
-        cells = st.columns(GALLERY_COLUMNS)
-        for k, (cell, row) in enumerate(zip(
-                cells, shown.iloc[start:start + GALLERY_COLUMNS].itertuples(), strict=False)):
-            cell.image(heat[start + k] if heat else ds.images[row.position], width=96)
-            cell.markdown(_caption(row.true, row.pred, row.confidence))
-
-
-def _caption(true: str, pred: str, confidence: float) -> str:
-    if true == pred:
-        return f":green[**{pred}** {confidence:.0%}]"
-    return f":red[**{pred}** {confidence:.0%}] true: {true}"
-
-
-def _dataset_of(run: runs.RunInfo) -> Dataset | None:
-    """The current data set when it is the one the run used; otherwise say so."""
-    record = run.data or {}
-    ds = state.current_dataset()
-    if record.get("fingerprint") != ds.fingerprint:
-        st.info(f"{run.run_id} was trained on {record.get('name', 'another data set')} "
-                f"({record.get('location', 'location unknown')}); the current data source is "
-                f"{ds.name}. Choose the run's data set in the sidebar to see its images.")
-        return None
-    return ds
-
-
-def _render_share(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
-    st.markdown(f"**Report** of the {len(selected)} selected run(s): one HTML file with the "
-                "table, curves, confusion matrices, per-class scores and a gallery sample. It "
-                "opens offline in any browser.")
-    st.download_button(
-        "Download the report (HTML)",
-        functools.partial(_build_report, [r.path for r in selected], state.data_path()),
-        file_name=f"fer-studio-report-{focus.run_id}.html", mime="text/html",
-        key="results.report", on_click="ignore",
-    )
-    st.markdown(f"**{focus.run_id}** on its own:")
-    columns = st.columns(3)
-    model = runs.files(focus.path).model
-    columns[0].download_button(
-        "Model (.keras)", model.read_bytes,
-        file_name=f"{focus.run_id}.keras", mime="application/octet-stream",
-        key="results.model", on_click="ignore", disabled=not model.is_file(),
-    )
-    columns[1].download_button(
-        "Metrics (CSV)", report.metrics_table(focus.metrics or {}).to_csv(index=False),
-        file_name=f"{focus.run_id}-metrics.csv", mime="text/csv", key="results.metrics_csv",
-        on_click="ignore", disabled=not focus.metrics,
-    )
-    columns[2].download_button(
-        "Run folder (.zip)", functools.partial(export.export_run_zip, focus.path),
-        file_name=f"{focus.run_id}.zip", mime="application/zip", key="results.zip",
-        on_click="ignore", help="Import it in another FER Studio from the sidebar.",
-    )
-
-
-def _build_report(run_dirs: list[Path], data_path: str | None) -> str:
-    """Made on click only, outside the script run: galleries come from the current data set
-    (from its disk cache) for the runs trained on it, and are left out if it cannot be read."""
-    try:
-        ds = load_dataset(data_path)
-    except FerError:
-        return report.build_report(run_dirs)
-    images = dict(zip(ds.index["id"], ds.images, strict=True))
-    return report.build_report(run_dirs, images, fingerprint=ds.fingerprint,
-                               leakage=leakage_caveat(ds))
-
-
 def _render_import() -> None:
     """Import a run .zip exported from another FER Studio; each upload is imported once."""
     with st.sidebar:
@@ -352,7 +237,7 @@ def _render_import() -> None:
     done = st.session_state[IMPORTED_KEY]
     if upload.file_id not in done:
         try:
-            path = export.import_run_zip(upload.getvalue(), state.runs_root(),
+            path = archive.import_run_zip(upload.getvalue(), state.runs_root(),
                                          name_hint=upload.name)
         except FerError as err:
             done[upload.file_id] = (False, str(err))

@@ -4,7 +4,6 @@ nothing, so a read-only viewer sees the same tab."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from fer_core import runs
@@ -14,6 +13,7 @@ from fer_core.runs.seed_report import STUDIES, SeedReport, build_seed_report
 from ui import state, viewer
 from views import data_charts, explore, run_charts
 from views import seed_report as seed_view
+from views.gallery import caption, locate
 
 FOCUS_KEY = "results.seed_focus"
 GALLERY_SIZE = 16
@@ -114,8 +114,7 @@ def _render_gallery(run: runs.RunInfo, ds: Dataset | None) -> None:
         st.info(f"No gallery: {run.run_id}'s data set is not the one chosen in the sidebar.")
         return
     sample = report.gallery_sample(predictions, split="test", size=GALLERY_SIZE)
-    positions = pd.Index(ds.index["id"]).get_indexer(sample["id"])
-    sample = sample.assign(position=positions)[positions >= 0]
+    sample = locate(sample, ds.index["id"])
     st.caption("True against predicted, on test: the most confident right answers, then the "
                "most confident mistakes (red, with the true class).")
     rows = list(sample.itertuples())
@@ -123,6 +122,4 @@ def _render_gallery(run: runs.RunInfo, ds: Dataset | None) -> None:
         for cell, row in zip(st.columns(GALLERY_COLUMNS), rows[start:start + GALLERY_COLUMNS],
                              strict=False):
             cell.image(ds.images[row.position], width=96)
-            right = row.true == row.pred
-            cell.markdown(f":{'green' if right else 'red'}[**{row.pred}** "
-                          f"{row.confidence:.0%}]" + ("" if right else f" true: {row.true}"))
+            cell.markdown(caption(row.true, row.pred, row.confidence))

@@ -1,0 +1,53 @@
+"""What the Results gallery shows, as plain data: the predictions of one split filtered and
+sorted as the user asked, each matched to its image in the current data set."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+SORTS = {"most confident first": False, "least confident first": True}  # label -> ascending
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    """The gallery's filters: empty class lists keep every class."""
+
+    true: Sequence[str] = ()
+    pred: Sequence[str] = ()
+    errors_only: bool = False
+    sort: str = next(iter(SORTS))
+
+
+def gallery_classes(rows: pd.DataFrame) -> list[str]:
+    """Every class that occurs as a true or a predicted label, for the filters' options."""
+    return sorted(set(rows["true"]) | set(rows["pred"]))
+
+
+def filter_rows(rows: pd.DataFrame, chosen: GalleryFilter) -> pd.DataFrame:
+    """``rows`` (predictions.csv's rows of one split) kept and ordered as ``chosen`` says; a
+    stable sort, so ties keep the file's order and the gallery never reshuffles on a rerun."""
+    if chosen.true:
+        rows = rows[rows["true"].isin(chosen.true)]
+    if chosen.pred:
+        rows = rows[rows["pred"].isin(chosen.pred)]
+    if chosen.errors_only:
+        rows = rows[rows["true"] != rows["pred"]]
+    return rows.sort_values("confidence", ascending=SORTS[chosen.sort], kind="stable")
+
+
+def locate(rows: pd.DataFrame, image_ids: Sequence[str]) -> pd.DataFrame:
+    """The rows whose image is in the data set (``image_ids``, in its order), with a
+    ``position`` column to index its images by; a prediction of an image since removed from
+    the folder is left out (the page says how many)."""
+    positions = pd.Index(image_ids).get_indexer(rows["id"])
+    return rows.assign(position=positions)[positions >= 0]
+
+
+def caption(true: str, pred: str, confidence: float) -> str:
+    """Green for a right answer; red with the true class for a wrong one (Streamlit markdown)."""
+    if true == pred:
+        return f":green[**{pred}** {confidence:.0%}]"
+    return f":red[**{pred}** {confidence:.0%}] true: {true}"
