@@ -29,6 +29,21 @@ IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
 MODES = {"Photos": None, "Video file": video_modes.render_video_file,
          "Live camera": video_modes.render_live}
 
+# The switches above the photos, two to a row: key (under "predict."), label, default, help.
+OPTIONS = (
+    ("tta", "Test-time augmentation", False,
+     "Average each face with its mirror image, and with the shifted copies the run's recipe "
+     "asks for (tta_shift): a little slower, usually a little better."),
+    ("whole", "No face found: use the whole photo", False,
+     "For photos that are face crops already, larger than 48 pixels."),
+    ("calibrated", "Calibrated probabilities", True,
+     "Scale by the run's temperature, fitted on validation, so 80% means right about 80% of "
+     "the time. Never changes the predicted class. Ensembles are shown uncalibrated."),
+    ("gradcam", "Show Grad-CAM", False,
+     "Where in each face the evidence for the predicted class lies (of the first run, for an "
+     "ensemble)."),
+)
+
 
 def main() -> None:
     st.title("Predict")
@@ -55,22 +70,9 @@ def main() -> None:
         if (judged := verdict(info.metrics)) is not None and not judged.usable:
             st.warning(f"{info.run_id}: {judged.text} Its answers below are no better than "
                        "a guess; pick another run.", icon=":material/block:")
-    options = st.columns(2)
-    tta = options[0].toggle("Test-time augmentation", key="predict.tta",
-                            help="Average each face with its mirror image, and with the "
-                            "shifted copies the run's recipe asks for (tta_shift): a little "
-                            "slower, usually a little better.")
-    whole = options[1].toggle("No face found: use the whole photo", key="predict.whole",
-                              help="For photos that are face crops already, larger than 48 "
-                              "pixels.")
-    more = st.columns(2)
-    calibrated = more[0].toggle("Calibrated probabilities", value=True, key="predict.calibrated",
-                                help="Scale by the run's temperature, fitted on validation, so "
-                                "80% means right about 80% of the time. Never changes the "
-                                "predicted class. Ensembles are shown uncalibrated.")
-    explain = more[1].toggle("Show Grad-CAM", key="predict.gradcam",
-                             help="Where in each face the evidence for the predicted class "
-                             "lies (of the first run, for an ensemble).")
+    chosen_options = _render_options()
+    tta, whole = chosen_options["tta"], chosen_options["whole"]
+    calibrated, explain = chosen_options["calibrated"], chosen_options["gradcam"]
     if not faces.detector_available():
         st.warning("Face detection is not available: this OpenCV ships no Haar cascade "
                    "(opencv-python-headless 5.x). The centre square of each photo is used.")
@@ -86,6 +88,13 @@ def main() -> None:
     for number, (name, data) in enumerate(photos):
         _render_photo(name, data, chosen, number=number, tta=tta, whole=whole,
                       calibrated=calibrated, explain=explain)
+
+
+def _render_options() -> dict[str, bool]:
+    """Each switch of :data:`OPTIONS`, by key."""
+    cells = [cell for _ in range(0, len(OPTIONS), 2) for cell in st.columns(2)]
+    return {key: cell.toggle(label, value=default, key=f"predict.{key}", help=help_text)
+            for cell, (key, label, default, help_text) in zip(cells, OPTIONS, strict=False)}
 
 
 def _newest_usable(infos: list[runs.RunInfo]) -> str:
