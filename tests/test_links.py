@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.page_support import open_page
 from views import links
-
-PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "results.py"
 
 
 def _params(**values: list[str]):
@@ -55,12 +54,7 @@ def two_runs(tmp_path: Path, demo_run: Path) -> Path:
 
 
 def _app(runs_root: Path, **params: str | list[str]) -> AppTest:
-    at = AppTest.from_file(str(PAGE), default_timeout=60)
-    at.session_state["app.runs_dir"] = str(runs_root)
-    at.session_state["app.data_path"] = None
-    for name, value in params.items():
-        at.query_params[name] = value
-    return at.run()
+    return open_page("results", runs_root, query=params).run()
 
 
 @pytest.mark.slow
@@ -131,3 +125,19 @@ def test_a_link_never_shown_before_still_sets_the_view(two_runs, demo_run):
 
     assert at.session_state["results.tab"] == "Errors"
     assert at.multiselect(key="results.runs").value == [demo_run.name]
+
+
+def test_the_session_remembers_only_its_latest_addresses(monkeypatch):
+    """The memory of published addresses is bounded; one used again moves to the newest end."""
+    from ui import links as ui_links
+
+    monkeypatch.setattr(ui_links.st, "session_state", {})
+    addresses = [(("tab", f"t{i}"),) for i in range(ui_links.SEEN_LIMIT + 5)]
+    for query in addresses:
+        ui_links._remember(query)
+    ui_links._remember(addresses[5])
+
+    seen = ui_links._seen()
+    assert len(seen) == ui_links.SEEN_LIMIT
+    assert addresses[4] not in seen and seen[-1] == addresses[5]
+    assert addresses[-1] in seen

@@ -4,6 +4,7 @@ other pages (a finished job's card, Start here) to Results on one run."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 
 import streamlit as st
@@ -13,7 +14,10 @@ from views import links
 
 RESULTS_PAGE = "app_pages/results.py"
 
-SEEN_KEY = "results.links_seen"  # every query string this session applied or published
+SEEN_KEY = "results.links_seen"  # the query strings this session applied or published lately
+# A click can only carry an address from the last rerun or two, so a short memory is enough
+# for the race below; an address older than this, opened again, is applied like a new link.
+SEEN_LIMIT = 32
 
 
 def _query() -> tuple[tuple[str, str], ...]:
@@ -21,8 +25,15 @@ def _query() -> tuple[tuple[str, str], ...]:
                         for value in st.query_params.get_all(name)))
 
 
-def _seen() -> set[tuple[tuple[str, str], ...]]:
-    return st.session_state.setdefault(SEEN_KEY, set())
+def _seen() -> deque[tuple[tuple[str, str], ...]]:
+    return st.session_state.setdefault(SEEN_KEY, deque(maxlen=SEEN_LIMIT))
+
+
+def _remember(query: tuple[tuple[str, str], ...]) -> None:
+    seen = _seen()
+    if query in seen:
+        seen.remove(query)  # the newest use is what keeps an address remembered
+    seen.append(query)
 
 
 def forget_seen() -> None:
@@ -41,7 +52,7 @@ def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key
     query = _query()
     if query in _seen():
         return
-    _seen().add(query)
+    _remember(query)
     view = links.parse_link(st.query_params.get_all, known_runs)
     if view.runs:
         st.session_state[runs_key] = view.runs
@@ -65,7 +76,7 @@ def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
     else:
         st.query_params.from_dict({name: [v for n, v in params if n == name]
                                    for name in dict.fromkeys(n for n, _ in params)})
-    _seen().add(_query())
+    _remember(_query())
     return links.link_url(st.context.url, params)
 
 
