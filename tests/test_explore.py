@@ -16,6 +16,7 @@ from fer_core.data.loading import LoadReport
 from fer_core.emotions import COLORS
 from fer_core.errors import ConfigError, DataError
 from tests.conftest import make_kaggle_tree, write_image
+from tests.page_support import open_page
 from views import data_charts, explore, forms
 
 REPO = Path(__file__).resolve().parents[1]
@@ -333,12 +334,8 @@ def test_split_chart_offsets_splits_within_each_class(demo):
 
 
 def _page(tmp_path: Path, data_path: str | None = None, section: str | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["app.data_path"] = data_path
-    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
-    if section:
-        at.session_state["explore.section"] = section
-    return at.run()
+    state = {"explore.section": section} if section else {}
+    return open_page("explore", tmp_path / "runs", data_path=data_path, **state).run()
 
 
 def _texts(at: AppTest) -> str:

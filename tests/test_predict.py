@@ -14,8 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core.data import faces, load_dataset
 from fer_core.emotions import EMOTIONS
-
-PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "predict.py"
+from tests.page_support import open_page
 
 
 @pytest.fixture(scope="module")
@@ -145,11 +144,7 @@ def runs_root(tmp_path: Path, demo_run: Path) -> Path:
 
 
 def _app(runs_root: Path, **state) -> AppTest:
-    at = AppTest.from_file(str(PAGE), default_timeout=60)
-    at.session_state["app.runs_dir"] = str(runs_root)
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at
+    return open_page("predict", runs_root, **state)
 
 
 def _probability_charts(at: AppTest) -> list[dict]:

@@ -16,6 +16,7 @@ from fer_core.config import preset
 from fer_core.data.uploads import choose_data, save_upload
 from fer_core.errors import ReadOnlyError
 from fer_core.runs.archive import export_run_zip, import_run_zip
+from tests.page_support import open_page
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("explore", "train", "results", "predict")
@@ -114,10 +115,7 @@ def test_read_only_cli_lists_jobs_without_writing(read_only, locked_runs, capsys
 # --- the pages ---------------------------------------------------------------------------------
 
 def _page(name: str, runs_root: Path) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=60)
-    at.session_state["app.runs_dir"] = str(runs_root)
-    at.session_state["app.data_path"] = None
-    return at
+    return open_page(name, runs_root)
 
 
 @pytest.mark.slow

@@ -17,9 +17,8 @@ from fer_core import runs
 from fer_core.emotions import COLORS, EMOTIONS
 from fer_core.errors import RunError
 from fer_core.runs.archive import export_run_zip, import_run_zip
+from tests.page_support import open_page
 from views import run_charts
-
-PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "results.py"
 
 
 @pytest.fixture
@@ -34,12 +33,7 @@ def _copy_run(runs_root: Path, source: str, new_id: str) -> Path:
 
 
 def _app(runs_root: Path, **state) -> AppTest:
-    at = AppTest.from_file(str(PAGE), default_timeout=60)
-    at.session_state["app.runs_dir"] = str(runs_root)
-    at.session_state["app.data_path"] = None
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at
+    return open_page("results", runs_root, **state)
 
 
 def _charts(at: AppTest) -> dict[str, dict]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.page_support import open_page
 
 
 @pytest.fixture
@@ -20,12 +20,7 @@ def good_and_bad(tmp_path: Path, demo_run: Path, bad_run: Path) -> Path:
 
 
 def _page(name: str, runs_root: Path, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=60)
-    at.session_state["app.runs_dir"] = str(runs_root)
-    at.session_state["app.data_path"] = None
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
+    return open_page(name, runs_root, **state).run()
 
 
 @pytest.mark.slow

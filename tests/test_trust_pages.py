@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-PAGES = Path(__file__).resolve().parents[1] / "app_pages"
+from tests.page_support import open_page
 
 
 @pytest.fixture
@@ -25,12 +25,7 @@ def runs_root(tmp_path: Path, demo_run: Path) -> Path:
 
 
 def _app(page: str, runs_root: Path, **state) -> AppTest:
-    at = AppTest.from_file(str(PAGES / page), default_timeout=90)
-    at.session_state["app.runs_dir"] = str(runs_root)
-    at.session_state["app.data_path"] = None
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at
+    return open_page(page, runs_root, timeout=90, **state)
 
 
 def _chart_names(at: AppTest) -> list[str]:

@@ -16,9 +16,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core.emotions import EMOTIONS
+from tests.page_support import open_page
 from tests.video_support import face_clip
-
-PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "predict.py"
 
 
 @pytest.fixture
@@ -29,10 +28,7 @@ def runs_root(tmp_path: Path, demo_run: Path) -> Path:
 
 
 def _app(runs_root: Path, mode: str) -> AppTest:
-    at = AppTest.from_file(str(PAGE), default_timeout=90)
-    at.session_state["app.runs_dir"] = str(runs_root)
-    at.session_state["predict.mode"] = mode
-    return at
+    return open_page("predict", runs_root, timeout=90, **{"predict.mode": mode})
 
 
 def _chart_data(at: AppTest, name: str) -> list[pd.DataFrame]:
