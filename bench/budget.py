@@ -5,6 +5,8 @@
     python -m bench.budget --preset best-90min --data ../shared/fer2013
     python -m bench.budget --preset fast-cpu-30min --minutes 1 --set subsample_per_class=80 \\
         --set tta=false --set tta_shift=0                     # a one-minute check on the demo data
+    python -m bench.budget --preset fast-cpu-30min --data ../shared/fer2013 \\
+        --exclude-suspects 2000          # the same budget without the 2,000 most suspect labels
 
 ``--threads 1`` limits TensorFlow to one thread (intra- and inter-op), which stands in for a
 slower machine: the budget should then choose fewer epochs and still end on time. Each run is
@@ -12,6 +14,11 @@ a normal run folder (``--runs-dir``), so the app's Results page shows it. The ta
 host, the training images/s the run itself reached (training images x epochs / the epochs'
 seconds, validation included), the epochs the budget chose, the run's own clock against the
 budget, and test accuracy.
+
+``--exclude-suspects N`` leaves out the N most suspect training labels of the data set's last
+suspect-label pass (``python -m fer_core data suspects``): they go into the run folder as its
+label overrides, exactly as the app's Exclude choices reach a launched job, and training applies
+and records them.
 """
 
 from __future__ import annotations
@@ -31,11 +38,31 @@ def limit_threads(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+def exclude_top_suspects(run_dir: Path, data: str | None, count: int) -> int:
+    """Write the ``count`` most suspect labels into the run folder as exclusions; return how
+    many were written (fewer when the pass flagged fewer)."""
+    from fer_core import atomic, runs
+    from fer_core.data.overrides import LabelOverrides, data_fingerprint
+    from fer_core.data.suspects import read_suspects
+    from fer_core.errors import DataError
+
+    fingerprint = data_fingerprint(data)
+    table = read_suspects(fingerprint)
+    if table is None:
+        raise DataError("This data set has no suspect-label pass yet; run "
+                        "`python -m fer_core data suspects` on it first.")
+    top = table.sort_values("rank").head(count)["file"]
+    chosen = LabelOverrides(fingerprint, exclude=tuple(sorted(top)))
+    atomic.write_json(runs.files(run_dir).overrides, chosen.to_json())
+    return len(chosen.exclude)
+
+
 def run_budget(preset_name: str, *, minutes: float | None, overrides: list[str],
-               data: str | None, runs_dir: Path) -> dict:
+               data: str | None, runs_dir: Path, exclude_suspects: int = 0) -> dict:
     """Train one budgeted run and return its row."""
     from fer_core import runs
     from fer_core.config import resolve_config
+    from fer_core.data.overrides import RECORD_KEY as LABEL_OVERRIDES
     from fer_core.training.budget import read_record
     from fer_core.training.trainer import train
 
@@ -43,16 +70,20 @@ def run_budget(preset_name: str, *, minutes: float | None, overrides: list[str],
     config = resolve_config(preset_name=preset_name, overrides=[*overrides, *extra], data=data)
     run_dir = runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{preset_name}"
     runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": preset_name})
+    if exclude_suspects:
+        exclude_top_suspects(run_dir, data, exclude_suspects)
     metrics = train(config, run_dir)
     history = runs.read_history(run_dir)
     sizes = runs.read_config(run_dir).data.get("sizes", {})
     record = read_record(run_dir) or {}
+    applied = runs.read_config(run_dir).extra.get(LABEL_OVERRIDES, {})
     epochs = int(metrics["epochs"])
     budget_s = config.time_budget_min * 60.0
     return {
         "preset": preset_name, "budget_min": config.time_budget_min,
         "images_per_s": sizes.get("train", 0) * epochs / max(history["seconds"].sum(), 1e-9),
-        "epochs": epochs, "decisions": len(record.get("decisions", [])),
+        "excluded": int(applied.get("excluded", 0)), "epochs": epochs,
+        "decisions": len(record.get("decisions", [])),
         "seconds": metrics["seconds"], "off_by": metrics["seconds"] / budget_s - 1.0,
         "test_accuracy": metrics.get("test", {}).get("accuracy"), "run": run_dir.name,
     }
@@ -67,21 +98,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", help="folder, fer2013.csv or .zip (default: demo data)")
     parser.add_argument("--threads", type=int, help="TensorFlow threads (default: all)")
     parser.add_argument("--runs-dir", type=Path, default=Path("bench-runs"))
+    parser.add_argument("--exclude-suspects", type=int, default=0, metavar="N",
+                        help="leave out the N most suspect labels of the last suspects pass")
     args = parser.parse_args(argv)
     if args.threads:
         limit_threads(args.threads)
 
     print(f"Machine: {describe_machine()}\nTensorFlow threads: {args.threads or 'all'}; "
           f"data: {args.data or 'synthetic demo'}; overrides: {' '.join(args.set) or 'none'}\n")
-    print("| preset | budget | TF threads | training images/s | epochs chosen | decisions | "
-          "run's clock | off the budget | test accuracy |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| preset | budget | TF threads | labels excluded | training images/s | epochs chosen | "
+          "decisions | run's clock | off the budget | test accuracy |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in args.preset:
         row = run_budget(name, minutes=args.minutes, overrides=args.set, data=args.data,
-                         runs_dir=args.runs_dir)
+                         runs_dir=args.runs_dir, exclude_suspects=args.exclude_suspects)
         accuracy = f"{row['test_accuracy']:.2%}" if row["test_accuracy"] is not None else "-"
         print(f"| {row['preset']} | {row['budget_min']:g} min | {args.threads or 'all'} | "
-              f"{row['images_per_s']:,.0f} | {row['epochs']} | {row['decisions']} | "
+              f"{row['excluded']:,} | {row['images_per_s']:,.0f} | {row['epochs']} | "
+              f"{row['decisions']} | "
               f"{row['seconds']:.0f} s | {row['off_by']:+.1%} | {accuracy} |", flush=True)
 
 

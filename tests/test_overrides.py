@@ -111,3 +111,22 @@ def test_launch_copies_overrides_and_training_applies_and_records_them(tiny_data
     assert sizes["train"] + sizes["val"] == 24 - 3
     html = build_report([run_dir])
     assert "3 images excluded and 1 relabelled" in html
+
+
+def test_benchmark_excludes_the_top_suspects_of_the_last_pass(tiny_data, tmp_path) -> None:
+    from bench.budget import exclude_top_suspects
+    from fer_core import atomic
+    from fer_core.data.suspects import COLUMNS, csv_path
+
+    with pytest.raises(DataError, match="no suspect-label pass"):
+        exclude_top_suspects(tmp_path, tiny_data.location, 2)
+    ranked = ["train/sad/004.png", "train/happy/007.png", "train/happy/002.png"]
+    table = "\n".join([",".join(COLUMNS), *(f"{image},sad,happy,0.1,{rank}"
+                                            for rank, image in enumerate(ranked, start=1))])
+    atomic.write_text(csv_path(tiny_data.fingerprint), table + "\n")
+    run_dir = runs.create_run(preset("fast-cpu").to_dict(), run_dir=tmp_path / "run")
+
+    assert exclude_top_suspects(run_dir, tiny_data.location, 2) == 2
+    written, note = overrides.read_file(runs.files(run_dir).overrides, tiny_data.fingerprint)
+    assert note is None and written.exclude == tuple(sorted(ranked[:2]))
+    assert exclude_top_suspects(run_dir, tiny_data.location, 10) == 3  # fewer were flagged
