@@ -20,12 +20,12 @@ from ui import seed_report, state, trust, viewer
 from ui import share_tab as share_view
 from ui.run_actions import render_run_actions
 from views import links, run_charts
+from views.gallery import SPLIT_LABELS
 
 IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun never re-imports
 RUNS_KEY = "results.runs"
 TAB_KEY = "results.tab"
 SPLIT_KEY = "results.split"
-SPLIT_LABELS = {"test": "Test", "val": "Validation"}
 SCORE_FORMAT = st.column_config.NumberColumn(format="%.4f")
 
 

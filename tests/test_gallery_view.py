@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from views.gallery import GalleryFilter, caption, filter_rows, gallery_classes, locate
+from views.gallery import GalleryFilter, caption, filter_rows, gallery_classes, locate, trained_on
 
 ROWS = pd.DataFrame({
     "id": ["a", "b", "c", "d", "e"],
@@ -39,3 +39,9 @@ def test_locate_drops_predictions_whose_image_left_the_data_set():
 def test_caption_marks_a_mistake_with_the_true_class():
     assert caption("sad", "sad", 0.7) == ":green[**sad** 70%]"
     assert caption("angry", "sad", 0.5) == ":red[**sad** 50%] true: angry"
+
+
+def test_trained_on_matches_the_run_data_fingerprint_only() -> None:
+    assert trained_on({"fingerprint": "abc", "name": "demo"}, "abc")
+    assert not trained_on({"fingerprint": "abc"}, "abd")
+    assert not trained_on(None, "abc") and not trained_on({}, "abc")

@@ -11,10 +11,18 @@ import streamlit as st
 from fer_core import runs
 from fer_core.data import Dataset
 from ui import state, trust
-from views.gallery import SORTS, GalleryFilter, caption, filter_rows, gallery_classes, locate
+from views.gallery import (
+    SORTS,
+    SPLIT_LABELS,
+    GalleryFilter,
+    caption,
+    filter_rows,
+    gallery_classes,
+    locate,
+    trained_on,
+)
 
 COLUMNS = 8
-SPLIT_NAMES = {"test": "test", "val": "validation"}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -44,7 +52,7 @@ def render(run: runs.RunInfo, split: str | None) -> None:
     count = columns[4].number_input("Show", 8, 200, 32, step=8, key="results.g_count")
     rows = filter_rows(rows, GalleryFilter(true, pred, errors_only, order))
     found = locate(rows, ds.index["id"])
-    st.caption(f"{len(rows):,} {SPLIT_NAMES.get(split, split)} images match; showing "
+    st.caption(f"{len(rows):,} {SPLIT_LABELS.get(split, split).lower()} images match; showing "
                f"{min(count, len(found)):,}. Green: right, red: wrong (with the true class).")
     if len(found) < len(rows):
         st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data "
@@ -63,7 +71,7 @@ def dataset_of(run: runs.RunInfo) -> Dataset | None:
     """The current data set when it is the one the run used; otherwise say so."""
     record = run.data or {}
     ds = state.current_dataset()
-    if record.get("fingerprint") != ds.fingerprint:
+    if not trained_on(record, ds.fingerprint):
         st.info(f"{run.run_id} was trained on {record.get('name', 'another data set')} "
                 f"({record.get('location', 'location unknown')}); the current data source is "
                 f"{ds.name}. Choose the run's data set in the sidebar to see its images.")

@@ -13,7 +13,7 @@ from fer_core.runs.seed_report import STUDIES, SeedReport, build_seed_report
 from ui import state, viewer
 from views import data_charts, explore, run_charts
 from views import seed_report as seed_view
-from views.gallery import caption, locate
+from views.gallery import caption, locate, trained_on
 
 FOCUS_KEY = "results.seed_focus"
 GALLERY_SIZE = 16
@@ -90,7 +90,7 @@ def _render_figures(seed: SeedReport) -> None:
 def _dataset_of(run: runs.RunInfo) -> Dataset | None:
     """The sidebar's data set when the run trained on it: faces can only be shown then."""
     ds = state.current_dataset()
-    return ds if (run.data or {}).get("fingerprint") == ds.fingerprint else None
+    return ds if trained_on(run.data, ds.fingerprint) else None
 
 
 def _render_distribution(run: runs.RunInfo, ds: Dataset | None) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 SORTS = {"most confident first": False, "least confident first": True}  # label -> ascending
+SPLIT_LABELS = {"test": "Test", "val": "Validation"}  # the splits a run has predictions for
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,12 @@ class GalleryFilter:
     pred: Sequence[str] = ()
     errors_only: bool = False
     sort: str = next(iter(SORTS))
+
+
+def trained_on(run_data: dict | None, fingerprint: str) -> bool:
+    """Whether a run's data record (config.json's ``data``) names this data set: only then
+    are its predictions' ids the data set's images."""
+    return (run_data or {}).get("fingerprint") == fingerprint
 
 
 def gallery_classes(rows: pd.DataFrame) -> list[str]:
