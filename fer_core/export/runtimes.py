@@ -34,9 +34,8 @@ def _module(name: str, package: str, purpose: str) -> Any:
 
 def load(fmt: str, path: Path) -> Runtime:
     """The scoring function of an exported file, in its own runtime."""
-    loaders = {"savedmodel": _savedmodel, "onnx": _onnx,
-               "tflite": lambda p: _litert(model_path=str(p)),
-               "tflite-int8": lambda p: _litert(model_path=str(p))}
+    loaders = {"savedmodel": _savedmodel, "onnx": _onnx, "tflite": _litert_file,
+               "tflite-int8": _litert_file}
     return loaders[fmt](Path(path))
 
 
@@ -64,6 +63,10 @@ def _onnx(path: Path) -> Runtime:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return _batched(lambda x: session.run(None, {name: x})[0])
+
+
+def _litert_file(path: Path) -> Runtime:
+    return _litert(model_path=str(path))
 
 
 def _litert(**model: Any) -> Runtime:
