@@ -62,7 +62,7 @@ ROW_COLUMNS = list(ROW_LABELS)
 
 
 @dataclass(frozen=True)
-class Arm:
+class FinishedArm:
     """A finished run of a study: its arm label and what it measured."""
 
     label: str
@@ -80,7 +80,7 @@ class StudyResult:
 
     study: Study
     group: str | None = None
-    arms: list[Arm] = field(default_factory=list)
+    arms: list[FinishedArm] = field(default_factory=list)
 
     @property
     def missing(self) -> list[str]:
@@ -143,7 +143,8 @@ def latest_studies(infos: Sequence[runs.RunInfo]) -> dict[str, StudyResult]:
         order = [arm.label for arm in study.arms if arm.label in arms]
         order += sorted(set(arms) - set(order))  # arms of a newer study version, kept
         results[study.name] = StudyResult(study, group, [
-            Arm(label, arms[label], runs.read_history(arms[label].path)) for label in order])
+            FinishedArm(label, arms[label], runs.read_history(arms[label].path))
+            for label in order])
     return results
 
 
@@ -223,7 +224,7 @@ def _points(value: float) -> str:
     return f"{abs(value) * 100:.1f} points {'above' if value >= 0 else 'below'}"
 
 
-def _standard_error(arms: Sequence[Arm]) -> str:
+def _standard_error(arms: Sequence[FinishedArm]) -> str:
     """One standard error of a test accuracy, so a reader can tell a difference from noise."""
     best = max(arms, key=lambda arm: arm.test.get("accuracy", 0.0))
     n, p = best.test.get("n") or 0, best.test.get("accuracy", 0.0)
@@ -233,7 +234,7 @@ def _standard_error(arms: Sequence[Arm]) -> str:
             f"{math.sqrt(p * (1 - p) / n) * 100:.1f} points.")
 
 
-def _ranking(arms: Sequence[Arm]) -> str:
+def _ranking(arms: Sequence[FinishedArm]) -> str:
     """"X scored best on test (61.2%), 1.2 points above Y and 0.4 points above Z." """
     ranked = sorted(arms, key=lambda arm: -arm.test.get("accuracy", 0.0))
     top = ranked[0]
