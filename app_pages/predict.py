@@ -11,6 +11,7 @@ from __future__ import annotations
 # segfaults the process when it is imported after TensorFlow; imported before, both work.
 import streamlit_webrtc  # noqa: F401  isort: skip
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,16 @@ OPTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Switches:
+    """The switches' values, one field per key of :data:`OPTIONS`."""
+
+    tta: bool
+    whole: bool
+    calibrated: bool
+    gradcam: bool
+
+
 def main() -> None:
     st.title("Predict")
     st.caption("Upload photos, or take one with the camera: each face found is cropped to "
@@ -70,15 +81,13 @@ def main() -> None:
         if (judged := verdict(info.metrics)) is not None and not judged.usable:
             st.warning(f"{info.run_id}: {judged.text} Its answers below are no better than "
                        "a guess; pick another run.", icon=":material/block:")
-    chosen_options = _render_options()
-    tta, whole = chosen_options["tta"], chosen_options["whole"]
-    calibrated, explain = chosen_options["calibrated"], chosen_options["gradcam"]
+    options = Switches(**_render_options())
     if not faces.detector_available():
         st.warning("Face detection is not available: this OpenCV ships no Haar cascade "
                    "(opencv-python-headless 5.x). The centre square of each photo is used.")
     mode = st.segmented_control("Input", list(MODES), default="Photos", key="predict.mode")
     if MODES.get(mode) is not None:
-        MODES[mode]([info.path for info in chosen], tta=tta, whole=whole,
+        MODES[mode]([info.path for info in chosen], tta=options.tta, whole=options.whole,
                     load_model=lambda path: _model(str(path), state.mtime(runs.files(path).model)))
         return
     photos = _collect_photos()
@@ -86,8 +95,7 @@ def main() -> None:
         st.info("Upload a photo (PNG, JPEG, WebP or BMP) or take one with the camera.")
         return
     for number, (name, data) in enumerate(photos):
-        _render_photo(name, data, chosen, number=number, tta=tta, whole=whole,
-                      calibrated=calibrated, explain=explain)
+        _render_photo(name, data, chosen, number=number, options=options)
 
 
 def _render_options() -> dict[str, bool]:
@@ -129,8 +137,7 @@ def _model(path: str, stamp: float):
 # --- one photo -----------------------------------------------------------------------------------
 
 def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number: int,
-                  tta: bool, whole: bool, calibrated: bool = True,
-                  explain: bool = False) -> None:
+                  options: Switches) -> None:
     """Decode, find faces, classify, draw: the one path for uploads and camera shots."""
     st.subheader(name, divider="gray")
     try:
@@ -138,7 +145,7 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
     except FerError as err:
         st.error(str(err))
         return
-    result = faces.detect(grey, whole_if_none=whole)
+    result = faces.detect(grey, whole_if_none=options.whole)
     if result.method == "blank":
         st.warning(f"{name} is blank (one flat colour): there is no face to classify.")
         return
@@ -154,14 +161,14 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
                  caption=f"{len(result.boxes)} face(s) found")
     try:  # one run's probabilities, or the mean over an ensemble
         classes, proba = evaluation.predict_images(
-            [info.path for info in chosen], np.stack(result.crops), tta=tta,
+            [info.path for info in chosen], np.stack(result.crops), tta=options.tta,
             load_model=lambda path: _model(str(path), state.mtime(runs.files(path).model)),
-            calibration=calibrated,
+            calibration=options.calibrated,
         )
     except FerError as err:
         st.error(str(err))
         return
-    heat = trust.overlays(chosen[0].path, np.stack(result.crops)) if explain else None
+    heat = trust.overlays(chosen[0].path, np.stack(result.crops)) if options.gradcam else None
     for face, (crop, probabilities) in enumerate(zip(result.crops, proba, strict=True), 1):
         frame = run_charts.probability_frame(classes, probabilities)
         top = frame.iloc[0]
