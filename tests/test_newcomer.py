@@ -300,7 +300,8 @@ def test_job_card_shows_evaluation_batches_and_eta_not_a_full_bar():
     from views import progress
 
     info = runs.RunInfo(
-        run_id="r1", path=Path("r1"), state="running", config={"backbone": "fer-cnn"},
+        run_id="r1", path=Path("r1"), state="running",
+        record=runs.RunRecord(config={"backbone": "fer-cnn"}),
         status={"state": "running", "started": "2026-01-01T00:00:00+00:00",
                 "updated": "2026-01-01T00:02:00+00:00",
                 "progress": {"phase": 1, "epoch": 42, "epochs": 42, "fraction": 1.0,

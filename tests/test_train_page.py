@@ -290,7 +290,8 @@ def test_progress_fraction_is_clamped_between_zero_and_one(state, fraction, expe
 
 def _info(run_id: str, state: str, **status) -> runs.RunInfo:
     return runs.RunInfo(run_id=run_id, path=Path(run_id), state=state,
-                        config={"backbone": "fer-cnn"}, status={"state": state, **status},
+                        record=runs.RunRecord(config={"backbone": "fer-cnn"}),
+                        status={"state": state, **status},
                         metrics=None)
 
 

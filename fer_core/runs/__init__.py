@@ -317,28 +317,48 @@ def read_log_tail(run_dir: Path, *, lines: int = 40) -> str:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What lists and tables show of a run, read from its small files only."""
+    """What lists and tables show of a run, read from its small files only: its state and
+    status, its metrics, and its ``config.json`` record as read."""
 
     run_id: str
     path: Path
     state: str
-    config: dict[str, Any]
     status: Status
     metrics: dict[str, Any] | None
+    record: RunRecord = field(default_factory=RunRecord)
     problem: str | None = None  # why the run could not be read completely
-    preset: str | None = None
-    data: dict[str, Any] | None = None  # the data set it trained on, as config.json records it
-    environment: dict[str, Any] = field(default_factory=dict)  # device and versions it ran on
-    extra: dict[str, Any] = field(default_factory=dict)  # config.json's other blocks (study...)
 
     @property
     def label(self) -> str:
         return f"{self.run_id} ({self.state})"
 
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.record.config
+
+    @property
+    def preset(self) -> str | None:
+        """The preset the run came from; runs of older versions name it in their status."""
+        return self.record.preset or getattr(self.status, "preset", None)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The data set it trained on, as ``config.json`` records it (empty when unknown)."""
+        return self.record.data
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        """The device and library versions it ran on."""
+        return self.record.environment
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """``config.json``'s other blocks (study, label overrides, time budget, ...)."""
+        return self.record.extra
+
 
 def read_run(run_dir: Path) -> RunInfo:
     raw = read_json(files(run_dir).config)
-    record = RunRecord.from_json(raw)
     status = read_status(run_dir)
     problem = None
     if raw is None:
@@ -349,14 +369,10 @@ def read_run(run_dir: Path) -> RunInfo:
         run_id=run_dir.name,
         path=run_dir,
         state=effective_state(status) if status else "failed",
-        config=record.config,
         status=status,
         metrics=read_metrics(run_dir),
+        record=RunRecord.from_json(raw),
         problem=problem,
-        preset=record.preset or status.preset,
-        data=record.data,
-        environment=record.environment,
-        extra=record.extra,
     )
 
 
