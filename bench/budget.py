@@ -40,20 +40,14 @@ def limit_threads(threads: int) -> None:
 
 
 def exclude_top_suspects(run_dir: Path, data: str | None, count: int) -> int:
-    """Write the ``count`` most suspect labels into the run folder as exclusions; return how
-    many were written (fewer when the pass flagged fewer)."""
+    """Write the ``count`` most suspect labels into the run folder as exclusions (the data
+    set's own overrides in the cache stay as they are); return how many were written."""
     from fer_core import atomic, runs
     from fer_core.data.overrides import LabelOverrides, data_fingerprint
-    from fer_core.data.suspects import read_suspects
-    from fer_core.errors import DataError
+    from fer_core.data.suspects import most_suspect
 
     fingerprint = data_fingerprint(data)
-    table = read_suspects(fingerprint)
-    if table is None:
-        raise DataError("This data set has no suspect-label pass yet; run "
-                        "`python -m fer_core data suspects` on it first.")
-    top = table.sort_values("rank").head(count)["file"]
-    chosen = LabelOverrides(fingerprint, exclude=tuple(sorted(top)))
+    chosen = LabelOverrides(fingerprint).with_exclude(*most_suspect(fingerprint, count))
     atomic.write_json(runs.files(run_dir).overrides, chosen.to_json())
     return len(chosen.exclude)
 

@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--data", type=Path),
              _arg("--folds", type=int, default=5, help="models, each judging 1/FOLDS (default 5)"),
              _arg("--epochs", type=int, default=None, help="per fold (default 8)"), JSON)
+    _command(data, "exclude-suspects", _data_exclude_suspects,
+             "leave the N most suspect labels out of jobs launched from now on (--undo: back)",
+             _arg("--top", type=int, required=True, metavar="N",
+                  help="how many, most suspect first"),
+             _arg("--data", type=Path),
+             _arg("--undo", action="store_true", help="train on those N as given again"))
     _command(data, "demo", _data_demo, "write the synthetic demo data set to a folder",
              _arg("out_dir", type=Path), _arg("--seed", type=int, default=0))
     _command(sub, "train", _train, "train a model into a run folder",
@@ -205,6 +211,19 @@ def _data_suspects(args: argparse.Namespace) -> None:
     print(f"{len(table):,} of {n_images:,} training images of {ds.name} flagged as suspect "
           f"labels; written to {csv_path(ds.fingerprint)}")
     print(table.head(10).to_string(index=False))
+
+
+def _data_exclude_suspects(args: argparse.Namespace) -> None:
+    from fer_core.data import load_dataset, overrides
+    from fer_core.data.suspects import most_suspect
+
+    ds = load_dataset(args.data)
+    ids = most_suspect(ds.fingerprint, args.top)
+    chosen = (overrides.restore if args.undo else overrides.exclude)(ds, *ids)
+    done = "back as given" if args.undo else "excluded"
+    print(f"The {len(ids):,} most suspect labels of {ds.name} are {done}. Jobs launched on it "
+          f"from now on leave out {len(chosen.exclude):,} images and relabel "
+          f"{len(chosen.relabel):,} ({overrides.overrides_path(ds.fingerprint)}).")
 
 
 def _data_demo(args: argparse.Namespace) -> None:

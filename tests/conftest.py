@@ -72,6 +72,19 @@ def write_image(path: Path, seed: int = 0, *, size: int = 48, mode: str = "L") -
     return path
 
 
+def write_suspects(fingerprint: str, ranked_ids: list[str]) -> None:
+    """A finished suspect-labels pass's suspects.csv for a data set, most suspect first, as
+    the pass writes it (given sad, suggested happy), without training its models."""
+    import pandas as pd
+
+    from fer_core.data.suspects import csv_path
+
+    csv_path(fingerprint).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"file": ranked_ids, "given": "sad", "suggested": "happy",
+                  "self_confidence": 0.1, "rank": range(1, len(ranked_ids) + 1)}
+                 ).to_csv(csv_path(fingerprint), index=False)
+
+
 def make_kaggle_tree(
     root: Path, per_class: dict[str, int], *, splits: tuple[str, ...] = ("train", "test")
 ) -> Path:

@@ -13,7 +13,9 @@ from fer_core import jobs, runs
 from fer_core.config import preset
 from fer_core.data import load_dataset, overrides
 from fer_core.errors import DataError, ReadOnlyError
-from tests.conftest import make_kaggle_tree
+from tests.conftest import make_kaggle_tree, write_suspects
+
+RANKED = ["train/sad/004.png", "train/happy/007.png", "train/happy/002.png"]  # most suspect first
 
 
 class QueueOnly:
@@ -115,18 +117,32 @@ def test_launch_copies_overrides_and_training_applies_and_records_them(tiny_data
 
 def test_benchmark_excludes_the_top_suspects_of_the_last_pass(tiny_data, tmp_path) -> None:
     from bench.budget import exclude_top_suspects
-    from fer_core import atomic
-    from fer_core.data.suspects import COLUMNS, csv_path
 
-    with pytest.raises(DataError, match="no suspect-label pass"):
+    with pytest.raises(DataError, match="no suspect labels yet"):
         exclude_top_suspects(tmp_path, tiny_data.location, 2)
-    ranked = ["train/sad/004.png", "train/happy/007.png", "train/happy/002.png"]
-    table = "\n".join([",".join(COLUMNS), *(f"{image},sad,happy,0.1,{rank}"
-                                            for rank, image in enumerate(ranked, start=1))])
-    atomic.write_text(csv_path(tiny_data.fingerprint), table + "\n")
+    write_suspects(tiny_data.fingerprint, RANKED)
     run_dir = runs.create_run(preset("fast-cpu").to_dict(), run_dir=tmp_path / "run")
 
     assert exclude_top_suspects(run_dir, tiny_data.location, 2) == 2
     written, note = overrides.read_file(runs.files(run_dir).overrides, tiny_data.fingerprint)
-    assert note is None and written.exclude == tuple(sorted(ranked[:2]))
+    assert note is None and written.exclude == tuple(sorted(RANKED[:2]))
+    assert overrides.load(tiny_data.fingerprint).exclude == ()  # the user's own choices stay
     assert exclude_top_suspects(run_dir, tiny_data.location, 10) == 3  # fewer were flagged
+
+
+def test_command_excludes_the_most_suspect_and_undoes_it(tiny_data, capsys) -> None:
+    from fer_core import cli
+
+    data = ["--data", str(tiny_data.location)]
+    assert cli.main(["data", "exclude-suspects", "--top", "2", *data]) == 2
+    assert "no suspect labels yet" in capsys.readouterr().err
+    write_suspects(tiny_data.fingerprint, RANKED)
+    overrides.relabel(tiny_data, "train/happy/002.png", "sad")  # the third: not touched
+
+    assert cli.main(["data", "exclude-suspects", "--top", "2", *data]) == 0
+    assert "leave out 2 images and relabel 1" in capsys.readouterr().out
+    chosen = overrides.load(tiny_data.fingerprint)
+    assert chosen.exclude == tuple(sorted(RANKED[:2]))
+    assert chosen.relabel == {"train/happy/002.png": "sad"}
+    assert cli.main(["data", "exclude-suspects", "--top", "2", "--undo", *data]) == 0
+    assert overrides.load(tiny_data.fingerprint).exclude == ()

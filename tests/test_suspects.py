@@ -21,7 +21,7 @@ from fer_core import cli, runs
 from fer_core.data import load_dataset, overrides, suspects
 from fer_core.data.demo import generate_demo_dataset
 from fer_core.emotions import EMOTIONS
-from tests.conftest import make_kaggle_tree
+from tests.conftest import make_kaggle_tree, write_suspects
 from views import suspects as views
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,6 +162,26 @@ def test_page_suspects_tab_before_any_pass_offers_to_start_one(tmp_path: Path,
     assert not at.exception
     assert any("No pass has run on this data set yet" in i.value for i in at.info)
     assert at.button(key="explore.suspects_start").label == "Find suspect labels"
+
+
+def test_page_suspects_tab_excludes_the_most_suspect_at_once(tmp_path: Path,
+                                                              fresh_cache: Path) -> None:
+    root = make_kaggle_tree(tmp_path / "tiny", {"happy": 6, "sad": 6})
+    ds = load_dataset(root)
+    ranked = ["train/sad/003.png", "train/happy/001.png", "train/sad/000.png"]
+    write_suspects(ds.fingerprint, ranked)
+    at = _tab(str(root), tmp_path)
+    assert not at.exception
+    assert at.number_input(key="explore.suspects_bulk").value == 3  # all, when under 100
+
+    at.number_input(key="explore.suspects_bulk").set_value(2)
+    at.button(key="explore.suspects_bulk_x").click().run()
+    assert overrides.load(ds.fingerprint).exclude == tuple(sorted(ranked[:2]))
+    assert [c.endswith("· excluded") for c in _captions(at)] == [True, True, False]
+    assert "2 excluded" in at.markdown[0].value
+
+    at.button(key="explore.suspects_bulk_u").click().run()
+    assert overrides.load(ds.fingerprint).exclude == ()
 
 
 @pytest.mark.slow

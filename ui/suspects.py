@@ -19,6 +19,7 @@ from views import explore as explore_views
 from views import suspects as views
 
 PER_PAGE = 24
+BULK_DEFAULT = 100  # the bulk action's first offer: a page's worth is too few on FER-2013
 COLUMNS = 4
 ZOOM = 2
 
@@ -80,6 +81,8 @@ def _start(ds: Dataset) -> None:
 def _gallery(ds: Dataset, table: pd.DataFrame, n_images: int | None) -> None:
     chosen = overrides.load(ds.fingerprint)
     st.markdown(views.summary_text(table, n_images, chosen))
+    if not table.empty:
+        _bulk(ds, len(table))
     left, middle, right = st.columns(3)
     filters = {}
     for column, name, text in ((left, "given", "Given label"),
@@ -113,6 +116,29 @@ def _card(column, ds: Dataset, row) -> None:
         buttons[2].button("Undo", key=f"explore.suspects_u.{row.file}",
                           disabled=disabled or not row.choice, on_click=_decide,
                           args=(ds, row.file, ""), help="Back to its given label")
+
+
+def _bulk(ds: Dataset, flagged: int) -> None:
+    """Exclude the N most suspect at once, or bring them back: FER-2013 flags thousands."""
+    with st.expander("Exclude the most suspect at once"):
+        left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
+        left.number_input("How many, most suspect first", 1, flagged,
+                          min(BULK_DEFAULT, flagged), key="explore.suspects_bulk")
+        disabled = settings.read_only()
+        middle.button("Exclude them", key="explore.suspects_bulk_x", disabled=disabled,
+                      on_click=_decide_many, args=(ds, True))
+        right.button("Bring them back", key="explore.suspects_bulk_u", disabled=disabled,
+                     on_click=_decide_many, args=(ds, False))
+
+
+def _decide_many(ds: Dataset, exclude: bool) -> None:
+    """The number is read when the button is pressed, not when the button was drawn."""
+    count = int(st.session_state.get("explore.suspects_bulk") or 0)
+    try:
+        ids = suspects.most_suspect(ds.fingerprint, count)
+        (overrides.exclude if exclude else overrides.restore)(ds, *ids)
+    except FerError as err:
+        st.toast(str(err), icon=":material/error:")
 
 
 def _decide(ds: Dataset, image_id: str, label: str | None) -> None:

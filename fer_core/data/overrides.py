@@ -58,19 +58,21 @@ class LabelOverrides:
             return "exclude"
         return self.relabel.get(image_id)
 
-    def with_exclude(self, image_id: str) -> LabelOverrides:
-        relabel = {k: v for k, v in self.relabel.items() if k != image_id}
-        return replace(self, exclude=tuple(sorted({*self.exclude, image_id})), relabel=relabel)
+    def with_exclude(self, *image_ids: str) -> LabelOverrides:
+        ids = set(image_ids)
+        relabel = {k: v for k, v in self.relabel.items() if k not in ids}
+        return replace(self, exclude=tuple(sorted({*self.exclude, *ids})), relabel=relabel)
 
     def with_relabel(self, image_id: str, label: str) -> LabelOverrides:
         exclude = tuple(i for i in self.exclude if i != image_id)
         return replace(self, exclude=exclude, relabel=dict(sorted({**self.relabel,
                                                                    image_id: label}.items())))
 
-    def without(self, image_id: str) -> LabelOverrides:
-        """The image back as given (undo)."""
-        return replace(self, exclude=tuple(i for i in self.exclude if i != image_id),
-                       relabel={k: v for k, v in self.relabel.items() if k != image_id})
+    def without(self, *image_ids: str) -> LabelOverrides:
+        """The images back as given (undo)."""
+        ids = set(image_ids)
+        return replace(self, exclude=tuple(i for i in self.exclude if i not in ids),
+                       relabel={k: v for k, v in self.relabel.items() if k not in ids})
 
 
 # --- the user's file in the cache folder ---------------------------------------------------------
@@ -92,17 +94,17 @@ def save(overrides: LabelOverrides) -> Path:
     return path
 
 
-def exclude(ds: Dataset, image_id: str) -> LabelOverrides:
-    """Leave one image out of training from now on."""
-    _known_image(ds, image_id)
-    changed = load(ds.fingerprint).with_exclude(image_id)
+def exclude(ds: Dataset, *image_ids: str) -> LabelOverrides:
+    """Leave images out of training from now on (one, or the most suspect hundreds at once)."""
+    _known_images(ds, image_ids)
+    changed = load(ds.fingerprint).with_exclude(*image_ids)
     save(changed)
     return changed
 
 
 def relabel(ds: Dataset, image_id: str, label: str) -> LabelOverrides:
     """Train on one image under ``label`` from now on."""
-    _known_image(ds, image_id)
+    _known_images(ds, (image_id,))
     name = canonical_emotion(label) or label.strip().lower()  # class names are lower-case
     if name not in ds.classes:
         raise DataError(f"label must be one of {', '.join(ds.classes)}; got {label!r}.")
@@ -111,16 +113,18 @@ def relabel(ds: Dataset, image_id: str, label: str) -> LabelOverrides:
     return changed
 
 
-def restore(ds: Dataset, image_id: str) -> LabelOverrides:
-    """Undo: the image trains as given again."""
-    changed = load(ds.fingerprint).without(image_id)
+def restore(ds: Dataset, *image_ids: str) -> LabelOverrides:
+    """Undo: the images train as given again."""
+    changed = load(ds.fingerprint).without(*image_ids)
     save(changed)
     return changed
 
 
-def _known_image(ds: Dataset, image_id: str) -> None:
-    if not (ds.index["id"] == image_id).any():
-        raise DataError(f"image must be one of the data set's ids; got {image_id!r}.")
+def _known_images(ds: Dataset, image_ids: tuple[str, ...]) -> None:
+    unknown = sorted(set(image_ids) - set(ds.index["id"]))
+    if unknown:
+        raise DataError(f"image must be one of the data set's ids; got {unknown[0]!r}"
+                        + (f" and {len(unknown) - 1:,} more." if len(unknown) > 1 else "."))
 
 
 def read_file(path: Path, fingerprint: str) -> tuple[LabelOverrides | None, str | None]:

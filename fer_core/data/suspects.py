@@ -68,6 +68,16 @@ def read_suspects(fingerprint: str) -> pd.DataFrame | None:
         return None
 
 
+def most_suspect(fingerprint: str, count: int) -> list[str]:
+    """The ids of the ``count`` most suspect labels of the last pass (fewer if it flagged
+    fewer), for excluding them all at once."""
+    table = read_suspects(fingerprint)
+    if table is None:
+        raise DataError("This data set has no suspect labels yet: find them first "
+                        "(`python -m fer_core data suspects`, or Explore > Suspect labels).")
+    return table.sort_values("rank").head(max(count, 0))["file"].tolist()
+
+
 def read_progress(fingerprint: str) -> dict[str, Any]:
     """How far a pass is: ``state`` (running, done, failed), ``done`` and ``folds``, and the
     fraction of the fold in training read from its run folder."""
