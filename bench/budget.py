@@ -69,9 +69,10 @@ def run_budget(preset_name: str, *, minutes: float | None, overrides: list[str],
         exclude_top_suspects(run_dir, data, exclude_suspects)
     metrics = train(config, run_dir)
     history = runs.read_history(run_dir)
-    sizes = runs.read_config(run_dir).data.get("sizes", {})
+    written = runs.read_config(run_dir)
+    sizes = written.data.get("sizes", {})
+    applied = written.extra.get(LABEL_OVERRIDES, {})
     record = read_record(run_dir) or {}
-    applied = runs.read_config(run_dir).extra.get(LABEL_OVERRIDES, {})
     epochs = int(metrics["epochs"])
     budget_s = config.time_budget_min * 60.0
     return {
@@ -113,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
         budget = f"{row['budget_min']:g} min" if row["budget_min"] else "none"
         print(f"| {row['preset']} | {budget} | {args.threads or 'all'} | "
               f"{row['excluded']:,} | {row['images_per_s']:,.0f} | {row['epochs']} | "
-              f"{row['decisions']} | "
-              f"{row['seconds']:.0f} s | {off_by} | {accuracy} |", flush=True)
+              f"{row['decisions']} | {row['seconds']:.0f} s | {off_by} | {accuracy} |",
+              flush=True)
 
 
 if __name__ == "__main__":

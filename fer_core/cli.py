@@ -215,13 +215,12 @@ def _data_suspects(args: argparse.Namespace) -> None:
 
 def _data_exclude_suspects(args: argparse.Namespace) -> None:
     from fer_core.data import load_dataset, overrides
-    from fer_core.data.suspects import most_suspect
+    from fer_core.data.suspects import exclude_most_suspect
 
     ds = load_dataset(args.data)
-    ids = most_suspect(ds.fingerprint, args.top)
-    chosen = (overrides.restore if args.undo else overrides.exclude)(ds, *ids)
+    count, chosen = exclude_most_suspect(ds, args.top, undo=args.undo)
     done = "back as given" if args.undo else "excluded"
-    print(f"The {len(ids):,} most suspect labels of {ds.name} are {done}. Jobs launched on it "
+    print(f"The {count:,} most suspect labels of {ds.name} are {done}. Jobs launched on it "
           f"from now on leave out {len(chosen.exclude):,} images and relabel "
           f"{len(chosen.relabel):,} ({overrides.overrides_path(ds.fingerprint)}).")
 

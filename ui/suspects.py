@@ -135,8 +135,7 @@ def _decide_many(ds: Dataset, exclude: bool) -> None:
     """The number is read when the button is pressed, not when the button was drawn."""
     count = int(st.session_state.get("explore.suspects_bulk") or 0)
     try:
-        ids = suspects.most_suspect(ds.fingerprint, count)
-        (overrides.exclude if exclude else overrides.restore)(ds, *ids)
+        suspects.exclude_most_suspect(ds, count, undo=not exclude)
     except FerError as err:
         st.toast(str(err), icon=":material/error:")
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from fer_core import access, atomic, runs, settings
 from fer_core.config import TrainConfig, preset
+from fer_core.data import overrides
 from fer_core.data.dataset import Dataset
 from fer_core.errors import DataError, RunError
 
@@ -76,6 +77,14 @@ def most_suspect(fingerprint: str, count: int) -> list[str]:
         raise DataError("This data set has no suspect labels yet: find them first "
                         "(`python -m fer_core data suspects`, or Explore > Suspect labels).")
     return table.sort_values("rank").head(max(count, 0))["file"].tolist()
+
+
+def exclude_most_suspect(ds: Dataset, count: int, *, undo: bool = False
+                         ) -> tuple[int, overrides.LabelOverrides]:
+    """Leave the ``count`` most suspect labels out of jobs launched from now on (``undo``:
+    train on them as given again); return how many that was and the data set's overrides."""
+    ids = most_suspect(ds.fingerprint, count)
+    return len(ids), (overrides.restore if undo else overrides.exclude)(ds, *ids)
 
 
 def read_progress(fingerprint: str) -> dict[str, Any]:
