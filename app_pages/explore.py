@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from fer_core.core.settings import IMAGE_SIZE
 from fer_core.data import Dataset, audit_cache, imbalance_callout, summarize
-from fer_core.settings import IMAGE_SIZE
 from fer_core.training.augment import augment_preview  # loads TensorFlow on the first draw
 from ui.config_form import render_widget
 from ui.state import current_dataset, keep_valid

@@ -18,10 +18,10 @@ import numpy as np
 import streamlit as st
 
 from fer_core import runs
+from fer_core.core.errors import FerError
 from fer_core.data import faces
-from fer_core.errors import FerError
-from fer_core.runs import evaluation
-from fer_core.runs.baseline import is_unusable, verdict
+from fer_core.inference import evaluation
+from fer_core.reports.baseline import is_unusable, verdict
 from ui import state, trust, video_modes
 from views import run_charts
 

@@ -10,9 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import runs
-from fer_core.errors import FerError
-from fer_core.runs import archive, report, wording
-from fer_core.runs.baseline import baseline_of_result, is_unusable, verdict
+from fer_core.core.errors import FerError
+from fer_core.reports import report, wording
+from fer_core.reports.baseline import baseline_of_result, is_unusable, verdict
+from fer_core.runs import archive
 from ui import export_tab as export_tab_view
 from ui import gallery as gallery_view
 from ui import links as ui_links

@@ -1,7 +1,7 @@
 """Train: pick a preset, change any hyperparameter, launch jobs, sweeps or studies, watch them.
 
 Training never runs in this process: Launch creates a queued run folder and a background
-worker trains it (``fer_core.jobs``), so a job survives reruns, closed tabs and app restarts.
+worker trains it (``fer_core.tasks``), so a job survives reruns, closed tabs and app restarts.
 The job list is a fragment that re-reads only status files every 2 s while a job is active,
 and reruns the whole page once when a job ends.
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core import jobs, runs
-from fer_core.config import TrainConfig
+from fer_core import runs, tasks
+from fer_core.core.config import TrainConfig
+from fer_core.core.errors import ConfigError, FerError
 from fer_core.data.check import check_location
-from fer_core.errors import ConfigError, FerError
 from fer_core.training.resume import is_resumable
 from ui import class_check, config_form, estimate, links, state, viewer
 from ui.study import render_study
@@ -65,7 +65,7 @@ def _render_launch(preset_name: str, config: TrainConfig | None) -> TrainConfig 
     if st.button("Launch", type="primary", key="train.launch", disabled=config is None,
                  help="Queue a training job; it runs in its own process (where: sidebar)."):
         try:
-            run_dir = jobs.launch(_with_sidebar_data(config), runs_root=state.runs_root(),
+            run_dir = tasks.launch(_with_sidebar_data(config), runs_root=state.runs_root(),
                                   preset=preset_name, backend=state.jobs_backend())
         except FerError as err:
             st.error(str(err))
@@ -96,7 +96,7 @@ def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
         if st.button(f"Launch sweep ({size} jobs)" if size else "Launch sweep",
                      key="train.launch_sweep", disabled=config is None or not size):
             try:
-                run_dirs = jobs.launch_sweep(_with_sidebar_data(config), grid,
+                run_dirs = tasks.launch_sweep(_with_sidebar_data(config), grid,
                                              preset=preset_name, runs_root=state.runs_root(),
                                              backend=state.jobs_backend())
             except FerError as err:
@@ -146,12 +146,12 @@ def _render_job(row: progress.JobRow) -> None:
         elif row.active:
             # a running job stops after its current step, a queued one now
             actions.button("Cancel", key=f"train.cancel.{row.run_id}", on_click=_act,
-                           args=(jobs.cancel, row.path, f"Cancel sent to {row.run_id}; a "
+                           args=(tasks.cancel, row.path, f"Cancel sent to {row.run_id}; a "
                                  "running job finishes its current step and keeps its best "
                                  "model."))
         elif row.state == "failed" and is_resumable(row.path):
             actions.button("Resume", key=f"train.resume.{row.run_id}", on_click=_act,
-                           args=(jobs.resume, row.path, f"{row.run_id} is queued to resume."),
+                           args=(tasks.resume, row.path, f"{row.run_id} is queued to resume."),
                            help="Queue it again; it continues from its last finished epoch.")
         if row.state in ("running", "queued"):
             st.progress(row.fraction, text=progress.progress_text(row))
@@ -170,7 +170,7 @@ def _render_job(row: progress.JobRow) -> None:
         if row.state != "queued":
             _render_curves(row)
             with st.expander("Log", expanded=row.state == "failed"):
-                st.code(jobs.log_tail(row.path, lines=40) or "(no output yet)",
+                st.code(tasks.log_tail(row.path, lines=40) or "(no output yet)",
                         language=None)
 
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from bench.machine import describe_machine
-from fer_core.runs.seed_report import QUOTED  # the seed report's own test accuracies
+from fer_core.reports.seed_report import QUOTED  # the seed report's own test accuracies
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
 
@@ -63,7 +63,7 @@ class Snapshotter(threading.Thread):
 def train_preset(preset_name: str, overrides: list[str], data: Path, runs_dir: Path,
                  marks: tuple[float, ...] = DEFAULT_MARKS) -> Path:
     from fer_core import runs
-    from fer_core.config import resolve_config
+    from fer_core.core.config import resolve_config
     from fer_core.training.trainer import train
 
     config = resolve_config(preset_name=preset_name, overrides=overrides, data=str(data))
@@ -83,8 +83,8 @@ def train_preset(preset_name: str, overrides: list[str], data: Path, runs_dir: P
 def time_to_accuracy(run_dir: Path) -> list[tuple[str, float]]:
     """(minutes, test accuracy) of each snapshot, then of the finished run."""
     from fer_core import runs
-    from fer_core.config import TrainConfig
-    from fer_core.runs.evaluation import compute_metrics, predict_proba
+    from fer_core.core.config import TrainConfig
+    from fer_core.inference.evaluation import compute_metrics, predict_proba
     from fer_core.training.inputs import prepare_data
     from fer_core.training.models import load_model
 

@@ -42,9 +42,10 @@ def limit_threads(threads: int) -> None:
 def exclude_top_suspects(run_dir: Path, data: str | None, count: int) -> int:
     """Write the ``count`` most suspect labels into the run folder as exclusions (the data
     set's own overrides in the cache stay as they are); return how many were written."""
-    from fer_core import atomic, runs
+    from fer_core import runs
+    from fer_core.core import atomic
     from fer_core.data.overrides import LabelOverrides, data_fingerprint
-    from fer_core.data.suspects import most_suspect
+    from fer_core.tasks.suspects import most_suspect
 
     fingerprint = data_fingerprint(data)
     chosen = LabelOverrides(fingerprint).with_exclude(*most_suspect(fingerprint, count))
@@ -56,7 +57,7 @@ def run_budget(preset_name: str, *, minutes: float | None, overrides: list[str],
                data: str | None, runs_dir: Path, exclude_suspects: int = 0) -> dict:
     """Train one budgeted run and return its row."""
     from fer_core import runs
-    from fer_core.config import resolve_config
+    from fer_core.core.config import resolve_config
     from fer_core.data.overrides import RECORD_KEY as LABEL_OVERRIDES
     from fer_core.training.budget import read_record
     from fer_core.training.trainer import train

@@ -7,7 +7,7 @@ Starts a one-node Ray head on 127.0.0.1 (free ports, as many CPUs as the machine
 its process ids at the end), and runs the same small job (``fast-cpu``, demo data) through the
 ``local`` backend and the ``ray`` backend:
 
-- overhead: seconds from ``jobs.launch`` to the first epoch starting (the run folder's first
+- overhead: seconds from ``tasks.launch`` to the first epoch starting (the run folder's first
   progress) and to the job's end, one job at a time;
 - sweep throughput: four jobs (batch sizes 16, 32, 64, 128) launched together; the local queue
   runs them one after another, Ray as many at once as it has CPUs (1 CPU per job here; on a
@@ -127,10 +127,10 @@ def _alive(pid: int) -> bool:
 
 def time_job(config, backend, root: Path) -> tuple[float, float]:
     """(seconds to the first epoch starting, seconds to the end) of one launched job."""
-    from fer_core import jobs, runs
+    from fer_core import runs, tasks
 
     start = time.monotonic()
-    run_dir = jobs.launch(config, runs_root=root, preset="fast-cpu", backend=backend)
+    run_dir = tasks.launch(config, runs_root=root, preset="fast-cpu", backend=backend)
     first, polls = None, 0
     while time.monotonic() - start < TIMEOUT:
         status = runs.read_status(run_dir)
@@ -139,7 +139,7 @@ def time_job(config, backend, root: Path) -> tuple[float, float]:
         if runs.effective_state(status) in runs.FINAL_STATES:
             break
         polls += 1
-        if polls % 20 == 0 and jobs.refresh(run_dir) in runs.FINAL_STATES:  # ask Ray at 1 Hz
+        if polls % 20 == 0 and tasks.refresh(run_dir) in runs.FINAL_STATES:  # ask Ray at 1 Hz
             break
         time.sleep(0.05)
     end = time.monotonic() - start
@@ -151,12 +151,12 @@ def time_job(config, backend, root: Path) -> tuple[float, float]:
 
 def time_sweep(config, backend, root: Path) -> float:
     """Seconds from launching the 4-job sweep to its last job's end."""
-    from fer_core import jobs
+    from fer_core import tasks
 
     start = time.monotonic()
-    run_dirs = jobs.launch_sweep(config, {"batch_size": SWEEP_BATCH_SIZES}, preset="fast-cpu",
+    run_dirs = tasks.launch_sweep(config, {"batch_size": SWEEP_BATCH_SIZES}, preset="fast-cpu",
                                  runs_root=root, backend=backend)
-    states = [jobs.wait(d, timeout=TIMEOUT, poll_seconds=0.1) for d in run_dirs]
+    states = [tasks.wait(d, timeout=TIMEOUT, poll_seconds=0.1) for d in run_dirs]
     seconds = time.monotonic() - start
     if set(states) != {"succeeded"}:
         raise RuntimeError(f"sweep ended {states}; see {root}")
@@ -173,10 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
     args = parser.parse_args(argv)
 
-    from fer_core import jobs
-    from fer_core.config import preset
+    from fer_core import tasks
+    from fer_core.core.config import preset
     from fer_core.data import load_dataset
-    from fer_core.jobs.ray import RayBackend
+    from fer_core.tasks.ray import RayBackend
 
     load_dataset(None)  # the demo set exists before jobs start (none of them times its making)
     config = preset("fast-cpu").replace(epochs=args.epochs,
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     sweeps: dict[str, float] = {}
     try:
         with local_ray_head(args.ray_cpus) as address:
-            backends = {"local": lambda folder: jobs.LocalBackend(folder),
+            backends = {"local": lambda folder: tasks.LocalBackend(folder),
                         "ray": lambda folder: RayBackend(address)}
             for n in range(args.repeats):  # alternate, so load changes hit both alike
                 for name, make in backends.items():

@@ -38,7 +38,7 @@ _PIPELINE_CHILD = """
 import json, resource, sys, time
 import tensorflow as tf
 from fer_core.training.augment import build_augmenter
-from fer_core.config import preset
+from fer_core.core.config import preset
 from fer_core.training.inputs import make_dataset, prepare_data
 def rss_mb():
     with open("/proc/self/statm") as f:

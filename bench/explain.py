@@ -19,15 +19,15 @@ from bench.machine import describe_machine
 
 
 def _faces(n: int) -> np.ndarray:
+    from fer_core.core.emotions import EMOTIONS
     from fer_core.data.demo import draw_face
-    from fer_core.emotions import EMOTIONS
 
     return np.stack([draw_face(EMOTIONS[i % 7], np.random.default_rng([3, i])) for i in range(n)])
 
 
 def time_per_face(backbone: str, faces: np.ndarray, *, batch: int, repeats: int) -> float:
     """Best milliseconds per face over ``repeats`` passes, maps and overlays included."""
-    from fer_core.explain import GradCam, overlay
+    from fer_core.inference.explain import GradCam, overlay
     from fer_core.training.models import build_model
 
     cam = GradCam(build_model(backbone, num_classes=7).model)

@@ -39,7 +39,7 @@ from ui.warmup import warm_tensorflow
 if sys.argv[1] == "warm":
     warm_tensorflow().join()
 start = time.perf_counter()
-from fer_core.config import TrainConfig
+from fer_core.core.config import TrainConfig
 from fer_core.training.augment import augment_preview
 augment_preview(np.zeros((48, 48), np.uint8), TrainConfig(), n=6, seed=1)
 print(json.dumps({"seconds": time.perf_counter() - start}))

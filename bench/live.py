@@ -30,8 +30,8 @@ FACE_SIDE = 200
 
 def synthetic_stream(count: int, *, seed: int = 0) -> list[np.ndarray]:
     """``count`` distinct 640x480 RGB frames, each with one demo face at its own position."""
+    from fer_core.core.emotions import EMOTIONS
     from fer_core.data.demo import draw_face
-    from fer_core.emotions import EMOTIONS
 
     rng = np.random.default_rng(seed)
     faces: list[np.ndarray] = []
@@ -53,18 +53,18 @@ def _frame(face: np.ndarray, left: int, top: int) -> np.ndarray:
 
 def _found(rgb: np.ndarray) -> bool:
     from fer_core.data import faces
-    from fer_core.video.live import DETECT_SIDE
+    from fer_core.inference.video.live import DETECT_SIDE
 
     return bool(faces.find_faces(rgb, detect_side=DETECT_SIDE))
 
 
 def annotator(*, tta: bool):
     """The live callback over a fast-cpu-shaped model, as the Predict page builds it."""
-    from fer_core.config import preset
-    from fer_core.emotions import EMOTIONS
+    from fer_core.core.config import preset
+    from fer_core.core.emotions import EMOTIONS
+    from fer_core.inference.video import FaceClassifier, FrameScorer
+    from fer_core.inference.video.live import DETECT_SIDE, LiveAnnotator
     from fer_core.training.models import build_model
-    from fer_core.video import FaceClassifier, FrameScorer
-    from fer_core.video.live import DETECT_SIDE, LiveAnnotator
 
     config = preset("fast-cpu")
     model = build_model(config.backbone, num_classes=len(EMOTIONS), dropout=config.dropout).model
@@ -95,7 +95,7 @@ def measure(frames: list[np.ndarray], *, tta: bool) -> dict[str, float]:
 def detection_ms(frames: list[np.ndarray]) -> float:
     """Milliseconds per frame of face detection alone, the larger part of the work."""
     from fer_core.data import faces
-    from fer_core.video.live import DETECT_SIDE
+    from fer_core.inference.video.live import DETECT_SIDE
 
     start = time.perf_counter()
     for rgb in frames:

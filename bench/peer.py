@@ -55,9 +55,9 @@ def peer_proba(weights: Path, images: np.ndarray, classes: tuple[str, ...]) -> n
 
 
 def evaluate_peer(data: Path) -> dict:
-    from fer_core import settings
+    from fer_core.core import settings
     from fer_core.data import load_dataset
-    from fer_core.runs.evaluation import compute_metrics
+    from fer_core.inference.evaluation import compute_metrics
 
     test = load_dataset(data).split("test")
     proba = peer_proba(peer_weights(settings.cache_dir()), test.images, test.classes)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.machine import describe_machine
 from fer_core import runs
-from fer_core.runs.seed_report import STUDIES, build_seed_report
+from fer_core.reports.seed_report import STUDIES, build_seed_report
 
 
 def _cell(value: object, form: str = "{}") -> str:

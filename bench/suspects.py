@@ -7,7 +7,7 @@
 for the whole pass; the table then also gives the measured training speed and, from it, the
 whole pass's time on this machine.
 
-The whole out-of-fold pass (``fer_core.data.suspects.find_suspects``) runs in this process;
+The whole out-of-fold pass (``fer_core.tasks.suspects.find_suspects``) runs in this process;
 the table gives its wall time and CPU time, the host, and the load average before and after
 (the machine may be shared: CPU seconds / wall seconds shows how much of it the pass got).
 """
@@ -35,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from fer_core.data import load_dataset, subsample_per_class
-    from fer_core.data.suspects import DEFAULT_EPOCHS, csv_path, find_suspects
+    from fer_core.tasks.suspects import DEFAULT_EPOCHS, csv_path, find_suspects
 
     epochs = args.epochs or DEFAULT_EPOCHS
     full = load_dataset(args.data)

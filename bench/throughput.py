@@ -86,7 +86,7 @@ def feature_cache_speedup(name: str, n_images: int, policy: str,
 
 def pipeline_rate(n_images: int, batch: int = 64) -> float:
     """The tf.data input pipeline alone (shuffle, batch, the best preset's augmentation)."""
-    from fer_core.config import preset
+    from fer_core.core.config import preset
     from fer_core.training.augment import build_augmenter
     from fer_core.training.inputs import Split, make_dataset
 
@@ -106,7 +106,7 @@ def pipeline_rate(n_images: int, batch: int = 64) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from fer_core import device
+    from fer_core.core import device
     from fer_core.training.models import BACKBONES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

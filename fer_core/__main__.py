@@ -1,4 +1,4 @@
-"""``python -m fer_core``: see ``fer_core/cli.py`` for the commands."""
+"""``python -m fer_core``: see ``fer_core/cli/commands.py`` for the commands."""
 
 import sys
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fer_core import jobs, runs, settings
+from fer_core import runs, tasks
+from fer_core.core import settings
 
 if TYPE_CHECKING:  # playwright is optional: the tests skip without it
     from playwright.sync_api import Browser, Locator, Page
@@ -138,8 +139,8 @@ def cancel_active_jobs(runs_dir: Path, timeout: float = 90) -> None:
     for info in runs.list_runs(runs_dir):
         if info.state in ("queued", "running"):
             try:
-                jobs.cancel(info.path)
-                jobs.wait(info.path, timeout=timeout)
+                tasks.cancel(info.path)
+                tasks.wait(info.path, timeout=timeout)
             except Exception as err:  # teardown: report, never mask the test's own result
                 print(f"could not stop {info.run_id}: {err}", file=sys.stderr)
 

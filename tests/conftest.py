@@ -77,7 +77,7 @@ def write_suspects(fingerprint: str, ranked_ids: list[str]) -> None:
     the pass writes it (given sad, suggested happy), without training its models."""
     import pandas as pd
 
-    from fer_core.data.suspects import csv_path
+    from fer_core.tasks.suspects import csv_path
 
     csv_path(fingerprint).parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"file": ranked_ids, "given": "sad", "suggested": "happy",
@@ -113,7 +113,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rather than changing it.
     """
     from fer_core import runs
-    from fer_core.config import preset
+    from fer_core.core.config import preset
     from fer_core.training.trainer import train
 
     run_dir = tmp_path_factory.mktemp("demo-runs") / "20260101-000000-fast-cpu"
@@ -127,7 +127,7 @@ def _train_tiny(tmp_path_factory: pytest.TempPathFactory, name: str, *, epochs: 
                 **changes) -> Path:
     """Train a fast-cpu run on the demo data with ``changes``; its folder."""
     from fer_core import runs
-    from fer_core.config import preset
+    from fer_core.core.config import preset
     from fer_core.training.trainer import train
 
     run_dir = tmp_path_factory.mktemp(f"{name}-runs") / f"20260101-000000-{name}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fer_core import runs
-from fer_core.config import TrainConfig, preset
+from fer_core.core.config import TrainConfig, preset
 
 
 def tiny(**changes) -> TrainConfig:

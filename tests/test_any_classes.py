@@ -18,14 +18,14 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core import runs
 from fer_core.cli import main
-from fer_core.config import preset
+from fer_core.core.config import preset
+from fer_core.core.emotions import COLORS, EMOTIONS
+from fer_core.core.errors import DataError
 from fer_core.data import load_dataset
 from fer_core.data.demo import draw_face
-from fer_core.emotions import COLORS, EMOTIONS
-from fer_core.errors import DataError
 from fer_core.export import export_run
-from fer_core.runs import report
-from fer_core.runs.evaluation import predict_images
+from fer_core.inference.evaluation import predict_images
+from fer_core.reports import report
 from fer_core.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]

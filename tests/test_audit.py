@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from fer_core.core.errors import DataError
 from fer_core.data import audit as audit_module
 from fer_core.data import load_dataset
 from fer_core.data.audit import (
@@ -19,7 +20,6 @@ from fer_core.data.audit import (
     audit,
     perceptual_hashes,
 )
-from fer_core.errors import DataError
 
 FER2013 = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
 

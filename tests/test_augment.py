@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core.config import TrainConfig
-from fer_core.errors import DataError
+from fer_core.core.config import TrainConfig
+from fer_core.core.errors import DataError
 from fer_core.training.augment import augment_preview, build_augmenter
 
 ALL_OFF = {
@@ -93,7 +93,7 @@ def test_augment_preview_wrong_shape_raises_data_error() -> None:
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
 def test_mixup_after_augmentation_blends_images_and_labels_under_any_policy(policy: str) -> None:
-    from fer_core import device
+    from fer_core.core import device
     from fer_core.training.inputs import Split, make_dataset
 
     faces = np.stack([_face(seed) for seed in range(16)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fer_core import runs
-from fer_core.runs.baseline import baseline_of_result, is_unusable, majority_baseline, verdict
+from fer_core.reports.baseline import baseline_of_result, is_unusable, majority_baseline, verdict
 
 
 def test_majority_baseline_is_the_share_of_the_commonest_label():

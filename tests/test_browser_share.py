@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fer_core.runs import report
+from fer_core.reports import report
 from tests import browser_support as bs
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fer_core import runs
-from fer_core.config import PRESETS, preset
+from fer_core.core.config import PRESETS, preset
 from fer_core.training.budget import (
     BudgetPlanner,
     CosineMap,

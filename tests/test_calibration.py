@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from fer_core import runs
-from fer_core.calibration import (
+from fer_core.cli import main
+from fer_core.core.calibration import (
     apply_temperature,
     brier_score,
     calibration_scores,
@@ -19,7 +20,6 @@ from fer_core.calibration import (
     fit_temperature,
     reliability_table,
 )
-from fer_core.cli import main
 
 
 def _overconfident(n: int = 4000, classes: int = 7, true_t: float = 2.5, seed: int = 0):

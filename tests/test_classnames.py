@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fer_core.config import preset
+from fer_core.core.config import preset
+from fer_core.core.emotions import COLORS, EMOTIONS
+from fer_core.core.errors import DataError
 from fer_core.data.classnames import (
     MAX_CLASSES,
     check_class_count,
@@ -12,9 +14,7 @@ from fer_core.data.classnames import (
     class_name,
     order_classes,
 )
-from fer_core.emotions import COLORS, EMOTIONS
-from fer_core.errors import DataError
-from fer_core.training.named_classes import check_named_classes
+from fer_core.data.named_classes import check_named_classes
 
 NAMING_CASES = [
     ("happy", "happy"), ("Happiness", "happy"), (" SURPRISED ", "surprise"), ("anger", "angry"),

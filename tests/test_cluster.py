@@ -22,13 +22,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bench.cluster import free_ports, local_ray_head
-from fer_core import jobs, runs
-from fer_core.errors import ConfigError, RunError
+from fer_core import runs, tasks
+from fer_core.core.errors import ConfigError, RunError
 from fer_core.runs import parse_time
 from tests import job_support
 from tests.job_support import has_step_progress, long_tiny, tiny
 
-ray_backend = pytest.importorskip("fer_core.jobs.ray")
+ray_backend = pytest.importorskip("fer_core.tasks.ray")
 pytest.importorskip("ray.job_submission", reason="ray[default] is not installed")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,17 +122,17 @@ def test_job_api_address_adds_http_and_refuses_other_schemes() -> None:
 def test_backend_from_env_defaults_to_local_and_reads_ray_settings(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FER_JOBS_BACKEND", raising=False)
-    assert jobs.backend_from_env(runs_root=tmp_path).name == "local"
+    assert tasks.backend_from_env(runs_root=tmp_path).name == "local"
     monkeypatch.setenv("FER_JOBS_BACKEND", "ray")
     monkeypatch.setenv("RAY_ADDRESS", "http://head:8265")
     monkeypatch.setenv("FER_RAY_GPUS", "1")
-    backend = jobs.backend_from_env(runs_root=tmp_path)
+    backend = tasks.backend_from_env(runs_root=tmp_path)
     assert (backend.name, backend.address, backend.num_gpus) == ("ray", "http://head:8265", 1)
     monkeypatch.delenv("RAY_ADDRESS")
     with pytest.raises(ConfigError, match="RAY_ADDRESS"):
-        jobs.backend_from_env(runs_root=tmp_path)
+        tasks.backend_from_env(runs_root=tmp_path)
     with pytest.raises(ConfigError, match="local, ray"):
-        jobs.backend_from_env("slurm", runs_root=tmp_path)
+        tasks.backend_from_env("slurm", runs_root=tmp_path)
 
 
 def test_runtime_env_ships_the_code_and_points_the_job_at_the_shared_folders(
@@ -158,7 +158,7 @@ def test_launch_to_unreachable_cluster_fails_the_run_with_the_reason(tmp_path: P
     port = free_ports(1)[0]  # nothing listens there
     backend = ray_backend.RayBackend(f"http://127.0.0.1:{port}")
     with pytest.raises(RunError, match="Could not reach the Ray job API"):
-        jobs.launch(tiny(), runs_root=tmp_path, backend=backend)
+        tasks.launch(tiny(), runs_root=tmp_path, backend=backend)
     [run_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
     status = runs.read_status(run_dir)
     assert status["state"] == "failed" and "ray start --head" in status["error"]
@@ -214,7 +214,7 @@ def cli_job(ray_head: str, demo_ready: None, tmp_path_factory: pytest.TempPathFa
         yield facts
     finally:
         if runs.read_status(run_dir).get("state") not in runs.FINAL_STATES:
-            jobs.cancel(run_dir)
+            tasks.cancel(run_dir)
 
 
 @pytest.mark.slow
@@ -256,19 +256,19 @@ def cancelled_job(ray_head: str, demo_ready: None, cli_job: dict,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A long job, cancelled from the command line once it trains."""
     root = tmp_path_factory.mktemp("ray-cancel")
-    run_dir = jobs.launch(long_tiny(), runs_root=root, preset="fast-cpu",
+    run_dir = tasks.launch(long_tiny(), runs_root=root, preset="fast-cpu",
                           backend=ray_backend.RayBackend(ray_head))
     facts: dict = {"root": root, "run_dir": run_dir}
     try:
         poll(run_dir, has_step_progress)
         facts["cancel"] = cli("jobs", "cancel", run_dir.name, root=root)
-        facts["final"] = jobs.wait(run_dir, timeout=JOB_TIMEOUT, poll_seconds=0.5)
+        facts["final"] = tasks.wait(run_dir, timeout=JOB_TIMEOUT, poll_seconds=0.5)
         facts["ray_status"] = ray_final_status(ray_head, run_dir)
         facts["page"] = shown_text(page(root).run())
         yield facts
     finally:
         if runs.read_status(run_dir).get("state") not in runs.FINAL_STATES:
-            jobs.cancel(run_dir)
+            tasks.cancel(run_dir)
 
 
 @pytest.mark.slow
@@ -289,18 +289,18 @@ def sweep(ray_head: str, demo_ready: None, cancelled_job: dict,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("ray-sweep")
     backend = ray_backend.RayBackend(ray_head)
-    run_dirs = jobs.launch_sweep(tiny(), {"batch_size": [16, 32]}, preset="fast-cpu",
+    run_dirs = tasks.launch_sweep(tiny(), {"batch_size": [16, 32]}, preset="fast-cpu",
                                  runs_root=root, backend=backend)
     facts: dict = {"run_dirs": run_dirs}
     try:
         facts["accepted"] = [ray_status(ray_head, d) for d in run_dirs]
-        facts["finals"] = [jobs.wait(d, timeout=JOB_TIMEOUT, poll_seconds=0.5)
+        facts["finals"] = [tasks.wait(d, timeout=JOB_TIMEOUT, poll_seconds=0.5)
                            for d in run_dirs]
         yield facts
     finally:
         for run_dir in run_dirs:
             if runs.read_status(run_dir).get("state") not in runs.FINAL_STATES:
-                jobs.cancel(run_dir)
+                tasks.cancel(run_dir)
 
 
 @pytest.mark.slow
@@ -326,7 +326,7 @@ def test_ray_job_failing_before_training_shows_failed_with_rays_log(
     run_dir = runs.create_run(tiny().to_dict(), run_dir=tmp_path / "20260101-000000-broken")
     (run_dir / "config.json").write_text("{not json")  # the job exits at once with an error
     ray_backend.RayBackend(ray_head).submit(run_dir)
-    assert jobs.wait(run_dir, timeout=JOB_TIMEOUT, poll_seconds=0.5) == "failed"
+    assert tasks.wait(run_dir, timeout=JOB_TIMEOUT, poll_seconds=0.5) == "failed"
     status = runs.read_status(run_dir)
     assert "Ray job 20260101-000000-broken failed" in status["error"]
     assert status["ray_status"] == "FAILED"

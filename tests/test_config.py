@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fer_core.config import (
+from fer_core.core.config import (
     PRESETS,
     FieldKind,
     TrainConfig,
@@ -21,7 +21,7 @@ from fer_core.config import (
     preset,
     resolve_config,
 )
-from fer_core.errors import ConfigError
+from fer_core.core.errors import ConfigError
 
 REQUIRED_FIELDS = {
     "backbone", "epochs", "finetune_epochs", "learning_rate", "finetune_learning_rate",

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from fer_core.core.errors import DataError
 from fer_core.data import (
     drop_classes,
     imbalance_callout,
@@ -23,7 +24,6 @@ from fer_core.data import (
     summarize,
 )
 from fer_core.data.loading import parse_pixels
-from fer_core.errors import DataError
 from tests.conftest import face_like, make_kaggle_tree, write_image
 
 FER_TRAIN = {

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer_core.core.emotions import EMOTIONS
+from fer_core.core.errors import DataError
 from fer_core.data import demo
 from fer_core.data.demo import (
     DEMO_NAME,
@@ -17,8 +19,6 @@ from fer_core.data.demo import (
     draw_face,
     generate_demo_dataset,
 )
-from fer_core.emotions import EMOTIONS
-from fer_core.errors import DataError
 
 # Small enough that every test below that generates its own copy stays well under a second.
 TINY = {"train_size": 28, "test_size": 14}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fer_core import device
+from fer_core.core import device
 
 
 @pytest.fixture

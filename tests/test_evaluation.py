@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core.runs.evaluation import predict_proba, tta_views
+from fer_core.inference.evaluation import predict_proba, tta_views
 
 
 def _faces(n: int = 3) -> np.ndarray:

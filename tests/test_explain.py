@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core.explain import ExplainError, GradCam, find_feature_layer, overlay
-from fer_core.explain.overlay import to_png
+from fer_core.inference.explain import ExplainError, GradCam, find_feature_layer, overlay
+from fer_core.inference.explain.overlay import to_png
 from fer_core.training.models import BACKBONES, build_model
 
 
 def _faces(n: int, seed: int = 0) -> np.ndarray:
+    from fer_core.core.emotions import EMOTIONS
     from fer_core.data.demo import draw_face
-    from fer_core.emotions import EMOTIONS
 
     return np.stack([draw_face(EMOTIONS[i % 7], np.random.default_rng([seed, i]))
                      for i in range(n)])

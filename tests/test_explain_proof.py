@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from fer_core import runs
+from fer_core.core.emotions import EMOTIONS
 from fer_core.data.demo import PARTS, demo_split_with_parts, draw_face, draw_face_with_parts
-from fer_core.emotions import EMOTIONS
-from fer_core.explain import GradCam
+from fer_core.inference.explain import GradCam
 
 # sha256 of 70 faces from draw_face before the part masks existed (seeds [7, 0, class, i]).
 _FACES_BEFORE_MASKS = "fe7fa17102a95d240e5d4f7d000cf55f6b632ab950f78a721231b1fb80f74819"
@@ -57,7 +57,7 @@ def test_demo_split_with_parts_matches_the_files_on_disk(tmp_path: Path) -> None
 @pytest.fixture(scope="module")
 def explained(accurate_demo_run: Path):
     """A demo run's model, its Grad-CAM, and 100 demo test faces with their part masks."""
-    from fer_core.runs.evaluation import load_run_model
+    from fer_core.inference.evaluation import load_run_model
 
     images, labels, masks = demo_split_with_parts("test", per_class=15)
     keep = np.arange(100)

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core.config import TrainConfig, config_fields
+from fer_core.core.config import TrainConfig, config_fields
+from fer_core.core.emotions import COLORS
+from fer_core.core.errors import ConfigError, DataError
 from fer_core.data import load_dataset
 from fer_core.data.audit import audit
 from fer_core.data.loading import LoadReport
-from fer_core.emotions import COLORS
-from fer_core.errors import ConfigError, DataError
 from tests.conftest import make_kaggle_tree, write_image
 from tests.page_support import open_page
 from views import data_charts, explore, forms

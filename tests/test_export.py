@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core import atomic, runs
+from fer_core import runs
 from fer_core.cli import main
+from fer_core.core import atomic
 from fer_core.export import bundle, parity, runtimes
 from fer_core.export.convert import ExportError
 
@@ -87,7 +88,7 @@ def test_export_writes_labels_preprocessing_and_model_card_beside_the_files(expo
 def test_snippets_give_the_apps_prediction(exported, tmp_path):
     """Each snippet runs in a fresh Python (one process for all four: TensorFlow loads once)
     on demo test faces, and must give what the app's own predict function gives."""
-    from fer_core.runs.evaluation import predict_images, run_split
+    from fer_core.inference.evaluation import predict_images, run_split
 
     run, out, _, _ = exported
     test, classes = run_split(run, "test")
@@ -150,7 +151,7 @@ def test_export_of_a_run_without_model_is_a_one_line_error(tmp_path, capsys):
 def test_int8_keeps_the_worst_layers_in_float_only_when_full_int8_disagrees(exported):
     from fer_core.export import convert, int8
     from fer_core.export import runtimes as rt
-    from fer_core.runs.evaluation import load_run_model, run_split
+    from fer_core.inference.evaluation import load_run_model, run_split
 
     run = exported[0]
     model = convert.as_float32(load_run_model(run))

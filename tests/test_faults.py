@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 
-from fer_core import atomic, runs
-from fer_core.config import preset
-from fer_core.errors import RunError
+from fer_core import runs
+from fer_core.core import atomic
+from fer_core.core.config import preset
+from fer_core.core.errors import RunError
 from fer_core.training.trainer import train
 
 

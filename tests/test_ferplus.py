@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from fer_core import runs
-from fer_core.config import preset
+from fer_core.core.config import preset
+from fer_core.core.errors import ConfigError, DataError
 from fer_core.data import drop_classes, load_dataset, merge_classes
 from fer_core.data.ferplus import FERPLUS_FILE, apply_labels, majority_labels, read_votes
-from fer_core.errors import ConfigError, DataError
 from fer_core.training.inputs import make_dataset, prepare_data
 
 VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",

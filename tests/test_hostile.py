@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from fer_core.core.errors import DataError, ModelError
 from fer_core.data import load_dataset
 from fer_core.data.loading import parse_pixels
-from fer_core.errors import DataError, ModelError
 from tests.conftest import make_kaggle_tree, write_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,8 +90,8 @@ def test_load_dataset_fuzzed_csv_loads_good_rows_and_reports_the_rest(tmp_path_f
 def test_imported_run_whose_model_carries_a_lambda_layer_is_refused(tmp_path, demo_run):
     import keras
 
+    from fer_core.inference.evaluation import load_run_model
     from fer_core.runs.archive import export_run_zip, import_run_zip
-    from fer_core.runs.evaluation import load_run_model
 
     inputs = keras.Input((48, 48, 1))
     outputs = keras.layers.Lambda(lambda x: x * 0 + 1)(keras.layers.Flatten()(inputs))

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core import jobs, runs
-from fer_core.errors import RunError
+from fer_core import runs, tasks
+from fer_core.core.errors import RunError
 from fer_core.runs import lognoise, parse_time
 from tests import job_support
 from tests.job_support import has_step_progress, long_tiny, tiny
@@ -44,7 +44,7 @@ class NoWorker:
         pass
 
     def cancel(self, run_dir: Path) -> None:
-        jobs.LocalBackend(self.root).cancel(run_dir)
+        tasks.LocalBackend(self.root).cancel(run_dir)
 
 
 def state_of(run_dir: Path) -> str:
@@ -59,11 +59,11 @@ def stop_all(root: Path) -> None:
     """Leave no process behind: cancel whatever still runs or waits, and wait for it."""
     for info in runs.list_runs(root):
         if info.state in ("queued", "running"):
-            jobs.cancel(info.path)
+            tasks.cancel(info.path)
     for info in runs.list_runs(root):
         if info.status.get("state") == "running":
             try:
-                jobs.wait(info.path, timeout=60, poll_seconds=0.2)
+                tasks.wait(info.path, timeout=60, poll_seconds=0.2)
             except RunError:
                 os.kill(int(info.status["pid"]), signal.SIGKILL)
 
@@ -95,7 +95,7 @@ def shown_text(at: AppTest) -> str:
 # --- without processes --------------------------------------------------------------------------
 
 def test_launch_without_worker_writes_a_queued_run(tmp_path: Path) -> None:
-    run_dir = jobs.launch(tiny(), runs_root=tmp_path, preset="fast-cpu",
+    run_dir = tasks.launch(tiny(), runs_root=tmp_path, preset="fast-cpu",
                           backend=NoWorker(tmp_path))
     status = runs.read_status(run_dir)
     assert run_dir.parent == tmp_path and status["state"] == "queued"
@@ -105,12 +105,12 @@ def test_launch_without_worker_writes_a_queued_run(tmp_path: Path) -> None:
 
 def test_queued_runs_order_is_first_in_first_out(tmp_path: Path) -> None:
     backend = NoWorker(tmp_path)
-    launched = [jobs.launch(tiny(seed=n), runs_root=tmp_path, backend=backend) for n in range(3)]
-    assert jobs.queued_runs(tmp_path) == launched
+    launched = [tasks.launch(tiny(seed=n), runs_root=tmp_path, backend=backend) for n in range(3)]
+    assert tasks.queued_runs(tmp_path) == launched
 
 
 def test_sweep_configs_make_one_config_per_combination() -> None:
-    configs = jobs.sweep_configs(tiny(), {"batch_size": [16, 32], "dropout": [0.3, 0.5],
+    configs = tasks.sweep_configs(tiny(), {"batch_size": [16, 32], "dropout": [0.3, 0.5],
                                           "learning_rate": []})
     assert {(c.batch_size, c.dropout) for c in configs} == {(16, 0.3), (16, 0.5), (32, 0.3),
                                                             (32, 0.5)}
@@ -118,7 +118,7 @@ def test_sweep_configs_make_one_config_per_combination() -> None:
 
 
 def test_launch_sweep_groups_jobs_under_one_sweep_name(tmp_path: Path) -> None:
-    run_dirs = jobs.launch_sweep(tiny(), {"batch_size": [16, 32, 64]}, preset="fast-cpu",
+    run_dirs = tasks.launch_sweep(tiny(), {"batch_size": [16, 32, 64]}, preset="fast-cpu",
                                  runs_root=tmp_path, backend=NoWorker(tmp_path))
     sweeps = {runs.read_status(d)["sweep"] for d in run_dirs}
     sizes = sorted(runs.read_config(d)["config"]["batch_size"] for d in run_dirs)
@@ -127,17 +127,17 @@ def test_launch_sweep_groups_jobs_under_one_sweep_name(tmp_path: Path) -> None:
 
 def test_launch_sweep_without_values_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="at least one value"):
-        jobs.launch_sweep(tiny(), {"batch_size": []}, runs_root=tmp_path,
+        tasks.launch_sweep(tiny(), {"batch_size": []}, runs_root=tmp_path,
                           backend=NoWorker(tmp_path))
 
 
 def test_cancel_queued_job_is_cancelled_and_never_started(tmp_path: Path) -> None:
-    run_dir = jobs.launch(tiny(), runs_root=tmp_path, backend=NoWorker(tmp_path))
-    jobs.cancel(run_dir)
-    assert jobs.run_job(run_dir) == 0  # the worker's turn comes: nothing starts
+    run_dir = tasks.launch(tiny(), runs_root=tmp_path, backend=NoWorker(tmp_path))
+    tasks.cancel(run_dir)
+    assert tasks.run_job(run_dir) == 0  # the worker's turn comes: nothing starts
     status = runs.read_status(run_dir)
     assert status["state"] == "cancelled" and "pid" not in status and "started" not in status
-    assert jobs.queued_runs(tmp_path) == [] and not (run_dir / "log.txt").exists()
+    assert tasks.queued_runs(tmp_path) == [] and not (run_dir / "log.txt").exists()
 
 
 def test_cancel_racing_the_worker_start_always_ends_cancelled(
@@ -149,11 +149,11 @@ def test_cancel_racing_the_worker_start_always_ends_cancelled(
                         lambda args, **kwargs: real_popen(["sleep", "5"], **kwargs))
     outcomes = []
     for n in range(25):
-        run_dir = jobs.launch(tiny(seed=n), runs_root=tmp_path, backend=NoWorker(tmp_path))
-        starter = threading.Thread(target=jobs.run_job, args=(run_dir,))
+        run_dir = tasks.launch(tiny(seed=n), runs_root=tmp_path, backend=NoWorker(tmp_path))
+        starter = threading.Thread(target=tasks.run_job, args=(run_dir,))
         starter.start()
         time.sleep(n % 5 * 0.001)
-        jobs.cancel(run_dir)
+        tasks.cancel(run_dir)
         starter.join(timeout=30)
         outcomes.append(runs.read_status(run_dir)["state"])
     assert set(outcomes) == {"cancelled"}
@@ -171,7 +171,7 @@ def test_effective_state_running_with_dead_process_is_failed(tmp_path: Path) -> 
 def test_local_backend_resolves_a_relative_runs_folder(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert jobs.LocalBackend(Path("runs")).runs_root == tmp_path.resolve() / "runs"
+    assert tasks.LocalBackend(Path("runs")).runs_root == tmp_path.resolve() / "runs"
 
 
 # --- real processes: two jobs, two workers -------------------------------------------------------
@@ -184,8 +184,8 @@ def two_jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """
     root = tmp_path_factory.mktemp("two-jobs")
     backend = NoWorker(root)
-    first = jobs.launch(tiny(), runs_root=root, preset="fast-cpu", backend=backend)
-    second = jobs.launch(tiny(seed=1), runs_root=root, preset="fast-cpu", backend=backend)
+    first = tasks.launch(tiny(), runs_root=root, preset="fast-cpu", backend=backend)
+    second = tasks.launch(tiny(seed=1), runs_root=root, preset="fast-cpu", backend=backend)
     facts: dict = {"root": root, "first": first, "second": second, "states": [],
                    "progress_seen": False, "both_running": False}
     env = {**os.environ, "FER_RUNS_DIR": str(root)}
@@ -218,7 +218,7 @@ def test_launch_job_goes_queued_running_succeeded_with_progress(two_jobs: dict) 
     assert two_jobs["states"] == ["queued", "running", "succeeded"]
     assert two_jobs["progress_seen"]
     assert (first / "model.keras").is_file() and runs.read_metrics(first)["test"]["n"] > 0
-    assert jobs.wait(first, timeout=5) == "succeeded"
+    assert tasks.wait(first, timeout=5) == "succeeded"
     log = runs.files(first).log.read_text().splitlines()  # TensorFlow's start-up noise moved
     assert log and not any(lognoise.is_startup_noise(line) for line in log)
 
@@ -246,12 +246,12 @@ def cancel_and_crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
     page opens in a brand-new AppTest (the app restarted); A is cancelled and the same page
     follows it to the end. Then C trains and its process is killed with SIGKILL."""
     root = tmp_path_factory.mktemp("cancel")
-    a = jobs.launch(long_tiny(), runs_root=root, preset="fast-cpu")
-    b = jobs.launch(tiny(), runs_root=root, preset="fast-cpu")
-    c = jobs.launch(long_tiny(), runs_root=root, preset="fast-cpu")
+    a = tasks.launch(long_tiny(), runs_root=root, preset="fast-cpu")
+    b = tasks.launch(tiny(), runs_root=root, preset="fast-cpu")
+    c = tasks.launch(long_tiny(), runs_root=root, preset="fast-cpu")
     facts: dict = {"a": a, "b": b, "c": c}
     try:
-        jobs.cancel(b)
+        tasks.cancel(b)
         facts["b_after_cancel"] = state_of(b)
 
         poll(a, has_step_progress)
@@ -260,14 +260,14 @@ def cancel_and_crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
         facts["page_exception"] = list(restarted.exception)
         facts["page_cancel_buttons"] = [button.key for button in restarted.button
                                         if button.key.startswith("train.cancel.")]
-        jobs.cancel(a)
-        facts["a_final"] = jobs.wait(a, timeout=JOB_TIMEOUT, poll_seconds=0.2)
+        tasks.cancel(a)
+        facts["a_final"] = tasks.wait(a, timeout=JOB_TIMEOUT, poll_seconds=0.2)
         restarted.run()
         facts["page_after_end"] = shown_text(restarted)
 
         status = poll(c, has_step_progress)
         os.kill(int(status["pid"]), signal.SIGKILL)
-        facts["c_final"] = jobs.wait(c, timeout=60, poll_seconds=0.2)
+        facts["c_final"] = tasks.wait(c, timeout=60, poll_seconds=0.2)
         yield facts
     finally:
         stop_all(root)
@@ -286,11 +286,11 @@ def test_cancel_running_job_stops_cleanly_as_cancelled(cancel_and_crash: dict) -
 @pytest.mark.slow
 def test_cancel_job_still_starting_up_is_cancelled_not_failed(tmp_path: Path) -> None:
     """SIGTERM while TensorFlow imports, before training installed its signal handler."""
-    run_dir = jobs.launch(long_tiny(), runs_root=tmp_path, preset="fast-cpu")
+    run_dir = tasks.launch(long_tiny(), runs_root=tmp_path, preset="fast-cpu")
     try:
         poll(run_dir, lambda status: runs.effective_state(status) == "running")
-        jobs.cancel(run_dir)
-        assert jobs.wait(run_dir, timeout=60, poll_seconds=0.2) == "cancelled"
+        tasks.cancel(run_dir)
+        assert tasks.wait(run_dir, timeout=60, poll_seconds=0.2) == "cancelled"
         assert runs.read_status(run_dir).get("error") is None
     finally:
         stop_all(tmp_path)
@@ -355,5 +355,5 @@ def test_ray_run_not_yet_handed_to_ray_lists_from_its_folder(tmp_path: Path) -> 
     """Between launch naming the backend and the submission recording Ray's address, a
     listing must not fail for want of an address: the folder says all there is."""
     run_dir = runs.create_run(tiny().to_dict(), run_dir=tmp_path / "r", backend="ray")
-    assert jobs.refresh(run_dir) == "queued"
-    assert jobs.log_tail(run_dir) == ""
+    assert tasks.refresh(run_dir) == "queued"
+    assert tasks.log_tail(run_dir) == ""

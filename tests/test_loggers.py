@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fer_core import runs, tracking
-from fer_core.config import preset
+from fer_core.core.config import preset
 from fer_core.training import resume
 from fer_core.training.loggers import Loggers
 

@@ -1,4 +1,4 @@
-"""Model cards (``fer_core.runs.card``): written at the end of training, rewritten for older
+"""Model cards (``fer_core.reports.card``): written at the end of training, rewritten for older
 runs, carried by the run zip, the HTML report and MLflow's files."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pytest
 
 from fer_core import runs
 from fer_core.cli import build_parser, main
-from fer_core.config import resolve_config
-from fer_core.runs import card
+from fer_core.core.config import resolve_config
+from fer_core.reports import card
+from fer_core.reports.report import build_report
 from fer_core.runs.archive import export_run_zip
-from fer_core.runs.report import build_report
 
 SECTIONS = ["Model details", "Intended use", "Data", "Metrics", "Calibration", "Limitations",
             "Training configuration"]
@@ -62,7 +62,7 @@ def test_bootstrap_intervals_hold_the_point_estimate():
 
 @pytest.mark.slow
 def test_card_shows_calibration_when_the_run_has_it(run):
-    from fer_core.runs.calibration import read_calibration
+    from fer_core.inference.calibration import read_calibration
 
     record = read_calibration(run)  # fitted on validation when training ended
     text = card.build_card(run, audit_line="Audit: skipped here.").to_markdown()

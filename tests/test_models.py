@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer_core.errors import ModelError
+from fer_core.core.errors import ModelError
 from fer_core.training.models import (
     BACKBONES,
     FerModel,
@@ -50,7 +50,7 @@ def notop_weights(tmp_path: Path) -> Path:
 def test_import_models_does_not_load_tensorflow() -> None:
     # Config validation and the pages import the registry: TensorFlow must stay out of it.
     code = (
-        "import sys, fer_core.training.models, fer_core.training.augment, fer_core.config; "
+        "import sys, fer_core.training.models, fer_core.training.augment, fer_core.core.config; "
         "sys.exit(int(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules)))"
     )
     root = Path(__file__).resolve().parents[1]

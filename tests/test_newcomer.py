@@ -10,10 +10,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core import runs
-from fer_core.config import config_fields
+from fer_core.core.config import config_fields
+from fer_core.core.errors import DataError, RunError
 from fer_core.data import DEMO_DATA, load_dataset
 from fer_core.data.check import check_location, check_upload
-from fer_core.errors import DataError, RunError
 from tests.conftest import make_kaggle_tree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,9 +84,9 @@ def test_explore_header_shows_the_sidebar_choice_not_fer_data_dir(tmp_path, env_
 
 
 def test_train_launch_with_demo_chosen_records_demo_in_the_job(tmp_path, env_data, monkeypatch):
-    from fer_core import jobs
+    from fer_core import tasks
 
-    monkeypatch.setattr(jobs.LocalBackend, "submit", lambda self, run_dir: None)
+    monkeypatch.setattr(tasks.LocalBackend, "submit", lambda self, run_dir: None)
     at = AppTest.from_file(TRAIN_PAGE, default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
     at.session_state["app.data_path"] = None  # the sidebar's demo choice
@@ -321,7 +321,7 @@ def test_job_card_shows_evaluation_batches_and_eta_not_a_full_bar():
 @pytest.fixture
 def finished_run(tmp_path: Path) -> Path:
     """A small succeeded run folder (no model: the actions never need one)."""
-    from fer_core.config import preset
+    from fer_core.core.config import preset
 
     run_dir = runs.create_run(preset("fast-cpu").replace(epochs=1).to_dict(),
                               run_dir=tmp_path / "runs" / "20260101-000000-fast-cpu",
@@ -359,10 +359,10 @@ def test_delete_refuses_an_active_run_and_removes_a_finished_one(tmp_path, finis
 
 
 def test_rerun_launches_the_same_settings_under_a_new_id(finished_run, monkeypatch):
-    from fer_core import jobs
-    from fer_core.jobs.rerun import rerun
+    from fer_core import tasks
+    from fer_core.tasks.rerun import rerun
 
-    monkeypatch.setattr(jobs.LocalBackend, "submit", lambda self, run_dir: None)
+    monkeypatch.setattr(tasks.LocalBackend, "submit", lambda self, run_dir: None)
     new_dir = rerun(finished_run)
     assert new_dir != finished_run and new_dir.parent == finished_run.parent
     assert runs.read_config(new_dir).config == runs.read_config(finished_run).config
@@ -372,9 +372,9 @@ def test_rerun_launches_the_same_settings_under_a_new_id(finished_run, monkeypat
 
 
 def test_run_actions_are_refused_on_a_read_only_viewer(finished_run, monkeypatch):
-    from fer_core.errors import ReadOnlyError
-    from fer_core.jobs.rerun import rerun
+    from fer_core.core.errors import ReadOnlyError
     from fer_core.runs import actions
+    from fer_core.tasks.rerun import rerun
 
     monkeypatch.setenv("FER_READ_ONLY", "1")
     for action in (lambda: actions.annotate(finished_run, display_name="x"),
@@ -386,9 +386,9 @@ def test_run_actions_are_refused_on_a_read_only_viewer(finished_run, monkeypatch
 
 
 def test_results_page_names_reruns_and_deletes_a_run(tmp_path, demo_run, monkeypatch):
-    from fer_core import jobs
+    from fer_core import tasks
 
-    monkeypatch.setattr(jobs.LocalBackend, "submit", lambda self, run_dir: None)
+    monkeypatch.setattr(tasks.LocalBackend, "submit", lambda self, run_dir: None)
     root = tmp_path / "runs"
     shutil.copytree(demo_run, root / demo_run.name)
     at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fer_core import jobs, runs
-from fer_core.config import preset
+from fer_core import runs, tasks
+from fer_core.core.config import preset
+from fer_core.core.errors import DataError, ReadOnlyError
 from fer_core.data import load_dataset, overrides
-from fer_core.errors import DataError, ReadOnlyError
 from tests.conftest import make_kaggle_tree, write_suspects
 
 RANKED = ["train/sad/004.png", "train/happy/007.png", "train/happy/002.png"]  # most suspect first
@@ -90,7 +90,7 @@ def test_overrides_of_another_data_set_are_ignored_with_a_note(tiny_data, tmp_pa
 @pytest.mark.slow
 def test_launch_copies_overrides_and_training_applies_and_records_them(tiny_data,
                                                                       tmp_path) -> None:
-    from fer_core.runs.report import build_report
+    from fer_core.reports.report import build_report
     from fer_core.training.trainer import train
 
     for image_id in ("train/happy/000.png", "train/happy/001.png", "train/sad/000.png"):
@@ -98,7 +98,7 @@ def test_launch_copies_overrides_and_training_applies_and_records_them(tiny_data
     overrides.relabel(tiny_data, "train/sad/001.png", "happy")
     config = preset("fast-cpu").replace(epochs=1, tta=False, tta_shift=0,
                                         data=tiny_data.location)
-    run_dir = jobs.launch(config, runs_root=tmp_path / "runs", backend=QueueOnly())
+    run_dir = tasks.launch(config, runs_root=tmp_path / "runs", backend=QueueOnly())
 
     copied = json.loads(runs.files(run_dir).overrides.read_text())
     assert copied["fingerprint"] == tiny_data.fingerprint and len(copied["exclude"]) == 3

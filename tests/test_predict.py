@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from fer_core.core.emotions import EMOTIONS
 from fer_core.data import faces, load_dataset
-from fer_core.emotions import EMOTIONS
 from tests.page_support import open_page
 
 

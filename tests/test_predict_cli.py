@@ -1,5 +1,6 @@
-"""``python -m fer_core predict`` finds faces as the Predict page does (``fer_core.runs.photos``):
-one line per face with its box, "no face found" for a photo without one, ``--whole``, JSON."""
+"""``python -m fer_core predict`` finds faces as the Predict page does
+(``fer_core.inference.photos``): one line per face with its box, "no face found" for a photo
+without one, ``--whole``, JSON."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from PIL import Image
 
 from fer_core.cli import main
 from fer_core.data import faces
-from fer_core.runs.evaluation import predict_images
+from fer_core.inference.evaluation import predict_images
 
 pytestmark = pytest.mark.slow
 needs_detector = pytest.mark.skipif(not faces.detector_available(),

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core import cli, jobs, runs
-from fer_core.config import preset
+from fer_core import cli, runs, tasks
+from fer_core.core.config import preset
+from fer_core.core.errors import ReadOnlyError
 from fer_core.data.uploads import choose_data, save_upload
-from fer_core.errors import ReadOnlyError
 from fer_core.runs.archive import export_run_zip, import_run_zip
 from tests.page_support import open_page
 
@@ -67,11 +67,11 @@ def test_read_only_every_action_is_refused_where_it_is_carried_out(read_only, sh
     config = preset("fast-cpu").replace(epochs=1)
     queued, failed = shared_runs / "20260103-000000-queued", shared_runs / "20260102-000000-failed"
     actions = {
-        "Launching a job": lambda: jobs.launch(config, runs_root=shared_runs),
-        "Launching a sweep": lambda: jobs.launch_sweep(config, {"batch_size": [16, 32]},
+        "Launching a job": lambda: tasks.launch(config, runs_root=shared_runs),
+        "Launching a sweep": lambda: tasks.launch_sweep(config, {"batch_size": [16, 32]},
                                                         runs_root=shared_runs),
-        "Cancelling a job": lambda: jobs.cancel(queued),
-        "Resuming a job": lambda: jobs.resume(failed),
+        "Cancelling a job": lambda: tasks.cancel(queued),
+        "Resuming a job": lambda: tasks.resume(failed),
         "Importing a run": lambda: import_run_zip(export_run_zip(demo_run), shared_runs),
         "Uploading data": lambda: save_upload("fer2013.zip", b"PK\x05\x06" + bytes(18)),
         "Changing the data set": lambda: choose_data("/data/fer2013", current=None),

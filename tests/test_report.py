@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from fer_core import runs
+from fer_core.core.errors import RunError
 from fer_core.data import load_dataset
-from fer_core.errors import RunError
-from fer_core.runs import report
+from fer_core.reports import report
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?!data:|#)[^"'\s>]+|url\(|@import""",
                       re.IGNORECASE)

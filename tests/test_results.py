@@ -14,8 +14,8 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from fer_core import runs
-from fer_core.emotions import COLORS, EMOTIONS
-from fer_core.errors import RunError
+from fer_core.core.emotions import COLORS, EMOTIONS
+from fer_core.core.errors import RunError
 from fer_core.runs.archive import export_run_zip, import_run_zip
 from tests.page_support import open_page
 from views import run_charts

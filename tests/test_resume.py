@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from fer_core import jobs, runs
-from fer_core.config import preset
-from fer_core.errors import RunError
+from fer_core import runs, tasks
+from fer_core.core.config import preset
+from fer_core.core.errors import RunError
 from fer_core.training.resume import is_resumable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,8 +51,8 @@ def test_kill_9_mid_training_fails_then_resume_reaches_all_epochs(tmp_path):
     assert (run_dir / "model.keras").is_file() and is_resumable(run_dir)
     done_before = len(runs.read_history(run_dir))
 
-    jobs.resume(run_dir)
-    assert jobs.wait(run_dir, timeout=300) == "succeeded"
+    tasks.resume(run_dir)
+    assert tasks.wait(run_dir, timeout=300) == "succeeded"
 
     history = runs.read_history(run_dir)
     assert list(history["epoch"]) == [1, 2, 3, 4, 5]
@@ -69,7 +69,7 @@ def test_resume_of_a_succeeded_run_is_refused(tmp_path):
     runs.create_run({"backbone": "fer-cnn"}, run_dir=run_dir)
     runs.write_status(run_dir, state="succeeded")
     with pytest.raises(RunError, match="cannot be resumed"):
-        jobs.resume(run_dir)
+        tasks.resume(run_dir)
 
 
 @pytest.mark.slow

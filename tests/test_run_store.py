@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fer_core import runs
-from fer_core.errors import RunError
+from fer_core.core.errors import RunError
 
 REPO = Path(__file__).resolve().parents[1]
 ROUNDS = 1000
@@ -51,7 +51,7 @@ CANCEL = runs.request_cancel
 # status was written before the run store.
 UNLOCKED = """
 import json
-from fer_core import atomic
+from fer_core.core import atomic
 def WRITE(run_dir, **fields):
     try:
         status = json.loads((run_dir / "status.json").read_text())

@@ -12,8 +12,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core import runs
-from fer_core.runs import report, seed_report
-from fer_core.runs.report_seed import seed_section_html
+from fer_core.reports import report, seed_report
+from fer_core.reports.report_seed import seed_section_html
 from tests.seed_support import study_run
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "results.py"

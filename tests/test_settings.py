@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fer_core import jobs, settings
+from fer_core import tasks
 from fer_core.cli import main
-from fer_core.errors import ConfigError
+from fer_core.core import settings
+from fer_core.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(("name", "value", "match"), [
@@ -19,7 +20,7 @@ def test_bad_environment_value_names_the_variable(monkeypatch, name, value, matc
     monkeypatch.setenv("FER_JOBS_BACKEND", "ray" if name == "FER_RAY_GPUS" else value)
     monkeypatch.setenv("RAY_ADDRESS", "http://head:8265")
     with pytest.raises(ConfigError, match=match):
-        jobs.backend_from_env()
+        tasks.backend_from_env()
 
 
 def test_bad_environment_value_is_one_line_on_the_command_line(monkeypatch, capsys) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from fer_core.data import load_dataset
 from fer_core.data.leakage import LeakageCaveat, leakage_caveat
-from fer_core.runs import report
+from fer_core.reports import report
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_report_marks_the_bad_run_not_usable_and_only_it(good_and_bad):
 
 
 def test_leakage_caveat_is_cached_per_data_set():
-    from fer_core import settings
+    from fer_core.core import settings
 
     ds = load_dataset(None)
 

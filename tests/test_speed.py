@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core.cli import main
-from fer_core.config import preset
+from fer_core.core.config import preset
 from fer_core.training import speed
 
 TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "train.py")

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core import jobs, runs
-from fer_core.errors import ConfigError
-from fer_core.jobs import studies
+from fer_core import runs, tasks
+from fer_core.core.errors import ConfigError
+from fer_core.tasks import studies
 from tests.job_support import tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class NoWorker(jobs.LocalBackend):
+class NoWorker(tasks.LocalBackend):
     """Queues only: the folders are what these tests read."""
 
     def submit(self, run_dir: Path) -> None:
@@ -72,14 +72,14 @@ def test_cli_study_runs_every_arm_to_the_end(tmp_path: Path) -> None:
     assert launched.returncode == 0, launched.stderr
     run_ids = json.loads(launched.stdout)["run_ids"]
 
-    assert [jobs.wait(tmp_path / run_id, timeout=300) for run_id in run_ids] == ["succeeded"] * 3
+    assert [tasks.wait(tmp_path / run_id, timeout=300) for run_id in run_ids] == ["succeeded"] * 3
     assert [runs.read_config(tmp_path / r).config["batch_size"] for r in run_ids] == [16, 32, 64]
     assert all(runs.read_metrics(tmp_path / r) for r in run_ids)
 
 
 def test_train_page_launches_the_chosen_study(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs.LocalBackend, "submit", lambda self, run_dir: None)
+    monkeypatch.setattr(tasks.LocalBackend, "submit", lambda self, run_dir: None)
     at = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path)
     at.run()

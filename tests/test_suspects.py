@@ -18,9 +18,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core import cli, runs
-from fer_core.data import load_dataset, overrides, suspects
+from fer_core.core.emotions import EMOTIONS
+from fer_core.data import load_dataset, overrides
 from fer_core.data.demo import generate_demo_dataset
-from fer_core.emotions import EMOTIONS
+from fer_core.tasks import suspects
 from tests.conftest import make_kaggle_tree, write_suspects
 from views import suspects as views
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fer_core import atomic, runs, tracking
-from fer_core.config import preset
-from fer_core.errors import RunError
+from fer_core import runs, tracking
+from fer_core.core import atomic
+from fer_core.core.config import preset
+from fer_core.core.errors import RunError
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_ID = "20260101-000000-fast-cpu"

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core import atomic, jobs, runs
-from fer_core.config import (
+from fer_core import runs, tasks
+from fer_core.core import atomic
+from fer_core.core.config import (
     PRESETS,
     FieldKind,
     TrainConfig,
@@ -24,7 +25,7 @@ from fer_core.config import (
     param,
     preset,
 )
-from fer_core.errors import ConfigError
+from fer_core.core.errors import ConfigError
 from ui import config_form
 from views import forms, progress
 
@@ -43,7 +44,7 @@ def runs_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def no_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """Launch only queues: AppTest runs the page in this process, so the patch applies."""
-    monkeypatch.setattr(jobs.LocalBackend, "submit", lambda self, run_dir: None)
+    monkeypatch.setattr(tasks.LocalBackend, "submit", lambda self, run_dir: None)
 
 
 def page(runs_dir: Path) -> AppTest:
@@ -160,7 +161,7 @@ def test_launch_queues_a_run_with_the_form_values(runs_dir: Path, no_worker: Non
 
 
 def test_cancel_button_cancels_a_queued_job(runs_dir: Path, no_worker: None) -> None:
-    run_dir = jobs.launch(preset("fast-cpu"), runs_root=runs_dir, preset="fast-cpu")
+    run_dir = tasks.launch(preset("fast-cpu"), runs_root=runs_dir, preset="fast-cpu")
     at = page(runs_dir).run()
     assert any(f"**{run_dir.name}** · queued" in m.value for m in at.markdown)
     at.button(key=f"train.cancel.{run_dir.name}").click().run()
@@ -248,9 +249,9 @@ def test_launch_button_starts_a_real_job(runs_dir: Path) -> None:
         assert runs.effective_state(runs.read_status(run_dir)) in ("queued", "running")
         assert not at.exception
     finally:
-        jobs.cancel(run_dir)
+        tasks.cancel(run_dir)
         # cancelled while queued or while TensorFlow still imports: cancelled, not failed
-        assert jobs.wait(run_dir, timeout=120, poll_seconds=0.2) == "cancelled"
+        assert tasks.wait(run_dir, timeout=120, poll_seconds=0.2) == "cancelled"
 
 
 # --- views.progress -------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core import device, runs
+from fer_core import runs
 from fer_core.cli import main
-from fer_core.config import preset
+from fer_core.core import device
+from fer_core.core.config import preset
 from fer_core.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]

@@ -57,7 +57,8 @@ def _encode(image: np.ndarray) -> bytes:
 
 @pytest.mark.slow
 def test_predict_gradcam_beside_each_face_and_calibration_switch(runs_root: Path) -> None:
-    from fer_core import atomic, runs
+    from fer_core import runs
+    from fer_core.core import atomic
     from fer_core.data.demo import draw_face
 
     # A clear temperature: the fitted one of a weak one-epoch model can move a 23% confidence

@@ -12,18 +12,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core import cli, settings
+from fer_core import cli
+from fer_core.core import settings
+from fer_core.core.emotions import EMOTIONS
 from fer_core.data import faces
-from fer_core.emotions import EMOTIONS
-from fer_core.runs.evaluation import load_run_model, predict_images
-from fer_core.video import (
+from fer_core.inference.evaluation import load_run_model, predict_images
+from fer_core.inference.video import (
     FaceClassifier,
     FrameScorer,
     VideoCancelled,
     VideoError,
     score_video,
 )
-from fer_core.video.live import LiveAnnotator
+from fer_core.inference.video.live import LiveAnnotator
 from tests.video_support import FRAME_SIZE, face_clip, frame_with_face, write_clip
 
 

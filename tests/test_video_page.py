@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core.emotions import EMOTIONS
+from fer_core.core.emotions import EMOTIONS
 from tests.page_support import open_page
 from tests.video_support import face_clip
 

@@ -6,9 +6,9 @@ user reads the reason beside **Launch**, before anything is queued.
 
 from __future__ import annotations
 
-from fer_core.config import TrainConfig
+from fer_core.core.config import TrainConfig
 from fer_core.data import load_dataset
-from fer_core.training.named_classes import check_named_classes, named_classes
+from fer_core.data.named_classes import check_named_classes, named_classes
 
 
 def check_before_launch(config: TrainConfig, location: str | None, preset: str | None) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import streamlit as st
 
-from fer_core.config import GROUPS, PRESETS, FieldKind, config_fields, preset
-from fer_core.emotions import EMOTIONS
+from fer_core.core.config import GROUPS, PRESETS, FieldKind, config_fields, preset
+from fer_core.core.emotions import EMOTIONS
 from fer_core.training.models import BACKBONES
 from views import forms
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core import settings
-from fer_core.config import TrainConfig
+from fer_core.core import settings
+from fer_core.core.config import TrainConfig
+from fer_core.core.errors import FerError
 from fer_core.data import load_dataset
-from fer_core.errors import FerError
 from fer_core.training import speed
 
 MEASURE_TIMEOUT_S = 600

@@ -8,7 +8,7 @@ import functools
 import streamlit as st
 
 from fer_core import runs
-from fer_core.errors import FerError
+from fer_core.core.errors import FerError
 from fer_core.export import export_run, formats_of, zip_export
 from ui import viewer
 from views import export as view

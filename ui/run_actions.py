@@ -1,6 +1,6 @@
 """The Results page's actions on one run: display name, note, re-run, delete.
 
-Each goes through the engine (``fer_core.runs.actions``, ``fer_core.jobs.rerun``), which
+Each goes through the engine (``fer_core.runs.actions``, ``fer_core.tasks.rerun``), which
 refuses it on a read-only viewer; errors are shown where the button is.
 """
 
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core import runs, settings
-from fer_core.errors import FerError
-from fer_core.jobs.rerun import rerun
+from fer_core import runs
+from fer_core.core import settings
+from fer_core.core.errors import FerError
 from fer_core.runs import actions
+from fer_core.tasks.rerun import rerun
 from ui import state
 
 NOTICE_KEY = "results.action_notice"  # (kind, text) from the last action, shown once

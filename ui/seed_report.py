@@ -8,8 +8,8 @@ import streamlit as st
 
 from fer_core import runs
 from fer_core.data import Dataset
-from fer_core.runs import report
-from fer_core.runs.seed_report import STUDIES, SeedReport, build_seed_report
+from fer_core.reports import report
+from fer_core.reports.seed_report import STUDIES, SeedReport, build_seed_report
 from ui import state, viewer
 from views import data_charts, explore, run_charts
 from views import seed_report as seed_view

@@ -9,10 +9,11 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core import runs
+from fer_core.core.errors import FerError
 from fer_core.data import load_dataset
 from fer_core.data.leakage import leakage_caveat
-from fer_core.errors import FerError
-from fer_core.runs import archive, report
+from fer_core.reports import report
+from fer_core.runs import archive
 from ui import state
 
 

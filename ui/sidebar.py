@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_core.core.device import describe_device_quick
+from fer_core.core.errors import DataError
 from fer_core.data.check import check_upload
 from fer_core.data.uploads import choose_data, save_upload
-from fer_core.device import describe_device_quick
-from fer_core.errors import DataError
 from ui import state, viewer
 
 SOURCES = ("Demo data (synthetic)", "A folder or file on this machine", "Upload a .zip")

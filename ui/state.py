@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from fer_core import jobs, runs, settings
+from fer_core import runs, tasks
+from fer_core.core import settings
+from fer_core.core.errors import FerError
 from fer_core.data import DEMO_DATA, Dataset, load_dataset
-from fer_core.errors import FerError
 
 DATA_KEY = "app.data_path"  # None: the demo data set (the default when FER_DATA_DIR is unset)
 RUNS_KEY = "app.runs_dir"
@@ -44,10 +45,10 @@ def init_state() -> None:
         st.stop()
 
 
-def jobs_backend() -> jobs.JobBackend:
+def jobs_backend() -> tasks.JobBackend:
     """Where Launch sends jobs, as chosen in the sidebar; a ``FerError`` says what is missing."""
     init_state()
-    return jobs.backend_from_env(st.session_state[BACKEND_KEY],
+    return tasks.backend_from_env(st.session_state[BACKEND_KEY],
                                  address=st.session_state[RAY_ADDRESS_KEY] or None,
                                  runs_root=runs_root(),
                                  num_gpus=st.session_state[RAY_GPUS_KEY])
@@ -116,7 +117,7 @@ def list_runs() -> list[runs.RunInfo]:
         info = _read_run(str(folder), (mtime(paths.status), mtime(paths.metrics),
                                        mtime(paths.config), mtime(paths.cancel)))
         if not info.status.ended:  # a crash, or a job lost, is known only to its backend
-            jobs.refresh(folder)
+            tasks.refresh(folder)
             info = runs.read_run(folder)
         infos.append(info)
     return infos

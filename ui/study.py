@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from fer_core.config import TrainConfig
-from fer_core.errors import FerError
-from fer_core.jobs import studies
+from fer_core.core.config import TrainConfig
+from fer_core.core.errors import FerError
+from fer_core.tasks import studies
 from ui import state
 
 

@@ -1,6 +1,6 @@
 """The Explore page's Suspect labels tab: start the pass, follow it, and decide per image.
 
-The pass trains models, so it runs as its own process (``fer_core.data.suspects``) and this tab
+The pass trains models, so it runs as its own process (``fer_core.tasks.suspects``) and this tab
 only reads its ``progress.json`` and ``suspects.csv``; both live in the cache folder under the
 data set's fingerprint, so a rerun, a new session or an app restart shows the last result again
 without re-running it.
@@ -11,9 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fer_core import settings
-from fer_core.data import Dataset, overrides, suspects
-from fer_core.errors import FerError
+from fer_core.core import settings
+from fer_core.core.errors import FerError
+from fer_core.data import Dataset, overrides
+from fer_core.tasks import suspects
 from ui.state import data_path, keep_valid, mtime
 from views import explore as explore_views
 from views import suspects as views

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from fer_core.errors import FerError
+from fer_core.core.errors import FerError
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def gradcam(run_path: str, stamp: float):
     """A run's Grad-CAM, kept loaded (``stamp``: the model file's mtime, so a new model
     replaces it)."""
-    from fer_core.explain import GradCam
-    from fer_core.runs.evaluation import load_run_model
+    from fer_core.inference.evaluation import load_run_model
+    from fer_core.inference.explain import GradCam
 
     return GradCam(load_run_model(Path(run_path)))
 
@@ -24,7 +24,7 @@ def overlays(run_path: Path, faces: np.ndarray) -> list[np.ndarray] | None:
     """Grad-CAM overlays (RGB) of faces for the predicted class; None, with the reason shown,
     when the run cannot be explained."""
     from fer_core import runs
-    from fer_core.explain import overlay
+    from fer_core.inference.explain import overlay
     from ui import state
 
     if len(faces) == 0:
@@ -41,7 +41,7 @@ def overlays(run_path: Path, faces: np.ndarray) -> list[np.ndarray] | None:
 
 def render_calibration(run_path: Path) -> None:
     """ECE, Brier and NLL and the reliability diagrams of a run (validation and test)."""
-    from fer_core.runs import calibration
+    from fer_core.inference import calibration
     from views.calibration import reliability_chart, scores_table
 
     frame = calibration.reliability_frame(run_path)

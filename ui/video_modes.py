@@ -1,4 +1,4 @@
-"""Predict's Video file and Live camera modes: Streamlit around ``fer_core.video``.
+"""Predict's Video file and Live camera modes: Streamlit around ``fer_core.inference.video``.
 
 Video file: the upload is probed at once (a bad file gets its message before anything runs),
 scored when asked, with a progress bar and a Cancel button. Cancel works the way Streamlit
@@ -21,10 +21,10 @@ from typing import Any
 
 import streamlit as st
 
-from fer_core import settings
-from fer_core.errors import FerError
-from fer_core.video import MAX_SECONDS, FrameScorer, VideoError, probe, score_video
-from fer_core.video.live import DETECT_SIDE, LiveAnnotator
+from fer_core.core import settings
+from fer_core.core.errors import FerError
+from fer_core.inference.video import MAX_SECONDS, FrameScorer, VideoError, probe, score_video
+from fer_core.inference.video.live import DETECT_SIDE, LiveAnnotator
 from views.video_charts import timeline_chart
 
 VIDEO_TYPES = ["mp4", "webm", "mov", "mkv"]

@@ -1,6 +1,6 @@
 """What a read-only viewer (``FER_READ_ONLY``) sees instead of the controls that change things.
 
-The engine refuses those actions anyway (``fer_core.access``); hiding them here only spares the
+The engine refuses those actions anyway (``fer_core.core.access``); hiding them here only spares the
 viewer buttons that would answer with an error.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core import settings
+from fer_core.core import settings
 
 NOTE = ("**Read-only view.** Runs and results can be browsed and shared; launching, "
         "cancelling, importing and changing data are switched off here.")

@@ -37,7 +37,7 @@ def _warm() -> None:
     for name in _BEFORE_TENSORFLOW:
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
-    from fer_core.config import TrainConfig
+    from fer_core.core.config import TrainConfig
     from fer_core.training.augment import augment_preview
 
     augment_preview(np.zeros((48, 48), np.uint8), TrainConfig(), n=1, seed=0)

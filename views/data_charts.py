@@ -1,5 +1,5 @@
 """Altair charts of the frames of :mod:`views.explore`. Classes keep their colour from
-:mod:`fer_core.emotions` in every chart, and class order is the order of the frame's rows.
+:mod:`fer_core.core.emotions` in every chart, and class order is the order of the frame's rows.
 """
 
 from __future__ import annotations

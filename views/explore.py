@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_core.config import TrainConfig, config_fields
+from fer_core.core.config import TrainConfig, config_fields
+from fer_core.core.emotions import EMOTIONS
+from fer_core.core.errors import DataError
 from fer_core.data import SPLITS, Dataset, split_validation
 from fer_core.data.audit import AuditReport
 from fer_core.data.loading import LoadReport
-from fer_core.emotions import EMOTIONS
-from fer_core.errors import DataError
 from views import forms
 
 # Fixed histogram ranges, so two data sets (or two classes) are drawn on the same axis:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from fer_core.config import (
+from fer_core.core.config import (
     FieldKind,
     TrainConfig,
     config_field,

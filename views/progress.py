@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fer_core.config import TrainConfig, config_field, field_kind, parse_text
-from fer_core.errors import ConfigError
+from fer_core.core.config import TrainConfig, config_field, field_kind, parse_text
+from fer_core.core.errors import ConfigError
 from fer_core.runs import FINAL_STATES, Progress, RunInfo, Status, parse_time
 from fer_core.runs.records import finite_number
 

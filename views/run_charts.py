@@ -3,7 +3,7 @@
 Each ``*_chart()`` takes a tidy frame of ``fer_core.runs.frames`` (re-exported here, as the
 pages use both) and carries ``usermeta = {"fer_chart": <name>}`` in its spec, so a test (or
 anyone reading a saved spec) can tell the charts on a page apart without relying on their
-order. Class colours always come from ``fer_core.emotions``.
+order. Class colours always come from ``fer_core.core.emotions``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import altair as alt
 import pandas as pd
 
-from fer_core.runs.seed_report import ROW_LABELS, SeedReport
+from fer_core.reports.seed_report import ROW_LABELS, SeedReport
 from views import run_charts
 
 FIGURES = {"accuracy": ("seed_5a", "Figure 5a: validation accuracy by batch size"),

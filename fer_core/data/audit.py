@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from fer_core.errors import DataError
+from fer_core.core.errors import DataError
 
 # An image whose pixel standard deviation is below this holds no face. On FER-2013 the
 # contrast of real images starts at 9.1 (a very dark face that is still recognisable), while

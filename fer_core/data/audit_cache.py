@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_core import atomic, settings
+from fer_core.core import atomic, settings
 from fer_core.data.audit import BLANK_MAX_CONTRAST, NEAR_MAX_DISTANCE, AuditReport, audit
 from fer_core.data.dataset import Dataset
 

@@ -11,9 +11,9 @@ import io
 import zipfile
 from pathlib import Path
 
+from fer_core.core.errors import DataError
 from fer_core.data.dataset import DEMO_DATA
 from fer_core.data.sources import EXPECTED_LAYOUT
-from fer_core.errors import DataError
 
 DATA_FILE_SUFFIXES = (".zip", ".csv")
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import difflib
 
-from fer_core.emotions import COLORS, EMOTIONS, SYNONYMS, canonical_emotion
-from fer_core.errors import DataError
+from fer_core.core.emotions import COLORS, EMOTIONS, SYNONYMS, canonical_emotion
+from fer_core.core.errors import DataError
 
 MIN_CLASSES = 2
 MAX_CLASSES = 50

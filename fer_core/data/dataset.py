@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_core import settings
+from fer_core.core import settings
+from fer_core.core.emotions import canonical_emotion
+from fer_core.core.errors import DataError
 from fer_core.data.classnames import order_classes
 from fer_core.data.ferplus import merge_votes
 from fer_core.data.loading import LoadReport, cache_path, decode_index, read_cache, write_cache
 from fer_core.data.sources import index_source
-from fer_core.emotions import canonical_emotion
-from fer_core.errors import DataError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 # The synthetic demo set by name: a choice that wins over FER_DATA_DIR (``None`` does not).

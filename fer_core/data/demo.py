@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from fer_core import settings
+from fer_core.core import settings
+from fer_core.core.emotions import EMOTIONS
+from fer_core.core.errors import DataError
 from fer_core.data.sources import staged_dir
-from fer_core.emotions import EMOTIONS
-from fer_core.errors import DataError
 
 DEMO_NAME = "FER Studio synthetic demo"
 

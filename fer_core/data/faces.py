@@ -25,8 +25,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
-from fer_core.errors import FerError
-from fer_core.settings import IMAGE_SIZE
+from fer_core.core.errors import FerError
+from fer_core.core.settings import IMAGE_SIZE
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 SMALL_SIDE = 64  # an image this small is taken to be a face crop already (FER-2013 is 48x48)

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from fer_core.emotions import EMOTIONS
-from fer_core.errors import DataError
+from fer_core.core.emotions import EMOTIONS
+from fer_core.core.errors import DataError
 
 if TYPE_CHECKING:
     from fer_core.data.dataset import Dataset

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from fer_core.atomic import atomic_path
+from fer_core.core.atomic import atomic_path
+from fer_core.core.emotions import FER2013_CSV_CODES
+from fer_core.core.settings import IMAGE_SIZE
 from fer_core.data.faces import resize_48, to_grey
-from fer_core.emotions import FER2013_CSV_CODES
-from fer_core.settings import IMAGE_SIZE
 
 CACHE_FORMAT = 1  # bump when the cached array layout changes, so old caches are ignored
 PIXELS_PER_IMAGE = IMAGE_SIZE * IMAGE_SIZE

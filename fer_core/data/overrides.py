@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fer_core import access, atomic, runs, settings
+from fer_core import runs
+from fer_core.core import access, atomic, settings
+from fer_core.core.emotions import canonical_emotion
+from fer_core.core.errors import DataError
 from fer_core.data.dataset import Dataset
-from fer_core.emotions import canonical_emotion
-from fer_core.errors import DataError
 
 log = logging.getLogger("fer_core.data")
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from fer_core.core.emotions import EMOTIONS
+from fer_core.core.errors import DataError
 from fer_core.data.classnames import (
     SPLIT_NAMES,
     check_class_count,
@@ -31,8 +33,6 @@ from fer_core.data.classnames import (
     is_ignored_folder,
     is_split_name,
 )
-from fer_core.emotions import EMOTIONS
-from fer_core.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 

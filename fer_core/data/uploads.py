@@ -1,5 +1,5 @@
 """The data choices a user makes in the app, carried out here so the read-only gate
-(``fer_core.access``) refuses them wherever they come from: keeping an uploaded zip, and
+(``fer_core.core.access``) refuses them wherever they come from: keeping an uploaded zip, and
 switching the data set the app works on."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fer_core import atomic, settings
-from fer_core.access import ensure_writable
+from fer_core.core import atomic, settings
+from fer_core.core.access import ensure_writable
 
 
 def save_upload(name: str, data: bytes) -> Path:

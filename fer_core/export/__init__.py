@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from fer_core import atomic, runs
-from fer_core.access import ensure_writable
+from fer_core import runs
+from fer_core.core import atomic
+from fer_core.core.access import ensure_writable
 from fer_core.export import bundle, convert, parity, runtimes
 from fer_core.export.convert import ExportError
 
@@ -60,8 +61,8 @@ def export_run(run_dir: Path, formats: list[str], *, out_dir: Path | None = None
                ) -> list[dict[str, Any]]:
     """Write ``formats`` of the run's model into ``out_dir`` (default: the run's ``export/``)
     and return the ``export.json`` entries; every format exported before stays listed."""
-    from fer_core.runs.card import write_card
-    from fer_core.runs.evaluation import load_run_model, run_split
+    from fer_core.inference.evaluation import load_run_model, run_split
+    from fer_core.reports.card import write_card
 
     run_dir = Path(run_dir)
     if out_dir is None:  # into the run folder, which a read-only viewer must leave alone
@@ -122,7 +123,7 @@ def _write(fmt: str, model: Any, target: Path, run_dir: Path) -> list[str]:
 
 def _representative(run_dir: Path) -> np.ndarray:
     """The int8 converter's calibration images: a seeded sample of the run's train split."""
-    from fer_core.runs.evaluation import run_split
+    from fer_core.inference.evaluation import run_split
 
     train, _ = run_split(run_dir, "train")
     rng = np.random.default_rng(0)
@@ -133,7 +134,7 @@ def _representative(run_dir: Path) -> np.ndarray:
 def _agreement_check(run_dir: Path) -> np.ndarray:
     """Where int8 must agree with Keras before it is written: validation images (the test
     split is what its agreement is then measured on, so it must not choose the layers)."""
-    from fer_core.runs.evaluation import run_split
+    from fer_core.inference.evaluation import run_split
 
     val, _ = run_split(run_dir, "val")
     if not len(val.images):  # a run trained without validation: full int8, unchecked

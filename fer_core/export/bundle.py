@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fer_core import atomic, runs
-from fer_core.settings import IMAGE_SIZE
+from fer_core import runs
+from fer_core.core import atomic
+from fer_core.core.settings import IMAGE_SIZE
 
 SNIPPETS = {"savedmodel": "predict_savedmodel.py", "onnx": "predict_onnx.py",
             "tflite": "predict_tflite.py", "tflite-int8": "predict_tflite_int8.py"}
@@ -25,13 +26,13 @@ MODEL_FILES = {"savedmodel": "savedmodel", "onnx": "model.onnx", "tflite": "mode
 def run_temperature(run_dir: Path) -> float:
     """The run's fitted softmax temperature (``calibration.json``), or 1.0 (no scaling) when
     it has none."""
-    from fer_core.runs.calibration import run_temperature as fitted
+    from fer_core.inference.calibration import run_temperature as fitted
 
     return fitted(Path(run_dir)) or 1.0
 
 
 def tta_views(*, flip: bool, shift: int) -> list[dict[str, Any]]:
-    """The views the app averages, in ``fer_core.runs.evaluation.tta_views``' order: offsets
+    """The views the app averages, in ``fer_core.inference.evaluation.tta_views``' order: offsets
     (dy, dx) in pixels, zero-filled, each also mirrored left-right with ``flip``."""
     offsets = [(0, 0)]
     if shift > 0:

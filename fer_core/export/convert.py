@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_core.errors import FerError
+from fer_core.core.errors import FerError
 
 MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16", "bfloat16", "float16")
 REPRESENTATIVE_IMAGES = 200  # the int8 converter's calibration sample, drawn from train

@@ -1,7 +1,7 @@
 """The run store: the only code that knows a run folder's files (:class:`RunFiles`) and its
 status keys (``records``); ``frames``, ``evaluation``, ``archive`` and ``report`` go through it.
 
-Every file is written atomically (``fer_core.atomic``), so a page reading a run while its job
+Every file is written atomically (``fer_core.core.atomic``), so a page reading a run while its job
 writes, or after the job died, sees whole files only; a run folder zipped and sent shows the
 same in another FER Studio.
 
@@ -30,8 +30,8 @@ from typing import Any
 import pandas as pd
 from filelock import FileLock
 
-from fer_core import atomic, settings
-from fer_core.errors import RunError
+from fer_core.core import atomic, settings
+from fer_core.core.errors import RunError
 from fer_core.runs import lognoise
 from fer_core.runs.records import (  # noqa: F401  (part of the store's interface)
     FINAL_STATES,

@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 from fer_core import runs
-from fer_core.access import ensure_writable
-from fer_core.errors import RunError
+from fer_core.core.access import ensure_writable
+from fer_core.core.errors import RunError
 
 MAX_NAME = 80
 MAX_NOTE = 2000

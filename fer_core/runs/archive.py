@@ -26,9 +26,9 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from fer_core import runs
-from fer_core.access import ensure_writable
-from fer_core.errors import RunError
-from fer_core.runs.card import card_text
+from fer_core.core.access import ensure_writable
+from fer_core.core.errors import RunError
+from fer_core.reports.card import card_text
 
 
 class RunExistsError(RunError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fer_core import atomic
+from fer_core.core import atomic
 
 # glog-style lines from TensorFlow's C++ side: "I0000 00:00:17960.95   23490 port.cc:153] ..."
 _GLOG = re.compile(r"^[IWE]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] (?P<message>.*)$")

@@ -28,8 +28,9 @@ from urllib.parse import unquote
 
 import pandas as pd
 
-from fer_core import runs, settings
-from fer_core.errors import RunError
+from fer_core import runs
+from fer_core.core import settings
+from fer_core.core.errors import RunError
 from fer_core.training.loggers import METRICS, RunLogger
 
 RUN_ID_TAG = "fer.run_id"
@@ -295,7 +296,7 @@ def _log_files(client, mlflow_id: str, run_dir: Path, metrics: dict[str, Any]) -
 
 def _derived_files(run_dir: Path, metrics: dict[str, Any], folder: Path) -> list[Path]:
     """The test confusion matrix and classification report as CSV, and the HTML report."""
-    from fer_core.runs.report import build_report
+    from fer_core.reports.report import build_report
 
     made = []
     classes = metrics.get("classes") or []
@@ -308,7 +309,7 @@ def _derived_files(run_dir: Path, metrics: dict[str, Any], folder: Path) -> list
         made.append(folder / "classification_report.csv")
         pd.DataFrame(test["per_class"]).T.rename_axis("class").to_csv(made[-1])
     if not runs.files(run_dir).model_card.is_file():  # a run trained before model cards
-        from fer_core.runs.card import card_text
+        from fer_core.reports.card import card_text
 
         made.append(folder / runs.files(run_dir).model_card.name)
         made[-1].write_text(card_text(run_dir), encoding="utf-8")

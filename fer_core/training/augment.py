@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_core.config import TrainConfig
-from fer_core.errors import DataError
-from fer_core.settings import IMAGE_SIZE
+from fer_core.core.config import TrainConfig
+from fer_core.core.errors import DataError
+from fer_core.core.settings import IMAGE_SIZE
 
 if TYPE_CHECKING:
     import keras

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_core import runs
-from fer_core.config import TrainConfig, config_field
+from fer_core.core.config import TrainConfig, config_field
 
 MAX_EPOCHS = int(config_field("epochs").metadata["high"])
 RECENT_EPOCHS = 4  # after the quarter, the speed is the mean of this many latest epochs

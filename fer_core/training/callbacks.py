@@ -19,7 +19,7 @@ from pathlib import Path
 
 import keras
 
-from fer_core.atomic import atomic_path
+from fer_core.core.atomic import atomic_path
 from fer_core.training import resume
 from fer_core.training.loggers import METRICS, Loggers
 

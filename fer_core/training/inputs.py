@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_core.config import TrainConfig
+from fer_core.core.config import TrainConfig
 from fer_core.data import (
     Dataset,
     drop_classes,
@@ -21,7 +21,7 @@ from fer_core.data import (
     subsample_per_class,
 )
 from fer_core.data.ferplus import apply_labels, soft_targets
-from fer_core.training.named_classes import check_named_classes
+from fer_core.data.named_classes import check_named_classes
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fer_core.errors import ModelError
-from fer_core.settings import IMAGE_SIZE
+from fer_core.core.errors import ModelError
+from fer_core.core.settings import IMAGE_SIZE
 
 if TYPE_CHECKING:
     import keras

@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from fer_core import atomic, runs
+from fer_core import runs
+from fer_core.core import atomic
 
 
 def backup_dir(run_dir: Path, phase: int) -> Path:

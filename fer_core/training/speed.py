@@ -22,10 +22,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from fer_core import atomic, device, settings
-from fer_core.config import TrainConfig
+from fer_core.core import atomic, device, settings
+from fer_core.core.config import TrainConfig
+from fer_core.core.emotions import EMOTIONS
 from fer_core.data import Dataset
-from fer_core.emotions import EMOTIONS
 from fer_core.training.budget import EVALUATION_OVERHEAD_S, tta_view_count
 
 STARTUP_S = 15.0  # starting Python and TensorFlow and loading the cached data set

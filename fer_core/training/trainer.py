@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_core import device, runs, settings, tracking
-from fer_core.config import TrainConfig
+from fer_core import runs, tracking
+from fer_core.core import device, settings
+from fer_core.core.config import TrainConfig
 from fer_core.data import Dataset, load_dataset, overrides
-from fer_core.runs.evaluation import evaluate_model
+from fer_core.inference.evaluation import evaluate_model
 from fer_core.training import resume
 from fer_core.training.augment import build_augmenter
 from fer_core.training.budget import MAX_EPOCHS, BudgetPlanner
@@ -115,14 +116,14 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
                    best_epoch=trainer.best.epoch, cancelled=stop.requested)
     runs.write_metrics(run_dir, metrics)
     if "val" in metrics:  # the temperature Predict, evaluate and predict apply by default
-        from fer_core.errors import FerError
-        from fer_core.runs.calibration import fit_run
+        from fer_core.core.errors import FerError
+        from fer_core.inference.calibration import fit_run
 
         try:
             fit_run(run_dir)
         except FerError as err:  # the trained model matters more: keep it, say why
             log.warning("No temperature fitted: %s", err)
-    from fer_core.runs.card import write_after_training
+    from fer_core.reports.card import write_after_training
 
     write_after_training(run_dir, data.dataset)  # MODEL_CARD.md, before MLflow logs the files
     return metrics

@@ -1,0 +1,69 @@
+"""Photos in, each face's emotion out: what ``python -m fer_core predict`` prints.
+
+Faces are found exactly as on the Predict page (``fer_core.data.faces.detect``): the Haar
+cascade, each box widened by 15% and cropped to 48x48 grey; an image already FER-sized is
+used as it is. ``whole`` is Predict's "use the whole photo": when no face is found, the
+centre square of the photo is taken as the face. A photo with no face gets an empty list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_core.core.errors import DataError
+from fer_core.data import faces
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """A photo file as upright grey pixels; a file that cannot be read is a ``DataError``."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise DataError(f"{path} could not be read: {err.strerror or err}.") from err
+    try:
+        return faces.load_photo(data, name=str(path))
+    except faces.FaceError as err:
+        raise DataError(str(err)) from err
+
+
+def predict_photos(run_dirs: list[Path], paths: list[Path], *, whole: bool = False,
+                   tta: bool = False, calibration: bool = True) -> list[dict[str, Any]]:
+    """``[{"file", "faces": [{"box": [x, y, w, h], "label", "probabilities"}]}]``, one entry
+    per photo in order; the model is loaded once for all of them. ``calibration``: scaled by
+    the run's fitted temperature, as Predict shows them."""
+    from fer_core.inference.evaluation import predict_images
+
+    found = [faces.detect(read_photo(path), whole_if_none=whole) for path in paths]
+    crops = [crop for result in found for crop in result.crops]
+    if crops:
+        classes, proba = predict_images(run_dirs, np.stack(crops), tta=tta,
+                                        calibration=calibration)
+    results, k = [], 0
+    for path, result in zip(paths, found, strict=True):
+        entry: dict[str, Any] = {"file": str(path), "faces": []}
+        for box in result.boxes[:len(result.crops)]:
+            p = proba[k]
+            k += 1
+            entry["faces"].append({
+                "box": [int(v) for v in box],
+                "label": classes[int(p.argmax())],
+                "probabilities": {c: round(float(v), 4) for c, v in zip(classes, p, strict=True)},
+            })
+        results.append(entry)
+    return results
+
+
+def describe(result: dict[str, Any]) -> list[str]:
+    """The lines ``predict`` prints for one photo: one per face, with its box."""
+    if not result["faces"]:
+        return [f"no face found: {result['file']}"]
+    lines = []
+    for number, face in enumerate(result["faces"], start=1):
+        x, y, w, h = face["box"]
+        ranked = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])
+        lines.append(f"{result['file']}: face {number} at x={x} y={y} w={w} h={h}: "
+                     f"{face['label']}  " + "  ".join(f"{c} {v:.1%}" for c, v in ranked[:3]))
+    return lines

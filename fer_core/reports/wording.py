@@ -1,0 +1,86 @@
+"""Words a stakeholder reads: human names for the run store's columns and values.
+
+The run store, the CSV export and ``runs list --json`` keep the machine names
+(``val_accuracy``, ``share_of_true``); what a person reads (the HTML report, the tables on
+Results) shows these instead. One table here, so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from fer_core.reports.baseline import verdict
+from fer_core.runs import RunInfo
+
+COLUMN_LABELS = {
+    "run": "Run", "state": "State", "preset": "Preset", "backbone": "Network",
+    "val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
+    "test_accuracy": "Test accuracy", "test_loss": "Test loss", "macro_f1": "Macro-F1",
+    "usable": "Usable", "epochs": "Epochs", "minutes": "Minutes", "batch_size": "Batch size",
+    "learning_rate": "Learning rate", "dropout": "Dropout", "optimizer": "Optimizer",
+    "weights": "Starting weights", "augment": "Augmentation",
+    "finetune_epochs": "Fine-tuning epochs", "seed": "Seed", "sweep": "Sweep",
+    "class": "Class", "precision": "Precision", "recall": "Recall", "f1": "F1",
+    "support": "Images", "true": "True class", "predicted": "Taken for", "count": "Images",
+    "share_of_true": "Share of the true class", "share_of_errors": "Share of its errors",
+}
+# The summary in two tables of about ten columns each, so both fit a page without scrolling.
+SCORE_COLUMNS = ["run", "state", "preset", "backbone", "val_accuracy", "test_accuracy",
+                 "test_loss", "macro_f1", "usable", "epochs", "minutes"]
+SETTING_COLUMNS = ["run", "batch_size", "learning_rate", "dropout", "optimizer", "weights",
+                   "augment", "finetune_epochs", "seed", "sweep"]
+PERCENT_COLUMNS = ("share_of_true", "share_of_errors")
+
+
+def value_text(value: Any) -> Any:
+    """A setting's value as a person says it: on/off rather than True/False."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
+
+
+def usable_text(info: RunInfo) -> str:
+    """"yes", "no (baseline 24.9%)", or "" when the run has no scored split yet."""
+    judged = verdict(info.metrics)
+    if judged is None:
+        return ""
+    return "yes" if judged.usable else f"no (baseline {judged.baseline.accuracy:.1%})"
+
+
+def with_usable(table: pd.DataFrame, infos: Sequence[RunInfo]) -> pd.DataFrame:
+    """The summary table with the baseline verdict of each run."""
+    return table.assign(usable=[usable_text(info) for info in infos]) if len(table) else table
+
+
+def human(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """``frame`` (its ``columns``, in that order) with human column names and values."""
+    chosen = [c for c in (columns or frame.columns) if c in frame.columns]
+    out = frame[chosen].copy()
+    for column in chosen:
+        if out[column].dtype == object:
+            out[column] = out[column].map(value_text)
+    return out.rename(columns=COLUMN_LABELS)
+
+
+def data_sets_text(infos: Sequence[RunInfo]) -> list[str]:
+    """One line per data set the runs trained on: its name and how many training images."""
+    lines: dict[str, str] = {}
+    for info in infos:
+        data: Mapping[str, Any] = info.data or {}
+        if not data:
+            continue
+        name = data.get("name") or "an unnamed data set"
+        synthetic = " (synthetic demo data)" if data.get("synthetic") else ""
+        sizes = data.get("sizes") or {}
+        counts = [f"{sizes[key]:,} {word}" for key, word in
+                  (("train", "training"), ("val", "validation"), ("test", "test"))
+                  if isinstance(sizes.get(key), int)]
+        size = f": {', '.join(counts)} images" if counts else ""
+        location = data.get("location")
+        where = f" at {location}" if location else ""
+        lines.setdefault(str(data.get("fingerprint") or name),
+                         f"{name}{synthetic}{where}{size}")
+    return list(lines.values())

@@ -1,0 +1,31 @@
+"""Re-run: a new job with exactly the settings of an earlier run.
+
+The new run gets its own folder id (the old one never changes) and records which run it
+repeats (``rerun_of``), so Results can say so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fer_core import runs
+from fer_core.core.access import ensure_writable
+from fer_core.core.config import TrainConfig
+from fer_core.core.errors import RunError
+
+
+def rerun(run_dir: Path, *, runs_root: Path | None = None, backend=None) -> Path:
+    """Launch a new job with ``run_dir``'s config and preset; return the new run folder."""
+    from fer_core import tasks
+
+    ensure_writable("Re-running a run")
+    run_dir = Path(run_dir)
+    record = runs.read_config(run_dir)
+    if not record.config:
+        raise RunError(f"Run {run_dir.name} has no readable config.json; it cannot be re-run.")
+    config = TrainConfig.from_dict(record.config)
+    preset = record.preset or runs.read_status(run_dir).preset
+    new_dir = tasks.launch(config, runs_root=runs_root or run_dir.parent, preset=preset,
+                          backend=backend)
+    runs.write_status(new_dir, rerun_of=run_dir.name)
+    return new_dir
