@@ -107,7 +107,7 @@ def pipeline_rate(n_images: int, batch: int = 64) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     from fer_core.core import device
-    from fer_core.training.models import BACKBONES
+    from fer_core.core.backbones import BACKBONES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbones", nargs="*", default=list(BACKBONES))

@@ -16,8 +16,8 @@ from fer_core import runs
 from fer_core.cli import build_parser, main
 from fer_core.core.config import resolve_config
 from fer_core.reports import card
+from fer_core.reports.card import run_zip
 from fer_core.reports.report import build_report
-from fer_core.runs.archive import export_run_zip
 
 SECTIONS = ["Model details", "Intended use", "Data", "Metrics", "Calibration", "Limitations",
             "Training configuration"]
@@ -86,7 +86,7 @@ def test_run_zip_carries_a_card_and_leaves_exports_out(run):
     runs.files(run).model_card.unlink()
     (runs.files(run).export).mkdir()
     (runs.files(run).export / "model.onnx").write_bytes(b"onnx")
-    archive = zipfile.ZipFile(io.BytesIO(export_run_zip(run)))
+    archive = zipfile.ZipFile(io.BytesIO(run_zip(run)))
     names = archive.namelist()
     assert f"{run.name}/MODEL_CARD.md" in names
     assert not any("/export/" in name for name in names)

@@ -13,6 +13,7 @@ from fer_core import runs, tasks
 from fer_core.core.config import preset
 from fer_core.core.errors import DataError, ReadOnlyError
 from fer_core.data import load_dataset, overrides
+from fer_core.runs.overrides import apply_for_run, run_summary
 from tests.conftest import make_kaggle_tree, write_suspects
 
 RANKED = ["train/sad/004.png", "train/happy/007.png", "train/happy/002.png"]  # most suspect first
@@ -78,13 +79,13 @@ def test_overrides_of_another_data_set_are_ignored_with_a_note(tiny_data, tmp_pa
     other = overrides.LabelOverrides("0123456789abcdef", exclude=("train/happy/000.png",))
     runs.files(run_dir).overrides.write_text(json.dumps(other.to_json()))
 
-    applied = overrides.apply_for_run(run_dir, tiny_data)
+    applied = apply_for_run(run_dir, tiny_data)
 
     assert len(applied) == len(tiny_data)  # nothing excluded
     record = runs.read_config(run_dir).extra[overrides.RECORD_KEY]
     assert record["excluded"] == 0 and record["relabelled"] == 0
     assert "made for another data set" in record["ignored"]
-    assert "ignored, not applied" in overrides.run_summary(runs.read_config(run_dir))
+    assert "ignored, not applied" in run_summary(runs.read_config(run_dir))
 
 
 @pytest.mark.slow

@@ -13,9 +13,9 @@ from typing import Any
 
 import streamlit as st
 
+from fer_core.core.backbones import BACKBONES
 from fer_core.core.config import GROUPS, PRESETS, FieldKind, config_fields, preset
 from fer_core.core.emotions import EMOTIONS
-from fer_core.training.models import BACKBONES
 from views import forms
 
 KEY_PREFIX = "train.cfg."

@@ -12,8 +12,7 @@ from fer_core import runs
 from fer_core.core.errors import FerError
 from fer_core.data import load_dataset
 from fer_core.data.leakage import leakage_caveat
-from fer_core.reports import report
-from fer_core.runs import archive
+from fer_core.reports import card, report
 from ui import state
 
 
@@ -41,7 +40,7 @@ def render(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
         on_click="ignore", disabled=not focus.metrics,
     )
     columns[2].download_button(
-        "Run folder (.zip)", functools.partial(archive.export_run_zip, focus.path),
+        "Run folder (.zip)", functools.partial(card.run_zip, focus.path),
         file_name=f"{focus.run_id}.zip", mime="application/zip", key="results.zip",
         on_click="ignore", help="Import it in another FER Studio from the sidebar.",
     )

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from fer_core.core.backbones import backbone_names
 from fer_core.core.config import (
     FieldKind,
     TrainConfig,
@@ -24,7 +25,6 @@ from fer_core.core.config import (
     parse_text,
     preset,
 )
-from fer_core.training.models import backbone_names
 
 PRESET_NOTES = {
     "seed-baseline": "The seed report's InceptionV3 transfer learning with the backbone "

@@ -257,9 +257,9 @@ def _train(args: argparse.Namespace) -> None:
                                 overrides=args.set, data=args.data)
         run_dir = run_dir or runs.run_path(runs.new_run_id(args.preset or config.backbone))
         runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": args.preset})
-        from fer_core.data import overrides
+        from fer_core.runs.overrides import copy_into_run
 
-        overrides.copy_into_run(run_dir, config.data or None)  # as a launched job gets them
+        copy_into_run(run_dir, config.data or None)  # as a launched job gets them
     print(f"Run folder: {run_dir}", flush=True)
     from fer_core.training.trainer import train
 

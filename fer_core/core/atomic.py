@@ -1,4 +1,5 @@
-"""Atomic file writes: write a temporary file beside the target, then rename it into place.
+"""Atomic file writes (a temporary file beside the target, renamed into place) and the
+forgiving read that goes with them.
 
 Pages read run folders while jobs write them, and a job can die at any moment; with a rename
 a reader sees either the old file or the new one, never half of one.
@@ -41,3 +42,13 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``, or ``None`` when it is missing, unreadable or not an
+    object (a half-copied run folder, a file from elsewhere)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

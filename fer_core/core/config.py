@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer_core.core.backbones import backbone_names
 from fer_core.core.errors import ConfigError
 
 GROUPS = ("data", "augmentation", "model", "phase 1", "phase 2", "batches and speed",
@@ -198,8 +199,6 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Check every field; the message names the field, what is allowed and what came."""
-        from fer_core.training.models import backbone_names  # the registry owns the list
-
         for f in dataclasses.fields(self):
             value, kind, meta = getattr(self, f.name), field_kind(f), f.metadata
             _check_type(f.name, value, kind.python_type)

@@ -6,9 +6,9 @@ the file records that fingerprint too, so a copy that reaches another data set (
 moved to other data, the data edited after launch) is recognised and ignored with a note
 instead of excluding or relabelling the wrong images.
 
-A launched job takes a copy into its run folder (:func:`copy_into_run`), so a job on a Ray node
-applies exactly what was chosen at launch, and training records what it applied in
-``config.json`` (:func:`apply_for_run`).
+A launched job takes a copy into its run folder, so a job on a Ray node applies exactly what
+was chosen at launch, and training records what it applied in ``config.json``: the run folder's
+side is ``fer_core.runs.overrides``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fer_core import runs
 from fer_core.core import access, atomic, settings
 from fer_core.core.emotions import canonical_emotion
 from fer_core.core.errors import DataError
@@ -131,7 +130,7 @@ def _known_images(ds: Dataset, image_ids: tuple[str, ...]) -> None:
 def read_file(path: Path, fingerprint: str) -> tuple[LabelOverrides | None, str | None]:
     """The overrides in ``path`` if they belong to the data set with ``fingerprint``; else
     ``None`` and, when the file was for another data set, a note that says so."""
-    data = runs.read_json(path)
+    data = atomic.read_json(path)
     if data is None:
         return None, None
     found = LabelOverrides.from_json(data)
@@ -169,53 +168,3 @@ def data_fingerprint(data: str | Path | None) -> str:
 
         path = demo_dataset_dir()
     return index_source(Path(path), cache_root=settings.cache_dir()).fingerprint
-
-
-def copy_into_run(run_dir: Path, data: str | Path | None) -> int:
-    """Copy the data set's overrides into a new run folder; return how many decisions.
-
-    Data this machine cannot read (a path that exists only on the cluster's nodes) has no
-    overrides here, as none could have been chosen: nothing is copied and the launch goes on.
-    """
-    try:
-        fingerprint = data_fingerprint(data)
-    except DataError:
-        return 0
-    chosen = load(fingerprint)
-    if chosen:
-        atomic.write_json(runs.files(run_dir).overrides, chosen.to_json())
-    return len(chosen.exclude) + len(chosen.relabel)
-
-
-def apply_for_run(run_dir: Path, ds: Dataset) -> Dataset:
-    """Apply the run folder's overrides to the data it trains on and record in
-    ``config.json`` what was applied, or why a file there was not."""
-    found, note = read_file(runs.files(run_dir).overrides, ds.fingerprint)
-    if note:
-        log.warning(note)
-        _record(run_dir, {"excluded": 0, "relabelled": 0, "ignored": note})
-        return ds
-    if found is None:
-        return ds
-    out, counts = apply(ds, found)
-    log.info("Label overrides: %d images excluded, %d relabelled.", counts["excluded"],
-             counts["relabelled"])
-    _record(run_dir, {**counts, "exclude": list(found.exclude), "relabel": dict(found.relabel)})
-    return out
-
-
-def _record(run_dir: Path, block: dict[str, Any]) -> None:
-    record = runs.read_config(run_dir)
-    runs.write_config(run_dir, replace(record, extra={**record.extra, RECORD_KEY: block}))
-
-
-def run_summary(record: Any) -> str | None:
-    """One sentence on a run's overrides for the report, from its ``config.json`` record."""
-    extra = getattr(record, "extra", None) or {}
-    block = extra.get(RECORD_KEY)
-    if not isinstance(block, dict):
-        return None
-    if block.get("ignored"):
-        return str(block["ignored"])
-    return (f"Label overrides: {int(block.get('excluded', 0)):,} images excluded and "
-            f"{int(block.get('relabelled', 0)):,} relabelled before training.")

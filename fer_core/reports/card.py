@@ -26,6 +26,7 @@ import pandas as pd
 
 from fer_core import runs
 from fer_core.core import atomic
+from fer_core.runs import archive
 
 log = logging.getLogger("fer_core.runs")
 BOOTSTRAP = 1000  # resamples of the test split for the 95% intervals
@@ -322,6 +323,11 @@ def card_text(run_dir: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError:
         return build_card(run_dir).to_markdown()
+
+
+def run_zip(run_dir: Path) -> bytes:
+    """The run folder as a zip to send, with a card even for a run trained before cards."""
+    return archive.export_run_zip(run_dir, card=card_text)
 
 
 def write_after_training(run_dir: Path, dataset: Any) -> None:

@@ -28,7 +28,6 @@ from PIL import Image
 
 from fer_core import runs
 from fer_core.core.errors import RunError
-from fer_core.data import overrides
 from fer_core.data.leakage import LeakageCaveat
 from fer_core.reports import report_trust, seed_report, wording
 from fer_core.reports.baseline import verdict
@@ -43,6 +42,7 @@ from fer_core.runs.frames import (
     per_class_frame,
     phase_boundaries,
 )
+from fer_core.runs.overrides import run_summary
 
 RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
               "#000000")
@@ -421,7 +421,7 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
         parts.append(f'<p class="unusable"><b>{_esc(judged.text)}</b></p>')
     if info.state == "failed" and info.status.error:
         parts.append(f'<p class="note">Error: {_esc(info.status.error)}</p>')
-    relabelled = overrides.run_summary(runs.RunRecord.from_json(runs.read_json(
+    relabelled = run_summary(runs.RunRecord.from_json(runs.read_json(
         runs.files(info.path).config)))
     if relabelled:
         parts.append(f'<p class="meta">{_esc(relabelled)}</p>')

@@ -2,7 +2,7 @@
 
 The seed report trained InceptionV3 with ImageNet weights on FER-2013 and quoted three test
 accuracies (:data:`QUOTED`); it also asked whether batch size, subsampling and the ways of
-handling the rare disgust class change the result. A *study* (``fer_core.tasks.studies``)
+handling the rare disgust class change the result. A *study* (``fer_core.core.studies``)
 launches one group of runs per question; each run's ``config.json`` carries a ``study`` block
 (name, group id, arm label). This module turns a list of runs into the seed report view:
 
@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 
 from fer_core import runs
-from fer_core.tasks import studies as study_plans
-from fer_core.tasks.studies import Study
+from fer_core.core import studies as study_plans
+from fer_core.core.studies import Study
 
 QUOTED_SOURCE = "seed report: InceptionV3 with ImageNet weights, Colab GPU"
 

@@ -16,7 +16,6 @@ never lock: a viewer works on a runs folder it cannot write to.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import socket
@@ -31,6 +30,7 @@ import pandas as pd
 from filelock import FileLock
 
 from fer_core.core import atomic, settings
+from fer_core.core.atomic import read_json  # noqa: F401  (part of the store's interface)
 from fer_core.core.errors import RunError
 from fer_core.runs import lognoise
 from fer_core.runs.records import (  # noqa: F401  (part of the store's interface)
@@ -187,15 +187,6 @@ def finish(run_dir: Path, state: str, *, error: str | None = None, **fields: Any
 
 
 # --- status --------------------------------------------------------------------------------------
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON file as a dict, or ``None`` when missing or unreadable (half-copied run)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
 
 def read_status(run_dir: Path) -> Status:
     """The status as the folder holds it, with a cancel request from its marker file."""

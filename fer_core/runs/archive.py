@@ -23,12 +23,12 @@ import shutil
 import stat
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from fer_core import runs
 from fer_core.core.access import ensure_writable
 from fer_core.core.errors import RunError
-from fer_core.reports.card import card_text
 
 
 class RunExistsError(RunError):
@@ -44,8 +44,10 @@ FALLBACK_ID = "imported-run"
 
 # --- export --------------------------------------------------------------------------------------
 
-def export_run_zip(run_dir: Path) -> bytes:
-    """The run folder as a zip whose entries sit under ``<run-id>/``.
+def export_run_zip(run_dir: Path, *, card: Callable[[Path], str] | None = None) -> bytes:
+    """The run folder as a zip whose entries sit under ``<run-id>/``; ``card`` writes the model
+    card of a run trained before cards, so the zip carries one anyway (the store knows the
+    card's file, the reports know its text).
 
     Hidden files (the atomic writer's temporary files) and symbolic links are left out.
     ``model.keras`` is a zip itself, so it is stored rather than compressed again.
@@ -65,9 +67,9 @@ def export_run_zip(run_dir: Path) -> bytes:
                 stored = path.suffix in (".keras", ".zip", ".png", ".jpg")
                 archive.write(path, f"{run_dir.name}/{relative.as_posix()}",
                               compress_type=zipfile.ZIP_STORED if stored else None)
-            card = runs.files(run_dir).model_card
-            if not card.is_file():  # a run trained before cards: the zip carries one anyway
-                archive.writestr(f"{run_dir.name}/{card.name}", card_text(run_dir))
+            card_file = runs.files(run_dir).model_card
+            if card is not None and not card_file.is_file():
+                archive.writestr(f"{run_dir.name}/{card_file.name}", card(run_dir))
     except FileNotFoundError as err:
         raise RunError(f"Run {run_dir.name} changed while it was being zipped ({err.filename} "
                        "disappeared); try again.") from err

@@ -19,7 +19,8 @@ from fer_core.core import settings
 from fer_core.core.access import ensure_writable
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import ConfigError, FerError, RunError
-from fer_core.data import DEMO_DATA, overrides
+from fer_core.data import DEMO_DATA
+from fer_core.runs.overrides import copy_into_run
 from fer_core.tasks.local import LocalBackend, queued_runs, run_job, run_worker
 from fer_core.training.resume import is_resumable
 
@@ -98,7 +99,7 @@ def launch(
                     queued=time.time(), preset=preset, sweep=sweep, backend=backend.name,
                     display_name=display_name)
     try:
-        overrides.copy_into_run(run_dir, config.data or None)  # a Ray node has no cache of ours
+        copy_into_run(run_dir, config.data or None)  # a Ray node has no cache of ours
         backend.submit(run_dir)
     except FerError as err:
         runs.finish(run_dir, "failed", error=str(err))

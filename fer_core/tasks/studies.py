@@ -1,102 +1,31 @@
-"""Studies: a named group of runs that answers one question the seed report asked.
-
-A study is a sweep whose arms are chosen for a question rather than a grid: "does batch size
-change the validation curves?" needs batches of 16, 32 and 64 and nothing else, and "what do
-class weights, oversampling or removing disgust do?" compares four recipes no grid spans. Each
-arm is the user's base config (a preset plus their changes) with a few fields set, so a study
-can run the seed's InceptionV3 or our compact CNN alike. The arms are ordinary jobs, so they
-run one after another locally or side by side on a Ray cluster, and Results shows the group
-like any sweep. Each run records its study, group and arm in ``config.json``.
-"""
+"""Launching a study: every arm of a plan (``fer_core.core.studies``) queued as its own job,
+grouped as one sweep."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fer_core import tasks
 from fer_core.core.config import TrainConfig
-from fer_core.core.errors import ConfigError
-
-RECORD_KEY = "study"  # the block in config.json: {"name", "group", "arm"}
-GROUP_PREFIX = "study-"
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One run of a study: its label and the fields it sets on the base config."""
-
-    label: str
-    fields: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Study:
-    name: str
-    question: str
-    arms: tuple[Arm, ...]
-
-
-STUDIES: dict[str, Study] = {
-    study.name: study for study in (
-        Study("batch-size", "Does batch size (16, 32, 64) change validation accuracy and loss?",
-              (Arm("batch 16", {"batch_size": 16}), Arm("batch 32", {"batch_size": 32}),
-               Arm("batch 64", {"batch_size": 64}))),
-        Study("subsample", "Does training on 750 or 2,500 images per class cost accuracy?",
-              (Arm("750 per class", {"subsample_per_class": 750}),
-               Arm("2,500 per class", {"subsample_per_class": 2500}),
-               Arm("all images", {"subsample_per_class": 0}))),
-        # Oversampling repeats images; augmentation is what makes the copies differ, so this
-        # study keeps it on whatever the base config says. On FER-2013, disgust (436 images)
-        # is the only class under 2,500.
-        Study("imbalance", "What do class weights, oversampling disgust or removing it do?",
-              (Arm("none", {"class_weights": "none", "oversample_to": 0, "drop_classes": []}),
-               Arm("class weights", {"class_weights": "balanced", "oversample_to": 0,
-                                     "drop_classes": []}),
-               Arm("disgust oversampled", {"class_weights": "none", "oversample_to": 2500,
-                                           "drop_classes": [], "augment": True}),
-               Arm("disgust removed", {"class_weights": "none", "oversample_to": 0,
-                                       "drop_classes": ["disgust"]}))),
-    )
-}
-
-
-def get_study(name: str) -> Study:
-    try:
-        return STUDIES[name]
-    except KeyError:
-        raise ConfigError(f"Unknown study {name!r}; the studies are "
-                          f"{', '.join(STUDIES)}.") from None
-
-
-def study_configs(name: str, base: TrainConfig) -> list[tuple[Arm, TrainConfig]]:
-    """Each arm's config: the base with the arm's fields set (validated like any config)."""
-    return [(arm, base.replace(**arm.fields)) for arm in get_study(name).arms]
-
-
-def new_group_id(name: str) -> str:
-    return f"{GROUP_PREFIX}{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+from fer_core.core.studies import (  # noqa: F401  (the plans, for whoever launches them)
+    RECORD_KEY,
+    STUDIES,
+    Arm,
+    Study,
+    get_study,
+    new_group_id,
+    study_configs,
+    study_of,
+)
 
 
 def launch_study(name: str, base: TrainConfig, *, preset: str | None = None,
                  runs_root: Path | None = None, backend: Any = None) -> list[Path]:
     """Queue every arm of the study as its own job, grouped as one sweep."""
-    from fer_core import tasks
-
     arms = study_configs(name, base)
     group = new_group_id(name)
     return [tasks.launch(config, runs_root=runs_root, preset=preset, sweep=group,
                         backend=backend, display_name=f"{name}: {arm.label}",
                         record={RECORD_KEY: {"name": name, "group": group, "arm": arm.label}})
             for arm, config in arms]
-
-
-def study_of(extra: dict[str, Any]) -> dict[str, str] | None:
-    """The study block of a run's ``config.json`` extras, or ``None`` for a run of its own."""
-    block = extra.get(RECORD_KEY)
-    if isinstance(block, dict) and all(isinstance(block.get(k), str)
-                                       for k in ("name", "group", "arm")):
-        return block
-    return None
-

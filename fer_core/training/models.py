@@ -4,8 +4,8 @@ Every model built here takes what the data set holds, raw 48x48 grey pixels (0-2
 and does its own resizing, grey-to-RGB and preprocessing inside, so the saved ``model.keras``
 works on raw pixels and the pipeline never materialises 224x224x3 copies of FER-2013.
 
-Keras is imported inside functions only: config validation and the Streamlit pages import this
-module for :func:`backbone_names`, and TensorFlow takes seconds to import.
+The table of names and sizes lives in ``fer_core.core.backbones`` (no Keras); Keras is imported
+inside functions only, as TensorFlow takes seconds to import.
 """
 
 from __future__ import annotations
@@ -19,60 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fer_core.core.backbones import (  # noqa: F401  (the registry's table, re-exported)
+    BACKBONES,
+    PREPROCESSING,
+    BackboneSpec,
+    backbone_names,
+)
 from fer_core.core.errors import ModelError
 from fer_core.core.settings import IMAGE_SIZE
 
 if TYPE_CHECKING:
     import keras
 
-PREPROCESSING = ("tf", "caffe", "keep", "unit")
 # Keras applications' downloads are legacy .h5 files; Keras 3 saves .weights.h5: both load.
 WEIGHTS_SUFFIX = ".h5"
 _NOTOP_EXAMPLE = "~/.keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras.applications
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """What the rest of the app needs to know about an architecture before building it."""
-
-    name: str
-    native_size: int  # the side it was designed (and pre-trained) for
-    min_size: int  # the smallest side keras.applications accepts
-    application: str | None  # its keras.applications constructor, None for ours
-    preprocessing: str  # one of PREPROCESSING: "tf" x/127.5-1, "caffe" BGR minus mean,
-    #                     "keep" the model rescales itself, "unit" x/255
-    description: str
-    channels: int  # 3 for keras.applications (grey is repeated), 1 for ours
-
-    @property
-    def pretrained(self) -> bool:
-        """ImageNet weights exist: it is one of keras.applications."""
-        return self.application is not None
-
-
-BACKBONES: dict[str, BackboneSpec] = {
-    spec.name: spec
-    for spec in (
-        BackboneSpec("inceptionv3", 299, 75, "InceptionV3", "tf",
-                     "InceptionV3 (21.8M parameters), the seed report's backbone.", 3),
-        BackboneSpec("mobilenetv2", 224, 32, "MobileNetV2", "tf",
-                     "MobileNetV2 (2.3M), light and fast transfer learning.", 3),
-        BackboneSpec("efficientnetb0", 224, 32, "EfficientNetB0", "keep",
-                     "EfficientNetB0 (4.0M), accurate for its size.", 3),
-        BackboneSpec("resnet50", 224, 32, "ResNet50", "caffe",
-                     "ResNet50 (23.6M), the classic transfer learning baseline.", 3),
-        BackboneSpec("fer-cnn", IMAGE_SIZE, IMAGE_SIZE, None, "unit",
-                     "Compact CNN at native 48x48 (0.9M); trains in minutes on a CPU.", 1),
-        BackboneSpec("fer-vgg", IMAGE_SIZE, IMAGE_SIZE, None, "unit",
-                     "VGG-style CNN at 48x48 with BatchNorm (2.4M), for best accuracy "
-                     "(after Khaireddin & Chen 2021).", 1),
-    )
-}
-
-
-def backbone_names() -> list[str]:
-    return list(BACKBONES)
 
 
 @dataclass

@@ -30,8 +30,9 @@ import numpy as np
 from fer_core import runs, tracking
 from fer_core.core import device, settings
 from fer_core.core.config import TrainConfig
-from fer_core.data import Dataset, load_dataset, overrides
+from fer_core.data import Dataset, load_dataset
 from fer_core.inference.evaluation import evaluate_model
+from fer_core.runs.overrides import apply_for_run
 from fer_core.training import resume
 from fer_core.training.augment import build_augmenter
 from fer_core.training.budget import MAX_EPOCHS, BudgetPlanner
@@ -94,7 +95,7 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
 
     policy = device.precision_policy(config.mixed_precision)
     with device.configured(policy=policy, seed=config.seed):
-        data = prepare_data(config, overrides.apply_for_run(
+        data = prepare_data(config, apply_for_run(
             run_dir, dataset or load_dataset(config.data or None)))
         log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
                  ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
