@@ -26,7 +26,7 @@ from pathlib import Path
 
 from fer_core.core.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # what a job runs from: the code
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # what a job runs from: the code
 IMAGE_SIZE = 48  # FER-2013's native resolution; every image is stored at this size.
 JOB_BACKENDS = ("local", "ray")
 # Set by the local worker for the job it starts: the job's stdout already goes to this file.
