@@ -64,7 +64,7 @@ def train_preset(preset_name: str, overrides: list[str], data: Path, runs_dir: P
                  marks: tuple[float, ...] = DEFAULT_MARKS) -> Path:
     from fer_core import runs
     from fer_core.core.config import resolve_config
-    from fer_core.training.trainer import train
+    from fer_core.tasks.train import train
 
     config = resolve_config(preset_name=preset_name, overrides=overrides, data=str(data))
     run_dir = runs.run_path(runs.new_run_id(f"bench-{preset_name}", runs_root=runs_dir),

@@ -26,7 +26,7 @@ PAGES = ("explore", "train", "results", "predict")
 def make_runs(source: Path | None, data: Path, runs_root: Path, copies: int = 20) -> None:
     if source is None:
         from fer_core.core.config import preset
-        from fer_core.training.trainer import train
+        from fer_core.tasks.train import train
 
         source = runs_root.parent / "seed-run"
         train(preset("fast-cpu").replace(epochs=1, data=str(data)), source)

@@ -59,8 +59,8 @@ def run_budget(preset_name: str, *, minutes: float | None, overrides: list[str],
     from fer_core import runs
     from fer_core.core.config import resolve_config
     from fer_core.data.overrides import RECORD_KEY as LABEL_OVERRIDES
+    from fer_core.tasks.train import train
     from fer_core.training.budget import read_record
-    from fer_core.training.trainer import train
 
     extra = [f"time_budget_min={minutes}"] if minutes is not None else []
     config = resolve_config(preset_name=preset_name, overrides=[*overrides, *extra], data=data)

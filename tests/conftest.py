@@ -114,7 +114,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     from fer_core import runs
     from fer_core.core.config import preset
-    from fer_core.training.trainer import train
+    from fer_core.tasks.train import train
 
     run_dir = tmp_path_factory.mktemp("demo-runs") / "20260101-000000-fast-cpu"
     config = preset("fast-cpu").replace(epochs=2, seed=0)
@@ -128,7 +128,7 @@ def _train_tiny(tmp_path_factory: pytest.TempPathFactory, name: str, *, epochs: 
     """Train a fast-cpu run on the demo data with ``changes``; its folder."""
     from fer_core import runs
     from fer_core.core.config import preset
-    from fer_core.training.trainer import train
+    from fer_core.tasks.train import train
 
     run_dir = tmp_path_factory.mktemp(f"{name}-runs") / f"20260101-000000-{name}"
     config = preset("fast-cpu").replace(epochs=epochs, **changes)

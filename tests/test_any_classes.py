@@ -26,7 +26,7 @@ from fer_core.data.demo import draw_face
 from fer_core.export import export_run
 from fer_core.inference.evaluation import predict_images
 from fer_core.reports import report
-from fer_core.training.trainer import train
+from fer_core.tasks.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 # contempt is drawn as the demo's one-sided sneer (disgust's), the others as themselves.

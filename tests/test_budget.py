@@ -119,7 +119,7 @@ def test_budgeted_run_ends_within_a_tenth_of_its_budget_and_records_its_epochs(
     """A one-minute budget on the demo data: the run's own clock (``metrics.seconds``, from
     the start of ``train``) says when it ended, however busy the machine was."""
     from fer_core.data import load_dataset
-    from fer_core.training.trainer import train
+    from fer_core.tasks.train import train
 
     dataset = load_dataset(None)  # the demo set is made on first use: not part of the run
     # Short epochs (few images), so that one epoch is a small part of the minute.

@@ -11,7 +11,7 @@ from fer_core import runs
 from fer_core.core import atomic
 from fer_core.core.config import preset
 from fer_core.core.errors import RunError
-from fer_core.training.trainer import train
+from fer_core.tasks.train import train
 
 
 @pytest.mark.slow

@@ -136,7 +136,7 @@ def trainable_pair(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("labels", ["majority", "votes"])
 def test_train_on_ferplus_labels_end_to_end(trainable_pair: Path, tmp_path: Path,
                                             labels: str) -> None:
-    from fer_core.training.trainer import train
+    from fer_core.tasks.train import train
 
     config = preset("fast-cpu").replace(data=str(trainable_pair), labels=labels, epochs=1,
                                         batch_size=16, tta=False, tta_shift=0)

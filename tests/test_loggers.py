@@ -25,7 +25,7 @@ RUN_ID = "20260101-000000-live"
 def test_training_without_the_tensorboard_package_succeeds_and_says_so_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """requirements.txt has no tensorboard: a run must not fail at its first epoch."""
-    from fer_core.training.trainer import train
+    from fer_core.tasks.train import train
 
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # `import tensorboard` now fails
     run_dir = tmp_path / "no-tensorboard"

@@ -92,7 +92,7 @@ def test_overrides_of_another_data_set_are_ignored_with_a_note(tiny_data, tmp_pa
 def test_launch_copies_overrides_and_training_applies_and_records_them(tiny_data,
                                                                       tmp_path) -> None:
     from fer_core.reports.report import build_report
-    from fer_core.training.trainer import train
+    from fer_core.tasks.train import train
 
     for image_id in ("train/happy/000.png", "train/happy/001.png", "train/sad/000.png"):
         overrides.exclude(tiny_data, image_id)

@@ -76,8 +76,8 @@ def test_resume_of_a_succeeded_run_is_refused(tmp_path):
 def test_crash_mid_fine_tuning_resumes_phase_two_from_its_backup(tmp_path, monkeypatch):
     """Phase 1 is skipped (its marker), phase 2 starts from its last backed-up epoch, and the
     run ends with every epoch once."""
+    from fer_core.tasks.train import train
     from fer_core.training import callbacks
-    from fer_core.training.trainer import train
 
     config = preset("fast-cpu").replace(epochs=2, finetune_epochs=3, subsample_per_class=40,
                                         early_stopping_patience=0)

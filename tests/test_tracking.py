@@ -44,7 +44,7 @@ def mlflow_run(uri: str, run_id: str):
 def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A run trained in this process with MLFLOW_TRACKING_URI pointing at a fresh store."""
     pytest.importorskip("mlflow", reason="mlflow (requirements-cluster.txt) is not installed")
-    from fer_core.training.trainer import train
+    from fer_core.tasks.train import train
 
     base = tmp_path_factory.mktemp("tracking")
     uri = sqlite_uri(base / "mlflow.db")

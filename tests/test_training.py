@@ -18,7 +18,7 @@ from fer_core import runs
 from fer_core.cli import main
 from fer_core.core import device
 from fer_core.core.config import preset
-from fer_core.training.trainer import train
+from fer_core.tasks.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT = ["config.json", "status.json", "history.csv", "metrics.json", "predictions.csv",

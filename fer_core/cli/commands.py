@@ -204,6 +204,7 @@ def _data_suspects(args: argparse.Namespace) -> None:
     from fer_core.data import load_dataset
     from fer_core.tasks.suspects import DEFAULT_EPOCHS, csv_path, find_suspects, to_json
 
+    _log_progress()  # each fold's epochs, in the terminal or the pass's log
     ds = load_dataset(args.data)
     table, n_images = find_suspects(ds, folds=args.folds, epochs=args.epochs or DEFAULT_EPOCHS)
     if args.json:
@@ -212,6 +213,18 @@ def _data_suspects(args: argparse.Namespace) -> None:
     print(f"{len(table):,} of {n_images:,} training images of {ds.name} flagged as suspect "
           f"labels; written to {csv_path(ds.fingerprint)}")
     print(table.head(10).to_string(index=False))
+
+
+def _log_progress() -> None:
+    """The engine's progress lines (epochs, folds) on stderr, for commands that train
+    without a run folder's log."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("fer_core")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _data_exclude_suspects(args: argparse.Namespace) -> None:
@@ -261,7 +274,7 @@ def _train(args: argparse.Namespace) -> None:
 
         copy_into_run(run_dir, config.data or None)  # as a launched job gets them
     print(f"Run folder: {run_dir}", flush=True)
-    from fer_core.training.trainer import train
+    from fer_core.tasks.train import train
 
     metrics = train(config, run_dir)
     for split in ("val", "test"):

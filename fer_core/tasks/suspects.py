@@ -5,9 +5,9 @@
 Every training image gets class probabilities from a model that never saw it (out of fold):
 the training images are cut into ``folds`` stratified parts, and for each part a quick model
 (``fer-cnn`` from scratch, a few epochs: nothing needs ImageNet weights) is trained on the
-others by the ordinary training code, :func:`fer_core.training.trainer.train`, with the held-out
-part as its test split, whose predictions it writes anyway. cleanlab's ``find_label_issues``
-then ranks the images whose given label the held-out model trusts least (self-confidence).
+others by the ordinary fit (:func:`fer_core.training.trainer.fit`), and the held-out part is
+scored as a test split is. cleanlab's ``find_label_issues`` then ranks the images whose given
+label the held-out model trusts least (self-confidence).
 
 The result, ``suspects.csv``, is kept in the cache folder under the data set's fingerprint, so
 the app shows it again without re-running a pass that takes minutes on real data; while a pass
@@ -30,11 +30,14 @@ import numpy as np
 import pandas as pd
 
 from fer_core import runs
-from fer_core.core import access, atomic, settings
+from fer_core.core import access, atomic, device, settings
 from fer_core.core.config import TrainConfig, preset
 from fer_core.core.errors import DataError, RunError
 from fer_core.data import overrides
 from fer_core.data.dataset import Dataset
+from fer_core.inference.evaluation import predict_proba
+from fer_core.training.inputs import prepare_data
+from fer_core.training.trainer import fit
 
 log = logging.getLogger("fer_core.data")
 
@@ -138,33 +141,49 @@ def check_folds(ds: Dataset, folds: int) -> None:
 
 def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, work_dir: Path,
                               progress: Progress | None = None) -> tuple[Dataset, np.ndarray]:
-    """The training images and, row for row, probabilities from a model trained without them."""
+    """The training images and, row for row, probabilities from a model trained without them.
+
+    Each fold is a fit alone (no evaluation, calibration, card or tracking of the fold model),
+    then its held-out images scored as training scores a test split. A stop (SIGTERM) ends the
+    fold's step and the pass."""
     from sklearn.model_selection import StratifiedKFold
 
-    from fer_core.training.trainer import train
+    from fer_core.training.callbacks import StopFlag  # Keras, which takes seconds
 
     check_folds(ds, folds)
     scope = _in_scope(ds)
     labels = scope.labels
     proba = np.full((len(scope), len(ds.classes)), np.nan, dtype=np.float32)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+    stop = StopFlag()
+    stop.install()
     for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
         if progress:
             progress(fold, folds)
         run_dir = work_dir / f"fold-{fold + 1}"
         shutil.rmtree(run_dir, ignore_errors=True)
         log.info("Suspect labels: fold %d of %d (%d held out).", fold + 1, folds, len(held_out))
-        train(config, run_dir, dataset=_fold_dataset(scope, held_out))
-        if runs.read_status(run_dir).state == "cancelled":  # SIGTERM: stop the pass, not a fold
+        proba[held_out] = _held_out_probabilities(config, run_dir, scope, held_out, stop)
+        if stop.requested:
             raise RunError(f"The suspect-labels pass was stopped during fold {fold + 1}.")
-        predicted = runs.read_predictions(run_dir)
-        predicted = predicted[predicted["split"] == "test"].set_index("id")
-        rows = scope.index["id"].to_numpy()[held_out]
-        proba[held_out] = predicted.loc[rows, [f"p_{c}" for c in ds.classes]].to_numpy()
         shutil.rmtree(run_dir, ignore_errors=True)
     if progress:
         progress(folds, folds)
     return scope, proba
+
+
+def _held_out_probabilities(config: TrainConfig, run_dir: Path, scope: Dataset,
+                            held_out: np.ndarray, stop: Any) -> np.ndarray:
+    """Fit a fold model on the scope without ``held_out`` and score ``held_out`` with it, in
+    the scope's row order."""
+    with device.configured(policy=device.precision_policy(config.mixed_precision),
+                           seed=config.seed):
+        data = prepare_data(config, _fold_dataset(scope, held_out))
+        fitted = fit(config, run_dir, data, stop=stop)
+        scored = predict_proba(fitted.model, data.test.images, tta=config.tta,
+                               shift=config.tta_shift, batch_size=max(config.batch_size, 128))
+    by_id = pd.DataFrame(scored, index=data.test.ids)
+    return by_id.loc[scope.index["id"].to_numpy(dtype=str)[held_out]].to_numpy()
 
 
 def rank_suspects(scope: Dataset, proba: np.ndarray) -> pd.DataFrame:

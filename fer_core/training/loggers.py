@@ -2,7 +2,8 @@
 logger behind one small interface, fed by one Keras callback (``callbacks.EpochReporter``).
 
 The trainer knows nothing of what a logger does with an epoch, so adding or dropping one (no
-``tensorboard`` package, no ``MLFLOW_TRACKING_URI``) changes one line of ``trainer.py``.
+``tensorboard`` package, no ``MLFLOW_TRACKING_URI``) changes one line of the train task
+(``fer_core.tasks.train``).
 """
 
 from __future__ import annotations

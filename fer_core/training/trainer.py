@@ -1,38 +1,30 @@
-"""``train(config, run_dir)``: a TrainConfig in, a finished run folder out.
+"""``fit(config, run_dir, data)``: the model trained into ``run_dir``, and nothing else.
 
-    python -m fer_core train --preset fast-cpu --run-dir runs/my-first-run
-
-It reads top to bottom: seed and device, data, model, phase 1 (the backbone frozen when it
-starts from pre-trained weights; its features computed once when nothing augments them),
-phase 2 (fine-tuning the top of the backbone), reload the best model, evaluate, write.
+It reads top to bottom: model, phase 1 (the backbone frozen when it starts from pre-trained
+weights; its features computed once when nothing augments them), phase 2 (fine-tuning the top
+of the backbone), the best model reloaded. What it writes is what training makes: the best
+``model.keras``, ``history.csv`` and progress (through the run-folder logger), and the backups
+a crashed job resumes from. Evaluation, calibration, the model card and tracking are steps of
+the ``train`` task (``fer_core.tasks.train``), which composes them around ``fit``; the suspect
+labels' folds call ``fit`` alone.
 
 A :class:`Trainer` owns what lasts across the phases (the best model so far, the epoch clock,
 the stop flag, resuming), so the two phases are two calls of one fit step, each described by
-a :class:`PhaseSpec`. Each epoch goes to the run's loggers (``loggers.py``): the run folder,
-TensorBoard when its package is installed, MLflow when ``MLFLOW_TRACKING_URI`` is set.
+a :class:`PhaseSpec`. Each epoch goes to the run's loggers (``loggers.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import platform
-import shutil
-import socket
-import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_core import runs, tracking
-from fer_core.core import device, settings
+from fer_core import runs
 from fer_core.core.config import TrainConfig
-from fer_core.data import Dataset, load_dataset
-from fer_core.inference.evaluation import evaluate_model
-from fer_core.runs.overrides import apply_for_run
 from fer_core.training import resume
 from fer_core.training.augment import build_augmenter
 from fer_core.training.budget import MAX_EPOCHS, BudgetPlanner
@@ -42,9 +34,8 @@ from fer_core.training.inputs import (
     balanced_class_weights,
     labelled,
     make_dataset,
-    prepare_data,
 )
-from fer_core.training.loggers import Loggers, RunFolderLogger, TensorBoardLogger
+from fer_core.training.loggers import Loggers, RunFolderLogger
 from fer_core.training.models import FerModel, build_model, load_model, unfreeze_top
 
 if TYPE_CHECKING:  # the callbacks import Keras, which takes seconds
@@ -53,81 +44,38 @@ if TYPE_CHECKING:  # the callbacks import Keras, which takes seconds
 log = logging.getLogger("fer_core.training")
 
 
-def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None) -> dict:
-    """Train, evaluate and write the run folder; return the metrics.
+@dataclass(frozen=True)
+class Fitted:
+    """What a fit leaves besides its files: the best model, loaded, and how the fit went."""
 
-    The status ends as ``succeeded``, ``cancelled`` (SIGTERM/SIGINT: the current step is
-    finished and the best model so far is kept and evaluated) or ``failed`` with the error.
+    model: Any  # keras.Model: the best epoch's, or the model as it was if none finished
+    epochs: int  # epochs that ran, both phases together
+    best_epoch: int
+    cancelled: bool  # stopped by a signal: the best model so far is kept
+
+
+def fit(config: TrainConfig, run_dir: Path, data: PreparedData, *, stop: StopFlag,
+        loggers: Loggers | None = None, started: float | None = None) -> Fitted:
+    """Train ``config``'s model on ``data``, saving the best epoch's model in ``run_dir``.
+
+    Call it inside ``device.configured`` (precision and seed). ``loggers`` get every epoch
+    after the run folder's own logger, which ``fit`` adds; ``started`` is when a time budget
+    starts counting (``time.monotonic()``; default now).
     """
-    started = time.monotonic()  # a time budget counts from here, TensorFlow's import included
-    from fer_core.training.callbacks import StopFlag
-
-    run_dir = Path(run_dir)
-    if not runs.files(run_dir).config.exists():
-        runs.create_run(config.to_dict(), run_dir=run_dir)
-    handler = _log_to_run_folder(run_dir)
-    stop = StopFlag()
-    stop.install()
-    runs.start(run_dir, pid=os.getpid())  # a job's worker already stamped the start time
-    loggers = Loggers()
-    try:
-        metrics = _train(config, run_dir, dataset, stop, loggers, started=started)
-    except BaseException as err:
-        log.exception("Training failed")
-        loggers.on_end("failed")
-        runs.finish(run_dir, "failed", error=f"{type(err).__name__}: {err}")
-        raise
-    else:
-        shutil.rmtree(runs.files(run_dir).backup, ignore_errors=True)  # only a crash resumes
-        state = "cancelled" if stop.requested else "succeeded"
-        fields = loggers.on_end(state)  # MLflow's replay, before "succeeded" says all is done
-    finally:
-        logging.getLogger("fer_core").removeHandler(handler)
-        handler.close()
-    runs.finish(run_dir, state, **fields)
-    log.info("Run %s %s.", run_dir.name, state)
-    return metrics
-
-
-def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: StopFlag,
-           loggers: Loggers, *, started: float) -> dict:
     from fer_core.training.callbacks import BestTracker, EpochClock
 
-    policy = device.precision_policy(config.mixed_precision)
-    with device.configured(policy=policy, seed=config.seed):
-        data = prepare_data(config, apply_for_run(
-            run_dir, dataset or load_dataset(config.data or None)))
-        log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
-                 ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
-        _record_environment(run_dir, config, data, policy=policy)  # MLflow's experiment name
-        clock = EpochClock(total=config.epochs + config.finetune_epochs)
-        loggers.add(RunFolderLogger(run_dir, clock), TensorBoardLogger.create(run_dir),
-                    tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
-        fer = build_model(config.backbone, num_classes=len(data.classes),
-                          input_size=config.input_size, weights=config.weights,
-                          dropout=config.dropout, seed=config.seed)
-        trainer = Trainer(config, run_dir, data, fer, stop, loggers, BestTracker(), clock,
-                          budget=_budget(config, data, started))
-        trainer.run()
-        metrics = evaluate_model(
-            trainer.best_model(), data, run_dir=run_dir, tta=config.tta,
-            shift=config.tta_shift, batch_size=max(config.batch_size, 128),
-        )
-    metrics.update(seconds=round(time.monotonic() - started, 1), epochs=clock.done,
-                   best_epoch=trainer.best.epoch, cancelled=stop.requested)
-    runs.write_metrics(run_dir, metrics)
-    if "val" in metrics:  # the temperature Predict, evaluate and predict apply by default
-        from fer_core.core.errors import FerError
-        from fer_core.inference.calibration import fit_run
-
-        try:
-            fit_run(run_dir)
-        except FerError as err:  # the trained model matters more: keep it, say why
-            log.warning("No temperature fitted: %s", err)
-    from fer_core.reports.card import write_after_training
-
-    write_after_training(run_dir, data.dataset)  # MODEL_CARD.md, before MLflow logs the files
-    return metrics
+    run_dir = Path(run_dir)
+    clock = EpochClock(total=config.epochs + config.finetune_epochs)
+    loggers = loggers or Loggers()
+    loggers.loggers.insert(0, RunFolderLogger(run_dir, clock))
+    fer = build_model(config.backbone, num_classes=len(data.classes),
+                      input_size=config.input_size, weights=config.weights,
+                      dropout=config.dropout, seed=config.seed)
+    trainer = Trainer(config, run_dir, data, fer, stop, loggers, BestTracker(), clock,
+                      budget=_budget(config, data, time.monotonic() if started is None
+                                     else started))
+    trainer.run()
+    return Fitted(trainer.best_model(), clock.done, trainer.best.epoch, stop.requested)
 
 
 @dataclass(frozen=True)
@@ -341,54 +289,3 @@ def _class_weights(config: TrainConfig, data: PreparedData) -> np.ndarray | None
     if config.class_weights != "balanced":
         return None
     return balanced_class_weights(data.train.labels, len(data.classes))
-
-
-def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, *,
-                        policy: str) -> None:
-    """Complete config.json with what is needed to reproduce and compare the run."""
-    import keras
-    import tensorflow as tf
-
-    runs.write_config(run_dir, replace(
-        runs.read_config(run_dir),
-        config=config.to_dict(),
-        data={
-            "name": data.dataset.name,
-            "location": data.dataset.location,
-            "fingerprint": data.dataset.fingerprint,
-            "synthetic": data.dataset.synthetic,
-            "classes": list(data.classes),
-            "train_counts": data.class_counts(),
-            "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
-        },
-        environment={
-            "device": device.describe_device(),
-            "precision": policy,
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "numpy": np.__version__,
-            "host": socket.gethostname(),
-        },
-    ))
-
-
-def _log_to_run_folder(run_dir: Path) -> logging.Handler:
-    """Send the engine's log to ``log.txt``: a job's stdout is that file; otherwise write the
-    file, and echo to stderr unless a console handler is there already."""
-    logger = logging.getLogger("fer_core")
-    logger.setLevel(logging.INFO)
-    formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    log_path = runs.files(run_dir).log
-    if settings.job_log() == str(log_path):
-        handler: logging.Handler = logging.StreamHandler(sys.stdout)  # stdout is log.txt
-    else:
-        handler = logging.FileHandler(log_path)
-        if not any(isinstance(h, logging.StreamHandler) and not isinstance(
-                h, logging.FileHandler) for h in logger.handlers):
-            console = logging.StreamHandler(sys.stderr)
-            console.setFormatter(formatter)
-            logger.addHandler(console)
-    handler.setFormatter(formatter)
-    logger.addHandler(handler)
-    return handler
