@@ -57,10 +57,10 @@ def test_explain_writes_an_overlay_per_face_and_names_the_class(
 @pytest.mark.slow
 def test_report_shows_calibration_and_a_gradcam_gallery(demo_run: Path) -> None:
     from fer_core.data import load_dataset
-    from fer_core.reports import report
+    from fer_core.reports import blocks, report
 
     ds = load_dataset(None)
     images = dict(zip(ds.index["id"].astype(str), ds.images, strict=True))
     page = report.build_report([demo_run], images, fingerprint=ds.fingerprint)
     assert "<h3>Calibration (temperature " in page and "Reliability (test)" in page
-    assert page.count('alt="Grad-CAM of ') == report.GALLERY_SIZE
+    assert page.count('alt="Grad-CAM of ') == blocks.GALLERY_SIZE

@@ -19,8 +19,8 @@ from PIL import Image
 from fer_core import runs
 from fer_core.cli import main
 from fer_core.core import atomic
+from fer_core.core.errors import ExportError
 from fer_core.export import bundle, parity, runtimes
-from fer_core.export.convert import ExportError
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 from fer_core import runs
 from fer_core.core.errors import RunError
 from fer_core.data import load_dataset
-from fer_core.reports import report
+from fer_core.reports import blocks, report
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?!data:|#)[^"'\s>]+|url\(|@import""",
                       re.IGNORECASE)
@@ -124,7 +124,7 @@ def test_metrics_table_has_an_overall_and_a_per_class_row_per_split(two_runs):
 def test_gallery_sample_mixes_confident_right_and_wrong_answers(two_runs):
     predictions = runs.read_predictions(two_runs[0])
 
-    sample = report.gallery_sample(predictions, size=10)
+    sample = blocks.gallery_sample(predictions, size=10)
 
     wrong = sample[sample["true"] != sample["pred"]]
     assert len(sample) == 10 and len(wrong) == 5
@@ -132,7 +132,7 @@ def test_gallery_sample_mixes_confident_right_and_wrong_answers(two_runs):
 
 
 def test_svg_line_chart_skips_missing_values_and_draws_the_rule():
-    svg = report.svg_line_chart(
+    svg = blocks.svg_line_chart(
         [{"label": "a", "color": "#000", "x": [1, 2, 3], "y": [0.5, float("nan"), 0.7]}],
         title="t", x_label="epoch", y_label="accuracy", rules=[1.5],
     )
@@ -142,5 +142,5 @@ def test_svg_line_chart_skips_missing_values_and_draws_the_rule():
 
 
 def test_nice_ticks_cover_the_range_with_round_steps():
-    assert report._nice_ticks(0.18, 0.31) == [0.15, 0.2, 0.25, 0.3, 0.35]
-    assert report._nice_ticks(1, 2, integer=True) == [1.0, 2.0]
+    assert blocks.nice_ticks(0.18, 0.31) == [0.15, 0.2, 0.25, 0.3, 0.35]
+    assert blocks.nice_ticks(1, 2, integer=True) == [1.0, 2.0]

@@ -11,7 +11,7 @@ import pytest
 
 from fer_core.data import load_dataset
 from fer_core.data.leakage import LeakageCaveat, leakage_caveat
-from fer_core.reports import report
+from fer_core.reports import blocks, report
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def _headers(page: str) -> list[list[str]]:
 
 
 def test_confusion_matrix_cells_on_dark_blue_get_white_text():
-    svg = report.svg_confusion_matrix([[94, 6], [40, 60]], ["happy", "sad"])
+    svg = blocks.svg_confusion_matrix([[94, 6], [40, 60]], ["happy", "sad"])
 
     cells = re.findall(r'<rect [^>]*fill="(#[0-9a-f]{6})"/><text [^>]*class="count (on-\w+)"',
                        svg)

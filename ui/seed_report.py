@@ -8,7 +8,7 @@ import streamlit as st
 
 from fer_core import runs
 from fer_core.data import Dataset
-from fer_core.reports import report
+from fer_core.reports import blocks
 from fer_core.reports.seed_report import STUDIES, SeedReport, build_seed_report
 from ui import state, viewer
 from views import data_charts, explore, run_charts
@@ -113,7 +113,7 @@ def _render_gallery(run: runs.RunInfo, ds: Dataset | None) -> None:
     if ds is None or predictions is None:
         st.info(f"No gallery: {run.run_id}'s data set is not the one chosen in the sidebar.")
         return
-    sample = report.gallery_sample(predictions, split="test", size=GALLERY_SIZE)
+    sample = blocks.gallery_sample(predictions, split="test", size=GALLERY_SIZE)
     sample = locate(sample, ds.index["id"])
     st.caption("True against predicted, on test: the most confident right answers, then the "
                "most confident mistakes (red, with the true class).")

@@ -25,5 +25,9 @@ class ModelError(FerError):
     """A model or its weights cannot be built or loaded."""
 
 
+class ExportError(FerError):
+    """An export cannot be made or checked (a runtime missing, a converter failing)."""
+
+
 class ReadOnlyError(FerError):
     """An action that changes runs or data was asked of a read-only viewer (``FER_READ_ONLY``)."""

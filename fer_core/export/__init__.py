@@ -22,8 +22,8 @@ import numpy as np
 from fer_core import runs
 from fer_core.core import atomic
 from fer_core.core.access import ensure_writable
+from fer_core.core.errors import ExportError
 from fer_core.export import bundle, convert, parity, runtimes
-from fer_core.export.convert import ExportError
 
 FORMATS = ("savedmodel", "onnx", "tflite", "tflite-int8")
 FLOAT_FORMATS = ("savedmodel", "onnx", "tflite")

@@ -19,14 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from fer_core.core.errors import FerError
+from fer_core.core.errors import ExportError
 
 MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16", "bfloat16", "float16")
 REPRESENTATIVE_IMAGES = 200  # the int8 converter's calibration sample, drawn from train
-
-
-class ExportError(FerError):
-    """An export cannot be made or checked (a runtime missing, a converter failing)."""
 
 
 def _float32_config(value: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_core.export.convert import ExportError
+from fer_core.core.errors import ExportError
 
 Runtime = Callable[[np.ndarray], np.ndarray]
 BATCH = 256

@@ -1,22 +1,13 @@
 """A self-contained HTML report of one or more runs, to send to someone who has no FER Studio.
 
-It must open offline, in any browser, years from now; that decided how charts are drawn.
-Embedding Vega-Lite specs would need about 1 MB of vega JavaScript inlined (neither altair nor
-streamlit ships it as files that can be inlined, and a CDN breaks "offline"); rendering Altair
-to SVG needs ``vl-convert-python``, a 30 MB native wheel the app does not otherwise need. The
-charts are simple (lines, one heatmap, grouped bars), so the small functions below draw them as
-inline SVG: no JavaScript, prints well, keeps the report a few hundred kB. Tables are plain
-HTML, images base64 PNGs: nothing in the page refers to another file or address. Everything
-taken from a run folder is HTML-escaped: a report may be made of a run someone else sent.
+It must open offline, in any browser, years from now: charts are inline SVG (``blocks``),
+tables plain HTML, images base64 PNGs, so nothing in the page refers to another file or
+address. Everything taken from a run folder is HTML-escaped: a report may be made of a run
+someone else sent.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import html
-import io
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,35 +15,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from fer_core import runs
 from fer_core.core.errors import RunError
 from fer_core.data.leakage import LeakageCaveat
-from fer_core.reports import report_trust, seed_report, wording
+from fer_core.reports import blocks, report_trust, seed_report, wording
 from fer_core.reports.baseline import verdict
 from fer_core.reports.card import card_html
+from fer_core.reports.report_seed import seed_section_html
 from fer_core.runs.frames import (
-    METRICS,
-    SCORE_COLORS,
-    SPLIT_COLORS,
-    confusion_frame,
-    history_frame,
     most_confused_frame,
     per_class_frame,
-    phase_boundaries,
 )
 from fer_core.runs.overrides import run_summary
 
-RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
-              "#000000")
 TABLE_COLUMNS = ["run", "state", "preset", "backbone", "val_accuracy", "val_loss",
                  "test_accuracy", "test_loss", "macro_f1", "epochs", "minutes", "batch_size",
                  "learning_rate", "dropout", "optimizer", "weights", "augment",
                  "finetune_epochs", "seed", "sweep"]
 EXTRA_HYPERPARAMETERS = ("optimizer", "weights", "augment", "finetune_epochs", "seed")
-GALLERY_SIZE = 16
-SCORE_WORDS = ("accuracy", "loss", "f1", "precision", "recall", "share")
 
 
 # --- the results table ---------------------------------------------------------------------------
@@ -84,193 +65,6 @@ def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
                                        "precision", "recall", "f1"])
 
 
-# --- SVG charts ----------------------------------------------------------------------------------
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _nice_ticks(low: float, high: float, count: int = 5, *, integer: bool = False) -> list[float]:
-    """About ``count`` round tick values covering [low, high] (whole numbers for epochs)."""
-    if not math.isfinite(low) or not math.isfinite(high):
-        return [0.0, 1.0]
-    if high - low < 1e-12:
-        low, high = low - 0.5, high + 0.5
-    raw = (high - low) / max(count - 1, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    if integer:
-        step = max(1.0, float(math.ceil(step)))
-    start = math.floor(low / step) * step
-    ticks, value = [], start
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 10))
-        value += step
-    if ticks[-1] < high:
-        ticks.append(round(value, 10))
-    return ticks
-
-
-def _fmt_tick(value: float) -> str:
-    return f"{value:g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
-
-
-def _svg(width: float, height: float, title: str, title_x: float, body: Sequence[str]) -> str:
-    return (f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-            f'role="img" aria-label="{_esc(title)}"><text x="{title_x}" y="16" class="title">'
-            f'{_esc(title)}</text>{"".join(body)}</svg>')
-
-
-def _gridline(x1: float, x2: float, y: float, label: str) -> str:
-    """A horizontal grid line with its value at its left end."""
-    return (f'<line x1="{x1}" x2="{x2}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-            f'<text x="{x1 - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{label}</text>')
-
-
-def _legend(x: float, y: float, color: str, label: str) -> str:
-    return (f'<rect x="{x}" y="{y}" width="12" height="12" fill="{color}"/>'
-            f'<text x="{x + 18}" y="{y + 10}" class="tick">{_esc(label)}</text>')
-
-
-def svg_line_chart(series: Sequence[dict[str, Any]], *, title: str, x_label: str, y_label: str,
-                   rules: Sequence[float] = (), width: int = 440, height: int = 260) -> str:
-    """Lines with points; each series is ``{"label", "color", "x", "y"}``; ``rules`` are the
-    x positions of dashed vertical lines (phase changes)."""
-    left, right, top, bottom = 56, 16, 28, 44
-    full_height = height + 16 * len(series)  # a legend row per series
-    xs = [float(x) for s in series for x in s["x"]] or [0.0, 1.0]
-    ys = [float(y) for s in series for y in s["y"] if math.isfinite(float(y))] or [0.0, 1.0]
-    x_ticks = _nice_ticks(min(xs), max(xs), integer=True)
-    y_ticks = _nice_ticks(min(ys), max(ys))
-    x0, x1, y0, y1 = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
-
-    def px(x: float) -> float:
-        return left + (x - x0) / (x1 - x0 or 1) * (width - left - right)
-
-    def py(y: float) -> float:
-        return height - bottom - (y - y0) / (y1 - y0 or 1) * (height - top - bottom)
-
-    out = [_gridline(left, width - right, py(tick), _fmt_tick(tick)) for tick in y_ticks]
-    for tick in x_ticks:
-        out.append(f'<text x="{px(tick):.1f}" y="{height - bottom + 16}" class="tick" '
-                   f'text-anchor="middle">{_fmt_tick(tick)}</text>')
-    out.append(f'<line x1="{left}" x2="{width - right}" y1="{height - bottom}" '
-               f'y2="{height - bottom}" class="axis"/>'
-               f'<text x="{(left + width - right) / 2}" y="{height - 8}" class="label" '
-               f'text-anchor="middle">{_esc(x_label)}</text>'
-               f'<text x="14" y="{(top + height - bottom) / 2}" class="label" '
-               f'text-anchor="middle" transform="rotate(-90 14 {(top + height - bottom) / 2})">'
-               f'{_esc(y_label)}</text>')
-    for rule in rules:
-        out.append(f'<line x1="{px(rule):.1f}" x2="{px(rule):.1f}" y1="{top}" '
-                   f'y2="{height - bottom}" class="rule"><title>phase change</title></line>')
-    for number, s in enumerate(series):
-        points = [(px(float(x)), py(float(y))) for x, y in zip(s["x"], s["y"], strict=True)
-                  if math.isfinite(float(y))]
-        color = _esc(s["color"])
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
-        out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>'
-                   for x, y in points)
-        out.append(_legend(left, height + 16 * number + 4, color, s["label"]))
-    return _svg(width, full_height, title, left, out)
-
-
-def _blue(share: float) -> str:
-    """White to dark blue, like the app's heatmap."""
-    share = min(max(share, 0.0), 1.0)
-    low, high = np.array([247, 251, 255]), np.array([8, 48, 107])
-    r, g, b = (low + (high - low) * share).round().astype(int)
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def _is_dark(color: str) -> bool:
-    """Whether black text would be hard to read on ``color`` (#rrggbb): its relative
-    luminance (WCAG) is below the point where white text has the better contrast."""
-    channels = [int(color[k:k + 2], 16) / 255 for k in (1, 3, 5)]
-    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.179
-
-
-def svg_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str], *,
-                         title: str = "Confusion matrix") -> str:
-    """Counts in each cell, shaded by the share of the true class (rows sum to 100%)."""
-    frame = confusion_frame(matrix, classes)
-    n, cell, left, top = len(classes), 56, 84, 40
-    size_w, size_h = left + n * cell + 8, top + n * cell + 70
-    out = [f'<text x="{left + n * cell / 2}" y="{size_h - 6}" class="label" '
-           f'text-anchor="middle">predicted</text>',
-           f'<text x="12" y="{top + n * cell / 2}" class="label" text-anchor="middle" '
-           f'transform="rotate(-90 12 {top + n * cell / 2})">true</text>']
-    for row in frame.itertuples(index=False):
-        i, j = classes.index(row.true), classes.index(row.predicted)
-        x, y = left + j * cell, top + i * cell
-        # A class, not a fill attribute: the stylesheet's text colour would win over that.
-        ink = "on-dark" if _is_dark(_blue(row.share)) else "on-light"
-        out.append(f'<g class="cell"><rect x="{x}" y="{y}" width="{cell - 2}" '
-                   f'height="{cell - 2}" fill="{_blue(row.share)}"/>'
-                   f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 - 2}" '
-                   f'class="count {ink}" text-anchor="middle">{row.count}</text>'
-                   f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 12}" '
-                   f'class="share {ink}" text-anchor="middle">{row.share:.0%}</text>'
-                   f'<title>true {_esc(row.true)}, predicted {_esc(row.predicted)}: '
-                   f'{row.count} ({row.share:.1%} of {_esc(row.true)})</title></g>')
-    for k, name in enumerate(classes):
-        out.append(f'<text x="{left - 6}" y="{top + k * cell + cell / 2 + 4}" class="tick" '
-                   f'text-anchor="end">{_esc(name)}</text>'
-                   f'<text x="{left + k * cell + cell / 2}" y="{top + n * cell + 14}" '
-                   f'class="tick" text-anchor="end" transform="rotate(-35 '
-                   f'{left + k * cell + cell / 2} {top + n * cell + 14})">{_esc(name)}</text>')
-    return _svg(size_w, size_h, title, left, out)
-
-
-def svg_score_bars(frame: pd.DataFrame, *, title: str = "Per-class scores") -> str:
-    """Precision, recall and F1 per class as grouped bars on a 0-1 scale."""
-    scores = list(SCORE_COLORS)
-    group, bar, left, top, plot_h = 24 * len(scores) + 14, 24, 44, 28, 180
-    width = left + group * max(len(frame), 1) + 16
-    height = top + plot_h + 70
-    base = top + plot_h
-    out = [_gridline(left, width - 16, base - tick * plot_h, f"{tick:g}")
-           for tick in (0.0, 0.25, 0.5, 0.75, 1.0)]
-    for g, values in enumerate(frame.to_dict("records")):
-        for k, score in enumerate(scores):
-            value = float(values[score] or 0.0)
-            x, h = left + g * group + 7 + k * bar, value * plot_h
-            out.append(f'<rect x="{x}" y="{base - h:.1f}" width="{bar - 3}" height="{h:.1f}" '
-                       f'fill="{SCORE_COLORS[score]}"><title>{_esc(values["class"])} '
-                       f'{score}: {value:.3f}</title></rect>')
-        centre = left + g * group + group / 2
-        out.append(f'<text x="{centre}" y="{base + 14}" class="tick" text-anchor="middle">'
-                   f'{_esc(values["class"])}</text>')
-    out.extend(_legend(left + k * 90, height - 24, SCORE_COLORS[score], score)
-               for k, score in enumerate(scores))
-    return _svg(width, height, title, left, out)
-
-
-# --- images --------------------------------------------------------------------------------------
-
-def png_data_uri(image: np.ndarray) -> str:
-    """A grey image as a ``data:`` URI, so the report needs no image files beside it."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def gallery_sample(predictions: pd.DataFrame, *, split: str = "test",
-                   size: int = GALLERY_SIZE) -> pd.DataFrame:
-    """Half the most confident right answers, half the most confident mistakes.
-
-    Confident mistakes are the instructive ones: mislabelled images, or the classes the model
-    truly mixes up.
-    """
-    rows = predictions[predictions["split"] == split]
-    right = rows[rows["true"] == rows["pred"]].sort_values("confidence", ascending=False)
-    wrong = rows[rows["true"] != rows["pred"]].sort_values("confidence", ascending=False)
-    n_wrong = min(len(wrong), size // 2)
-    return pd.concat([right.head(size - n_wrong), wrong.head(n_wrong)], ignore_index=True)
-
-
 # --- the report ----------------------------------------------------------------------------------
 
 CSS = """
@@ -299,7 +93,7 @@ svg.chart text.on-dark { fill: #ffffff; } svg.chart text.on-light { fill: #00000
 
 
 def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray] | None = None,
-                 *, fingerprint: str | None = None, gallery_size: int = GALLERY_SIZE,
+                 *, fingerprint: str | None = None, gallery_size: int = blocks.GALLERY_SIZE,
                  title: str = "FER Studio report", leakage: LeakageCaveat | None = None) -> str:
     """The HTML report of ``run_dirs``: summary table, curves, confusion matrices, galleries.
 
@@ -314,8 +108,8 @@ def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray
     parts = [
         f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{_esc(title)}</h1><p class=\"meta\">{len(infos)} run(s), made "
+        f"<title>{blocks.esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{blocks.esc(title)}</h1><p class=\"meta\">{len(infos)} run(s), made "
         f"{datetime.now().strftime('%Y-%m-%d %H:%M')} by FER Studio. Accuracy and loss on "
         f"the validation and test splits; macro-F1 on test.</p>",
         _data_html(infos, leakage),
@@ -324,10 +118,8 @@ def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray
     ]
     histories = {info.run_id: runs.read_history(info.path) for info in infos}
     if len(infos) > 1:
-        parts.append("<h2>Comparison</h2>" + _comparison_html(histories))
+        parts.append("<h2>Comparison</h2>" + blocks.comparison_html(histories))
     if seed_report.has_study_runs(infos):
-        from fer_core.reports.report_seed import seed_section_html  # it draws with this module
-
         parts.append(seed_section_html(infos, images_by_id, fingerprint=fingerprint,
                                        gallery_size=gallery_size))
     for info in infos:
@@ -340,17 +132,17 @@ def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray
 
 def _data_html(infos: Sequence[runs.RunInfo], leakage: LeakageCaveat | None) -> str:
     """What the runs were trained and scored on, and how far their test scores can be trusted."""
-    lines = [f"<li>{_esc(line)}</li>" for line in wording.data_sets_text(infos)]
+    lines = [f"<li>{blocks.esc(line)}</li>" for line in wording.data_sets_text(infos)]
     if not lines:
         return ""
     parts = ["<h2>Data</h2><ul>" + "".join(lines) + "</ul>"]
     if leakage is not None and any((info.data or {}).get("fingerprint") == leakage.fingerprint
                                    for info in infos):
-        parts.append(f'<p class="note">Leakage: {_esc(leakage.text)}</p>')
+        parts.append(f'<p class="note">Leakage: {blocks.esc(leakage.text)}</p>')
     judged = [(info.run_id, v) for info in infos if (v := verdict(info.metrics)) is not None]
     if judged:
         base = judged[0][1].baseline
-        parts.append(f"<p>Baseline: always answering \"{_esc(base.majority_class)}\", the "
+        parts.append(f"<p>Baseline: always answering \"{blocks.esc(base.majority_class)}\", the "
                      f"commonest class of the {'test' if base.split == 'test' else 'validation'}"
                      f" split, scores {base.accuracy:.1%}. A run that does no better is marked "
                      "not usable.</p>")
@@ -360,72 +152,33 @@ def _data_html(infos: Sequence[runs.RunInfo], leakage: LeakageCaveat | None) -> 
 def _summary_html(infos: Sequence[runs.RunInfo]) -> list[str]:
     """Scores, then settings: two tables of about ten columns, each fits the page."""
     table = wording.with_usable(summary_table(infos), infos)
-    return [_table_html(wording.human(table, wording.SCORE_COLUMNS), named=True),
+    return [blocks.table_html(wording.human(table, wording.SCORE_COLUMNS), named=True),
             "<h3>Settings</h3>",
-            _table_html(wording.human(table, wording.SETTING_COLUMNS), named=True)]
-
-
-def _table_html(frame: pd.DataFrame, *, named: bool = False) -> str:
-    """An HTML table that wraps to the page's width; scores with 4 decimals, as the app shows
-    them, shares as percentages. Columns are named for people (``wording.human``)."""
-    frame = frame if named else wording.human(frame)
-    formatters = {column: functools.partial(_format_cell, column) for column in frame.columns}
-    table = frame.to_html(index=False, escape=True, na_rep="", border=0, formatters=formatters)
-    return f'<div class="table">{table}</div>'
-
-
-def _format_cell(column: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float | np.floating):
-        name = column.lower()
-        if name.startswith("share"):
-            return f"{value:.1%}"
-        return f"{value:.4f}" if any(key in name for key in SCORE_WORDS) else f"{value:g}"
-    return str(value)
-
-
-def _series(frame: pd.DataFrame, split: str, metric: str, label: str, color: str) -> dict:
-    """One line of ``svg_line_chart``: a metric on a split, from a ``history_frame``."""
-    rows = frame[(frame["split"] == split) & (frame["metric"] == metric)]
-    return {"label": label, "color": color, "x": rows["epoch"].tolist(),
-            "y": rows["value"].tolist()}
-
-
-def _comparison_html(histories: Mapping[str, pd.DataFrame]) -> str:
-    frames = {run_id: history_frame(history, run_id) for run_id, history in histories.items()}
-    charts = []
-    for metric in METRICS:
-        series = [_series(frame, "validation", metric, run_id, RUN_COLORS[k % len(RUN_COLORS)])
-                  for k, (run_id, frame) in enumerate(frames.items())]
-        if series := [s for s in series if s["x"]]:
-            charts.append(svg_line_chart(series, title=f"Validation {metric}",
-                                         x_label="epoch", y_label=metric, width=520))
-    return f'<div class="charts">{"".join(charts)}</div>' if charts else "<p>No epochs.</p>"
+            blocks.table_html(wording.human(table, wording.SETTING_COLUMNS), named=True)]
 
 
 def _run_section(info: runs.RunInfo, history: pd.DataFrame,
                  images: Mapping[str, np.ndarray] | None, gallery_size: int) -> str:
-    parts = [f'<h2 id="{_esc(info.run_id)}">{_esc(info.run_id)}</h2>']
+    parts = [f'<h2 id="{blocks.esc(info.run_id)}">{blocks.esc(info.run_id)}</h2>']
     if info.problem:
         parts.append(f'<p class="note">This run could not be read completely: '
-                     f'{_esc(info.problem)}.</p>')
+                     f'{blocks.esc(info.problem)}.</p>')
     facts = {"state": info.state, "backbone": info.config.get("backbone"), "preset": info.preset,
              **{key: info.config.get(key)
                 for key in ("epochs", "batch_size", "learning_rate", "dropout", "augment")}}
     parts.append("<p class=\"meta\">" + " &middot; ".join(
-        f"{_esc(wording.COLUMN_LABELS[k].lower())} <b>{_esc(wording.value_text(v))}</b>"
+        f"{blocks.esc(wording.COLUMN_LABELS[k].lower())} <b>{blocks.esc(wording.value_text(v))}</b>"
         for k, v in facts.items() if v is not None) + "</p>")
     judged = verdict(info.metrics)
     if judged is not None and not judged.usable:
-        parts.append(f'<p class="unusable"><b>{_esc(judged.text)}</b></p>')
+        parts.append(f'<p class="unusable"><b>{blocks.esc(judged.text)}</b></p>')
     if info.state == "failed" and info.status.error:
-        parts.append(f'<p class="note">Error: {_esc(info.status.error)}</p>')
+        parts.append(f'<p class="note">Error: {blocks.esc(info.status.error)}</p>')
     relabelled = run_summary(runs.RunRecord.from_json(runs.read_json(
         runs.files(info.path).config)))
     if relabelled:
-        parts.append(f'<p class="meta">{_esc(relabelled)}</p>')
-    parts.append(_curves_html(history))
+        parts.append(f'<p class="meta">{blocks.esc(relabelled)}</p>')
+    parts.append(blocks.curves_html(history))
     metrics = info.metrics or {}
     split = "test" if "test" in metrics else "val" if "val" in metrics else None
     if split is None:
@@ -438,55 +191,18 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
     per_class = per_class_frame(result)
     charts = []
     if result.get("confusion_matrix") and classes:
-        charts.append(svg_confusion_matrix(result["confusion_matrix"], classes,
+        charts.append(blocks.svg_confusion_matrix(result["confusion_matrix"], classes,
                                            title=f"Confusion matrix ({split})"))
     if len(per_class):
-        charts.append(svg_score_bars(per_class))
+        charts.append(blocks.svg_score_bars(per_class))
     parts.append(f'<div class="charts">{"".join(charts)}</div>')
-    parts.append("<h3>Per-class report</h3>" + _table_html(per_class))
+    parts.append("<h3>Per-class report</h3>" + blocks.table_html(per_class))
     confused = most_confused_frame(result)
     if len(confused):
-        parts.append("<h3>Most confused</h3>" + _table_html(confused))
+        parts.append("<h3>Most confused</h3>" + blocks.table_html(confused))
     parts.append(report_trust.calibration_html(info.path))
-    parts.append(_gallery_html(info.path, images, split, gallery_size))
+    parts.append(blocks.gallery_html(info.path, images, split, gallery_size))
     parts.append(report_trust.gradcam_gallery_html(info.path, images, split, gallery_size))
     parts.append(card_html(info.path))
     return "\n".join(parts)
 
-
-def _curves_html(history: pd.DataFrame) -> str:
-    frame = history_frame(history)
-    if frame.empty:
-        return "<p>No epochs recorded.</p>"
-    rules = phase_boundaries(frame)
-    charts = []
-    for metric in METRICS:
-        series = [_series(frame, split, metric, split, color)
-                  for split, color in SPLIT_COLORS.items()]
-        charts.append(svg_line_chart([s for s in series if s["x"]], title=metric,
-                                     x_label="epoch", y_label=metric, rules=rules))
-    return f'<div class="charts">{"".join(charts)}</div>'
-
-
-def _gallery_html(run_dir: Path, images: Mapping[str, np.ndarray] | None, split: str,
-                  size: int) -> str:
-    predictions = runs.read_predictions(run_dir)
-    if images is None or predictions is None or size <= 0:
-        return ('<p class="note">No gallery: the images of the data set this run used were '
-                'not at hand when the report was made.</p>')
-    sample = gallery_sample(predictions, split=split, size=size)
-    figures = []
-    for row in sample.itertuples(index=False):
-        image = images.get(str(row.id))
-        if image is None:
-            continue
-        right = row.true == row.pred
-        truth = "" if right else f"<br>true: {_esc(row.true)}"
-        figures.append(f'<figure class="{"right" if right else "wrong"}">'
-                       f'<img src="{png_data_uri(image)}" alt="{_esc(row.id)}" '
-                       f'title="{_esc(row.id)}"><figcaption><b>{_esc(row.pred)}</b> '
-                       f"{row.confidence:.0%}{truth}</figcaption></figure>")
-    if not figures:
-        return '<p class="note">No gallery: none of the predicted images were found.</p>'
-    return ("<h3>Gallery: confident right answers and confident mistakes</h3>"
-            f'<div class="gallery">{"".join(figures)}</div>')

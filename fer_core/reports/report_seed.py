@@ -11,7 +11,7 @@ import numpy as np
 
 from fer_core import runs
 from fer_core.data.classnames import class_colors
-from fer_core.reports import report
+from fer_core.reports import blocks
 from fer_core.reports.seed_report import ROW_LABELS, STUDIES, SeedReport, build_seed_report
 
 
@@ -25,10 +25,10 @@ def seed_section_html(infos: Sequence[runs.RunInfo],
              "<p>The seed report trained InceptionV3 with ImageNet weights on FER-2013. Its "
              "numbers are <b>quoted</b>; ours are <b>measured</b> by the studies in this "
              "report, each a group of runs that answers one of its questions.</p>",
-             report._table_html(rows.dropna(axis="columns", how="all"), named=True),
+             blocks.table_html(rows.dropna(axis="columns", how="all"), named=True),
              "<h3>The seed report's questions</h3><ul>"]
-    parts += [f"<li><b>{report._esc(study.question)}</b> "
-              f"{report._esc(seed.answers[study.name])}</li>" for study in STUDIES]
+    parts += [f"<li><b>{blocks.esc(study.question)}</b> "
+              f"{blocks.esc(seed.answers[study.name])}</li>" for study in STUDIES]
     parts.append("</ul>")
     parts.append(_figures_html(seed, images_by_id, fingerprint, gallery_size))
     return "\n".join(parts)
@@ -39,7 +39,7 @@ def _figures_html(seed: SeedReport, images_by_id: Mapping[str, np.ndarray] | Non
     arms = seed.studies["batch-size"].arms
     parts = ["<h3>Figures 5a and 5b: validation accuracy and loss by batch size</h3>"]
     if arms:
-        parts.append(report._comparison_html({arm.label: arm.history for arm in arms}))
+        parts.append(blocks.comparison_html({arm.label: arm.history for arm in arms}))
     else:
         parts.append('<p class="note">Not measured yet: launch the study batch-size.</p>')
     if not seed.measured:
@@ -48,16 +48,16 @@ def _figures_html(seed: SeedReport, images_by_id: Mapping[str, np.ndarray] | Non
     same_data = fingerprint is None or (run.data or {}).get("fingerprint") == fingerprint
     images = images_by_id if same_data else None
     parts.append(f"<h3>The other figures, from the best measured run, "
-                 f"{report._esc(run.run_id)}</h3>")
+                 f"{blocks.esc(run.run_id)}</h3>")
     charts = [chart for chart in (_distribution_svg(run), _example_face(run, images)) if chart]
     parts.append(f'<div class="charts">{"".join(charts)}</div>')
-    parts.append(report._curves_html(runs.read_history(run.path)))
+    parts.append(blocks.curves_html(runs.read_history(run.path)))
     test = (run.metrics or {}).get("test", {})
     if test.get("confusion_matrix"):
-        parts.append(report.svg_confusion_matrix(
+        parts.append(blocks.svg_confusion_matrix(
             test["confusion_matrix"], run.metrics.get("classes", []),
             title="Confusion matrix (test)"))
-    parts.append(report._gallery_html(run.path, images, "test", gallery_size))
+    parts.append(blocks.gallery_html(run.path, images, "test", gallery_size))
     return "\n".join(parts)
 
 
@@ -68,18 +68,18 @@ def _distribution_svg(run: runs.RunInfo) -> str:
         return ""
     left, top, plot_h, bar = 56, 28, 180, 40
     width, height, base = left + bar * len(counts) + 16, top + plot_h + 60, top + plot_h
-    ticks = report._nice_ticks(0, max(counts.values()), integer=True)
+    ticks = blocks.nice_ticks(0, max(counts.values()), integer=True)
     scale = plot_h / (ticks[-1] or 1)
-    out = [report._gridline(left, width - 16, base - tick * scale, f"{tick:g}")
+    out = [blocks.gridline(left, width - 16, base - tick * scale, f"{tick:g}")
            for tick in ticks]
     colors = class_colors(list(counts))
     for k, (label, count) in enumerate(counts.items()):
         x, h = left + k * bar + 4, count * scale
         out.append(f'<rect x="{x}" y="{base - h:.1f}" width="{bar - 8}" height="{h:.1f}" '
-                   f'fill="{colors[k]}"><title>{report._esc(label)}: {count:,}</title>'
+                   f'fill="{colors[k]}"><title>{blocks.esc(label)}: {count:,}</title>'
                    f'</rect><text x="{x + bar / 2 - 4}" y="{base + 14}" class="tick" '
-                   f'text-anchor="middle">{report._esc(label)}</text>')
-    return report._svg(width, height, "Training images per class", left, out)
+                   f'text-anchor="middle">{blocks.esc(label)}</text>')
+    return blocks.svg(width, height, "Training images per class", left, out)
 
 
 def _example_face(run: runs.RunInfo, images: Mapping[str, np.ndarray] | None) -> str:
@@ -89,5 +89,5 @@ def _example_face(run: runs.RunInfo, images: Mapping[str, np.ndarray] | None) ->
     face = next((images[i] for i in predictions["id"].astype(str) if i in images), None)
     if face is None:
         return ""
-    return (f'<figure class="gallery"><img src="{report.png_data_uri(face)}" alt="example '
+    return (f'<figure class="gallery"><img src="{blocks.png_data_uri(face)}" alt="example '
             'face" width="144" height="144"><figcaption>An example face</figcaption></figure>')

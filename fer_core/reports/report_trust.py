@@ -11,13 +11,13 @@ import numpy as np
 from fer_core import runs
 from fer_core.core.errors import FerError
 from fer_core.inference import calibration
+from fer_core.reports import blocks
 
 _VERSION_COLORS = ("#0072B2", "#D55E00")  # uncalibrated, calibrated (colour-blind safe)
 
 
 def calibration_html(run_dir: Path) -> str:
     """ECE (15 bins), Brier and NLL on validation and test, and the test reliability diagram."""
-    from fer_core.reports.report import _esc, _table_html, svg_line_chart
 
     scores = calibration.scores_frame(run_dir)
     if scores.empty:
@@ -34,9 +34,9 @@ def calibration_html(run_dir: Path) -> str:
         rows = rows[rows["count"] > 0]
         series.append({"label": version, "color": color, "x": rows["confidence"].tolist(),
                        "y": rows["accuracy"].tolist()})
-    chart = svg_line_chart(series, title=f"Reliability ({split})", x_label="confidence",
+    chart = blocks.svg_line_chart(series, title=f"Reliability ({split})", x_label="confidence",
                            y_label="accuracy")
-    return (f"<h3>Calibration ({_esc(note)})</h3>" + _table_html(table)
+    return (f"<h3>Calibration ({blocks.esc(note)})</h3>" + blocks.table_html(table)
             + f'<div class="charts">{chart}</div>')
 
 
@@ -45,24 +45,23 @@ def gradcam_gallery_html(run_dir: Path, images: Mapping[str, np.ndarray] | None,
     """The gallery's faces again, each under its Grad-CAM map for the predicted class."""
     from fer_core.inference.evaluation import load_run_model
     from fer_core.inference.explain import GradCam, overlay
-    from fer_core.reports.report import _esc, gallery_sample, png_data_uri
 
     predictions = runs.read_predictions(run_dir)
     if images is None or predictions is None or size <= 0:
         return ""
-    sample = gallery_sample(predictions, split=split, size=size)
+    sample = blocks.gallery_sample(predictions, split=split, size=size)
     rows = [row for row in sample.itertuples(index=False) if str(row.id) in images]
     if not rows:
         return ""
     try:
         cam = GradCam(load_run_model(run_dir))
     except FerError as err:
-        return f'<p class="note">No Grad-CAM gallery: {_esc(err)}</p>'
+        return f'<p class="note">No Grad-CAM gallery: {blocks.esc(err)}</p>'
     maps = cam(np.stack([images[str(row.id)] for row in rows])).maps
     figures = [
         f'<figure class="{"right" if row.true == row.pred else "wrong"}">'
-        f'<img src="{png_data_uri(overlay(images[str(row.id)], heat, size=96))}" '
-        f'alt="Grad-CAM of {_esc(row.id)}"><figcaption><b>{_esc(row.pred)}</b>'
+        f'<img src="{blocks.png_data_uri(overlay(images[str(row.id)], heat, size=96))}" '
+        f'alt="Grad-CAM of {blocks.esc(row.id)}"><figcaption><b>{blocks.esc(row.pred)}</b>'
         "</figcaption></figure>"
         for row, heat in zip(rows, maps, strict=True)
     ]
