@@ -22,7 +22,7 @@ def score_from_command_line(args: argparse.Namespace) -> VideoResult:
             print(f"{fraction:4.0%}  {message}", file=sys.stderr, flush=True)
 
     result = score_video(args.video, scorer, args.out, every=args.every, progress=progress)
-    summary = summarize(result)
+    summary = result.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -32,13 +32,3 @@ def score_from_command_line(args: argparse.Namespace) -> VideoResult:
             print("  " + ", ".join(f"{k} {v}" for k, v in summary["labels"].items()))
         print(f"  {summary['csv']}\n  {summary['annotated']}")
     return result
-
-
-def summarize(result: VideoResult) -> dict:
-    """What the command prints: counts, the labels seen, the two files."""
-    labels = result.table()["label"].value_counts()
-    return {"video": result.info.name, "frames_read": result.frames_read,
-            "frames_scored": result.frames_scored, "faces": result.faces,
-            "labels": {str(k): int(v) for k, v in labels.items()},
-            "seconds": round(result.seconds, 2), "csv": str(result.csv),
-            "annotated": str(result.video)}

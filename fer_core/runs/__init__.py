@@ -69,6 +69,8 @@ class RunFiles:
     export = property(lambda self: self.root / "export")  # deployable models, export.json
     overrides = property(lambda self: self.root / "label_overrides.json")  # copied at launch
     calibration = property(lambda self: self.root / "calibration.json")  # fitted temperature
+    task = property(lambda self: self.root / "task.json")  # a task folder's kind and spec
+    result = property(lambda self: self.root / "result.json")  # what a task made
 
     @property
     def lock(self) -> Path:

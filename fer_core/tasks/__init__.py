@@ -1,10 +1,16 @@
-"""Background training jobs: launch, queue, cancel, resume, and notice crashes.
+"""One task system for all long work: launch or submit, queue, follow, cancel, retry.
 
-A job is ``python -m fer_core train --run-dir runs/<id>`` in its own process, so it survives
-Streamlit reruns, closed tabs and app restarts. Two backends implement :class:`JobBackend`:
-``local`` (one job at a time on this machine) and ``ray`` (each run a Ray job). A run records
-its backend reference at launch, and every later call (status, logs, cancel, refresh) gets the
-backend back from it (:func:`backend_of_run`), so it always reaches the place that runs the job.
+A task is a kind (``kinds.py``: train, suspects, export, video, estimate), a spec and a folder
+with one contract: ``status.json`` (state, progress as a fraction and a sentence, backend), the
+cancel marker, ``log.txt``. Training is :func:`launch` and its folder is a run folder; every
+other kind is :func:`submit` and gets a task folder (``fer_core.runs.task_folders``). Each runs
+in its own process (``python -m fer_core train --run-dir`` or ``jobs run --task-dir``), so it
+survives Streamlit reruns, closed tabs and app restarts; the web server only reads folders.
+
+Two backends implement :class:`JobBackend`: ``local`` (this machine's queue, in a heavy and a
+light lane) and ``ray`` (each task a Ray job). A task records its backend reference when it is
+queued, and every later call (status, logs, cancel, refresh) gets the backend back from it
+(:func:`backend_of_run`), so it always reaches the place that runs the job.
 """
 
 from __future__ import annotations
@@ -20,14 +26,18 @@ from fer_core.core.access import ensure_writable
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import ConfigError, FerError, RunError
 from fer_core.data import DEMO_DATA
+from fer_core.runs import task_folders
 from fer_core.runs.overrides import copy_into_run
-from fer_core.tasks.local import LocalBackend, queued_runs, run_job, run_worker
+from fer_core.tasks import runner
+from fer_core.tasks.kinds import TRAIN, kind_of
+from fer_core.tasks.local import LocalBackend, queued_runs, run_job, run_worker, runs_root_of
 from fer_core.training.resume import is_resumable
 
 __all__ = ["BACKENDS", "JobBackend", "LocalBackend", "backend_from_env", "backend_of_run",
            "cancel", "launch", "launch_sweep", "log_tail", "queued_runs", "refresh", "resume",
            "run_job", "run_worker", "sweep_configs", "wait"]
 BACKENDS = settings.JOB_BACKENDS
+FOREGROUND = "foreground"  # a task a command runs in its own process, outside any queue
 
 
 class JobBackend(Protocol):
@@ -72,7 +82,7 @@ def backend_of_run(run_dir: Path) -> JobBackend:
         from fer_core.tasks.ray import RayBackend
 
         return RayBackend.from_ref(ref)
-    return LocalBackend(Path(run_dir).parent)
+    return LocalBackend(runs_root_of(run_dir))
 
 
 def launch(
@@ -105,6 +115,58 @@ def launch(
         runs.finish(run_dir, "failed", error=str(err))
         raise
     return run_dir
+
+
+def submit(kind: str, spec: dict[str, Any], *, subject: str | None = None,
+           inputs: dict[str, Path] | None = None, runs_root: Path | None = None,
+           backend: JobBackend | None = None) -> Path:
+    """Queue a task of ``kind`` (not training: :func:`launch` does that) with its ``spec``
+    and input files (copied into the task, so a Ray worker has them); return its folder. A
+    backend that refuses it leaves the task failed with its reason."""
+    what = kind_of(kind)
+    if what.name == TRAIN:
+        raise RunError("Training is launched with its config (tasks.launch), not submitted.")
+    ensure_writable(f"Starting a {what.label} task")
+    root = Path(runs_root or settings.runs_dir())
+    backend = backend or backend_from_env(runs_root=root)
+    task_dir = task_folders.create_task(
+        task_folders.new_task_dir(kind, runs_root=root),
+        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject),
+        inputs=inputs, backend=backend.name)
+    try:
+        backend.submit(task_dir)
+    except FerError as err:
+        runs.finish(task_dir, "failed", error=str(err))
+        raise
+    return task_dir
+
+
+def run_here(kind: str, spec: dict[str, Any], *, subject: str | None = None,
+             runs_root: Path | None = None) -> Path:
+    """Run a task in this process (a command in the foreground), in a task folder like any
+    other, so pages find its result; return the folder. No queue's worker takes it: it is
+    recorded as run here, and Cancel reaches it by its process id."""
+    what = kind_of(kind)
+    ensure_writable(f"Running a {what.label} task")
+    root = Path(runs_root or settings.runs_dir())
+    task_dir = task_folders.create_task(
+        task_folders.new_task_dir(kind, runs_root=root),
+        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject),
+        backend=FOREGROUND)
+    runner.run_task(task_dir)
+    return task_dir
+
+
+def retry(task_dir: Path, *, backend: JobBackend | None = None) -> None:
+    """Queue a failed or cancelled task again, with the same spec and inputs."""
+    ensure_writable("Retrying a task")
+    state = runs.effective_state(runs.read_status(task_dir))
+    if not task_folders.is_task(task_dir) or state not in ("failed", "cancelled"):
+        raise RunError(f"{Path(task_dir).name} cannot be retried: only a failed or cancelled "
+                       f"task can (this one is {state}).")
+    backend = backend or backend_of_run(task_dir)
+    runs.requeue(task_dir)
+    backend.submit(task_dir)
 
 
 def _with_absolute_data(config: TrainConfig) -> TrainConfig:

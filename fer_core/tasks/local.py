@@ -1,8 +1,12 @@
-"""The ``local`` job backend: one job at a time on this machine, first in first out.
+"""The ``local`` job backend: the queued work of this machine, first in first out, in two lanes.
 
-Queued jobs are run folders whose status is ``queued``; a detached *worker* process takes them
-in order. A file lock (the ``filelock`` library) makes sure only one worker serves a runs
-folder, even when two app instances share it, so a queued job is started exactly once.
+Queued jobs are run and task folders whose status is ``queued``; a detached *worker* process
+per lane takes them in order. The heavy lane runs what trains (training runs, the suspect-labels
+pass) one at a time, so a pass waits behind a training job instead of sharing the cores with
+it. The light lane (exports, videos, estimates) runs beside it, one at a time, at a lower
+priority (``nice``) and on capped threads, so it never takes the cores from training. A file
+lock per lane (the ``filelock`` library) makes sure only one worker serves it, even when two
+app instances share the runs folder, so a queued job is started exactly once.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from filelock import FileLock, Timeout
 
 from fer_core import runs
 from fer_core.core import settings
-from fer_core.runs import lognoise
+from fer_core.runs import lognoise, task_folders
 
-LOCK_NAME = ".queue.lock"
+LANES = ("heavy", "light")
+LOCK_NAME = ".queue.lock"  # the heavy lane's, as it always was; the light lane adds its name
+LIGHT_NICE = 10  # below training's priority
+LIGHT_THREADS = "1"  # TensorFlow's and the BLAS libraries' threads for a light task
 START_LOCK_NAME = ".start.lock"  # held for milliseconds: a job's start, or a cancel
 
 
@@ -28,7 +35,7 @@ class LocalBackend:
     """One job at a time on this machine, served by a detached worker process."""
 
     name = "local"
-    description = "this machine, one at a time"
+    description = "this machine, one training at a time"
 
     def __init__(self, runs_root: Path | None = None) -> None:
         # Absolute: the worker runs in the package folder, where a relative path means
@@ -36,7 +43,7 @@ class LocalBackend:
         self.runs_root = Path(runs_root or settings.runs_dir()).resolve()
 
     def submit(self, run_dir: Path) -> None:
-        self.ensure_worker()
+        self.ensure_worker(lane_of(run_dir))
 
     def status(self, run_dir: Path) -> str:
         return runs.effective_state(runs.read_status(run_dir))
@@ -44,9 +51,9 @@ class LocalBackend:
     def log_tail(self, run_dir: Path, lines: int = 40) -> str:
         return runs.read_log_tail(run_dir, lines=lines)
 
-    def ensure_worker(self) -> None:
-        """Start a worker unless one already holds the queue lock."""
-        lock = FileLock(self.runs_root / LOCK_NAME)
+    def ensure_worker(self, lane: str = "heavy") -> None:
+        """Start the lane's worker unless one already holds its lock."""
+        lock = FileLock(lock_path(self.runs_root, lane))
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -54,7 +61,7 @@ class LocalBackend:
         lock.release()
         subprocess.Popen(
             [sys.executable, "-m", "fer_core", "jobs", "worker", "--runs-dir",
-             str(self.runs_root)],
+             str(self.runs_root), "--lane", lane],
             cwd=settings.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True, env=_job_env(self.runs_root),
         )
@@ -81,22 +88,37 @@ class LocalBackend:
                             error="The job process was gone when it was cancelled.")
 
 
-def queued_runs(runs_root: Path) -> list[Path]:
-    """Queued local run folders, oldest first: the order they will run in."""
-    queued = [(info.status.queued or 0.0, info.run_id, info.path)
-              for info in runs.list_runs(runs_root)
-              if info.state == "queued" and info.status.backend.kind == LocalBackend.name]
+def lane_of(folder: Path) -> str:
+    """Heavy for a run folder and a heavy task, light for the rest."""
+    if task_folders.is_task(folder) and not task_folders.read_task(folder).heavy:
+        return "light"
+    return "heavy"
+
+
+def lock_path(runs_root: Path, lane: str) -> Path:
+    return Path(runs_root) / (LOCK_NAME if lane == "heavy" else f".queue-{lane}.lock")
+
+
+def queued_runs(runs_root: Path, lane: str = "heavy") -> list[Path]:
+    """Queued local run and task folders of the lane, oldest first: the order they run in."""
+    folders = [*runs.run_folders(runs_root), *task_folders.task_folders(runs_root)]
+    queued = []
+    for folder in folders:
+        status = runs.read_status(folder)
+        if (status.state == "queued" and status.backend.kind == LocalBackend.name
+                and lane_of(folder) == lane):
+            queued.append((status.queued or 0.0, folder.name, folder))
     return [path for _, _, path in sorted(queued)]
 
 
-def run_worker(runs_root: Path, *, poll_seconds: float = 0.5) -> int:
-    """Serve the queue until it is empty; return how many jobs ran.
+def run_worker(runs_root: Path, *, lane: str = "heavy", poll_seconds: float = 0.5) -> int:
+    """Serve the lane's queue until it is empty; return how many jobs ran.
 
     Re-checks the queue after releasing the lock: a job queued in the instant between the
     last look and the release would otherwise wait for the next launch.
     """
     runs_root.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(runs_root / LOCK_NAME)
+    lock = FileLock(lock_path(runs_root, lane))
     ran = 0
     while True:
         try:
@@ -104,28 +126,41 @@ def run_worker(runs_root: Path, *, poll_seconds: float = 0.5) -> int:
         except Timeout:
             return ran
         try:
-            while queue := queued_runs(runs_root):
+            while queue := queued_runs(runs_root, lane):
                 run_job(queue[0])
                 ran += 1
         finally:
             lock.release()
-        if not queued_runs(runs_root):
+        if not queued_runs(runs_root, lane):
             return ran
         time.sleep(poll_seconds)
 
 
+def command(folder: Path) -> list[str]:
+    """The job's command line, the same on every backend: training for a run folder, the task
+    runner for a task folder."""
+    if task_folders.is_task(folder):
+        return ["-m", "fer_core", "jobs", "run", "--task-dir", str(folder)]
+    return ["-m", "fer_core", "train", "--run-dir", str(folder)]
+
+
 def run_job(run_dir: Path) -> int:
-    """Run one job in a child process with its output in the run's log; record how it ended."""
+    """Run one job in a child process with its output in its log; record how it ended."""
     log_path = runs.files(run_dir).log
+    light = lane_of(run_dir) == "light"
+    env = {**_job_env(runs_root_of(run_dir)), settings.JOB_LOG: str(log_path)}
+    if light:  # beside training: fewer threads, and the cores go to training first
+        env.update({name: LIGHT_THREADS for name in ("TF_NUM_INTRAOP_THREADS",
+                                                    "TF_NUM_INTEROP_THREADS",
+                                                    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
     with _start_lock(run_dir):  # a cancel now either comes first or sees it running
         if runs.effective_state(runs.read_status(run_dir)) != "queued":
             return 0  # cancelled while waiting its turn
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "fer_core", "train", "--run-dir", str(run_dir)],
-                cwd=settings.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**_job_env(run_dir.parent), settings.JOB_LOG: str(log_path)},
+                [sys.executable, *command(run_dir)], cwd=settings.PROJECT_ROOT,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                preexec_fn=(lambda: os.nice(LIGHT_NICE)) if light else None,
             )
         runs.start(run_dir, pid=process.pid)
     code = process.wait()
@@ -136,14 +171,20 @@ def run_job(run_dir: Path) -> int:
             runs.finish(run_dir, "cancelled")
         else:
             how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            runs.finish(run_dir, "failed", error=f"The training process {how} before "
+            runs.finish(run_dir, "failed", error=f"The job's process {how} before "
                         "finishing; see log.txt.")
     return code
 
 
+def runs_root_of(folder: Path) -> Path:
+    """The runs folder a run or task folder belongs to."""
+    folder = Path(folder)
+    return folder.parent.parent if folder.parent.name == task_folders.FOLDER else folder.parent
+
+
 def _start_lock(run_dir: Path) -> FileLock:
     """One lock per runs folder for the instant a job starts or is cancelled."""
-    return FileLock(Path(run_dir).parent / START_LOCK_NAME, timeout=30)
+    return FileLock(runs_root_of(run_dir) / START_LOCK_NAME, timeout=30)
 
 
 def _job_env(runs_root: Path) -> dict[str, str]:

@@ -25,6 +25,7 @@ from fer_core import runs
 from fer_core.core import settings
 from fer_core.core.errors import ConfigError, FerError, RunError
 from fer_core.runs import lognoise
+from fer_core.tasks.local import command, lane_of, runs_root_of
 
 PACKAGE_ROOT = settings.PROJECT_ROOT
 # Never shipped with a job: the venv (each node has its own), run folders, models, data files
@@ -111,7 +112,7 @@ def runtime_env(runs_root: Path) -> dict[str, Any]:
 
 def entrypoint(run_dir: Path) -> str:
     """Exactly a local job's command line; ``python`` is the one on the node's PATH."""
-    return f"python -m fer_core train --run-dir {shlex.quote(str(run_dir))}"
+    return shlex.join(["python", *command(run_dir)])
 
 
 def job_id_for(run_dir: Path, resumed: int) -> str:
@@ -149,13 +150,14 @@ class RayBackend:
         runs.set_backend(run_dir, runs.BackendRef(self.name, self.address, job_id,
                                                   self.num_gpus, self.num_cpus))
         api = client(self.address)
+        light = lane_of(run_dir) == "light"  # an export or a video needs no GPU of its own
         try:
             api.submit_job(
                 entrypoint=entrypoint(run_dir),
                 submission_id=job_id,
-                runtime_env=runtime_env(run_dir.parent),
+                runtime_env=runtime_env(runs_root_of(run_dir)),
                 metadata={"fer_run_id": run_dir.name, "fer_run_dir": str(run_dir)},
-                entrypoint_num_gpus=self.num_gpus,
+                entrypoint_num_gpus=0 if light else self.num_gpus,
                 entrypoint_num_cpus=self.num_cpus,
             )
         except (ConnectionError, RuntimeError, OSError, ValueError) as err:

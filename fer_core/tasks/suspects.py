@@ -9,19 +9,17 @@ others by the ordinary fit (:func:`fer_core.training.trainer.fit`), and the held
 scored as a test split is. cleanlab's ``find_label_issues`` then ranks the images whose given
 label the held-out model trusts least (self-confidence).
 
-The result, ``suspects.csv``, is kept in the cache folder under the data set's fingerprint, so
-the app shows it again without re-running a pass that takes minutes on real data; while a pass
-runs, ``progress.json`` beside it says how far it is.
+The pass is a heavy task of the task system (``suspects``): it waits behind a training job
+on this machine, runs on a Ray worker when jobs go there (its folds could run side by side
+there), can be cancelled, and keeps ``suspects.csv`` in its task folder beside the runs. A
+pass's result from before the task system, in the cache folder under the data set's
+fingerprint, still reads.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,14 +27,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_core import runs
-from fer_core.core import access, atomic, device, settings
+from fer_core.core import atomic, device, settings
 from fer_core.core.config import TrainConfig, preset
 from fer_core.core.errors import DataError, RunError
-from fer_core.data import overrides
+from fer_core.core.signals import StopFlag
+from fer_core.data import DEMO_DATA, load_dataset, overrides
 from fer_core.data.dataset import Dataset
 from fer_core.inference.evaluation import predict_proba
+from fer_core.runs import task_folders
+from fer_core.tasks.runner import Progress, TaskContext
 from fer_core.training.inputs import prepare_data
+from fer_core.training.loggers import Loggers, RunLogger
 from fer_core.training.trainer import fit
 
 log = logging.getLogger("fer_core.data")
@@ -47,28 +48,30 @@ DEFAULT_FOLDS = 5
 DEFAULT_EPOCHS = 8  # per fold: enough for fer-cnn to rank labels, short enough to run 5 times
 MIN_FOLDS = 2
 
-Progress = Callable[[int, int], None]  # (folds done, folds)
+RESULT = "suspects.csv"
+KIND = "suspects"
 
 
 # --- where results live --------------------------------------------------------------------------
 
-def result_dir(fingerprint: str) -> Path:
-    return settings.cache_dir() / "suspects" / fingerprint
-
-
 def csv_path(fingerprint: str) -> Path:
-    return result_dir(fingerprint) / "suspects.csv"
+    """Where passes kept their result before they were tasks (the cache folder)."""
+    return settings.cache_dir() / "suspects" / fingerprint / RESULT
 
 
-def _progress_path(fingerprint: str) -> Path:
-    return result_dir(fingerprint) / "progress.json"
+def latest_pass(fingerprint: str, *, runs_root: Path | None = None,
+                state: str | None = None) -> Path | None:
+    """The folder of the newest pass over this data set (in ``state``, when given)."""
+    return task_folders.latest(KIND, fingerprint, runs_root=runs_root, state=state)
 
 
-def read_suspects(fingerprint: str) -> pd.DataFrame | None:
-    """The last pass's suspects for this data set, best first, or ``None`` if never run."""
+def read_suspects(fingerprint: str, *, runs_root: Path | None = None) -> pd.DataFrame | None:
+    """The last finished pass's suspects for this data set, best first, or ``None`` if it
+    never ran."""
+    done = latest_pass(fingerprint, runs_root=runs_root, state="succeeded")
     try:
-        return pd.read_csv(csv_path(fingerprint), dtype={"file": str, "given": str,
-                                                         "suggested": str})
+        return pd.read_csv(done / RESULT if done else csv_path(fingerprint),
+                           dtype={"file": str, "given": str, "suggested": str})
     except (OSError, ValueError, pd.errors.EmptyDataError):
         return None
 
@@ -89,21 +92,6 @@ def exclude_most_suspect(ds: Dataset, count: int, *, undo: bool = False
     train on them as given again); return how many that was and the data set's overrides."""
     ids = most_suspect(ds.fingerprint, count)
     return len(ids), (overrides.restore if undo else overrides.exclude)(ds, *ids)
-
-
-def read_progress(fingerprint: str) -> dict[str, Any]:
-    """How far a pass is: ``state`` (running, done, failed), ``done`` and ``folds``, and the
-    fraction of the fold in training read from its run folder."""
-    progress = runs.read_json(_progress_path(fingerprint)) or {}
-    if progress.get("state") == "running":
-        fold_dir = progress.get("fold_dir")
-        status = runs.read_status(Path(fold_dir)) if fold_dir else None
-        progress["fold_fraction"] = (status.progress.fraction if status and status.progress
-                                     else None) or 0.0
-        if not runs.pid_alive(progress.get("pid")):
-            progress.update(state="failed", error=_last_line(result_dir(fingerprint) / "log.txt")
-                            or "the pass stopped")
-    return progress
 
 
 # --- the pass ------------------------------------------------------------------------------------
@@ -140,7 +128,8 @@ def check_folds(ds: Dataset, folds: int) -> None:
 
 
 def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, work_dir: Path,
-                              progress: Progress | None = None) -> tuple[Dataset, np.ndarray]:
+                              progress: Progress | None = None, stop: StopFlag | None = None
+                              ) -> tuple[Dataset, np.ndarray]:
     """The training images and, row for row, probabilities from a model trained without them.
 
     Each fold is a fit alone (no evaluation, calibration, card or tracking of the fold model),
@@ -148,38 +137,50 @@ def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, w
     fold's step and the pass."""
     from sklearn.model_selection import StratifiedKFold
 
-    from fer_core.training.callbacks import StopFlag  # Keras, which takes seconds
-
     check_folds(ds, folds)
     scope = _in_scope(ds)
     labels = scope.labels
     proba = np.full((len(scope), len(ds.classes)), np.nan, dtype=np.float32)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-    stop = StopFlag()
-    stop.install()
+    stop = stop or StopFlag()
     for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
-        if progress:
-            progress(fold, folds)
         run_dir = work_dir / f"fold-{fold + 1}"
         shutil.rmtree(run_dir, ignore_errors=True)
         log.info("Suspect labels: fold %d of %d (%d held out).", fold + 1, folds, len(held_out))
-        proba[held_out] = _held_out_probabilities(config, run_dir, scope, held_out, stop)
+        fold_progress = _FoldProgress(progress, fold, folds, config.epochs)
+        proba[held_out] = _held_out_probabilities(config, run_dir, scope, held_out, stop,
+                                                  fold_progress)
         if stop.requested:
             raise RunError(f"The suspect-labels pass was stopped during fold {fold + 1}.")
         shutil.rmtree(run_dir, ignore_errors=True)
     if progress:
-        progress(folds, folds)
+        progress(1.0, f"All {folds} folds done; ranking the labels")
     return scope, proba
 
 
+class _FoldProgress(RunLogger):
+    """A fold's epochs as the pass's progress: fold k of n, epoch e of E."""
+
+    def __init__(self, progress: Progress | None, fold: int, folds: int, epochs: int) -> None:
+        self.progress, self.fold, self.folds, self.epochs = progress, fold, folds, epochs
+        self.on_epoch({"epoch": 0})
+
+    def on_epoch(self, row: dict[str, Any]) -> None:
+        if self.progress:
+            done = min(int(row.get("epoch") or 0), self.epochs)
+            self.progress((self.fold + done / max(self.epochs, 1)) / self.folds,
+                          f"Fold {self.fold + 1} of {self.folds}: epoch {done} of {self.epochs}")
+
+
 def _held_out_probabilities(config: TrainConfig, run_dir: Path, scope: Dataset,
-                            held_out: np.ndarray, stop: Any) -> np.ndarray:
+                            held_out: np.ndarray, stop: StopFlag, progress: RunLogger
+                            ) -> np.ndarray:
     """Fit a fold model on the scope without ``held_out`` and score ``held_out`` with it, in
     the scope's row order."""
     with device.configured(policy=device.precision_policy(config.mixed_precision),
                            seed=config.seed):
         data = prepare_data(config, _fold_dataset(scope, held_out))
-        fitted = fit(config, run_dir, data, stop=stop)
+        fitted = fit(config, run_dir, data, stop=stop, loggers=Loggers(progress))
         scored = predict_proba(fitted.model, data.test.images, tta=config.tta,
                                shift=config.tta_shift, batch_size=max(config.batch_size, 128))
     by_id = pd.DataFrame(scored, index=data.test.ids)
@@ -206,38 +207,38 @@ def rank_suspects(scope: Dataset, proba: np.ndarray) -> pd.DataFrame:
     }, columns=COLUMNS)
 
 
-def find_suspects(ds: Dataset, *, folds: int = DEFAULT_FOLDS, epochs: int = DEFAULT_EPOCHS,
-                  seed: int = 0, progress: Progress | None = None) -> tuple[pd.DataFrame, int]:
-    """Run the whole pass on ``ds`` and keep its ``suspects.csv``; return the suspects and the
-    number of images judged."""
+def find_suspects(ds: Dataset, out_dir: Path, *, folds: int = DEFAULT_FOLDS,
+                  epochs: int = DEFAULT_EPOCHS, seed: int = 0, progress: Progress | None = None,
+                  stop: StopFlag | None = None) -> tuple[pd.DataFrame, int]:
+    """Run the whole pass on ``ds`` and keep its ``suspects.csv`` in ``out_dir``; return the
+    suspects and the number of images judged."""
     check_folds(ds, folds)
-    out = result_dir(ds.fingerprint)
-    work = out / "folds"
-    pid = os.getpid()
-
-    def report(done: int, total: int) -> None:
-        atomic.write_json(_progress_path(ds.fingerprint), {
-            "state": "running", "done": done, "folds": total, "pid": pid,
-            "fold_dir": str(work / f"fold-{done + 1}"), "started": started})
-        if progress:
-            progress(done, total)
-
-    started = runs.now_iso()
-    try:
-        scope, proba = out_of_fold_probabilities(
-            ds, folds=folds, config=pass_config(epochs=epochs, seed=seed), work_dir=work,
-            progress=report)
-        table = rank_suspects(scope, proba)
-    except BaseException as err:
-        atomic.write_json(_progress_path(ds.fingerprint), {
-            "state": "failed", "error": f"{type(err).__name__}: {err}", "folds": folds})
-        raise
-    atomic.write_text(csv_path(ds.fingerprint), table.to_csv(index=False))
-    atomic.write_json(_progress_path(ds.fingerprint), {
-        "state": "done", "done": folds, "folds": folds, "n_images": len(scope),
-        "n_suspects": len(table), "started": started, "finished": runs.now_iso()})
+    work = out_dir / "folds"
+    scope, proba = out_of_fold_probabilities(
+        ds, folds=folds, config=pass_config(epochs=epochs, seed=seed), work_dir=work,
+        progress=progress, stop=stop)
+    table = rank_suspects(scope, proba)
+    atomic.write_text(out_dir / RESULT, table.to_csv(index=False))
     shutil.rmtree(work, ignore_errors=True)
     return table, len(scope)
+
+
+def spec(ds: Dataset, *, folds: int = DEFAULT_FOLDS, epochs: int = DEFAULT_EPOCHS,
+         seed: int = 0) -> dict[str, Any]:
+    """What a pass is asked: the data set (its location, as the job reads it), folds, epochs;
+    a data set too small for the folds is refused before anything is queued."""
+    check_folds(ds, folds)
+    return {"data": ds.location if not ds.synthetic else DEMO_DATA, "folds": folds,
+            "epochs": epochs, "seed": seed}
+
+
+def run_task(ctx: TaskContext) -> dict[str, Any]:
+    spec = ctx.spec
+    ds = load_dataset(spec["data"])
+    table, n_images = find_suspects(ds, ctx.task_dir, folds=spec["folds"],
+                                    epochs=spec["epochs"], seed=spec.get("seed", 0),
+                                    progress=ctx.progress, stop=ctx.stop)
+    return {"n_images": n_images, "n_suspects": len(table), "fingerprint": ds.fingerprint}
 
 
 def to_json(table: pd.DataFrame, n_images: int) -> dict[str, Any]:
@@ -245,26 +246,6 @@ def to_json(table: pd.DataFrame, n_images: int) -> dict[str, Any]:
     return {"n_images": int(n_images), "n_suspects": len(table), "suspects": [
         {"file": row.file, "given": row.given, "suggested": row.suggested,
          "score": float(row.self_confidence)} for row in table.itertuples()]}
-
-
-def start_in_background(data: str | None, *, folds: int = DEFAULT_FOLDS,
-                        epochs: int = DEFAULT_EPOCHS, fingerprint: str) -> None:
-    """Run the pass as its own process (training never runs inside the app), reporting into
-    ``progress.json``; the app follows it from there."""
-    access.ensure_writable("Finding suspect labels")
-    out = result_dir(fingerprint)
-    out.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "fer_core", "data", "suspects", "--folds", str(folds),
-               "--epochs", str(epochs)]
-    if data:
-        command += ["--data", str(data)]
-    with open(out / "log.txt", "wb") as log_file:
-        process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, stdout=log_file,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    atomic.write_json(_progress_path(fingerprint), {
-        "state": "running", "done": 0, "folds": folds, "pid": process.pid,
-        "started": runs.now_iso()})
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -279,12 +260,3 @@ def _fold_dataset(scope: Dataset, held_out: np.ndarray) -> Dataset:
     split = np.full(len(scope), "train", dtype=object)
     split[held_out] = "test"
     return replace(scope, index=scope.index.assign(split=split))
-
-
-def _last_line(path: Path) -> str | None:
-    """The last thing a background pass printed: its error, when it died of one."""
-    try:
-        lines = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return None
-    return lines[-1] if lines else None

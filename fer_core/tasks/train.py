@@ -19,7 +19,6 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +26,7 @@ from fer_core import runs, tracking
 from fer_core.core import device, settings
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import FerError
+from fer_core.core.signals import StopFlag
 from fer_core.data import Dataset, load_dataset
 from fer_core.inference.calibration import fit_run
 from fer_core.inference.evaluation import evaluate_model
@@ -35,9 +35,6 @@ from fer_core.runs.overrides import apply_for_run
 from fer_core.training.inputs import PreparedData, prepare_data
 from fer_core.training.loggers import Loggers, TensorBoardLogger
 from fer_core.training.trainer import fit
-
-if TYPE_CHECKING:  # the callbacks import Keras, which takes seconds
-    from fer_core.training.callbacks import StopFlag
 
 log = logging.getLogger("fer_core.training")
 
@@ -49,8 +46,6 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
     finished and the best model so far is kept and evaluated) or ``failed`` with the error.
     """
     started = time.monotonic()  # a time budget counts from here, TensorFlow's import included
-    from fer_core.training.callbacks import StopFlag  # Keras: after the clock starts
-
     run_dir = Path(run_dir)
     if not runs.files(run_dir).config.exists():
         runs.create_run(config.to_dict(), run_dir=run_dir)

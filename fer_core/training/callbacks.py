@@ -1,4 +1,5 @@
-"""Keras callbacks of the trainer: the stop flag, the epoch clock, the best model, backups.
+"""Keras callbacks of the trainer: the epoch clock, the best model, backups, and the stop
+flag (``fer_core.core.signals``) at each step.
 
 The app follows a job only through its run folder, so the best model and each epoch's backup
 land there during training, atomically; what an epoch reports goes to the loggers
@@ -10,8 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,29 +19,11 @@ from pathlib import Path
 import keras
 
 from fer_core.core.atomic import atomic_path
+from fer_core.core.signals import StopFlag
 from fer_core.training import resume
 from fer_core.training.loggers import METRICS, Loggers
 
 log = logging.getLogger("fer_core.training")
-
-
-@dataclass
-class StopFlag:
-    """Set by SIGTERM/SIGINT; training finishes the current step, saves and stops."""
-
-    requested: bool = False
-
-    def install(self) -> None:
-        """Handle SIGTERM and SIGINT (main thread only: Python's rule for signal handlers)."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def handler(signum: int, _frame) -> None:
-            self.requested = True
-            log.info("Stop requested (signal %d): finishing the current step.", signum)
-
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
 
 
 @dataclass

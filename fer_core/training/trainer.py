@@ -25,6 +25,7 @@ import numpy as np
 
 from fer_core import runs
 from fer_core.core.config import TrainConfig
+from fer_core.core.signals import StopFlag
 from fer_core.training import resume
 from fer_core.training.augment import build_augmenter
 from fer_core.training.budget import MAX_EPOCHS, BudgetPlanner
@@ -39,7 +40,7 @@ from fer_core.training.loggers import Loggers, RunFolderLogger
 from fer_core.training.models import FerModel, build_model, load_model, unfreeze_top
 
 if TYPE_CHECKING:  # the callbacks import Keras, which takes seconds
-    from fer_core.training.callbacks import BestTracker, EpochClock, StopFlag
+    from fer_core.training.callbacks import BestTracker, EpochClock
 
 log = logging.getLogger("fer_core.training")
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,16 @@ class VideoResult:
 
     def table(self) -> pd.DataFrame:
         return pd.read_csv(self.csv)
+
+    def summary(self) -> dict[str, Any]:
+        """What the command prints and the video task records: counts, the labels seen, the
+        two files."""
+        labels = self.table()["label"].value_counts()
+        return {"video": self.info.name, "frames_read": self.frames_read,
+                "frames_scored": self.frames_scored, "faces": self.faces,
+                "labels": {str(k): int(v) for k, v in labels.items()},
+                "seconds": round(self.seconds, 2), "csv": str(self.csv),
+                "annotated": str(self.video)}
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -1,0 +1,33 @@
+"""A stop asked of a long task by a signal: Cancel sends SIGTERM (locally, and Ray's stop), and
+the task finishes its current step, keeps what it made and ends as cancelled.
+
+In core, without Keras: every task kind uses it, and importing Keras takes seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+
+log = logging.getLogger("fer_core")
+
+
+@dataclass
+class StopFlag:
+    """Set by SIGTERM/SIGINT; training finishes the current step, saves and stops."""
+
+    requested: bool = False
+
+    def install(self) -> None:
+        """Handle SIGTERM and SIGINT (main thread only: Python's rule for signal handlers)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, _frame) -> None:
+            self.requested = True
+            log.info("Stop requested (signal %d): finishing the current step.", signum)
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)

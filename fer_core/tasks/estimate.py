@@ -1,0 +1,48 @@
+"""The ``estimate`` task: how long a config trains, timed where its job will run.
+
+It times a few training steps of the config's backbone and batch size (once per machine; the
+speed is cached there) and applies them to the config's split sizes. It runs where the training
+job would (a Ray worker, when jobs go to Ray), and says when a training job was running beside
+it on this machine, since a shared CPU times slower than the job will run alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fer_core import runs
+from fer_core.core.config import TrainConfig
+from fer_core.core.errors import RunError
+from fer_core.data import load_dataset
+from fer_core.runs import task_folders
+from fer_core.tasks.local import lane_of, runs_root_of
+from fer_core.tasks.runner import TaskContext
+from fer_core.training import speed
+
+KIND = "estimate"
+
+
+def spec(config: TrainConfig) -> dict[str, Any]:
+    if not speed.speed_keys(config):
+        raise RunError("Nothing to estimate: the config has no epochs in either phase.")
+    return {"config": config.to_dict()}
+
+
+def run_task(ctx: TaskContext) -> dict[str, Any]:
+    config = TrainConfig.from_dict(ctx.spec["config"])
+    busy = _heavy_job_running(ctx)
+    ctx.progress(0.1, "Timing a few training steps" + (" beside a training job" if busy else ""))
+    result = speed.estimate_config(config, load_dataset(config.data or None))
+    if result is None:
+        raise RunError("Nothing to estimate: the config has no epochs in either phase.")
+    return {**asdict(result), "text": speed.describe(result),
+            "beside_training": busy or _heavy_job_running(ctx)}
+
+
+def _heavy_job_running(ctx: TaskContext) -> bool:
+    """Whether a training job (or another heavy task) of this machine's queue is running."""
+    root = runs_root_of(ctx.task_dir)
+    folders = [*runs.run_folders(root), *task_folders.task_folders(root)]
+    return any(runs.effective_state(runs.read_status(folder)) == "running"
+               and lane_of(folder) == "heavy" for folder in folders)

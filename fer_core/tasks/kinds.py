@@ -1,0 +1,54 @@
+"""The kinds of long work, and the one place a new kind is added.
+
+A kind is a name, the function that does the work (``module:function``, called in the task's
+own process with a :class:`fer_core.tasks.runner.TaskContext`) and whether it is heavy. Heavy
+kinds train (training runs, the suspect-labels pass, search trials): one at a time per
+machine, in the order queued. Light kinds (export, video, estimate) run beside them, at a lower
+priority and on a capped number of threads, so a page's export never waits an hour behind a
+training job. Training itself is the ``train`` kind, whose folder is a run folder
+(``python -m fer_core train --run-dir``); every other kind gets a task folder.
+
+To add a kind: write ``def run_task(ctx: TaskContext) -> dict`` (its result) in a module of
+``fer_core.tasks``, and add it to :data:`KINDS` below; both backends then run it unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fer_core.core.errors import ConfigError
+
+TRAIN = "train"
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    name: str
+    entry: str  # "module:function"; empty for training, which runs `fer_core train`
+    heavy: bool
+    label: str  # what the job list calls it
+
+
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
+    TaskKind(TRAIN, "", heavy=True, label="training"),
+    TaskKind("suspects", "fer_core.tasks.suspects:run_task", heavy=True,
+             label="suspect labels"),
+    TaskKind("export", "fer_core.tasks.export:run_task", heavy=False, label="export"),
+    TaskKind("video", "fer_core.tasks.video:run_task", heavy=False, label="video"),
+    TaskKind("estimate", "fer_core.tasks.estimate:run_task", heavy=False,
+             label="time estimate"),
+)}
+
+
+def register(kind: TaskKind) -> TaskKind:
+    """Add a kind (a plug-in's, or a test's); the backends need no change to run it."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def kind_of(name: str) -> TaskKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ConfigError(f"Unknown task kind {name!r}; the kinds are "
+                          f"{', '.join(KINDS)}.") from None

@@ -1,0 +1,97 @@
+"""A task's own process: ``python -m fer_core jobs run --task-dir DIR``.
+
+Whichever backend started it, the process lives the same life: it marks the task running,
+calls the kind's function with a :class:`TaskContext`, writes what it returns to
+``result.json`` and ends the task as succeeded, cancelled (SIGTERM: the function saw the stop
+at its next step) or failed with the error. Progress has one shape everywhere: a fraction done
+and a sentence, ``(fraction, message)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fer_core import runs
+from fer_core.core.errors import RunError
+from fer_core.core.signals import StopFlag
+from fer_core.runs import task_folders
+
+log = logging.getLogger("fer_core.tasks")
+
+Progress = Callable[[float, str], None]  # (fraction done, what is happening)
+PROGRESS_EVERY_S = 0.5  # status.json is re-read by pages every 2 s: no need to write more
+
+
+@dataclass
+class TaskContext:
+    """What a kind's function gets: its folder, its spec, the stop flag and a progress call."""
+
+    task_dir: Path
+    spec: dict[str, Any]
+    stop: StopFlag = field(default_factory=StopFlag)
+    _last: float = 0.0
+
+    def progress(self, fraction: float, message: str) -> None:
+        """Record how far the task is; calls closer than :data:`PROGRESS_EVERY_S` are
+        dropped, except the last (fraction 1)."""
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last < PROGRESS_EVERY_S:
+            return
+        self._last = now
+        runs.report_progress(self.task_dir, {"fraction": max(0.0, min(float(fraction), 1.0)),
+                                             "stage": message})
+
+    def input(self, name: str) -> Path:
+        """A file the task was given at submission (in its ``inputs/``)."""
+        return task_folders.input_path(self.task_dir, name)
+
+
+def resolve(entry: str) -> Callable[[TaskContext], dict[str, Any]]:
+    module, _, function = entry.partition(":")
+    if not module or not function:
+        raise RunError(f"A task's entry must be 'module:function'; got {entry!r}.")
+    return getattr(importlib.import_module(module), function)
+
+
+def run_task(task_dir: Path) -> int:
+    """Run the task in this process; the exit status says whether it succeeded."""
+    task_dir = Path(task_dir)
+    status = runs.read_status(task_dir)
+    if status.ended:  # cancelled while it waited (Ray cannot drop a pending job)
+        print(f"Task {task_dir.name} is already {status.state}; not running it.")
+        return 0
+    record = task_folders.read_task(task_dir)
+    context = TaskContext(task_dir, record.spec)
+    context.stop.install()
+    _log_to_stdout()
+    runs.start(task_dir, pid=os.getpid())
+    log.info("Task %s (%s) started.", task_dir.name, record.kind)
+    try:
+        result = resolve(record.entry)(context)
+    except BaseException as err:
+        log.exception("Task %s failed", task_dir.name)
+        runs.finish(task_dir, "failed", error=f"{type(err).__name__}: {err}")
+        return 1
+    task_folders.write_result(task_dir, result or {})
+    state = "cancelled" if context.stop.requested else "succeeded"
+    runs.finish(task_dir, state)
+    log.info("Task %s %s.", task_dir.name, state)
+    return 0
+
+
+def _log_to_stdout() -> None:
+    """The engine's log lines go to stdout, which the backend sends to the task's log."""
+    logger = logging.getLogger("fer_core")
+    if not any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
