@@ -27,8 +27,7 @@ from views import run_charts
 
 RUNS_KEY = "predict.runs"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
-MODES = {"Photos": None, "Video file": video_modes.render_video_file,
-         "Live camera": video_modes.render_live}
+MODES = ("Photos", "Video file", "Live camera")
 
 # The switches above the photos, two to a row: key (under "predict."), label, default, help.
 OPTIONS = (
@@ -86,9 +85,15 @@ def main() -> None:
         st.warning("Face detection is not available: this OpenCV ships no Haar cascade "
                    "(opencv-python-headless 5.x). The centre square of each photo is used.")
     mode = st.segmented_control("Input", list(MODES), default="Photos", key="predict.mode")
-    if MODES.get(mode) is not None:
-        MODES[mode]([info.path for info in chosen], tta=options.tta, whole=options.whole,
-                    load_model=lambda path: _model(str(path), state.mtime(runs.files(path).model)))
+    if mode == "Video file":  # scored as a job, outside this process
+        video_modes.render_video_file([info.path for info in chosen], tta=options.tta,
+                                      whole=options.whole)
+        return
+    if mode == "Live camera":
+        video_modes.render_live([info.path for info in chosen], tta=options.tta,
+                                whole=options.whole,
+                                load_model=lambda path: _model(str(path),
+                                                               state.mtime(runs.files(path).model)))
         return
     photos = _collect_photos()
     if not photos:

@@ -17,6 +17,7 @@ from fer_core import runs, tasks
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import ConfigError, FerError
 from fer_core.data.check import check_location
+from fer_core.tasks.kinds import KINDS, TRAIN
 from fer_core.training.resume import is_resumable
 from ui import class_check, config_form, estimate, links, state, viewer
 from ui.study import render_study
@@ -109,7 +110,8 @@ def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
 # --- the job list (live) -------------------------------------------------------------------------
 
 def _job_rows() -> list[progress.JobRow]:
-    return progress.job_rows(state.list_runs(), recent=RECENT_FINISHED)
+    return progress.job_rows(state.list_runs(), tasks=tasks.list_tasks(state.runs_root()),
+                             recent=RECENT_FINISHED)
 
 
 def _render_jobs_live() -> None:
@@ -149,6 +151,10 @@ def _render_job(row: progress.JobRow) -> None:
                            args=(tasks.cancel, row.path, f"Cancel sent to {row.run_id}; a "
                                  "running job finishes its current step and keeps its best "
                                  "model."))
+        elif row.kind != TRAIN and row.state in ("failed", "cancelled"):
+            actions.button("Retry", key=f"train.retry.{row.run_id}", on_click=_act,
+                           args=(tasks.retry, row.path, f"{row.run_id} is queued again."),
+                           help="Queue it again with the same settings.")
         elif row.state == "failed" and is_resumable(row.path):
             actions.button("Resume", key=f"train.resume.{row.run_id}", on_click=_act,
                            args=(tasks.resume, row.path, f"{row.run_id} is queued to resume."),
@@ -165,10 +171,11 @@ def _render_job(row: progress.JobRow) -> None:
             accuracy = (f" · test accuracy {row.test_accuracy:.1%}"
                         if row.test_accuracy is not None else "")
             st.progress(1.0, text=f"{progress.progress_text(row)}{accuracy}")
-            if row.state == "succeeded":
+            if row.state == "succeeded" and row.kind == TRAIN:
                 links.results_link(row.run_id, f"Open {row.run_id}'s results")
         if row.state != "queued":
-            _render_curves(row)
+            if row.kind == TRAIN:
+                _render_curves(row)
             with st.expander("Log", expanded=row.state == "failed"):
                 st.code(tasks.log_tail(row.path, lines=40) or "(no output yet)",
                         language=None)
@@ -178,7 +185,8 @@ def _job_title(row: progress.JobRow) -> str:
     icon = {"running": ":material/progress_activity:", "queued": ":material/schedule:",
             "succeeded": ":material/check_circle:", "failed": ":material/error:",
             "cancelled": ":material/cancel:"}.get(row.state, "")
-    details = " · ".join(filter(None, [row.preset, row.backbone, row.sweep]))
+    kind = None if row.kind == TRAIN else getattr(KINDS.get(row.kind), "label", row.kind)
+    details = " · ".join(filter(None, [kind, row.preset, row.backbone, row.sweep]))
     return f"{icon} **{row.run_id}** · {row.state}" + (f" · {details}" if details else "")
 
 

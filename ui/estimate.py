@@ -1,27 +1,28 @@
-"""The Train page's "how long on this machine" line, above **Launch**.
+"""The Train page's "how long" line, above **Launch**.
 
-The speeds come from ``fer_core.training.speed``'s cache. A missing one is measured only when
-the user asks, in a separate process: measuring imports TensorFlow, which the app process must
-not do before the live-video libraries (see ``fer_core.training.speed``), and takes seconds.
+Jobs on this machine: the speeds come from ``fer_core.training.speed``'s cache. A missing one,
+or any speed of a Ray cluster, is measured only when the user asks, as an estimate job
+(``fer_core.tasks.estimate``) where training jobs run: measuring imports TensorFlow and takes
+seconds, and the web server never trains, not even a few steps.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import streamlit as st
 
+from fer_core import tasks
 from fer_core.core import settings
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import FerError
-from fer_core.data import load_dataset
+from fer_core.data import DEMO_DATA, load_dataset
+from fer_core.runs import task_folders
+from fer_core.tasks import estimate as estimate_task
 from fer_core.training import speed
-
-MEASURE_TIMEOUT_S = 600
+from ui import state, task_panel
+from views import progress as views
+from views.progress import ACTIVE_STATES
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -35,45 +36,38 @@ def _sizes(location: str | None, config_json: str) -> speed.SplitSizes | None:
 
 
 def render_estimate(config: TrainConfig, location: str | None) -> None:
-    """The estimate if this machine's speed for the config is known, else a button that
-    measures it."""
+    """The estimate if this machine's speed for the config is known and jobs run here; else
+    the latest estimate job's answer, and a button that times the config where jobs run."""
     keys = speed.speed_keys(config)
     if not keys:
         return
+    config = config.replace(data=config.data or location or DEMO_DATA)
+    backend = state.jobs_backend_name()
     speeds = {phase: speed.cached_speed(key) for phase, key in keys.items()}
-    if all(speeds.values()):
+    if backend == "local" and all(speeds.values()):
         sizes = _sizes(location, json.dumps(config.to_dict(), sort_keys=True))
         if sizes is not None:
             result = speed.estimate(config, sizes, speeds)
             st.caption(f":material/timer: {speed.describe(result)}")
         return
+    subject = estimate_task.subject(config, backend)
+    task = task_folders.latest(estimate_task.KIND, subject, runs_root=state.runs_root())
     text, action = st.columns([4, 1], vertical_alignment="center")
-    text.caption(":material/timer: How long this takes depends on the machine. **Estimate** "
-                 "times a few training steps here (about 20 s, once per backbone and batch "
-                 "size).")
-    if action.button("Estimate", key="train.estimate",
-                     help="Measure this machine's speed for this backbone and batch size."):
-        with st.spinner("Timing a few training steps on this machine..."):
-            error = _measure(config.replace(data=location or ""))
-        if error:
-            st.error(error)
-        else:
-            st.rerun()
-
-
-def _measure(config: TrainConfig) -> str | None:
-    """Run ``python -m fer_core estimate`` for the config; the error to show, if any."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "config.json"
-        path.write_text(json.dumps(config.to_dict()))
+    result = task_folders.read_result(task) if task else None
+    if result and result.get("text"):
+        text.caption(f":material/timer: {views.estimate_text(result)}")
+    else:
+        text.caption(":material/timer: How long this takes depends on the machine. "
+                     "**Estimate** times a few training steps where jobs run (about 20 s, once "
+                     "per backbone and batch size).")
+    busy = task is not None and tasks.refresh(task) in ACTIVE_STATES
+    if action.button("Estimate", key="train.estimate", disabled=busy or settings.read_only(),
+                     help="Time this backbone and batch size where jobs run, as a job."):
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "fer_core", "estimate", "--config", str(path)],
-                cwd=settings.PROJECT_ROOT, capture_output=True, text=True,
-                timeout=MEASURE_TIMEOUT_S, check=False)
-        except subprocess.TimeoutExpired:
-            return f"Measuring took over {MEASURE_TIMEOUT_S} s; try a smaller batch size."
-    if done.returncode != 0:
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        return f"Could not measure the speed: {lines[-1] if lines else 'no output'}"
-    return None
+            tasks.submit(estimate_task.KIND, estimate_task.spec(config), subject=subject,
+                         runs_root=state.runs_root(), backend=state.jobs_backend())
+        except FerError as err:
+            st.error(str(err))
+            return
+        st.rerun()
+    task_panel.render(task, key="train.estimate")

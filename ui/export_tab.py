@@ -1,5 +1,6 @@
-"""The Results page's Export tab: choose formats, export with progress, see each export's
-agreement with the Keras model (targets met or missed), download the folder."""
+"""The Results page's Export tab: choose formats, export as a task (conversion never runs in
+the web server) and follow it, see each export's agreement with the Keras model (targets met
+or missed), download the folder. After a reload the tab finds its export task again."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import functools
 
 import streamlit as st
 
-from fer_core import runs
+from fer_core import runs, tasks
 from fer_core.core.errors import FerError
-from fer_core.export import export_run, formats_of, zip_export
-from ui import viewer
+from fer_core.export import zip_export
+from fer_core.runs import task_folders
+from fer_core.tasks import export as export_task
+from ui import state, task_panel, viewer
 from views import export as view
+from views.progress import ACTIVE_STATES
 
 
 def render(run: runs.RunInfo) -> None:
@@ -20,10 +24,14 @@ def render(run: runs.RunInfo) -> None:
                 "model; `labels.txt`, `preprocessing.json`, a usage snippet per format and the "
                 "model card go beside it.")
     has_model = runs.files(run.path).model.is_file()
+    task = task_folders.latest(export_task.KIND, run.run_id, runs_root=state.runs_root())
     if viewer.is_viewer():
         st.caption("This is a read-only view: exports made on the working copy show here.")
     else:
-        _render_export_button(run, has_model)
+        _render_export_button(run, has_model, busy=tasks.refresh(task) in ACTIVE_STATES
+                              if task else False)
+    if task_panel.render(task, key="results.export") in ACTIVE_STATES:
+        return
     out, entries = view.current_export(run.path)
     if not entries:
         st.info("Not exported yet.")
@@ -40,14 +48,17 @@ def render(run: runs.RunInfo) -> None:
                        key="results.export_zip", on_click="ignore")
 
 
-def _render_export_button(run: runs.RunInfo, has_model: bool) -> None:
+def _render_export_button(run: runs.RunInfo, has_model: bool, *, busy: bool) -> None:
     choice = st.selectbox("Format", view.CHOICES, key="results.export_format",
                           format_func=view.LABELS.get, disabled=not has_model)
-    if st.button("Export", key="results.export_run", disabled=not has_model,
-                 help=None if has_model else "This run has no model.keras."):
-        bar = st.progress(0.0, text="Starting the export")
+    if st.button("Export", key="results.export_run", disabled=not has_model or busy,
+                 help="This run has no model.keras." if not has_model else
+                 "Runs as a job beside training (see Train > Jobs)."):
         try:
-            export_run(run.path, formats_of(choice),
-                       progress=lambda fraction, text: bar.progress(fraction, text=text))
+            tasks.submit(export_task.KIND, export_task.spec(run.path, choice),
+                         subject=run.run_id, runs_root=state.runs_root(),
+                         backend=state.jobs_backend())
         except FerError as err:
             st.error(str(err))
+            return
+        st.rerun()

@@ -54,6 +54,12 @@ def jobs_backend() -> tasks.JobBackend:
                                  num_gpus=st.session_state[RAY_GPUS_KEY])
 
 
+def jobs_backend_name() -> str:
+    """``local`` or ``ray``: where Launch sends jobs, as chosen in the sidebar."""
+    init_state()
+    return st.session_state[BACKEND_KEY]
+
+
 def jobs_backend_label() -> str:
     """Where jobs run, in a few words, for captions."""
     try:

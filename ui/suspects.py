@@ -1,23 +1,29 @@
 """The Explore page's Suspect labels tab: start the pass, follow it, and decide per image.
 
-The pass trains models, so it runs as its own process (``fer_core.tasks.suspects``) and this tab
-only reads its ``progress.json`` and ``suspects.csv``; both live in the cache folder under the
-data set's fingerprint, so a rerun, a new session or an app restart shows the last result again
-without re-running it.
+The pass trains models, so it is a heavy task (``fer_core.tasks.suspects``): it waits behind a
+training job, and this tab follows the latest pass over the data set and reads its
+``suspects.csv`` from its task folder, so a rerun, a new session or an app restart shows the
+last result again without re-running it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
+from fer_core import tasks
 from fer_core.core import settings
 from fer_core.core.errors import FerError
 from fer_core.data import Dataset, overrides
+from fer_core.runs import task_folders
 from fer_core.tasks import suspects
-from ui.state import data_path, keep_valid, mtime
+from ui import task_panel
+from ui.state import jobs_backend, keep_valid, mtime, runs_root
 from views import explore as explore_views
 from views import suspects as views
+from views.progress import ACTIVE_STATES
 
 PER_PAGE = 24
 BULK_DEFAULT = 100  # the bulk action's first offer: a page's worth is too few on FER-2013
@@ -26,8 +32,8 @@ ZOOM = 2
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _table(fingerprint: str, stamp: float) -> pd.DataFrame | None:
-    return suspects.read_suspects(fingerprint)
+def _table(fingerprint: str, root: str, stamp: float) -> pd.DataFrame | None:
+    return suspects.read_suspects(fingerprint, runs_root=Path(root))
 
 
 def render_suspects(ds: Dataset) -> None:
@@ -36,43 +42,30 @@ def render_suspects(ds: Dataset) -> None:
                "(out-of-fold predictions ranked by cleanlab's confident learning). Exclude an "
                "image or relabel it: your files never change; the choice is stored for this "
                "data set and applied to jobs launched from now on.")
-    progress = suspects.read_progress(ds.fingerprint)
-    running = progress.get("state") == "running"
-    _follow(ds.fingerprint, running)
-    if progress.get("state") == "failed":
-        st.error(f"The last pass failed: {progress.get('error')}", icon=":material/error:")
-    table = _table(ds.fingerprint, mtime(suspects.csv_path(ds.fingerprint)))
+    root = runs_root()
+    task = suspects.latest_pass(ds.fingerprint, runs_root=root)
+    running = task_panel.render(task, key="explore.suspects") in ACTIVE_STATES
+    done = suspects.latest_pass(ds.fingerprint, runs_root=root, state="succeeded")
+    table = _table(ds.fingerprint, str(root), mtime(done / suspects.RESULT) if done else
+                   mtime(suspects.csv_path(ds.fingerprint)))
     label = "Find suspect labels again" if table is not None else "Find suspect labels"
     if st.button(label, key="explore.suspects_start", disabled=running or settings.read_only(),
                  icon=":material/search:",
-                 help=f"Trains {suspects.DEFAULT_FOLDS} quick models in the background "
-                      "(minutes on FER-2013)."):
+                 help=f"Trains {suspects.DEFAULT_FOLDS} quick models as a job (minutes on "
+                      "FER-2013); it waits for a training job that is running."):
         _start(ds)
     if table is None:
         if not running:
             st.info("No pass has run on this data set yet.", icon=":material/info:")
         return
-    _gallery(ds, table, progress.get("n_images"))
-
-
-@st.fragment(run_every=2)
-def _poll(fingerprint: str) -> None:
-    progress = suspects.read_progress(fingerprint)
-    if progress.get("state") != "running":
-        st.rerun()  # the pass ended: the whole tab shows its result
-    fraction, text = views.progress_text(progress)
-    st.progress(fraction, text=text)
-
-
-def _follow(fingerprint: str, running: bool) -> None:
-    if running:
-        _poll(fingerprint)
+    result = task_folders.read_result(done) if done else None
+    _gallery(ds, table, (result or {}).get("n_images"))
 
 
 def _start(ds: Dataset) -> None:
     try:
-        suspects.check_folds(ds, suspects.DEFAULT_FOLDS)
-        suspects.start_in_background(data_path(), fingerprint=ds.fingerprint)
+        tasks.submit(suspects.KIND, suspects.spec(ds), subject=ds.fingerprint,
+                     runs_root=runs_root(), backend=jobs_backend())
     except FerError as err:
         st.error(str(err))
         return
@@ -136,7 +129,7 @@ def _decide_many(ds: Dataset, exclude: bool) -> None:
     """The number is read when the button is pressed, not when the button was drawn."""
     count = int(st.session_state.get("explore.suspects_bulk") or 0)
     try:
-        suspects.exclude_most_suspect(ds, count, undo=not exclude)
+        suspects.exclude_most_suspect(ds, count, undo=not exclude, runs_root=runs_root())
     except FerError as err:
         st.toast(str(err), icon=":material/error:")
 

@@ -1,10 +1,10 @@
 """Predict's Video file and Live camera modes: Streamlit around ``fer_core.inference.video``.
 
 Video file: the upload is probed at once (a bad file gets its message before anything runs),
-scored when asked, with a progress bar and a Cancel button. Cancel works the way Streamlit
-works: pressing it starts a new run of the page, which stops the running one at its next
-progress update; ``score_video`` then removes its partial output. Results stay in session
-state, keyed by the upload and settings, so reruns do not score again.
+then scored as a job (``fer_core.tasks.video``) with the clip copied into its folder: the web
+server never scores a video itself. The page follows the latest video job of the chosen
+model, with progress and Cancel, and shows its CSV, timeline and labelled copy from the job's
+folder, after a reload too.
 
 Live camera: streamlit-webrtc sends the browser's camera to a :class:`LiveAnnotator` and shows
 the frames it returns; a fragment redraws the rolling chart every second while the stream
@@ -13,23 +13,26 @@ plays. The ICE servers come from ``FER_ICE_SERVERS``: none by default, no STUN o
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+from fer_core import tasks
 from fer_core.core import settings
 from fer_core.core.errors import FerError
-from fer_core.inference.video import MAX_SECONDS, FrameScorer, VideoError, probe, score_video
+from fer_core.inference.video import MAX_SECONDS, FrameScorer, VideoError, probe
 from fer_core.inference.video.live import DETECT_SIDE, LiveAnnotator
+from fer_core.runs import task_folders
+from fer_core.tasks import video as video_task
+from ui import state, task_panel
+from views.progress import ACTIVE_STATES
 from views.video_charts import timeline_chart
 
 VIDEO_TYPES = ["mp4", "webm", "mov", "mkv"]
-RESULT_KEY = "predict.video_result"
-CANCEL_KEY = "predict.video_cancel"
 ANNOTATOR_KEY = "predict.live_annotator"
 
 LoadModel = Callable[[Path], Any]
@@ -37,21 +40,29 @@ LoadModel = Callable[[Path], Any]
 
 # --- video file ----------------------------------------------------------------------------------
 
-def render_video_file(run_dirs: list[Path], *, tta: bool, whole: bool,
-                      load_model: LoadModel) -> None:
+def render_video_file(run_dirs: list[Path], *, tta: bool, whole: bool) -> None:
+    subject = video_task.subject(run_dirs)
+    task = task_folders.latest(video_task.KIND, subject, runs_root=state.runs_root())
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="predict.video")
     every = st.number_input("Score every n-th frame", min_value=1, max_value=300, value=1,
                             step=1, key="predict.every",
                             help="1 scores every frame; 5 scores one frame in five, five "
                             "times faster. Every frame of the labelled copy keeps the latest "
                             "boxes.")
-    if st.session_state.get(CANCEL_KEY):
-        st.warning("Scoring was cancelled; nothing was kept.")
-    if upload is None:
+    if upload is None and task is None:
         st.info(f"Upload an mp4 or webm video (up to {MAX_SECONDS / 60:.0f} minutes, smaller "
                 "than 4K).")
-        return
-    key = (upload.file_id, int(every), tta, whole, tuple(str(r) for r in run_dirs))
+    elif upload is not None:
+        _render_upload(upload, run_dirs, every=int(every), tta=tta, whole=whole,
+                       busy=task is not None and tasks.refresh(task) in ACTIVE_STATES)
+    if task_panel.render(task, key="predict.video") == "succeeded":
+        _render_result(task)
+
+
+def _render_upload(upload: Any, run_dirs: list[Path], *, every: int, tta: bool, whole: bool,
+                   busy: bool) -> None:
+    """Probe the upload at once (a bad file gets its message before anything is queued) and
+    offer to score it as a job; the clip is copied into the job's folder."""
     with tempfile.TemporaryDirectory(prefix="fer-video-") as folder:
         source = Path(folder) / Path(upload.name).name
         source.write_bytes(upload.getvalue())
@@ -63,54 +74,40 @@ def render_video_file(run_dirs: list[Path], *, tta: bool, whole: bool,
         seconds = f"{info.duration_s:.1f} s, " if info.duration_s else ""
         st.caption(f"{info.name}: {info.width}x{info.height}, {seconds}"
                    f"{float(info.fps):.3g} frames/s")
-        if st.button("Score the video", type="primary", key="predict.video_start"):
-            st.session_state[RESULT_KEY] = _score(source, Path(folder) / "out", run_dirs,
-                                                  key=key, every=int(every), tta=tta,
-                                                  whole=whole, load_model=load_model)
-    result = st.session_state.get(RESULT_KEY)
-    if result and result["key"] == key:
-        _render_result(result)
+        if st.button("Score the video", type="primary", key="predict.video_start",
+                     disabled=busy or settings.read_only(),
+                     help="Runs as a job beside training (see Train > Jobs)."):
+            try:
+                tasks.submit(video_task.KIND, video_task.spec(run_dirs, source, every=every,
+                                                              tta=tta, whole=whole),
+                             subject=video_task.subject(run_dirs), inputs={source.name: source},
+                             runs_root=state.runs_root(), backend=state.jobs_backend())
+            except FerError as err:
+                st.error(str(err))
+                return
+            st.rerun()
 
 
-def _score(source: Path, out: Path, run_dirs: list[Path], *, key: tuple, every: int,
-           tta: bool, whole: bool, load_model: LoadModel) -> dict[str, Any] | None:
-    """Score with a progress bar and Cancel; the results as bytes, kept in session state."""
-    st.button("Cancel", key=CANCEL_KEY)  # pressing it reruns the page, which stops this run
-    bar = st.progress(0.0, text="Loading the model...")
-    try:
-        scorer = FrameScorer.from_runs(run_dirs, tta=tta, whole_if_none=whole,
-                                       load_model=load_model)
-        result = score_video(source, scorer, out, every=every,
-                             progress=lambda fraction, text: bar.progress(fraction, text=text))
-    except FerError as err:
-        bar.empty()
-        st.error(str(err))
-        return None
-    try:
-        return {"key": key, "table": result.table(), "csv": result.csv.read_bytes(),
-                "video": result.video.read_bytes(), "name": Path(source).stem,
-                "summary": f"{result.frames_scored:,} of {result.frames_read:,} frames scored, "
-                           f"{result.faces:,} faces, in {result.seconds:.1f} s"}
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-        bar.empty()
-
-
-def _render_result(result: dict[str, Any]) -> None:
-    st.success(result["summary"])
-    table = result["table"]
+def _render_result(task: Path) -> None:
+    result = task_folders.read_result(task) or {}
+    if not result.get("csv"):
+        return
+    csv, video = Path(result["csv"]), Path(result["annotated"])
+    st.success(f"{result['video']}: {result['frames_scored']:,} of {result['frames_read']:,} "
+               f"frames scored, {result['faces']:,} faces, in {result['seconds']:.1f} s")
+    table = pd.read_csv(csv)
     if table.empty:
         st.warning("No face was found in the scored frames. Faces need to be upright and "
                    "roughly frontal; for clips of face crops, turn on 'use the whole photo'.")
     else:
         st.altair_chart(timeline_chart(table), key="predict.video_timeline")
-    st.video(result["video"], format="video/mp4")
+    st.video(video.read_bytes(), format="video/mp4")
+    name = Path(result["video"]).stem
     left, right = st.columns(2)
-    left.download_button("Emotions (CSV)", result["csv"], f"{result['name']}-emotions.csv",
+    left.download_button("Emotions (CSV)", csv.read_bytes(), f"{name}-emotions.csv",
                          "text/csv", key="predict.video_csv")
-    right.download_button("Labelled video (MP4, H.264)", result["video"],
-                          f"{result['name']}-annotated.mp4", "video/mp4",
-                          key="predict.video_mp4")
+    right.download_button("Labelled video (MP4, H.264)", video.read_bytes(),
+                          f"{name}-annotated.mp4", "video/mp4", key="predict.video_mp4")
 
 
 # --- live camera ---------------------------------------------------------------------------------

@@ -47,7 +47,8 @@ class JobRow:
     backbone: str | None = None
     queue_position: int | None = None  # 1 = next to run
     test_accuracy: float | None = None
-    stage: str | None = None  # "evaluating" after the last epoch
+    stage: str | None = None  # "evaluating" after the last epoch; a task's sentence
+    kind: str = "train"  # the task kind (fer_core.tasks.kinds)
 
     @property
     def active(self) -> bool:
@@ -125,6 +126,8 @@ def progress_text(row: JobRow) -> str:
     if row.state == "queued":
         where = f"position {row.queue_position} in the queue" if row.queue_position else ""
         return f"Queued{', ' + where if where else ''}"
+    if row.kind != "train":
+        return task_text(row.state, row.stage, row.elapsed_seconds)
     parts = []
     if row.epoch is not None and row.epochs:
         phase = f"phase {row.phase} · " if row.phase and row.phase > 1 else ""
@@ -146,6 +149,40 @@ def progress_text(row: JobRow) -> str:
     else:
         parts.append(row.state)
     return " · ".join(parts)
+
+
+def task_text(state: str, stage: str | None, elapsed: float | None) -> str:
+    """A task's line: what it is doing (its own sentence) and for how long."""
+    if state == "queued":
+        return "Queued: it starts when the work before it is done"
+    doing = (stage or "starting") if state == "running" else state
+    return doing + (f" · {format_duration(elapsed)}" if elapsed is not None else "")
+
+
+def task_progress(status: Status, state: str) -> tuple[float, str]:
+    """A task's progress bar: the share done and its line."""
+    progress = status.progress
+    return (progress_fraction(state, progress),
+            task_text(state, progress.stage if progress else None, elapsed_seconds(status)))
+
+
+def task_row(job: Any, *, now: float | None = None, queue_position: int | None = None
+             ) -> JobRow:
+    """A task (``fer_core.tasks.Job``) as a job of the list."""
+    status = _status(job.status)
+    progress = status.progress or Progress()
+    return JobRow(run_id=job.path.name, path=job.path, state=job.state, kind=job.kind,
+                  fraction=progress_fraction(job.state, progress), stage=progress.stage,
+                  elapsed_seconds=elapsed_seconds(status, now=now),
+                  error=status.error if job.state == "failed" else None,
+                  queue_position=queue_position)
+
+
+def estimate_text(result: Mapping[str, Any]) -> str:
+    """An estimate job's answer, and whether a training job shared the machine as it timed."""
+    note = (" Timed while a training job was running here: alone, it trains faster."
+            if result.get("beside_training") else "")
+    return f"{result.get('text', '')}{note}"
 
 
 def metrics_text(metrics: Mapping[str, float]) -> str:
@@ -187,19 +224,25 @@ def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | No
     )
 
 
-def job_rows(infos: Iterable[RunInfo], *, recent: int = 5, now: float | None = None
-             ) -> list[JobRow]:
+def job_rows(infos: Iterable[RunInfo], *, tasks: Iterable[Any] = (), recent: int = 5,
+             now: float | None = None) -> list[JobRow]:
     """The job list: running jobs, then the queue in the order it will run, then the
-    ``recent`` most recently finished runs (``infos`` come newest first, as listed)."""
-    infos = list(infos)
-    queued = sorted((i for i in infos if i.state == "queued"),
-                    key=lambda i: (finite_number(_status(i.status).queued) or 0.0, i.run_id))
-    position = {info.run_id: n for n, info in enumerate(queued, start=1)}
-    active = sorted((i for i in infos if i.state in ACTIVE_STATES),
-                    key=lambda i: (ACTIVE_STATES.index(i.state), position.get(i.run_id, 0)))
-    finished = [i for i in infos if i.state in FINAL_STATES][: max(recent, 0)]
-    return [job_row(i, now=now, queue_position=position.get(i.run_id))
-            for i in active + finished]
+    ``recent`` most recently finished ones; training runs (``infos``) and other tasks
+    (``fer_core.tasks.Job``) together, each newest first as listed."""
+    jobs = [(i.run_id, i) for i in infos] + [(t.path.name, t) for t in tasks]
+    jobs.sort(key=lambda pair: pair[0], reverse=True)  # ids start with their time
+    queued = sorted((pair for pair in jobs if pair[1].state == "queued"),
+                    key=lambda pair: (finite_number(_status(pair[1].status).queued) or 0.0,
+                                      pair[0]))
+    position = {job_id: n for n, (job_id, _) in enumerate(queued, start=1)}
+    active = sorted((pair for pair in jobs if pair[1].state in ACTIVE_STATES),
+                    key=lambda pair: (ACTIVE_STATES.index(pair[1].state),
+                                      position.get(pair[0], 0)))
+    finished = [pair for pair in jobs if pair[1].state in FINAL_STATES][: max(recent, 0)]
+    return [job_row(job, now=now, queue_position=position.get(job_id))
+            if isinstance(job, RunInfo) else
+            task_row(job, now=now, queue_position=position.get(job_id))
+            for job_id, job in active + finished]
 
 
 # --- sweeps --------------------------------------------------------------------------------------

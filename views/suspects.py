@@ -50,15 +50,6 @@ def summary_text(table: pd.DataFrame, n_images: int | None, overrides: LabelOver
             f"{len(overrides.relabel):,} relabelled.")
 
 
-def progress_text(progress: dict[str, Any]) -> tuple[float, str]:
-    """The progress bar's fraction and words for a running pass."""
-    folds = max(int(progress.get("folds") or 1), 1)
-    done = min(int(progress.get("done") or 0), folds)
-    fraction = min((done + float(progress.get("fold_fraction") or 0.0)) / folds, 1.0)
-    return fraction, (f"Training fold {min(done + 1, folds)} of {folds} "
-                      f"({fraction:.0%} of the pass)")
-
-
 def _choice_text(choice: str | None) -> str:
     if choice is None:
         return ""

@@ -51,6 +51,7 @@ def _group(sub: argparse._SubParsersAction, name: str, help_text: str):
 def build_parser() -> argparse.ArgumentParser:
     from fer_core.core.config import PRESETS
     from fer_core.export import FORMATS as EXPORT_FORMATS
+    from fer_core.tasks.local import LANES
     from fer_core.tasks.studies import STUDIES
 
     parser = argparse.ArgumentParser(
@@ -144,13 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
                   help="Ray job API address (default: RAY_ADDRESS), e.g. http://head:8265"),
              _arg("--gpus", type=float,
                   help="GPUs per Ray job (default: FER_RAY_GPUS, else 0; 1 on a GPU cluster)"))
-    _command(jobs, "list", _jobs_list, "jobs with their state and progress", JSON)
+    _command(jobs, "list", _jobs_list, "jobs of every kind with their state and progress", JSON)
     _command(jobs, "cancel", _jobs_cancel, "cancel a queued or running job", RUN_ID)
     _command(jobs, "resume", _jobs_resume, "continue a failed job from its last finished epoch",
              RUN_ID)
+    _command(jobs, "retry", _jobs_retry, "queue a failed or cancelled task again", RUN_ID)
     _command(jobs, "wait", _jobs_wait, "block until a job ends; exit 0 if it succeeded", RUN_ID)
-    _command(jobs, "worker", _jobs_worker, "(internal) serve the local queue until empty",
-             _arg("--runs-dir", type=Path, required=True))
+    _command(jobs, "clean", _jobs_clean, "delete ended task folders older than DAYS",
+             _arg("--days", type=float, default=30))
+    _command(jobs, "worker", _jobs_worker, "(internal) serve a lane of the local queue until "
+             "empty", _arg("--runs-dir", type=Path, required=True),
+             _arg("--lane", choices=LANES, default="heavy"))
+    _command(jobs, "run", _jobs_run, "(internal) run one task folder in this process",
+             _arg("--task-dir", type=Path, required=True))
     return parser
 
 
@@ -200,31 +207,34 @@ def _data_audit(args: argparse.Namespace) -> None:
             print(f"  {line}")
 
 
-def _data_suspects(args: argparse.Namespace) -> None:
+def _data_suspects(args: argparse.Namespace) -> int:
+    from fer_core import runs, tasks
     from fer_core.data import load_dataset
-    from fer_core.tasks.suspects import DEFAULT_EPOCHS, csv_path, find_suspects, to_json
+    from fer_core.tasks import suspects
 
-    _log_progress()  # each fold's epochs, in the terminal or the pass's log
     ds = load_dataset(args.data)
-    table, n_images = find_suspects(ds, folds=args.folds, epochs=args.epochs or DEFAULT_EPOCHS)
+    spec = suspects.spec(ds, folds=args.folds, epochs=args.epochs or suspects.DEFAULT_EPOCHS)
+    task_dir = tasks.run_here(suspects.KIND, spec, subject=ds.fingerprint)
+    status = runs.read_status(task_dir)
+    if status.state != "succeeded":
+        print(f"error: the pass {status.state}: {status.error or 'see its log'} "
+              f"({runs.files(task_dir).log})", file=sys.stderr)
+        return 1
+    table = suspects.read_suspects(ds.fingerprint)
     if args.json:
-        print_json(to_json(table, n_images))
-        return
-    print(f"{len(table):,} of {n_images:,} training images of {ds.name} flagged as suspect "
-          f"labels; written to {csv_path(ds.fingerprint)}")
+        print_json(suspects.to_json(table, spec_images(task_dir)))
+        return 0
+    print(f"{len(table):,} of {spec_images(task_dir):,} training images of {ds.name} flagged "
+          f"as suspect labels; written to {task_dir / suspects.RESULT}")
     print(table.head(10).to_string(index=False))
+    return 0
 
 
-def _log_progress() -> None:
-    """The engine's progress lines (epochs, folds) on stderr, for commands that train
-    without a run folder's log."""
-    import logging
+def spec_images(task_dir: Path) -> int:
+    """How many images a finished pass judged (its result)."""
+    from fer_core.runs import task_folders
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    logger = logging.getLogger("fer_core")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    return int((task_folders.read_result(task_dir) or {}).get("n_images", 0))
 
 
 def _data_exclude_suspects(args: argparse.Namespace) -> None:
@@ -399,23 +409,20 @@ def _jobs_launch(args: argparse.Namespace) -> None:
 
 
 def _jobs_list(args: argparse.Namespace) -> None:
-    from fer_core import runs, tasks
+    from fer_core import tasks
 
-    rows = []
-    for info in runs.list_runs():
-        if not info.status.ended:
-            tasks.refresh(info.path)  # what only the job's backend knows (a Ray job lost)
-            info = runs.read_run(info.path)
-        progress = info.status.progress
-        rows.append({"run_id": info.run_id, "state": info.state,
-                     "progress": progress.fraction if progress else None,
-                     "backend": info.status.backend.kind, "error": info.status.error})
+    rows = [{"id": job.path.name, "kind": job.kind, "state": job.state,
+             "progress": job.status.progress.fraction if job.status.progress else None,
+             "stage": job.status.progress.stage if job.status.progress else None,
+             "backend": job.status.backend.kind, "error": job.status.error}
+            for job in tasks.list_jobs()]
     if args.json:
         print_json(rows)
         return
     for row in rows:
         fraction = f"{row['progress']:.0%}" if row["progress"] is not None else ""
-        print(f"{row['run_id']:<40} {row['state']:<10} {row['backend']:<6} {fraction}")
+        print(f"{row['id']:<40} {row['kind']:<9} {row['state']:<10} {row['backend']:<6} "
+              f"{fraction}")
 
 
 def _jobs_cancel(args: argparse.Namespace) -> None:
@@ -424,6 +431,26 @@ def _jobs_cancel(args: argparse.Namespace) -> None:
     run_dir = _existing_run(args.run_id)
     tasks.cancel(run_dir)
     print(f"{args.run_id}: {runs.effective_state(runs.read_status(run_dir))}")
+
+
+def _jobs_retry(args: argparse.Namespace) -> None:
+    from fer_core import tasks
+
+    tasks.retry(_existing_run(args.run_id))
+    print(f"{args.run_id}: queued again")
+
+
+def _jobs_clean(args: argparse.Namespace) -> None:
+    from fer_core.runs import task_folders
+
+    removed = task_folders.clean(older_than_days=args.days)
+    print(f"{len(removed)} ended task folder(s) older than {args.days:g} days deleted.")
+
+
+def _jobs_run(args: argparse.Namespace) -> int:
+    from fer_core.tasks import runner
+
+    return runner.run_task(args.task_dir)
 
 
 def _jobs_resume(args: argparse.Namespace) -> None:
@@ -444,16 +471,21 @@ def _jobs_wait(args: argparse.Namespace) -> int:
 def _jobs_worker(args: argparse.Namespace) -> None:
     from fer_core import tasks
 
-    tasks.run_worker(args.runs_dir)
+    tasks.run_worker(args.runs_dir, lane=args.lane)
 
 
 def _existing_run(run_id: str) -> Path:
+    """A run's folder, or a task's (their ids never clash: both start with their time)."""
     from fer_core import runs
+    from fer_core.runs import task_folders
 
     path = runs.run_path(run_id)
-    if not runs.is_run(path):
-        raise RunError(f"No run {run_id!r} in {path.parent}.")
-    return path
+    if runs.is_run(path):
+        return path
+    task = runs.run_path(run_id, runs_root=task_folders.root())
+    if runs.is_run(task):
+        return task
+    raise RunError(f"No run or task {run_id!r} in {path.parent}.")
 
 
 # --- entry point ---------------------------------------------------------------------------------

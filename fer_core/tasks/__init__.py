@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -155,6 +156,38 @@ def run_here(kind: str, spec: dict[str, Any], *, subject: str | None = None,
         backend=FOREGROUND)
     runner.run_task(task_dir)
     return task_dir
+
+
+@dataclass(frozen=True)
+class Job:
+    """A run or task as the job lists show it: its folder, kind and status."""
+
+    path: Path
+    kind: str
+    state: str
+    status: runs.Status
+    subject: str | None = None
+
+
+def list_tasks(runs_root: Path | None = None) -> list[Job]:
+    """Every task that is not training, newest first, each with the state to show (a task
+    that has not ended is asked of its backend: a Ray job lost, a crash)."""
+    return [_job(folder, task_folders.read_task(folder))
+            for folder in task_folders.task_folders(runs_root)]
+
+
+def list_jobs(runs_root: Path | None = None) -> list[Job]:
+    """Every run and task, newest first (ids start with their time)."""
+    trainings = [_job(folder, None) for folder in runs.run_folders(runs_root)]
+    return sorted([*trainings, *list_tasks(runs_root)], key=lambda job: job.path.name,
+                  reverse=True)
+
+
+def _job(folder: Path, record: task_folders.TaskRecord | None) -> Job:
+    status = runs.read_status(folder)
+    state = refresh(folder) if status and not status.ended else runs.effective_state(status)
+    return Job(folder, record.kind if record else TRAIN, state, runs.read_status(folder),
+               record.subject if record else None)
 
 
 def retry(task_dir: Path, *, backend: JobBackend | None = None) -> None:

@@ -8,6 +8,8 @@ it on this machine, since a shared CPU times slower than the job will run alone.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict
 from typing import Any
 
@@ -27,6 +29,12 @@ def spec(config: TrainConfig) -> dict[str, Any]:
     if not speed.speed_keys(config):
         raise RunError("Nothing to estimate: the config has no epochs in either phase.")
     return {"config": config.to_dict()}
+
+
+def subject(config: TrainConfig, backend: str) -> str:
+    """What an estimate is about: the config as it would be launched, and where."""
+    text = json.dumps({"config": config.to_dict(), "backend": backend}, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def run_task(ctx: TaskContext) -> dict[str, Any]:

@@ -76,21 +76,21 @@ def read_suspects(fingerprint: str, *, runs_root: Path | None = None) -> pd.Data
         return None
 
 
-def most_suspect(fingerprint: str, count: int) -> list[str]:
+def most_suspect(fingerprint: str, count: int, *, runs_root: Path | None = None) -> list[str]:
     """The ids of the ``count`` most suspect labels of the last pass (fewer if it flagged
     fewer), for excluding them all at once."""
-    table = read_suspects(fingerprint)
+    table = read_suspects(fingerprint, runs_root=runs_root)
     if table is None:
         raise DataError("This data set has no suspect labels yet: find them first "
                         "(`python -m fer_core data suspects`, or Explore > Suspect labels).")
     return table.sort_values("rank").head(max(count, 0))["file"].tolist()
 
 
-def exclude_most_suspect(ds: Dataset, count: int, *, undo: bool = False
-                         ) -> tuple[int, overrides.LabelOverrides]:
+def exclude_most_suspect(ds: Dataset, count: int, *, undo: bool = False,
+                         runs_root: Path | None = None) -> tuple[int, overrides.LabelOverrides]:
     """Leave the ``count`` most suspect labels out of jobs launched from now on (``undo``:
     train on them as given again); return how many that was and the data set's overrides."""
-    ids = most_suspect(ds.fingerprint, count)
+    ids = most_suspect(ds.fingerprint, count, runs_root=runs_root)
     return len(ids), (overrides.restore if undo else overrides.exclude)(ds, *ids)
 
 

@@ -26,6 +26,11 @@ def spec(run_dirs: list[Path], video: Path, *, every: int = 1, tta: bool = False
             "every": int(every), "tta": bool(tta), "whole": bool(whole)}
 
 
+def subject(run_dirs: list[Path]) -> str:
+    """What a video job is about, so Predict finds the latest one of the chosen model(s)."""
+    return ",".join(sorted(Path(r).name for r in run_dirs))
+
+
 def run_task(ctx: TaskContext) -> dict[str, Any]:
     spec = ctx.spec
     ctx.progress(0.0, "Loading the model")
