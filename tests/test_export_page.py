@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from fer_core import tasks
 from fer_core.export import zip_export
+from fer_core.runs import task_folders
 from views import export as view
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "results.py"
@@ -38,6 +40,11 @@ def test_export_tab_exports_onnx_and_shows_the_targets(mixed_run, tmp_path):
 
     at.selectbox(key="results.export_format").set_value("onnx")
     at.button(key="results.export_run").click().run()
+    assert not at.exception
+    task = task_folders.latest("export", run.name, runs_root=root)
+    assert task is not None  # converted as a job, in its own process
+    assert tasks.wait(task, timeout=300) == "succeeded"
+    at.run()
 
     assert not at.exception
     (frame,) = [df.value for df in at.dataframe if "target" in df.value.columns]

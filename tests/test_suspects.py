@@ -9,7 +9,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +16,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core import cli, runs
+from fer_core import cli, runs, tasks
+from fer_core.core import settings
 from fer_core.core.emotions import EMOTIONS
 from fer_core.data import load_dataset, overrides
 from fer_core.data.demo import generate_demo_dataset
 from fer_core.tasks import suspects
 from tests.conftest import make_kaggle_tree, write_suspects
-from views import suspects as views
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = str(REPO / "app_pages" / "explore.py")
@@ -83,7 +82,8 @@ def test_suspects_flipped_demo_labels_ranked_first(flipped_demo: dict) -> None:
 
 @pytest.mark.slow
 def test_suspects_csv_ranks_by_self_confidence_with_a_suggestion(flipped_demo: dict) -> None:
-    table = pd.read_csv(suspects.csv_path(flipped_demo["fingerprint"]))
+    done = suspects.latest_pass(flipped_demo["fingerprint"], state="succeeded")
+    table = pd.read_csv(done / suspects.RESULT)  # in the pass's task folder, beside the runs
     result = flipped_demo["result"]
     assert list(table.columns) == ["file", "given", "suggested", "self_confidence", "rank"]
     assert len(table) == result["n_suspects"] == len(result["suspects"])
@@ -107,22 +107,17 @@ def test_suspects_data_too_small_for_the_folds_names_the_minimum(tmp_path: Path,
                           "training images in every class; sad has 3.")
 
 
-def test_background_pass_that_dies_reports_failed_with_its_error(tmp_path: Path,
-                                                                 fresh_cache: Path) -> None:
-    """The app starts the pass as a process of its own and reads only its files: a pass that
-    ends without a result is shown as failed, with the last line it printed."""
+def test_pass_task_that_fails_reports_failed_with_its_error(tmp_path: Path,
+                                                            fresh_cache: Path) -> None:
+    """The pass is a task in its own process; the page reads only its folder: a pass that ends
+    without a result is shown as failed, with its error."""
     root = make_kaggle_tree(tmp_path / "tiny", {"happy": 6, "sad": 3})
     fingerprint = load_dataset(root).fingerprint
-    suspects.start_in_background(str(root), folds=5, fingerprint=fingerprint)
-    pid = suspects.read_progress(fingerprint)["pid"]
-    for _ in range(600):  # the process exits within seconds: it fails before loading TensorFlow
-        if not runs.pid_alive(pid):
-            break
-        time.sleep(0.1)
-    progress = suspects.read_progress(fingerprint)
-    assert progress["state"] == "failed"
-    assert progress["error"].startswith("error: The data set is too small for 5 folds")
-    assert suspects.read_suspects(fingerprint) is None
+    task = tasks.submit(suspects.KIND, {"data": str(root), "folds": 5, "epochs": 1},
+                        subject=fingerprint, runs_root=tmp_path / "runs")
+    assert tasks.wait(task, timeout=300) == "failed"  # it fails before loading TensorFlow
+    assert "The data set is too small for 5 folds" in runs.read_status(task).error
+    assert suspects.read_suspects(fingerprint, runs_root=tmp_path / "runs") is None
 
 
 def test_page_suspects_start_on_too_small_data_shows_why(tmp_path: Path,
@@ -132,22 +127,24 @@ def test_page_suspects_start_on_too_small_data_shows_why(tmp_path: Path,
     at.button(key="explore.suspects_start").click().run()
     assert not at.exception
     assert any("the minimum is 5 training images in every class" in e.value for e in at.error)
-    assert suspects.read_progress(load_dataset(root).fingerprint) == {}
+    assert suspects.latest_pass(load_dataset(root).fingerprint,
+                                runs_root=tmp_path / "runs") is None  # nothing was queued
 
 
-def test_progress_text_counts_folds_and_the_fold_in_training() -> None:
-    fraction, text = views.progress_text({"state": "running", "done": 2, "folds": 5,
-                                          "fold_fraction": 0.5})
-    assert fraction == pytest.approx(0.5)
-    assert text == "Training fold 3 of 5 (50% of the pass)"
+def test_fold_progress_counts_folds_and_the_epochs_of_the_fold() -> None:
+    seen = []
+    progress = suspects.FoldProgress(lambda f, text: seen.append((f, text)), 2, 5, 8)
+    progress.on_epoch({"epoch": 4})
+    assert seen[0] == (pytest.approx(0.4), "Fold 3 of 5: epoch 0 of 8")
+    assert seen[1] == (pytest.approx(0.5), "Fold 3 of 5: epoch 4 of 8")
 
 
 # --- the Explore tab (AppTest) --------------------------------------------------------------------
 
-def _tab(data_path: str, tmp_path: Path) -> AppTest:
+def _tab(data_path: str, tmp_path: Path, runs_root: Path | None = None) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.session_state["app.data_path"] = data_path
-    at.session_state["app.runs_dir"] = str(tmp_path / "runs")
+    at.session_state["app.runs_dir"] = str(runs_root or tmp_path / "runs")
     at.session_state["explore.section"] = "Suspect labels"
     return at.run()
 
@@ -190,7 +187,7 @@ def test_page_suspects_tab_gallery_filters_and_writes_overrides(flipped_demo: di
                                                                 tmp_path: Path) -> None:
     fingerprint = flipped_demo["fingerprint"]
     table = suspects.read_suspects(fingerprint)
-    at = _tab(str(flipped_demo["root"]), tmp_path)
+    at = _tab(str(flipped_demo["root"]), tmp_path, settings.runs_dir())  # where the pass ran
     assert not at.exception
     captions = _captions(at)
     first = table.iloc[0]

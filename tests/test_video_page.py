@@ -15,7 +15,10 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from fer_core import tasks
 from fer_core.core.emotions import EMOTIONS
+from fer_core.runs import task_folders
+from fer_core.tasks import video as video_task
 from tests.page_support import open_page
 from tests.video_support import face_clip
 
@@ -55,6 +58,12 @@ def test_video_mode_scores_an_upload_and_offers_chart_video_and_downloads(runs_r
 
     at.button(key="predict.video_start").click()
     at.run()
+    assert not at.exception and not at.error
+    task = task_folders.latest("video", video_task.subject([runs_root / demo_run_id(runs_root)]),
+                               runs_root=runs_root)
+    assert task is not None  # scored as a job, in its own process
+    assert tasks.wait(task, timeout=300) == "succeeded"
+    at.run()
 
     assert not at.exception and not at.error
     assert "6 of 12 frames scored, 6 faces" in at.success[0].value
@@ -64,8 +73,14 @@ def test_video_mode_scores_an_upload_and_offers_chart_video_and_downloads(runs_r
     assert len(at.get("video")) == 1
     assert len(at.get("download_button")) == 2
 
-    at.run()  # a rerun shows the kept results without scoring again
+    at.run()  # a rerun shows the job's results without scoring again
     assert len(_chart_data(at, "emotion_timeline")) == 1
+    assert task_folders.task_folders(runs_root) == [task]
+
+
+def demo_run_id(runs_root: Path) -> str:
+    [run] = [p.name for p in runs_root.iterdir() if not p.name.startswith(".")]
+    return run
 
 
 def test_video_mode_upload_that_is_not_a_video_shows_an_error(runs_root):

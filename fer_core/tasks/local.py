@@ -162,11 +162,11 @@ def run_job(run_dir: Path) -> int:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 preexec_fn=(lambda: os.nice(LIGHT_NICE)) if light else None,
             )
-        runs.start(run_dir, pid=process.pid)
+        attempt = runs.start(run_dir, pid=process.pid).resumed
     code = process.wait()
     lognoise.move_noise(log_path, runs.files(run_dir).debug_log)
     status = runs.read_status(run_dir)
-    if not status.ended:
+    if not status.ended and status.resumed == attempt:  # not queued again since (retry)
         if status.cancel_requested:  # stopped by the signal before it could handle it
             runs.finish(run_dir, "cancelled")
         else:

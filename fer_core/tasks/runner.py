@@ -2,9 +2,11 @@
 
 Whichever backend started it, the process lives the same life: it marks the task running,
 calls the kind's function with a :class:`TaskContext`, writes what it returns to
-``result.json`` and ends the task as succeeded, cancelled (SIGTERM: the function saw the stop
-at its next step) or failed with the error. Progress has one shape everywhere: a fraction done
-and a sentence, ``(fraction, message)``.
+``result.json`` and ends the task as succeeded, cancelled or failed with the error. Progress
+has one shape everywhere: a fraction done and a sentence, ``(fraction, message)``; it is also
+where a task stops when it is cancelled (SIGTERM, from Cancel or Ray): the next progress call
+after the signal raises :class:`TaskCancelled`, so every kind that reports progress stops at a
+step boundary, and one that watches ``ctx.stop`` stops sooner.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 PROGRESS_EVERY_S = 0.5  # status.json is re-read by pages every 2 s: no need to write more
 
 
+class TaskCancelled(Exception):
+    """Raised by a progress call once a stop was asked for: the task ends as cancelled."""
+
+
 @dataclass
 class TaskContext:
     """What a kind's function gets: its folder, its spec, the stop flag and a progress call."""
@@ -41,7 +47,9 @@ class TaskContext:
 
     def progress(self, fraction: float, message: str) -> None:
         """Record how far the task is; calls closer than :data:`PROGRESS_EVERY_S` are
-        dropped, except the last (fraction 1)."""
+        dropped, except the last (fraction 1). Raises :class:`TaskCancelled` after a stop."""
+        if self.stop.requested:
+            raise TaskCancelled(message)
         now = time.monotonic()
         if fraction < 1.0 and now - self._last < PROGRESS_EVERY_S:
             return
@@ -77,6 +85,10 @@ def run_task(task_dir: Path) -> int:
     try:
         result = resolve(record.entry)(context)
     except BaseException as err:
+        if context.stop.requested:  # whatever the stop interrupted
+            log.info("Task %s cancelled (%s).", task_dir.name, type(err).__name__)
+            runs.finish(task_dir, "cancelled")
+            return 0
         log.exception("Task %s failed", task_dir.name)
         runs.finish(task_dir, "failed", error=f"{type(err).__name__}: {err}")
         return 1
@@ -95,3 +107,4 @@ def _log_to_stdout() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # a library's root handler would print every line twice

@@ -147,7 +147,7 @@ def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, w
         run_dir = work_dir / f"fold-{fold + 1}"
         shutil.rmtree(run_dir, ignore_errors=True)
         log.info("Suspect labels: fold %d of %d (%d held out).", fold + 1, folds, len(held_out))
-        fold_progress = _FoldProgress(progress, fold, folds, config.epochs)
+        fold_progress = FoldProgress(progress, fold, folds, config.epochs)
         proba[held_out] = _held_out_probabilities(config, run_dir, scope, held_out, stop,
                                                   fold_progress)
         if stop.requested:
@@ -158,7 +158,7 @@ def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, w
     return scope, proba
 
 
-class _FoldProgress(RunLogger):
+class FoldProgress(RunLogger):
     """A fold's epochs as the pass's progress: fold k of n, epoch e of E."""
 
     def __init__(self, progress: Progress | None, fold: int, folds: int, epochs: int) -> None:

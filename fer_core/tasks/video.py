@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fer_core.inference.video.files import VideoCancelled, probe, score_video
+from fer_core.inference.video.files import probe, score_video
 from fer_core.inference.video.scorer import FrameScorer
 from fer_core.tasks.runner import TaskContext
 
@@ -36,10 +36,7 @@ def run_task(ctx: TaskContext) -> dict[str, Any]:
     ctx.progress(0.0, "Loading the model")
     scorer = FrameScorer.from_runs([Path(r) for r in spec["run_dirs"]], tta=spec["tta"],
                                    whole_if_none=spec["whole"])
-    try:
-        result = score_video(ctx.input(spec["video"]), scorer, ctx.task_dir / OUT,
-                             every=spec["every"], progress=ctx.progress,
-                             cancel=lambda: ctx.stop.requested)
-    except VideoCancelled:
-        return {}
+    result = score_video(ctx.input(spec["video"]), scorer, ctx.task_dir / OUT,
+                         every=spec["every"], progress=ctx.progress,
+                         cancel=lambda: ctx.stop.requested)  # a stop ends it between frames
     return result.summary()
