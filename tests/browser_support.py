@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fer_core import runs, tasks
+from fer_core import tasks
 from fer_core.core import settings
 
 if TYPE_CHECKING:  # playwright is optional: the tests skip without it
@@ -135,14 +135,15 @@ class AppServer:
 
 
 def cancel_active_jobs(runs_dir: Path, timeout: float = 90) -> None:
-    """Cancel queued and running jobs and wait for them to end (their worker then exits)."""
-    for info in runs.list_runs(runs_dir):
-        if info.state in ("queued", "running"):
+    """Cancel queued and running jobs of every kind and wait for them to end (their workers
+    then exit)."""
+    for job in tasks.list_jobs(runs_dir):
+        if job.state in ("queued", "running"):
             try:
-                tasks.cancel(info.path)
-                tasks.wait(info.path, timeout=timeout)
+                tasks.cancel(job.path)
+                tasks.wait(job.path, timeout=timeout)
             except Exception as err:  # teardown: report, never mask the test's own result
-                print(f"could not stop {info.run_id}: {err}", file=sys.stderr)
+                print(f"could not stop {job.path.name}: {err}", file=sys.stderr)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,9 +25,12 @@ from streamlit.testing.v1 import AppTest
 from bench.cluster import free_ports, local_ray_head
 from fer_core import runs, tasks
 from fer_core.core.errors import ConfigError, RunError
-from fer_core.runs import parse_time
+from fer_core.runs import parse_time, task_folders
+from fer_core.tasks.kinds import KINDS, register
 from tests import job_support
+from tests.conftest import make_kaggle_tree
 from tests.job_support import has_step_progress, long_tiny, tiny
+from tests.video_support import face_clip
 
 ray_backend = pytest.importorskip("fer_core.tasks.ray")
 pytest.importorskip("ray.job_submission", reason="ray[default] is not installed")
@@ -351,3 +355,64 @@ def test_train_page_launches_on_ray_and_cancels_a_job_waiting_for_a_gpu(
     at.button(key=f"train.cancel.{run_dir.name}").click().run()
     assert runs.read_status(run_dir)["state"] == "cancelled"
     assert f"**{run_dir.name}** · cancelled" in shown_text(at)
+
+
+# --- every task kind on the cluster --------------------------------------------------------------
+
+@pytest.mark.slow
+def test_registered_kind_runs_on_ray_with_progress_and_cancel(ray_head: str,
+                                                              tmp_path: Path) -> None:
+    """A kind the backends never heard of (``tests/dummy_task.py``) runs there unchanged."""
+    from tests import dummy_task
+    from tests.test_tasks import running_with_progress
+
+    register(dummy_task.LIGHT)
+    try:
+        backend = ray_backend.RayBackend(ray_head)
+        done = tasks.submit("dummy", {"steps": 3}, runs_root=tmp_path, backend=backend)
+        stopped = tasks.submit("dummy", {"steps": 900, "seconds": 0.1}, runs_root=tmp_path,
+                               backend=backend)
+        assert tasks.wait(done, timeout=JOB_TIMEOUT) == "succeeded"
+        assert task_folders.read_result(done)["steps"] == 3
+        assert runs.read_status(done).backend.job_id == done.name
+        poll(stopped, running_with_progress)
+        tasks.cancel(stopped)
+        assert tasks.wait(stopped, timeout=JOB_TIMEOUT) == "cancelled"
+    finally:
+        KINDS.pop(dummy_task.LIGHT.name)
+
+
+@pytest.mark.slow
+def test_every_kind_runs_on_ray(ray_head: str, tmp_path: Path, demo_run: Path) -> None:
+    """Export, video (its clip travels in the task folder), estimate (timed on the worker) and
+    the suspects pass, each a Ray job; training has the tests above."""
+    from tests.test_tasks import check_every_kind, submit_every_kind
+
+    root = tmp_path / "runs"
+    run = Path(shutil.copytree(demo_run, root / demo_run.name))
+    submitted = submit_every_kind(
+        root, run, face_clip(tmp_path / "faces.mp4"),
+        make_kaggle_tree(tmp_path / "tiny", {"happy": 20, "sad": 20}),
+        backend=ray_backend.RayBackend(ray_head))
+    check_every_kind(submitted)
+    assert all(runs.read_status(t).backend.kind == "ray" for t in submitted.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["export", "video", "estimate", "suspects"])
+def test_every_kind_can_be_cancelled_on_ray(ray_head: str, tmp_path: Path, demo_run: Path,
+                                           kind: str) -> None:
+    from tests.test_tasks import running_with_progress, submit_every_kind
+
+    root = tmp_path / "runs"
+    run = Path(shutil.copytree(demo_run, root / demo_run.name))
+    submitted = submit_every_kind(
+        root, run, face_clip(tmp_path / "faces.mp4"),
+        make_kaggle_tree(tmp_path / "tiny", {"happy": 20, "sad": 20}),
+        backend=ray_backend.RayBackend(ray_head))
+    for other, task in submitted.items():
+        if other != kind:
+            tasks.cancel(task)
+    poll(submitted[kind], running_with_progress)
+    tasks.cancel(submitted[kind])
+    assert tasks.wait(submitted[kind], timeout=JOB_TIMEOUT) == "cancelled"

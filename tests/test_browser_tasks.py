@@ -1,0 +1,95 @@
+"""The web server never converts a model or scores a video: driven in Chromium, the Export
+tab and Predict's video input start tasks and follow them while the page polls, and the
+server's own CPU time (from /proc) stays under 5% of a core between the click and the result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fer_core import runs
+from fer_core.runs import task_folders
+from tests import browser_support as bs
+from tests.video_support import face_clip
+
+expect = bs.require_browser()
+pytestmark = pytest.mark.slow
+
+MAX_SERVER_SHARE = 0.05  # of one core
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its waited-for children (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return (utime + stime + cutime + cstime) / TICKS
+
+
+class ServerMeter:
+    """The server's CPU time over a stretch of wall time, as a share of one core."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.cpu, self.wall = cpu_seconds(pid), time.monotonic()
+
+    def share(self) -> float:
+        return (cpu_seconds(self.pid) - self.cpu) / (time.monotonic() - self.wall)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bs.AppServer]:
+    with bs.running_app(tmp_path_factory.mktemp("tasks-browser")) as server:
+        yield server
+
+
+@pytest.fixture
+def page(app: bs.AppServer) -> Iterator:
+    with bs.chromium() as browser, bs.new_page(browser) as tab:
+        yield tab
+
+
+def test_export_of_every_format_runs_outside_the_server(app: bs.AppServer, page, demo_run):
+    run = Path(shutil.copytree(demo_run, app.runs_dir / demo_run.name))
+    bs.open_app(page, f"{app.url}/results?runs={run.name}&tab=Export")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("combobox", name="Format")).to_have_value("all four")
+    meter = ServerMeter(app.process.pid)
+    main.get_by_role("button", name="Export", exact=True).click()
+    expect(main.get_by_text("model.onnx")).to_be_visible(timeout=600 * bs.MS)
+    share = meter.share()
+    task = task_folders.latest("export", run.name, runs_root=app.runs_dir)
+    status = runs.read_status(task)
+    print(f"export: server {share:.1%} of a core; task pid {status.pid}")
+    assert status.state == "succeeded" and status.pid != app.process.pid
+    assert share < MAX_SERVER_SHARE
+    assert {e["format"] for e in task_folders.read_result(task)["entries"]} == {
+        "savedmodel", "onnx", "tflite", "tflite-int8"}
+
+
+def test_video_is_scored_outside_the_server(app: bs.AppServer, page, demo_run, tmp_path):
+    run = app.runs_dir / demo_run.name
+    if not run.exists():
+        shutil.copytree(demo_run, run)
+    clip = face_clip(tmp_path / "faces.mp4")
+    bs.open_app(page, f"{app.url}/predict")
+    main = page.get_by_test_id("stMain")
+    main.get_by_role("button", name="Video file").click()
+    bs.wait_for_run(page)
+    main.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(clip))
+    expect(main.get_by_text("faces.mp4: 320x240")).to_be_visible(timeout=60 * bs.MS)
+    meter = ServerMeter(app.process.pid)
+    main.get_by_role("button", name="Score the video").click()
+    expect(main.get_by_text("frames scored")).to_be_visible(timeout=600 * bs.MS)
+    share = meter.share()
+    task = task_folders.latest("video", run.name, runs_root=app.runs_dir)
+    status = runs.read_status(task)
+    print(f"video: server {share:.1%} of a core; task pid {status.pid}")
+    assert status.state == "succeeded" and status.pid != app.process.pid
+    assert share < MAX_SERVER_SHARE
