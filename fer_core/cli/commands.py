@@ -411,7 +411,7 @@ def _jobs_launch(args: argparse.Namespace) -> None:
 def _jobs_list(args: argparse.Namespace) -> None:
     from fer_core import tasks
 
-    rows = [{"id": job.path.name, "kind": job.kind, "state": job.state,
+    rows = [{"run_id": job.path.name, "kind": job.kind, "state": job.state,
              "progress": job.status.progress.fraction if job.status.progress else None,
              "stage": job.status.progress.stage if job.status.progress else None,
              "backend": job.status.backend.kind, "error": job.status.error}
@@ -421,7 +421,7 @@ def _jobs_list(args: argparse.Namespace) -> None:
         return
     for row in rows:
         fraction = f"{row['progress']:.0%}" if row["progress"] is not None else ""
-        print(f"{row['id']:<40} {row['kind']:<9} {row['state']:<10} {row['backend']:<6} "
+        print(f"{row['run_id']:<40} {row['kind']:<9} {row['state']:<10} {row['backend']:<6} "
               f"{fraction}")
 
 

@@ -16,6 +16,7 @@ queued, and every later call (status, logs, cancel, refresh) gets the backend ba
 from __future__ import annotations
 
 import itertools
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +155,7 @@ def run_here(kind: str, spec: dict[str, Any], *, subject: str | None = None,
         task_folders.new_task_dir(kind, runs_root=root),
         task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject),
         backend=FOREGROUND)
-    runner.run_task(task_dir)
+    runner.run_task(task_dir, log_stream=sys.stderr)  # stdout is the command's own
     return task_dir
 
 

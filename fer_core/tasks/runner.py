@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from fer_core import runs
 from fer_core.core.errors import RunError
@@ -69,8 +69,10 @@ def resolve(entry: str) -> Callable[[TaskContext], dict[str, Any]]:
     return getattr(importlib.import_module(module), function)
 
 
-def run_task(task_dir: Path) -> int:
-    """Run the task in this process; the exit status says whether it succeeded."""
+def run_task(task_dir: Path, *, log_stream: TextIO | None = None) -> int:
+    """Run the task in this process; the exit status says whether it succeeded. The engine's
+    log lines go to ``log_stream``: stdout, which a backend sends to the task's log, unless a
+    command in the foreground keeps its stdout for its own output (``--json``)."""
     task_dir = Path(task_dir)
     status = runs.read_status(task_dir)
     if status.ended:  # cancelled while it waited (Ray cannot drop a pending job)
@@ -79,7 +81,7 @@ def run_task(task_dir: Path) -> int:
     record = task_folders.read_task(task_dir)
     context = TaskContext(task_dir, record.spec)
     context.stop.install()
-    _log_to_stdout()
+    _log_to(log_stream or sys.stdout)
     runs.start(task_dir, pid=os.getpid())
     log.info("Task %s (%s) started.", task_dir.name, record.kind)
     try:
@@ -99,11 +101,10 @@ def run_task(task_dir: Path) -> int:
     return 0
 
 
-def _log_to_stdout() -> None:
-    """The engine's log lines go to stdout, which the backend sends to the task's log."""
+def _log_to(stream: TextIO) -> None:
     logger = logging.getLogger("fer_core")
     if not any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
