@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core import cli, runs
 from fer_core.core.emotions import EMOTIONS
-from fer_core.data import load_dataset, overrides
+from fer_core.data import DataRef, load_dataset, overrides
 from fer_core.data.demo import generate_demo_dataset
 from fer_core.tasks import suspects
 from tests.conftest import make_kaggle_tree, write_suspects
@@ -146,7 +146,7 @@ def test_progress_text_counts_folds_and_the_fold_in_training() -> None:
 
 def _tab(data_path: str, tmp_path: Path) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["app.data_path"] = data_path
+    at.session_state["app.data"] = DataRef.parse(data_path)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
     at.session_state["explore.section"] = "Suspect labels"
     return at.run()

@@ -18,31 +18,31 @@ import streamlit as st
 from fer_core.core import settings
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import FerError
-from fer_core.data import load_dataset
+from fer_core.data import DataRef
 from fer_core.training import speed
 
 MEASURE_TIMEOUT_S = 600
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _sizes(location: str | None, config_json: str) -> speed.SplitSizes | None:
+def _sizes(data: str, config_json: str) -> speed.SplitSizes | None:
     """Split sizes for a config on a data set (the arrays load from the disk cache)."""
     try:
         return speed.split_sizes(TrainConfig.from_dict(json.loads(config_json)),
-                                 load_dataset(location))
+                                 DataRef.parse(data).load())
     except FerError:
         return None  # the data set's own error shows where it is chosen
 
 
-def render_estimate(config: TrainConfig, location: str | None) -> None:
-    """The estimate if this machine's speed for the config is known, else a button that
-    measures it."""
+def render_estimate(config: TrainConfig, data: DataRef) -> None:
+    """The estimate on ``data`` if this machine's speed for the config is known, else a
+    button that measures it."""
     keys = speed.speed_keys(config)
     if not keys:
         return
     speeds = {phase: speed.cached_speed(key) for phase, key in keys.items()}
     if all(speeds.values()):
-        sizes = _sizes(location, json.dumps(config.to_dict(), sort_keys=True))
+        sizes = _sizes(str(data), json.dumps(config.to_dict(), sort_keys=True))
         if sizes is not None:
             result = speed.estimate(config, sizes, speeds)
             st.caption(f":material/timer: {speed.describe(result)}")
@@ -54,7 +54,7 @@ def render_estimate(config: TrainConfig, location: str | None) -> None:
     if action.button("Estimate", key="train.estimate",
                      help="Measure this machine's speed for this backbone and batch size."):
         with st.spinner("Timing a few training steps on this machine..."):
-            error = _measure(config.replace(data=location or ""))
+            error = _measure(config.replace(data=str(data)))
         if error:
             st.error(error)
         else:

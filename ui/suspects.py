@@ -15,7 +15,7 @@ from fer_core.core import settings
 from fer_core.core.errors import FerError
 from fer_core.data import Dataset, overrides
 from fer_core.tasks import suspects
-from ui.state import data_path, keep_valid, mtime
+from ui.state import data_ref, keep_valid, mtime
 from views import explore as explore_views
 from views import suspects as views
 
@@ -72,7 +72,7 @@ def _follow(fingerprint: str, running: bool) -> None:
 def _start(ds: Dataset) -> None:
     try:
         suspects.check_folds(ds, suspects.DEFAULT_FOLDS)
-        suspects.start_in_background(data_path(), fingerprint=ds.fingerprint)
+        suspects.start_in_background(data_ref(), fingerprint=ds.fingerprint)
     except FerError as err:
         st.error(str(err))
         return

@@ -33,7 +33,7 @@ from fer_core import runs
 from fer_core.core import access, atomic, device, settings
 from fer_core.core.config import TrainConfig, preset
 from fer_core.core.errors import DataError, RunError
-from fer_core.data import overrides
+from fer_core.data import DataRef, overrides
 from fer_core.data.dataset import Dataset
 from fer_core.inference.evaluation import predict_proba
 from fer_core.training.inputs import prepare_data
@@ -247,24 +247,22 @@ def to_json(table: pd.DataFrame, n_images: int) -> dict[str, Any]:
          "score": float(row.self_confidence)} for row in table.itertuples()]}
 
 
-def start_in_background(data: str | None, *, folds: int = DEFAULT_FOLDS,
+def start_in_background(data: DataRef, *, folds: int = DEFAULT_FOLDS,
                         epochs: int = DEFAULT_EPOCHS, fingerprint: str) -> None:
-    """Run the pass as its own process (training never runs inside the app), reporting into
-    ``progress.json``; the app follows it from there."""
+    """Run the pass on ``data`` as its own process (training never runs inside the app),
+    reporting into ``progress.json``, which records the data too; the app follows it there."""
     access.ensure_writable("Finding suspect labels")
     out = result_dir(fingerprint)
     out.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "fer_core", "data", "suspects", "--folds", str(folds),
-               "--epochs", str(epochs)]
-    if data:
-        command += ["--data", str(data)]
+               "--epochs", str(epochs), "--data", str(data)]
     with open(out / "log.txt", "wb") as log_file:
         process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, stdout=log_file,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
     atomic.write_json(_progress_path(fingerprint), {
         "state": "running", "done": 0, "folds": folds, "pid": process.pid,
-        "started": runs.now_iso()})
+        "started": runs.now_iso(), "data": str(data)})
 
 
 # --- helpers -------------------------------------------------------------------------------------
