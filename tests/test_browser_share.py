@@ -63,7 +63,7 @@ def test_copied_link_opens_the_same_runs_tab_and_split(app: bs.AppServer, browse
         code = page.get_by_test_id("stPopoverBody").get_by_test_id("stCode")
         link = code.inner_text().strip()
     assert link.startswith(f"{app.url}/results?runs=20260102-000000-second&runs={demo_run.name}")
-    assert link.endswith("&tab=Errors&split=val")
+    assert link.endswith("&tab=Errors&split=val&data=demo")  # the data choice comes along
 
     with bs.new_page(browser) as fresh:  # no cookies, no session: only the link
         _results(fresh, link)

@@ -16,21 +16,12 @@ from fer_core.core.config import TrainConfig, preset
 from fer_core.data import DEMO_DATA, DataRef
 from fer_core.tasks import suspects
 from fer_core.training import speed
-from tests.conftest import make_kaggle_tree
 from tests.page_support import ROOT, open_page
 from ui import estimate
 
 DEMO_SOURCE = "Demo data (synthetic)"
 SPEED = speed.Speed(train_images_per_s=50.0, infer_images_per_s=200.0, tracing_s=1.0,
                     measured="2026-01-01T00:00:00+00:00")
-
-
-@pytest.fixture
-def env_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """FER_DATA_DIR names a tiny folder whose counts differ from the demo's."""
-    root = make_kaggle_tree(tmp_path / "env", {"happy": 3, "sad": 2})
-    monkeypatch.setenv("FER_DATA_DIR", str(root))
-    return root
 
 
 def _app(tmp_path: Path, data: str | None = None) -> AppTest:
@@ -98,22 +89,13 @@ def test_report_with_demo_chosen_takes_its_gallery_from_the_demo(tmp_path, env_d
 
 
 def test_suspects_start_with_demo_chosen_runs_the_pass_on_the_demo(tmp_path, env_data,
-                                                                   monkeypatch):
-    started: list[list[str]] = []
-
-    class Process:
-        pid = 0
-
-        def __init__(self, command: list[str], **_: object) -> None:
-            started.append(command)
-
-    monkeypatch.setattr(suspects.subprocess, "Popen", Process)
+                                                                   started_passes):
     demo = DataRef().fingerprint()
     try:
         at = open_page("explore", tmp_path / "runs", **{"explore.section": "Suspect labels"})
         at.run().button(key="explore.suspects_start").click().run()
         assert not at.exception
-        assert started and started[0][-2:] == ["--data", DEMO_DATA]
+        assert started_passes and started_passes[0][-2:] == ["--data", DEMO_DATA]
         assert suspects.read_progress(demo)["data"] == DEMO_DATA
         assert not suspects.result_dir(DataRef(env_data).fingerprint()).exists()
     finally:

@@ -28,14 +28,6 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-@pytest.fixture
-def env_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A tiny data set named by FER_DATA_DIR, as a user starting the app with it would."""
-    root = make_kaggle_tree(tmp_path / "mydata", {"happy": 3, "sad": 2})
-    monkeypatch.setenv("FER_DATA_DIR", str(root))
-    return root
-
-
 def _app(tmp_path: Path) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")

@@ -11,15 +11,6 @@ from fer_core import runs
 from fer_core.core.config import preset
 from fer_core.data import DEMO_DATA, DataRef, load_dataset
 from fer_core.inference.evaluation import run_split
-from tests.conftest import make_kaggle_tree
-
-
-@pytest.fixture
-def env_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """FER_DATA_DIR names a tiny folder whose counts differ from the demo's."""
-    root = make_kaggle_tree(tmp_path / "env", {"happy": 3, "sad": 2})
-    monkeypatch.setenv("FER_DATA_DIR", str(root))
-    return root
 
 
 @pytest.mark.parametrize("name", ["fer2013", "fer2013.csv", "fer2013.zip"])
@@ -80,19 +71,10 @@ def test_launch_records_the_choice_explicitly_and_keeps_the_demo(tmp_path, env_d
     assert recorded == [DEMO_DATA, str(env_data)]
 
 
-def test_suspects_pass_always_names_its_data(tmp_path, env_data, monkeypatch):
+def test_suspects_pass_always_names_its_data(env_data, started_passes, fresh_cache):
     from fer_core.tasks import suspects
 
-    started: list[list[str]] = []
-
-    class Process:
-        pid = 0
-
-        def __init__(self, command: list[str], **_: object) -> None:
-            started.append(command)
-
-    monkeypatch.setattr(suspects.subprocess, "Popen", Process)
     suspects.start_in_background(DataRef(), fingerprint="demo-fingerprint")
-    assert started[0][-2:] == ["--data", DEMO_DATA]
+    assert started_passes[0][-2:] == ["--data", DEMO_DATA]
     assert runs.read_json(suspects.result_dir("demo-fingerprint") / "progress.json")[
         "data"] == DEMO_DATA

@@ -2,10 +2,10 @@
 
 Session keys are named ``"<page>.<name>"``; the ones here are shared by all pages. The data
 choice is also kept in the page's address (``?data=demo``, ``?data=/path``), so a reload or a
-link opened in a new tab works on the same data set. Loaders are
-cached so that switching pages never reloads the data set: the data set and models with
-``st.cache_resource`` (large, read-only: never copied), small files with ``st.cache_data``
-keyed by path and modification time so a job's new progress shows on the next rerun.
+link opened in a new tab works on the same data set. Loaders are cached so that switching
+pages never reloads the data set: the data set and models with ``st.cache_resource`` (large,
+read-only: never copied), small files with ``st.cache_data`` keyed by path and modification
+time so a job's new progress shows on the next rerun.
 """
 
 from __future__ import annotations

@@ -60,8 +60,8 @@ class DataRef:
         load or a job."""
         check_location(self.path)
 
-    def load(self, *, use_cache: bool = True) -> Dataset:
-        return load_dataset(str(self), use_cache=use_cache)
+    def load(self) -> Dataset:
+        return load_dataset(str(self))
 
     def fingerprint(self) -> str:
         """The data set's fingerprint from its file listing only: no image is decoded."""
