@@ -16,8 +16,8 @@ st.caption("FER Studio explores a facial-emotion data set, trains Keras models o
            "shows and shares how well they do. Four steps, each a page in the sidebar:")
 
 infos = state.list_runs()
-for step in start.steps(state.data_path(), infos):
+for step in start.steps(state.data_ref(), infos):
     with st.container(border=True):
         st.page_link(step.page, label=step.title, icon=step.icon,
-                     query_params=step.query_params or None)
+                     query_params={**step.query_params, **state.data_param()})
         st.markdown(step.text)

@@ -16,7 +16,7 @@ import streamlit as st
 from fer_core import runs, tasks
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import ConfigError, FerError
-from fer_core.data.check import check_location
+from fer_core.data import DataRef
 from fer_core.tasks.kinds import KINDS, TRAIN
 from fer_core.training.resume import is_resumable
 from ui import class_check, config_form, estimate, links, state, viewer
@@ -45,17 +45,17 @@ def _render_form() -> tuple[str, TrainConfig | None]:
 
 def _with_sidebar_data(config: TrainConfig) -> TrainConfig:
     """An empty data field means the data set chosen in the sidebar."""
-    return config if config.data else config.replace(data=state.data_location())
+    return config if config.data else config.replace(data=str(state.data_ref()))
 
 
 def _render_launch(preset_name: str, config: TrainConfig | None) -> TrainConfig | None:
     """Launch; the config back, or ``None`` when the data cannot be trained on (so the sweep
     below is refused too)."""
-    chosen = (config.data if config and config.data else None) or state.data_path()
-    st.caption(f"Data: **{chosen or 'the synthetic demo data set'}** · runs folder: "
+    chosen = DataRef.parse(config.data) if config and config.data else state.data_ref()
+    st.caption(f"Data: **{chosen.label}** · runs folder: "
                f"`{state.runs_root()}` · jobs run on {state.jobs_backend_label()}")
     try:
-        check_location(chosen)
+        chosen.check()
         if config is not None:
             class_check.check_before_launch(config, chosen, preset_name)
     except FerError as err:

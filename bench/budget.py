@@ -44,10 +44,11 @@ def exclude_top_suspects(run_dir: Path, data: str | None, count: int) -> int:
     set's own overrides in the cache stay as they are); return how many were written."""
     from fer_core import runs
     from fer_core.core import atomic
-    from fer_core.data.overrides import LabelOverrides, data_fingerprint
+    from fer_core.data import DataRef
+    from fer_core.data.overrides import LabelOverrides
     from fer_core.tasks.suspects import most_suspect
 
-    fingerprint = data_fingerprint(data)
+    fingerprint = DataRef.parse(data).fingerprint()
     chosen = LabelOverrides(fingerprint).with_exclude(*most_suspect(fingerprint, count))
     atomic.write_json(runs.files(run_dir).overrides, chosen.to_json())
     return len(chosen.exclude)

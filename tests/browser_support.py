@@ -71,6 +71,7 @@ class AppServer:
     runs_dir: Path
     cache_dir: Path
     log_path: Path
+    data_dir: Path | None = None  # FER_DATA_DIR; None: unset (the demo data set)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -82,7 +83,9 @@ class AppServer:
         env = dict(os.environ)
         env["FER_RUNS_DIR"] = str(self.runs_dir)
         env["FER_CACHE_DIR"] = str(self.cache_dir)
-        env.pop("FER_DATA_DIR", None)  # the demo data set
+        env.pop("FER_DATA_DIR", None)
+        if self.data_dir is not None:
+            env["FER_DATA_DIR"] = str(self.data_dir)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         return env
 
@@ -147,13 +150,14 @@ def cancel_active_jobs(runs_dir: Path, timeout: float = 90) -> None:
 
 
 @contextmanager
-def running_app(base: Path) -> Iterator[AppServer]:
-    """A live FER Studio on demo data, with an empty runs folder of its own under ``base``."""
+def running_app(base: Path, *, data_dir: Path | None = None) -> Iterator[AppServer]:
+    """A live FER Studio, with an empty runs folder of its own under ``base``, on demo data
+    unless ``data_dir`` is its FER_DATA_DIR."""
     from fer_core.data.demo import demo_dataset_dir
 
     demo_dataset_dir()  # generated here once, so the first page load only reads it
     server = AppServer(runs_dir=base / "runs", cache_dir=settings.cache_dir(),
-                       log_path=base / "streamlit.log")
+                       log_path=base / "streamlit.log", data_dir=data_dir)
     server.runs_dir.mkdir(parents=True, exist_ok=True)
     server.start()
     try:

@@ -99,6 +99,14 @@ def make_kaggle_tree(
 
 
 @pytest.fixture
+def env_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """FER_DATA_DIR names a tiny folder (3 happy, 2 sad a split): never taken for the demo."""
+    root = make_kaggle_tree(tmp_path / "env", {"happy": 3, "sad": 2})
+    monkeypatch.setenv("FER_DATA_DIR", str(root))
+    return root
+
+
+@pytest.fixture
 def real_fer2013() -> Path:
     if not (REAL_FER2013 / "train").is_dir():
         pytest.skip("the real FER-2013 is not present at ../shared/fer2013")

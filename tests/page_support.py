@@ -9,6 +9,8 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
+from fer_core.data import DataRef
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -19,7 +21,7 @@ def open_page(page: str, runs_root: Path, *, data_path: str | None = None,
     at = AppTest.from_file(str(ROOT / "app_pages" / f"{Path(page).stem}.py"),
                            default_timeout=timeout)
     at.session_state["app.runs_dir"] = str(runs_root)
-    at.session_state["app.data_path"] = data_path
+    at.session_state["app.data"] = DataRef.parse(data_path) if data_path else DataRef()
     for key, value in state.items():
         at.session_state[key] = value
     for name, value in (query or {}).items():

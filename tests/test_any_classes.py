@@ -21,7 +21,7 @@ from fer_core.cli import main
 from fer_core.core.config import preset
 from fer_core.core.emotions import COLORS, EMOTIONS
 from fer_core.core.errors import DataError
-from fer_core.data import load_dataset
+from fer_core.data import DataRef, load_dataset
 from fer_core.data.demo import draw_face
 from fer_core.export import export_run
 from fer_core.inference.evaluation import predict_images
@@ -151,7 +151,7 @@ def test_explore_and_results_pages_render_other_class_sets(which, request, tmp_p
     data, run_dir = request.getfixturevalue(which)
     n = len(load_dataset(data).classes)
     explore = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=60)
-    explore.session_state["app.data_path"] = str(data)
+    explore.session_state["app.data"] = DataRef(data)
     explore.session_state["app.runs_dir"] = str(tmp_path / "runs")
     explore.run()
     assert not explore.exception
@@ -161,7 +161,7 @@ def test_explore_and_results_pages_render_other_class_sets(which, request, tmp_p
     shutil.copytree(run_dir, root / run_dir.name)
     results = AppTest.from_file(str(ROOT / "app_pages" / "results.py"), default_timeout=60)
     results.session_state["app.runs_dir"] = str(root)
-    results.session_state["app.data_path"] = str(data)
+    results.session_state["app.data"] = DataRef(data)
     results.run()
     assert not results.exception
     classes = list(load_dataset(data).classes)
@@ -204,7 +204,7 @@ def test_seven_emotions_keep_their_colours_in_charts():
 def test_train_page_refuses_a_preset_naming_an_absent_class(three_data, tmp_path):
     at = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
-    at.session_state["app.data_path"] = str(three_data)
+    at.session_state["app.data"] = DataRef(three_data)
     at.run()
     assert not at.error
     at.selectbox(key="train.preset").select("seed-no-disgust").run()

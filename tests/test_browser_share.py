@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fer_core.reports import report
+from fer_core.reports import blocks, report
 from tests import browser_support as bs
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def test_copied_link_opens_the_same_runs_tab_and_split(app: bs.AppServer, browse
         code = page.get_by_test_id("stPopoverBody").get_by_test_id("stCode")
         link = code.inner_text().strip()
     assert link.startswith(f"{app.url}/results?runs=20260102-000000-second&runs={demo_run.name}")
-    assert link.endswith("&tab=Errors&split=val")
+    assert link.endswith("&tab=Errors&split=val&data=demo")  # the data choice comes along
 
     with bs.new_page(browser) as fresh:  # no cookies, no session: only the link
         _results(fresh, link)
@@ -90,5 +90,5 @@ def test_report_fits_the_page_and_dark_cells_have_white_numbers(browser: Browser
     assert overflow <= 0
     white = "rgb(255, 255, 255)"
     assert any(ink == white for _, ink in inks)  # the darkest cells, at least
-    assert all((ink == white) == report._is_dark(fill) for fill, ink in inks)
+    assert all((ink == white) == blocks._is_dark(fill) for fill, ink in inks)
     assert all(ink in (white, "rgb(0, 0, 0)") for _, ink in inks)

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core.core.config import TrainConfig, config_fields
 from fer_core.core.emotions import COLORS
 from fer_core.core.errors import ConfigError, DataError
-from fer_core.data import load_dataset
+from fer_core.data import DataRef, load_dataset
 from fer_core.data.audit import audit
 from fer_core.data.loading import LoadReport
 from tests.conftest import make_kaggle_tree, write_image
@@ -460,7 +460,7 @@ def test_page_augmentation_tab_draws_from_the_config_controls(tmp_path):
 
 def test_page_augmentation_reset_restores_training_defaults(tmp_path):
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["app.data_path"] = None
+    at.session_state["app.data"] = DataRef()
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
     at.session_state["explore.section"] = "Augmentation"
     at.session_state["explore.aug_n"] = 2

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core import tasks
+from fer_core.data import DataRef
 from fer_core.export import zip_export
 from fer_core.runs import task_folders
 from views import export as view
@@ -33,7 +34,7 @@ def test_export_tab_exports_onnx_and_shows_the_targets(mixed_run, tmp_path):
     run = Path(shutil.copytree(mixed_run, root / mixed_run.name))
     at = AppTest.from_file(str(PAGE), default_timeout=300)
     at.session_state["app.runs_dir"] = str(root)
-    at.session_state["app.data_path"] = None
+    at.session_state["app.data"] = DataRef()
     at.run()
     assert not at.exception
     assert any("Not exported yet" in info.value for info in at.info)

@@ -100,7 +100,8 @@ def test_launch_without_worker_writes_a_queued_run(tmp_path: Path) -> None:
     status = runs.read_status(run_dir)
     assert run_dir.parent == tmp_path and status["state"] == "queued"
     assert status["preset"] == "fast-cpu" and status["backend"] == "local"
-    assert runs.read_config(run_dir)["config"] == tiny().to_dict()
+    # no data named: the default (the demo here, FER_DATA_DIR being unset), recorded as such
+    assert runs.read_config(run_dir)["config"] == tiny().replace(data="demo").to_dict()
 
 
 def test_queued_runs_order_is_first_in_first_out(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core import runs
 from fer_core.core.config import config_fields
 from fer_core.core.errors import DataError, RunError
-from fer_core.data import DEMO_DATA, load_dataset
+from fer_core.data import DEMO_DATA, DataRef, load_dataset
 from fer_core.data.check import check_location, check_upload
 from tests.conftest import make_kaggle_tree
 
@@ -28,14 +28,6 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-@pytest.fixture
-def env_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A tiny data set named by FER_DATA_DIR, as a user starting the app with it would."""
-    root = make_kaggle_tree(tmp_path / "mydata", {"happy": 3, "sad": 2})
-    monkeypatch.setenv("FER_DATA_DIR", str(root))
-    return root
-
-
 def _app(tmp_path: Path) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
@@ -44,10 +36,10 @@ def _app(tmp_path: Path) -> AppTest:
 
 # --- the data source ----------------------------------------------------------------------------
 
-def test_load_dataset_demo_name_wins_over_fer_data_dir(env_data):
-    assert load_dataset(None).location == str(env_data)
-    demo = load_dataset(DEMO_DATA)
-    assert demo.synthetic and len(demo) == 3500
+def test_load_dataset_never_reads_fer_data_dir(env_data):
+    for location in (None, DEMO_DATA):
+        demo = load_dataset(location)
+        assert demo.synthetic and len(demo) == 3500
 
 
 def _sidebar_script() -> None:
@@ -61,21 +53,21 @@ def test_sidebar_demo_choice_wins_over_fer_data_dir(tmp_path, env_data):
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
     at.run()
     assert at.sidebar.text_input(key="sidebar.path").value == str(env_data)
-    assert at.session_state["app.data_path"] == str(env_data)
+    assert at.session_state["app.data"] == DataRef(env_data)
     at.sidebar.radio(key="sidebar.source").set_value("Demo data (synthetic)").run()
     assert not at.exception
-    assert at.session_state["app.data_path"] is None
+    assert at.session_state["app.data"] == DataRef()
     # back to the folder: the path typed before is still there, and chosen again
     at.sidebar.radio(key="sidebar.source").set_value("A folder or file on this machine").run()
     assert at.sidebar.text_input(key="sidebar.path").value == str(env_data)
-    assert at.session_state["app.data_path"] == str(env_data)
+    assert at.session_state["app.data"] == DataRef(env_data)
 
 
 @pytest.mark.parametrize("chosen", ["env", None])
 def test_explore_header_shows_the_sidebar_choice_not_fer_data_dir(tmp_path, env_data, chosen):
     at = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
-    at.session_state["app.data_path"] = str(env_data) if chosen else None
+    at.session_state["app.data"] = DataRef(env_data) if chosen else DataRef()
     at.run()
     assert not at.exception
     text = _texts(at)
@@ -89,7 +81,7 @@ def test_train_launch_with_demo_chosen_records_demo_in_the_job(tmp_path, env_dat
     monkeypatch.setattr(tasks.LocalBackend, "submit", lambda self, run_dir: None)
     at = AppTest.from_file(TRAIN_PAGE, default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
-    at.session_state["app.data_path"] = None  # the sidebar's demo choice
+    at.session_state["app.data"] = DataRef()  # the sidebar's demo choice
     at.run()
     at.button(key="train.launch").click().run()
     assert not at.exception
@@ -131,7 +123,7 @@ def test_sidebar_upload_of_a_non_zip_shows_error_there_and_keeps_the_demo(tmp_pa
     assert not at.exception
     errors = [e.value for e in at.sidebar.error]
     assert any("fer2013.zip is not a zip archive" in e for e in errors), errors
-    assert at.session_state["app.data_path"] is None
+    assert at.session_state["app.data"] == DataRef()
 
 
 def test_train_refuses_launch_on_a_data_path_that_is_not_a_data_set(tmp_path):
@@ -139,7 +131,7 @@ def test_train_refuses_launch_on_a_data_path_that_is_not_a_data_set(tmp_path):
     bad.write_bytes(b"this is not a zip archive")
     at = AppTest.from_file(TRAIN_PAGE, default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
-    at.session_state["app.data_path"] = str(bad)
+    at.session_state["app.data"] = DataRef(bad)
     at.run()
     assert not at.exception
     assert any("not a valid zip archive" in e.value for e in at.error)
@@ -186,7 +178,7 @@ def test_results_runs_query_param_picks_that_run(tmp_path, demo_run):
     shutil.copytree(demo_run, root / older)
     at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)
     at.session_state["app.runs_dir"] = str(root)
-    at.session_state["app.data_path"] = None
+    at.session_state["app.data"] = DataRef()
     at.query_params["runs"] = older
     at.run()
     assert not at.exception
@@ -365,7 +357,9 @@ def test_rerun_launches_the_same_settings_under_a_new_id(finished_run, monkeypat
     monkeypatch.setattr(tasks.LocalBackend, "submit", lambda self, run_dir: None)
     new_dir = rerun(finished_run)
     assert new_dir != finished_run and new_dir.parent == finished_run.parent
-    assert runs.read_config(new_dir).config == runs.read_config(finished_run).config
+    old = runs.read_config(finished_run).config
+    assert old["data"] == ""  # written before the data choice was recorded: the default's
+    assert runs.read_config(new_dir).config == {**old, "data": DEMO_DATA}  # now explicit
     status = runs.read_status(new_dir)
     assert (status.state, status.preset, status.rerun_of) == ("queued", "fast-cpu",
                                                                finished_run.name)
@@ -393,7 +387,7 @@ def test_results_page_names_reruns_and_deletes_a_run(tmp_path, demo_run, monkeyp
     shutil.copytree(demo_run, root / demo_run.name)
     at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)
     at.session_state["app.runs_dir"] = str(root)
-    at.session_state["app.data_path"] = None
+    at.session_state["app.data"] = DataRef()
     at.run()
     key = f"results.actions.{demo_run.name}"
     at.text_input(key=f"{key}.name").input("Two-epoch demo")
@@ -421,7 +415,7 @@ def test_results_page_offers_no_run_actions_on_a_read_only_viewer(tmp_path, demo
     runs.write_status(root / demo_run.name, display_name="Shared run")
     at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)
     at.session_state["app.runs_dir"] = str(root)
-    at.session_state["app.data_path"] = None
+    at.session_state["app.data"] = DataRef()
     at.run()
     assert not at.exception
     assert "**Shared run**" in _texts(at)
@@ -456,7 +450,7 @@ def test_explore_quality_tab_reads_the_stored_audit(tmp_path, fresh_cache):
     root = make_kaggle_tree(tmp_path / "data", {"happy": 3, "sad": 2})
     at = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=60)
     at.session_state["app.runs_dir"] = str(tmp_path / "runs")
-    at.session_state["app.data_path"] = str(root)
+    at.session_state["app.data"] = DataRef(root)
     at.session_state["explore.section"] = "Image quality"
     at.run()
     assert not at.exception

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core import runs
+from fer_core.data import DataRef
 from fer_core.reports import report, seed_report
 from fer_core.reports.report_seed import seed_section_html
 from tests.seed_support import study_run
@@ -113,7 +114,7 @@ def test_seed_report_ignores_unfinished_and_foreign_study_runs(study_root):
 def _results(runs_root: Path) -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=60)
     at.session_state["app.runs_dir"] = str(runs_root)
-    at.session_state["app.data_path"] = None
+    at.session_state["app.data"] = DataRef()
     at.session_state["results.tab"] = "Seed report"  # the tab is drawn only when open
     return at.run()
 

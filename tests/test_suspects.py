@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core import cli, runs, tasks
 from fer_core.core import settings
 from fer_core.core.emotions import EMOTIONS
-from fer_core.data import load_dataset, overrides
+from fer_core.data import DataRef, load_dataset, overrides
 from fer_core.data.demo import generate_demo_dataset
 from fer_core.tasks import suspects
 from tests.conftest import make_kaggle_tree, write_suspects
@@ -143,7 +143,7 @@ def test_fold_progress_counts_folds_and_the_epochs_of_the_fold() -> None:
 
 def _tab(data_path: str, tmp_path: Path, runs_root: Path | None = None) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["app.data_path"] = data_path
+    at.session_state["app.data"] = DataRef.parse(data_path)
     at.session_state["app.runs_dir"] = str(runs_root or tmp_path / "runs")
     at.session_state["explore.section"] = "Suspect labels"
     return at.run()

@@ -7,15 +7,15 @@ user reads the reason beside **Launch**, before anything is queued.
 from __future__ import annotations
 
 from fer_core.core.config import TrainConfig
-from fer_core.data import load_dataset
+from fer_core.data import DataRef
 from fer_core.data.named_classes import check_named_classes, named_classes
 
 
-def check_before_launch(config: TrainConfig, location: str | None, preset: str | None) -> None:
+def check_before_launch(config: TrainConfig, data: DataRef, preset: str | None) -> None:
     """Raise ``DataError`` naming the preset, the absent class and the classes present.
 
     The data set loads only when the config names a class (most do not), from the disk cache
     after its first load."""
     if not any(named_classes(config).values()):
         return
-    check_named_classes(config, load_dataset(location).classes, preset=preset)
+    check_named_classes(config, data.load().classes, preset=preset)

@@ -16,7 +16,7 @@ from fer_core import tasks
 from fer_core.core import settings
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import FerError
-from fer_core.data import DEMO_DATA, load_dataset
+from fer_core.data import DataRef
 from fer_core.runs import task_folders
 from fer_core.tasks import estimate as estimate_task
 from fer_core.training import speed
@@ -26,26 +26,26 @@ from views.progress import ACTIVE_STATES
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _sizes(location: str | None, config_json: str) -> speed.SplitSizes | None:
+def _sizes(data: str, config_json: str) -> speed.SplitSizes | None:
     """Split sizes for a config on a data set (the arrays load from the disk cache)."""
     try:
         return speed.split_sizes(TrainConfig.from_dict(json.loads(config_json)),
-                                 load_dataset(location))
+                                 DataRef.parse(data).load())
     except FerError:
         return None  # the data set's own error shows where it is chosen
 
 
-def render_estimate(config: TrainConfig, location: str | None) -> None:
-    """The estimate if this machine's speed for the config is known and jobs run here; else
-    the latest estimate job's answer, and a button that times the config where jobs run."""
+def render_estimate(config: TrainConfig, data: DataRef) -> None:
+    """The estimate on ``data`` if this machine's speed for the config is known and jobs run
+    here; else the latest estimate job's answer, and a button that times it where jobs run."""
     keys = speed.speed_keys(config)
     if not keys:
         return
-    config = config.replace(data=config.data or location or DEMO_DATA)
+    config = config.replace(data=config.data or str(data))
     backend = state.jobs_backend_name()
     speeds = {phase: speed.cached_speed(key) for phase, key in keys.items()}
     if backend == "local" and all(speeds.values()):
-        sizes = _sizes(location, json.dumps(config.to_dict(), sort_keys=True))
+        sizes = _sizes(str(data), json.dumps(config.to_dict(), sort_keys=True))
         if sizes is not None:
             result = speed.estimate(config, sizes, speeds)
             st.caption(f":material/timer: {speed.describe(result)}")

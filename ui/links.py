@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
+from ui import state
 from views import links
 
 RESULTS_PAGE = "app_pages/results.py"
@@ -20,8 +21,10 @@ SEEN_KEY = "results.links_seen"  # the query strings this session applied or pub
 SEEN_LIMIT = 32
 
 
-def _query() -> tuple[tuple[str, str], ...]:
+def _query(*, view: bool = True) -> tuple[tuple[str, str], ...]:
+    """The address's view parameters (``view``), or all the others."""
     return tuple(sorted((name, value) for name in st.query_params
+                        if (name in links.PARAMS) == view
                         for value in st.query_params.get_all(name)))
 
 
@@ -69,15 +72,18 @@ def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
             default_runs: Sequence[str]) -> str:
     """Keep the address bar showing the current view, and return its full URL (for Copy
     link: always complete, since the default runs change as new runs finish). The page as
-    it first opens keeps a clean address, so a plain visit or bookmark stays ``/results``."""
+    it first opens keeps no view in its address, so a plain visit or bookmark stays
+    ``/results``; the address's other parameters (the data choice) stay, in the link too."""
     params = links.link_params(runs, tab=tab, split=split)
-    if links.is_default_view(runs, tab=tab, split=split, default_runs=default_runs):
-        st.query_params.clear()
-    else:
-        st.query_params.from_dict({name: [v for n, v in params if n == name]
-                                   for name in dict.fromkeys(n for n, _ in params)})
+    shown = not links.is_default_view(runs, tab=tab, split=split, default_runs=default_runs)
+    for name in links.PARAMS:
+        values = [v for n, v in params if n == name]
+        if shown and values:
+            st.query_params[name] = values
+        else:
+            st.query_params.pop(name, None)
     _remember(_query())
-    return links.link_url(st.context.url, params)
+    return links.link_url(st.context.url, [*params, *_query(view=False)])
 
 
 def render_copy_link(where, url: str) -> None:
@@ -95,6 +101,6 @@ def results_link(run_id: str, label: str) -> None:
     """
     try:
         st.page_link(RESULTS_PAGE, label=label, icon=":material/leaderboard:",
-                     query_params=dict(links.link_params([run_id])))
+                     query_params={**dict(links.link_params([run_id])), **state.data_param()})
     except StreamlitPageNotFoundError:
         st.caption(f"{run_id}'s results are on the Results page.")

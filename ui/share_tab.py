@@ -10,7 +10,7 @@ import streamlit as st
 
 from fer_core import runs
 from fer_core.core.errors import FerError
-from fer_core.data import load_dataset
+from fer_core.data import DataRef
 from fer_core.data.leakage import leakage_caveat
 from fer_core.reports import card, report
 from ui import state
@@ -22,7 +22,7 @@ def render(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
                 "opens offline in any browser.")
     st.download_button(
         "Download the report (HTML)",
-        functools.partial(build_report, [r.path for r in selected], state.data_path()),
+        functools.partial(build_report, [r.path for r in selected], state.data_ref()),
         file_name=f"fer-studio-report-{focus.run_id}.html", mime="text/html",
         key="results.report", on_click="ignore",
     )
@@ -46,11 +46,11 @@ def render(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
     )
 
 
-def build_report(run_dirs: list[Path], data_path: str | None) -> str:
-    """Made on click only, outside the script run: galleries come from the current data set
+def build_report(run_dirs: list[Path], data: DataRef) -> str:
+    """Made on click only, outside the script run: galleries come from the chosen data set
     (from its disk cache) for the runs trained on it, and are left out if it cannot be read."""
     try:
-        ds = load_dataset(data_path)
+        ds = data.load()
     except FerError:
         return report.build_report(run_dirs)
     images = dict(zip(ds.index["id"], ds.images, strict=True))

@@ -6,6 +6,7 @@ import streamlit as st
 
 from fer_core.core.device import describe_device_quick
 from fer_core.core.errors import DataError
+from fer_core.data import DataRef
 from fer_core.data.check import check_upload
 from fer_core.data.uploads import choose_data, save_upload
 from ui import state, viewer
@@ -19,7 +20,12 @@ def render_sidebar() -> None:
     state.init_state()
     if viewer.is_viewer():
         _render_viewer()
-        return
+    else:
+        _render_controls()
+    state.keep_data_in_address()
+
+
+def _render_controls() -> None:
     with st.sidebar:
         st.subheader("Data")
         _render_data_source()
@@ -37,14 +43,13 @@ def render_sidebar() -> None:
 def _render_data_source() -> None:
     """The user's choice wins: the demo is the demo even with FER_DATA_DIR set, and a folder
     path shown here is the one Explore's header names."""
-    current = state.data_path()
-    st.session_state.setdefault(FOLDER_MEMORY_KEY, current or "")
+    current = state.data_ref()
+    st.session_state.setdefault(FOLDER_MEMORY_KEY, "" if current.is_demo else str(current))
     st.session_state.setdefault(FOLDER_KEY, st.session_state[FOLDER_MEMORY_KEY])
-    index = 0 if current is None else 1
-    choice = st.radio("Data source", SOURCES, index=index, key="sidebar.source",
-                      label_visibility="collapsed")
+    choice = st.radio("Data source", SOURCES, index=0 if current.is_demo else 1,
+                      key="sidebar.source", label_visibility="collapsed")
     if choice == SOURCES[0]:
-        _set_data(None)
+        _set_data(DataRef())
     elif choice == SOURCES[1]:
         path = st.text_input(
             "Path", key=FOLDER_KEY,
@@ -53,7 +58,7 @@ def _render_data_source() -> None:
             "the challenge's fer2013.csv, or a .zip of either.",
         ).strip()
         st.session_state[FOLDER_MEMORY_KEY] = path
-        _set_data(path or None)
+        _set_data(DataRef.parse(path) if path else DataRef())
         if not path:
             st.caption("Enter a path; until then the demo data is used.")
     else:
@@ -63,9 +68,9 @@ def _render_data_source() -> None:
                 check_upload(upload.name, upload.getvalue())
             except DataError as err:
                 st.error(str(err))
-                _set_data(None)
+                _set_data(DataRef())
             else:
-                _set_data(str(save_upload(upload.name, upload.getvalue())))
+                _set_data(DataRef(save_upload(upload.name, upload.getvalue())))
 
 
 def _render_jobs_backend() -> None:
@@ -97,15 +102,15 @@ def _render_jobs_backend() -> None:
         st.warning("Enter the Ray address to launch jobs there.")
 
 
-def _set_data(location: str | None) -> None:
-    st.session_state[state.DATA_KEY] = choose_data(location, current=state.data_path())
+def _set_data(data: DataRef) -> None:
+    st.session_state[state.DATA_KEY] = choose_data(data, current=state.data_ref())
 
 
 def _render_viewer() -> None:
     """A viewer's sidebar: what it shows, fixed by whoever started it, and nothing to change."""
     with st.sidebar:
         viewer.render_note()
-        st.caption(f"Data: **{state.data_path() or 'the synthetic demo data set'}**")
+        st.caption(f"Data: **{state.data_ref().label}**")
         st.caption(f"Runs folder: `{state.runs_root()}`")
         if st.button("Reload", key="sidebar.reload", help="Re-read the data and the runs"):
             state.reload_dataset()

@@ -1,9 +1,11 @@
 """Session state and cached loaders every page uses.
 
-Session keys are named ``"<page>.<name>"``; the ones here are shared by all pages. Loaders are
-cached so that switching pages never reloads the data set: the data set and models with
-``st.cache_resource`` (large, read-only: never copied), small files with ``st.cache_data``
-keyed by path and modification time so a job's new progress shows on the next rerun.
+Session keys are named ``"<page>.<name>"``; the ones here are shared by all pages. The data
+choice is also kept in the page's address (``?data=demo``, ``?data=/path``), so a reload or a
+link opened in a new tab works on the same data set. Loaders are cached so that switching
+pages never reloads the data set: the data set and models with ``st.cache_resource`` (large,
+read-only: never copied), small files with ``st.cache_data`` keyed by path and modification
+time so a job's new progress shows on the next rerun.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import streamlit as st
 
 from fer_core import runs, tasks
 from fer_core.core import settings
-from fer_core.core.errors import FerError
-from fer_core.data import DEMO_DATA, Dataset, load_dataset
+from fer_core.core.errors import DataError, FerError
+from fer_core.data import DataRef, Dataset
 
-DATA_KEY = "app.data_path"  # None: the demo data set (the default when FER_DATA_DIR is unset)
+DATA_KEY = "app.data"  # the DataRef chosen in the sidebar
+DATA_PARAM = "data"  # its text form in the page's address
 RUNS_KEY = "app.runs_dir"
 BACKEND_KEY = "app.jobs_backend"  # "local" or "ray" (FER_JOBS_BACKEND)
 RAY_ADDRESS_KEY = "app.ray_address"  # the Ray job API, e.g. http://head:8265 (RAY_ADDRESS)
@@ -31,7 +34,7 @@ def init_state() -> None:
     """Set the shared keys once per session, from the environment (a bad value stops the app
     with its message)."""
     defaults: dict[str, Callable[[], Any]] = {
-        DATA_KEY: lambda: str(settings.data_dir()) if settings.data_dir() else None,
+        DATA_KEY: _initial_data,
         RUNS_KEY: lambda: str(settings.runs_dir()),
         BACKEND_KEY: settings.jobs_backend,
         RAY_ADDRESS_KEY: lambda: settings.ray_address() or "",
@@ -68,15 +71,37 @@ def jobs_backend_label() -> str:
         return "a Ray cluster (no address set)"
 
 
-def data_path() -> str | None:
-    """The data set chosen in the sidebar; ``None`` is the demo, even with FER_DATA_DIR set."""
+def _initial_data() -> DataRef:
+    """A new session's data: the address's (a reload, a link), else FER_DATA_DIR or the demo.
+    Data the address names that cannot be read here gives the demo, with a message; a viewer
+    keeps the data it was started with, whatever the address says."""
+    text = st.query_params.get(DATA_PARAM)
+    if not text or settings.read_only():
+        return DataRef.default()
+    data = DataRef.parse(text)
+    try:
+        data.check()
+    except DataError as err:
+        st.warning(f"The address names data that cannot be used: {err} Using the synthetic "
+                   "demo data instead.", icon=":material/warning:")
+        return DataRef()
+    return data
+
+
+def data_ref() -> DataRef:
+    """The data set chosen in the sidebar: the demo is the demo, even with FER_DATA_DIR set."""
     init_state()
     return st.session_state[DATA_KEY]
 
 
-def data_location() -> str:
-    """The sidebar's choice as a job's ``data`` field: the demo by name, so it wins there too."""
-    return data_path() or DEMO_DATA
+def data_param() -> dict[str, str]:
+    """The choice as a query parameter, for the address and for links a new tab may open."""
+    return {DATA_PARAM: str(data_ref())}
+
+
+def keep_data_in_address() -> None:
+    """Write the choice into the address on every run: Streamlit clears it on page switches."""
+    st.query_params.update(data_param())
 
 
 def runs_root() -> Path:
@@ -85,14 +110,14 @@ def runs_root() -> Path:
 
 
 @st.cache_resource(show_spinner="Loading images...", max_entries=3)
-def _load(location: str | None) -> Dataset:
-    return load_dataset(location or DEMO_DATA)
+def _load(data: str) -> Dataset:
+    return DataRef.parse(data).load()
 
 
 def current_dataset() -> Dataset:
     """The chosen data set; a user error is shown and the page stops."""
     try:
-        return _load(data_path())
+        return _load(str(data_ref()))
     except FerError as err:
         st.error(str(err))
         st.stop()

@@ -20,7 +20,7 @@ from fer_core.data import Dataset, overrides
 from fer_core.runs import task_folders
 from fer_core.tasks import suspects
 from ui import task_panel
-from ui.state import jobs_backend, keep_valid, mtime, runs_root
+from ui.state import data_ref, jobs_backend, keep_valid, mtime, runs_root
 from views import explore as explore_views
 from views import suspects as views
 from views.progress import ACTIVE_STATES
@@ -64,7 +64,7 @@ def render_suspects(ds: Dataset) -> None:
 
 def _start(ds: Dataset) -> None:
     try:
-        tasks.submit(suspects.KIND, suspects.spec(ds), subject=ds.fingerprint,
+        tasks.submit(suspects.KIND, suspects.spec(data_ref(), ds), subject=ds.fingerprint,
                      runs_root=runs_root(), backend=jobs_backend())
     except FerError as err:
         st.error(str(err))

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 TABS = ("Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Seed report",
         "Share", "Export")
 SPLITS = ("test", "val")
+PARAMS = ("runs", "tab", "split")  # the view's; the address may hold others (the data choice)
 
 
 @dataclass(frozen=True)

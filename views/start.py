@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fer_core.data import DataRef
 from fer_core.runs import RunInfo
 
 DEMO_HINT = ("You are on the **synthetic demo data**: cartoon faces, there so every page works "
@@ -27,9 +28,9 @@ def newest_succeeded(infos: list[RunInfo]) -> RunInfo | None:
     return next((info for info in infos if info.state == "succeeded"), None)
 
 
-def steps(data_path: str | None, infos: list[RunInfo]) -> list[Step]:
+def steps(data_ref: DataRef, infos: list[RunInfo]) -> list[Step]:
     """Explore, Train, Results, Predict; the Results step links to the newest finished run."""
-    data = DEMO_HINT if data_path is None else f"Your data: `{data_path}`."
+    data = DEMO_HINT if data_ref.is_demo else f"Your data: `{data_ref}`."
     done = newest_succeeded(infos)
     if done is None:
         results = ("Once a job has finished: learning curves, the confusion matrix, the faces "

@@ -12,11 +12,15 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fer_core.cli import trust as cli_trust
 from fer_core.core import settings
 from fer_core.core.errors import FerError, RunError
+
+if TYPE_CHECKING:
+    from fer_core.core.config import TrainConfig
+    from fer_core.data import DataRef
 
 Handler = Callable[[argparse.Namespace], int | None]  # None: exit status 0
 Argument = tuple[tuple[str, ...], dict[str, Any]]
@@ -28,6 +32,7 @@ def _arg(*flags: str, **options: Any) -> Argument:
 
 
 JSON = _arg("--json", action="store_true")
+DATA = _arg("--data", help="folder, fer2013.csv, .zip or demo (default: FER_DATA_DIR, else demo)")
 RUN_DIRS = _arg("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
 RUN_ID = _arg("run_id")
 NO_CALIBRATION = _arg("--no-calibration", action="store_true",
@@ -60,20 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     data = _group(sub, "data", "inspect a data set")
     _command(data, "info", _data_info, "counts per split and class, imbalance, load report",
-             _arg("--data", type=Path, help="folder, fer2013.csv or .zip (default: demo)"),
-             _arg("--json", action="store_true", help="machine-readable output"))
+             DATA, _arg("--json", action="store_true", help="machine-readable output"))
     _command(data, "audit", _data_audit, "image quality, duplicates and train/test leakage",
-             _arg("--data", type=Path), JSON)
+             DATA, JSON)
     _command(data, "suspects", _data_suspects,
              "likely wrong training labels (out-of-fold models + cleanlab); writes suspects.csv",
-             _arg("--data", type=Path),
+             DATA,
              _arg("--folds", type=int, default=5, help="models, each judging 1/FOLDS (default 5)"),
              _arg("--epochs", type=int, default=None, help="per fold (default 8)"), JSON)
     _command(data, "exclude-suspects", _data_exclude_suspects,
              "leave the N most suspect labels out of jobs launched from now on (--undo: back)",
              _arg("--top", type=int, required=True, metavar="N",
                   help="how many, most suspect first"),
-             _arg("--data", type=Path),
+             DATA,
              _arg("--undo", action="store_true", help="train on those N as given again"))
     _command(data, "demo", _data_demo, "write the synthetic demo data set to a folder",
              _arg("out_dir", type=Path), _arg("--seed", type=int, default=0))
@@ -82,13 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--config", type=Path, help="a JSON file of TrainConfig fields"),
              _arg("--set", action="append", default=[], metavar="KEY=VALUE",
                   help="override one field (repeatable), e.g. --set epochs=3"),
-             _arg("--data", help="folder, fer2013.csv or .zip (default: FER_DATA_DIR/demo)"),
+             DATA,
              _arg("--run-dir", type=Path, help="the run folder (default: a new one in runs/)"))
     _command(sub, "estimate", _estimate, "how long a config trains on this machine (measures "
              "a few steps once, then cached)",
              _arg("--preset", choices=sorted(PRESETS)), _arg("--config", type=Path),
-             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), _arg("--data"),
-             JSON)
+             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), DATA, JSON)
     _command(sub, "evaluate", _evaluate, "evaluate saved runs on any data set", RUN_DIRS,
              _arg("--ensemble", action="store_true", help="average the runs' predictions"),
              _arg("--data", help="folder, fer2013.csv or .zip (default: the run's data)"),
@@ -137,8 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--study", choices=sorted(STUDIES),
                   help="queue a study instead: one run per arm of the base config; prints "
                        "their run ids"),
-             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), _arg("--data"),
-             JSON,
+             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), DATA, JSON,
              _arg("--backend", choices=settings.JOB_BACKENDS,
                   help="where the job runs (default: FER_JOBS_BACKEND, else local)"),
              _arg("--address",
@@ -172,10 +174,28 @@ def _print_scores(split: str, scores: dict) -> None:
 
 # --- data ----------------------------------------------------------------------------------------
 
-def _data_info(args: argparse.Namespace) -> None:
-    from fer_core.data import imbalance_callout, load_dataset, summarize
+def _data(args: argparse.Namespace) -> DataRef:
+    """The data a command works on: ``--data``, else FER_DATA_DIR, else the demo."""
+    from fer_core.data import DataRef
 
-    ds = load_dataset(args.data)
+    return DataRef.parse(args.data)
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    """Preset, config file, ``--set``, ``--data``; a config naming no data gets the default
+    (:func:`_data`) written in, so the run records what it trains on."""
+    from fer_core.core.config import resolve_config
+    from fer_core.data import DataRef
+
+    config = resolve_config(preset_name=args.preset, config_file=args.config,
+                            overrides=args.set, data=args.data)
+    return config.replace(data=str(DataRef.parse(config.data)))
+
+
+def _data_info(args: argparse.Namespace) -> None:
+    from fer_core.data import imbalance_callout, summarize
+
+    ds = _data(args).load()
     summary = summarize(ds)
     if args.json:
         print_json(summary)
@@ -194,10 +214,9 @@ def _data_info(args: argparse.Namespace) -> None:
 
 
 def _data_audit(args: argparse.Namespace) -> None:
-    from fer_core.data import load_dataset
     from fer_core.data.audit import audit
 
-    ds = load_dataset(args.data)
+    ds = _data(args).load()
     report = audit(ds.images, ds.index)
     if args.json:
         print_json(report.to_dict())
@@ -209,11 +228,11 @@ def _data_audit(args: argparse.Namespace) -> None:
 
 def _data_suspects(args: argparse.Namespace) -> int:
     from fer_core import runs, tasks
-    from fer_core.data import load_dataset
     from fer_core.tasks import suspects
 
-    ds = load_dataset(args.data)
-    spec = suspects.spec(ds, folds=args.folds, epochs=args.epochs or suspects.DEFAULT_EPOCHS)
+    data = _data(args)
+    ds = data.load()
+    spec = suspects.spec(data, ds, folds=args.folds, epochs=args.epochs or suspects.DEFAULT_EPOCHS)
     task_dir = tasks.run_here(suspects.KIND, spec, subject=ds.fingerprint)
     status = runs.read_status(task_dir)
     if status.state != "succeeded":
@@ -238,10 +257,10 @@ def spec_images(task_dir: Path) -> int:
 
 
 def _data_exclude_suspects(args: argparse.Namespace) -> None:
-    from fer_core.data import load_dataset, overrides
+    from fer_core.data import overrides
     from fer_core.tasks.suspects import exclude_most_suspect
 
-    ds = load_dataset(args.data)
+    ds = _data(args).load()
     count, chosen = exclude_most_suspect(ds, args.top, undo=args.undo)
     done = "back as given" if args.undo else "excluded"
     print(f"The {count:,} most suspect labels of {ds.name} are {done}. Jobs launched on it "
@@ -260,7 +279,7 @@ def _data_demo(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from fer_core import runs
-    from fer_core.core.config import TrainConfig, resolve_config
+    from fer_core.core.config import TrainConfig
 
     run_dir: Path | None = args.run_dir
     recipe = args.preset or args.config or args.set or args.data
@@ -276,13 +295,13 @@ def _train(args: argparse.Namespace) -> None:
         from fer_core.core.access import ensure_writable
 
         ensure_writable("Training a new run")
-        config = resolve_config(preset_name=args.preset, config_file=args.config,
-                                overrides=args.set, data=args.data)
+        config = _config(args)
         run_dir = run_dir or runs.run_path(runs.new_run_id(args.preset or config.backbone))
         runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": args.preset})
+        from fer_core.data import DataRef
         from fer_core.runs.overrides import copy_into_run
 
-        copy_into_run(run_dir, config.data or None)  # as a launched job gets them
+        copy_into_run(run_dir, DataRef.parse(config.data))  # as a launched job gets them
     print(f"Run folder: {run_dir}", flush=True)
     from fer_core.tasks.train import train
 
@@ -295,13 +314,11 @@ def _train(args: argparse.Namespace) -> None:
 def _estimate(args: argparse.Namespace) -> None:
     from dataclasses import asdict
 
-    from fer_core.core.config import resolve_config
-    from fer_core.data import load_dataset
+    from fer_core.data import DataRef
     from fer_core.training import speed
 
-    config = resolve_config(preset_name=args.preset, config_file=args.config,
-                            overrides=args.set, data=args.data)
-    result = speed.estimate_config(config, load_dataset(config.data or None))
+    config = _config(args)
+    result = speed.estimate_config(config, DataRef.parse(config.data).load())
     if result is None:
         raise RunError("Nothing to estimate: the config has no epochs in either phase.")
     if args.json:
@@ -313,8 +330,8 @@ def _estimate(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from fer_core.inference.evaluation import evaluate_ensemble, evaluate_run
 
-    options = {"data": args.data, "split": args.split, "tta": args.tta, "shift": args.tta_shift,
-               "calibration": not args.no_calibration}
+    options = {"data": _data(args) if args.data else None, "split": args.split, "tta": args.tta,
+               "shift": args.tta_shift, "calibration": not args.no_calibration}
     if args.ensemble:
         result = evaluate_ensemble(args.run_dirs, **options)
     elif len(args.run_dirs) == 1:
@@ -392,10 +409,8 @@ def _runs_export_mlflow(args: argparse.Namespace) -> None:
 
 def _jobs_launch(args: argparse.Namespace) -> None:
     from fer_core import tasks
-    from fer_core.core.config import resolve_config
 
-    config = resolve_config(preset_name=args.preset, config_file=args.config,
-                            overrides=args.set, data=args.data)
+    config = _config(args)
     backend = tasks.backend_from_env(args.backend, address=args.address, num_gpus=args.gpus)
     if args.study:
         from fer_core.tasks.studies import launch_study

@@ -64,8 +64,9 @@ class TrainConfig:
     """A training run's full recipe. Defaults reproduce the seed report's set-up."""
 
     # data
-    data: str = param("", "Data set path (folder, fer2013.csv or .zip); empty: FER_DATA_DIR or "
-                      "the synthetic demo; demo: the synthetic demo.", group="data")
+    data: str = param("", "Data set: a folder, fer2013.csv or .zip path, or demo (the synthetic "
+                      "demo); empty: the one chosen in the app, or on the command line "
+                      "FER_DATA_DIR, else the demo.", group="data")
     val_fraction: float = param(0.2, "Share of train held out for validation (stratified).",
                                 group="data", low=0.0, high=0.5,
                                 label="Validation share of train")

@@ -1,7 +1,8 @@
 """Every environment variable FER Studio reads, each parsed here and only here.
 
-``FER_DATA_DIR``        the data set to use (a Kaggle folder, ``fer2013.csv`` or a ``.zip``);
-                        unset means the built-in synthetic demo data set.
+``FER_DATA_DIR``        the default data set (a Kaggle folder, ``fer2013.csv`` or a ``.zip``) of
+                        a new app session or a command without ``--data``; unset means the
+                        synthetic demo (``fer_core.data.reference``).
 ``FER_RUNS_DIR``        where run folders are written (default ``./runs``).
 ``FER_CACHE_DIR``       decoded image arrays, extracted zips and the demo data
                         (default ``~/.cache/fer-studio``).

@@ -13,6 +13,7 @@ from fer_core.data.dataset import (
     subsample_per_class,
     summarize,
 )
+from fer_core.data.reference import DataRef
 
-__all__ = ["DEMO_DATA", "SPLITS", "Dataset", "drop_classes", "imbalance_callout", "load_dataset",
-           "merge_classes", "split_validation", "subsample_per_class", "summarize"]
+__all__ = ["DEMO_DATA", "SPLITS", "DataRef", "Dataset", "drop_classes", "imbalance_callout",
+           "load_dataset", "merge_classes", "split_validation", "subsample_per_class", "summarize"]

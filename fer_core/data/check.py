@@ -8,6 +8,7 @@ never offers to launch on it.
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -32,6 +33,8 @@ def check_location(location: str | Path | None) -> None:
     path = Path(location).expanduser()
     if not path.exists():
         raise DataError(f"Data path {str(path)!r} does not exist. {EXPECTED_LAYOUT}")
+    if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
+        raise DataError(f"Data path {str(path)!r} cannot be read here: check its permissions.")
     if path.is_dir():
         return
     if path.suffix.lower() not in DATA_FILE_SUFFIXES:

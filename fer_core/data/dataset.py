@@ -23,7 +23,7 @@ from fer_core.data.loading import LoadReport, cache_path, decode_index, read_cac
 from fer_core.data.sources import index_source
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-# The synthetic demo set by name: a choice that wins over FER_DATA_DIR (``None`` does not).
+# The synthetic demo set by name: the text form of that choice (``reference.DataRef``).
 DEMO_DATA = "demo"
 
 
@@ -79,15 +79,12 @@ class Dataset:
 def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> Dataset:
     """Load a data set, from the disk cache when its files have not changed.
 
-    ``path=None`` means ``FER_DATA_DIR``, and when that is unset too, the synthetic demo set
-    (generated on first use); ``DEMO_DATA`` (``"demo"``) is the demo set whatever
-    ``FER_DATA_DIR`` says, so a user who picks the demo gets it. The cache key is a
-    fingerprint of every file's name, size and modification time, so adding or editing one
-    image reloads, and nothing else does.
+    ``None`` or ``DEMO_DATA`` (``"demo"``) is the synthetic demo set (generated on first use);
+    ``FER_DATA_DIR`` is not read here: it is only a default choice (``reference.DataRef``).
+    The cache key is a fingerprint of every file's name, size and modification time, so adding
+    or editing one image reloads, and nothing else does.
     """
     synthetic = False
-    if path is None:
-        path = settings.data_dir()
     if path is None or str(path) == DEMO_DATA:
         from fer_core.data.demo import DEMO_NAME, demo_dataset_dir
 

@@ -155,16 +155,3 @@ def apply(ds: Dataset, overrides: LabelOverrides) -> tuple[Dataset, dict[str, in
     index.loc[moved, "label"] = changed[moved]
     out = replace(ds, index=index).subset(~dropped)
     return out, {"excluded": int(dropped.sum()), "relabelled": int(moved.sum())}
-
-
-def data_fingerprint(data: str | Path | None) -> str:
-    """The fingerprint of the data set a config names (``None``: FER_DATA_DIR or the demo),
-    from its file listing only: no image is decoded."""
-    from fer_core.data.sources import index_source
-
-    path = data or settings.data_dir()
-    if not path:
-        from fer_core.data.demo import demo_dataset_dir
-
-        path = demo_dataset_dir()
-    return index_source(Path(path), cache_root=settings.cache_dir()).fingerprint

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fer_core.core import atomic, settings
 from fer_core.core.access import ensure_writable
+from fer_core.data.reference import DataRef
 
 
 def save_upload(name: str, data: bytes) -> Path:
@@ -21,9 +22,9 @@ def save_upload(name: str, data: bytes) -> Path:
     return target
 
 
-def choose_data(location: str | None, *, current: str | None) -> str | None:
-    """The data set to work on from now (``None``: the demo); a viewer keeps the one it was
-    started with, so a change is refused there while keeping the same one is not."""
-    if location != current:
+def choose_data(data: DataRef, *, current: DataRef) -> DataRef:
+    """The data set to work on from now; a viewer keeps the one it was started with, so a
+    change is refused there while keeping the same one is not."""
+    if data != current:
         ensure_writable("Changing the data set")
-    return location
+    return data

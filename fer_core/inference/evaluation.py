@@ -17,6 +17,7 @@ from fer_core import runs
 from fer_core.core import settings
 from fer_core.core.calibration import calibration_scores
 from fer_core.core.errors import RunError
+from fer_core.data import DataRef
 from fer_core.training.inputs import PreparedData, Split
 
 
@@ -148,16 +149,15 @@ def run_classes(run_dir: Path) -> tuple[str, ...]:
     return tuple(classes)
 
 
-def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[Split, tuple]:
-    """The split of a data set, mapped onto the run's classes (its drops and merges applied)."""
+def _data_for_run(run_dir: Path, data: DataRef | None, split: str) -> tuple[Split, tuple]:
+    """The split of a data set (``None``: the run's own), mapped onto the run's classes (its
+    drops and merges applied)."""
     from fer_core.core.config import TrainConfig
-    from fer_core.data import load_dataset
     from fer_core.training.inputs import apply_data_config
 
     config = TrainConfig.from_dict(runs.read_config(Path(run_dir)).config)
     classes = run_classes(run_dir)
-    location = data if data is not None else (config.data or None)
-    ds = apply_data_config(load_dataset(location), config)
+    ds = apply_data_config((data or DataRef.parse(config.data)).load(), config)
     part = ds.split(split)
     part = part.subset(part.index["label"].isin(classes).to_numpy())
     if len(part) == 0:
@@ -168,12 +168,12 @@ def _data_for_run(run_dir: Path, data: str | Path | None, split: str) -> tuple[S
 
 
 def run_split(run_dir: Path, split: str = "test", *,
-              data: str | Path | None = None) -> tuple[Split, tuple[str, ...]]:
+              data: DataRef | None = None) -> tuple[Split, tuple[str, ...]]:
     """A split of the run's data set (or of ``data``) with labels in the run's class order."""
     return _data_for_run(Path(run_dir), data, split)
 
 
-def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = "test",
+def evaluate_run(run_dir: Path, *, data: DataRef | None = None, split: str = "test",
                  tta: bool = False, shift: int = 0, calibration: bool = True
                  ) -> dict[str, Any]:
     """Evaluate a saved run on a split of any data set; the result is kept in the run (except
@@ -202,7 +202,7 @@ def evaluate_run(run_dir: Path, *, data: str | Path | None = None, split: str = 
     return result
 
 
-def evaluate_ensemble(run_dirs: list[Path], *, data: str | Path | None = None,
+def evaluate_ensemble(run_dirs: list[Path], *, data: DataRef | None = None,
                       split: str = "test", tta: bool = False, shift: int = 0,
                       calibration: bool = True) -> dict[str, Any]:
     """Average the probabilities of several runs (same classes) over one split.

@@ -154,9 +154,9 @@ def _audit_line(data: dict, dataset: Any) -> str:
 
     try:
         if dataset is None:
-            from fer_core.data import load_dataset
+            from fer_core.data import DataRef
 
-            dataset = load_dataset(data.get("location") or None)
+            dataset = DataRef.parse(data.get("location")).load()  # none recorded: the default
         if data.get("fingerprint") and dataset.fingerprint != data["fingerprint"]:
             return ("Audit: not run; the data set at its location changed since training.")
         report = audit(dataset.images, dataset.index)

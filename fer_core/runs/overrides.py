@@ -17,19 +17,20 @@ from fer_core import runs
 from fer_core.core import atomic
 from fer_core.core.errors import DataError
 from fer_core.data.dataset import Dataset
-from fer_core.data.overrides import RECORD_KEY, apply, data_fingerprint, load, read_file
+from fer_core.data.overrides import RECORD_KEY, apply, load, read_file
+from fer_core.data.reference import DataRef
 
 log = logging.getLogger("fer_core.runs")
 
 
-def copy_into_run(run_dir: Path, data: str | Path | None) -> int:
+def copy_into_run(run_dir: Path, data: DataRef) -> int:
     """Copy the data set's overrides into a new run folder; return how many decisions.
 
     Data this machine cannot read (a path that exists only on the cluster's nodes) has no
     overrides here, as none could have been chosen: nothing is copied and the launch goes on.
     """
     try:
-        fingerprint = data_fingerprint(data)
+        fingerprint = data.fingerprint()
     except DataError:
         return 0
     chosen = load(fingerprint)

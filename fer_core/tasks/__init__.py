@@ -27,7 +27,7 @@ from fer_core.core import settings
 from fer_core.core.access import ensure_writable
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import ConfigError, FerError, RunError
-from fer_core.data import DEMO_DATA
+from fer_core.data import DataRef
 from fer_core.runs import task_folders
 from fer_core.runs.overrides import copy_into_run
 from fer_core.tasks import runner
@@ -104,14 +104,15 @@ def launch(
     ensure_writable("Launching a job")
     root = runs_root or settings.runs_dir()
     backend = backend or backend_from_env(runs_root=root)
-    config = _with_absolute_data(config)
+    data = DataRef.parse(config.data)  # explicit from now on: FER_DATA_DIR may change
+    config = config.replace(data=str(data))
     run_dir = runs.run_path(runs.new_run_id(preset or config.backbone, runs_root=root),
                             runs_root=root)
     runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": preset, **(record or {})},
                     queued=time.time(), preset=preset, sweep=sweep, backend=backend.name,
                     display_name=display_name)
     try:
-        copy_into_run(run_dir, config.data or None)  # a Ray node has no cache of ours
+        copy_into_run(run_dir, data)  # a Ray node has no cache of ours
         backend.submit(run_dir)
     except FerError as err:
         runs.finish(run_dir, "failed", error=str(err))
@@ -201,17 +202,6 @@ def retry(task_dir: Path, *, backend: JobBackend | None = None) -> None:
     backend = backend or backend_of_run(task_dir)
     runs.requeue(task_dir)
     backend.submit(task_dir)
-
-
-def _with_absolute_data(config: TrainConfig) -> TrainConfig:
-    """A relative data path means the launcher's folder; a job runs elsewhere (the package
-    folder, or a Ray node's copy of it), so it gets the absolute path."""
-    if not config.data or config.data == DEMO_DATA:
-        return config
-    path = Path(config.data).expanduser()
-    if path.is_absolute() or not path.exists():
-        return config
-    return config.replace(data=str(path.resolve()))
 
 
 def sweep_configs(base: TrainConfig, grid: dict[str, list[Any]]) -> list[TrainConfig]:

@@ -16,7 +16,7 @@ from typing import Any
 from fer_core import runs
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import RunError
-from fer_core.data import load_dataset
+from fer_core.data import DataRef
 from fer_core.runs import task_folders
 from fer_core.tasks.local import lane_of, runs_root_of
 from fer_core.tasks.runner import TaskContext
@@ -41,7 +41,7 @@ def run_task(ctx: TaskContext) -> dict[str, Any]:
     config = TrainConfig.from_dict(ctx.spec["config"])
     busy = _heavy_job_running(ctx)
     ctx.progress(0.1, "Timing a few training steps" + (" beside a training job" if busy else ""))
-    result = speed.estimate_config(config, load_dataset(config.data or None))
+    result = speed.estimate_config(config, DataRef.parse(config.data).load())
     if result is None:
         raise RunError("Nothing to estimate: the config has no epochs in either phase.")
     return {**asdict(result), "text": speed.describe(result),

@@ -31,7 +31,7 @@ from fer_core.core import atomic, device, settings
 from fer_core.core.config import TrainConfig, preset
 from fer_core.core.errors import DataError, RunError
 from fer_core.core.signals import StopFlag
-from fer_core.data import DEMO_DATA, load_dataset, overrides
+from fer_core.data import DataRef, overrides
 from fer_core.data.dataset import Dataset
 from fer_core.inference.evaluation import predict_proba
 from fer_core.runs import task_folders
@@ -223,18 +223,18 @@ def find_suspects(ds: Dataset, out_dir: Path, *, folds: int = DEFAULT_FOLDS,
     return table, len(scope)
 
 
-def spec(ds: Dataset, *, folds: int = DEFAULT_FOLDS, epochs: int = DEFAULT_EPOCHS,
-         seed: int = 0) -> dict[str, Any]:
-    """What a pass is asked: the data set (its location, as the job reads it), folds, epochs;
-    a data set too small for the folds is refused before anything is queued."""
+def spec(data: DataRef, ds: Dataset, *, folds: int = DEFAULT_FOLDS,
+         epochs: int = DEFAULT_EPOCHS, seed: int = 0) -> dict[str, Any]:
+    """What a pass is asked: the data set ``ds`` loaded from ``data`` (its text, as the job
+    reads it), folds, epochs; a data set too small for the folds is refused before anything is
+    queued."""
     check_folds(ds, folds)
-    return {"data": ds.location if not ds.synthetic else DEMO_DATA, "folds": folds,
-            "epochs": epochs, "seed": seed}
+    return {"data": str(data), "folds": folds, "epochs": epochs, "seed": seed}
 
 
 def run_task(ctx: TaskContext) -> dict[str, Any]:
     spec = ctx.spec
-    ds = load_dataset(spec["data"])
+    ds = DataRef.parse(spec["data"]).load()
     table, n_images = find_suspects(ds, ctx.task_dir, folds=spec["folds"],
                                     epochs=spec["epochs"], seed=spec.get("seed", 0),
                                     progress=ctx.progress, stop=ctx.stop)

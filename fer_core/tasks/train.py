@@ -27,7 +27,7 @@ from fer_core.core import device, settings
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import FerError
 from fer_core.core.signals import StopFlag
-from fer_core.data import Dataset, load_dataset
+from fer_core.data import DataRef, Dataset
 from fer_core.inference.calibration import fit_run
 from fer_core.inference.evaluation import evaluate_model
 from fer_core.reports.card import write_after_training
@@ -79,7 +79,7 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
     policy = device.precision_policy(config.mixed_precision)
     with device.configured(policy=policy, seed=config.seed):
         data = prepare_data(config, apply_for_run(
-            run_dir, dataset or load_dataset(config.data or None)))
+            run_dir, dataset or DataRef.parse(config.data).load()))
         log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
                  ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
         _record_environment(run_dir, config, data, policy=policy)  # MLflow's experiment name

@@ -13,9 +13,9 @@ import numpy as np
 
 from fer_core.core.config import TrainConfig
 from fer_core.data import (
+    DataRef,
     Dataset,
     drop_classes,
-    load_dataset,
     merge_classes,
     split_validation,
     subsample_per_class,
@@ -67,7 +67,7 @@ def apply_data_config(ds: Dataset, config: TrainConfig) -> Dataset:
 
 
 def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> PreparedData:
-    ds = apply_data_config(dataset or load_dataset(config.data or None), config)
+    ds = apply_data_config(dataset or DataRef.parse(config.data).load(), config)
     train = _split(ds, "train")
     if config.oversample_to:
         train = oversample(train, config.oversample_to, seed=config.seed)
