@@ -1,8 +1,10 @@
 """Shared fixtures: an isolated cache and runs folder, image writers, the real data set's path,
-finished runs.
+finished runs; and the guard that keeps the fast tier free of training.
 
-Tests not marked ``slow`` read finished runs committed under ``tests/fixtures/runs``
-(``demo_run``, ``accurate_demo_records``); only slow tests use the fixtures that train.
+Two tiers. ``pytest -m "not slow"`` (``make test-fast``) is the everyday one: it trains no
+model, and reads finished runs committed under ``tests/fixtures/runs`` (``demo_run``,
+``accurate_demo_records``). The ``slow`` tier trains, reads the real FER-2013 and drives a
+browser; ``make test`` runs both. The two hooks below enforce the split.
 """
 
 from __future__ import annotations
@@ -20,9 +22,55 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.fit_guard import sitecustomize as fit_guard
 from tests.fixtures.make_runs import RECIPES, committed, train_run
 
 REAL_FER2013 = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
+FIT_GUARD = Path(fit_guard.__file__).parent
+TRAINING_FIXTURES = frozenset({"accurate_demo_run", "mixed_run", "bad_run"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    fit_guard.install()
+
+
+def _fast(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    """A test not marked ``slow`` may not train: not here, not in a process it starts.
+
+    ``keras.Model.fit``, the one way FER Studio trains, raises (``tests/fit_guard``) for the
+    test's whole setup, call and teardown, fixtures included; the guard's folder goes on
+    ``PYTHONPATH`` so the jobs and CLIs the test starts refuse too. Mark the test ``slow``
+    when training is its point; otherwise let it read a committed run. (A switch in FER
+    Studio's own code would be a test hook in the product; this needs none.)
+    """
+    fast, saved = _fast(item), os.environ.get("PYTHONPATH")
+    if fast:
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FIT_GUARD), saved]))
+    fit_guard.refusing = fast
+    try:
+        return (yield)
+    finally:
+        fit_guard.refusing = True
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test not marked ``slow`` may not ask for a fixture that trains, even one that an
+    earlier slow test has trained already: the fast tier alone would then fail on it."""
+    trains = sorted(TRAINING_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+    if _fast(item) and trains:
+        pytest.fail(f"{item.nodeid} is not marked slow, yet asks for {', '.join(trains)}, "
+                    "which train a model. Read a committed run (demo_run, "
+                    "accurate_demo_records) or mark the test @pytest.mark.slow.", pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

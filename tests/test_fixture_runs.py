@@ -1,5 +1,5 @@
 """The finished runs committed under ``tests/fixtures/runs``, which the fast tier reads instead
-of training.
+of training, and the guard that keeps the fast tier from training.
 
 The slow test trains the demo recipe afresh and compares what it writes with the committed
 copy, file by file and key by key: when it fails, the run folder's format has changed, and
@@ -9,18 +9,26 @@ copy, file by file and key by key: when it fails, the run folder's format has ch
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from fer_core import runs
 from fer_core.data.demo import DEMO_NAME
 from fer_core.data.sources import IMAGE_EXTENSIONS
+from tests.fit_guard import sitecustomize as fit_guard
 from tests.fixtures.make_runs import RECIPES, RUNS, committed, slim, train_run
 
 MAX_BYTES = 5_000_000  # all committed runs together; the demo run's model is 3.7 MB of it
+TINY_FIT = ("import keras, numpy as np\n"
+            "model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])\n"
+            "model.compile(loss='mse')\n"
+            "model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)\n")
 
 
 # --- the committed runs --------------------------------------------------------------------------
@@ -86,3 +94,21 @@ def test_committed_runs_hold_what_training_writes(tmp_path: Path) -> None:
         elif path.suffix == ".csv":
             columns = list(pd.read_csv(fresh / name, nrows=1).columns)
             assert list(pd.read_csv(path, nrows=1).columns) == columns, f"{name} {regenerate}"
+
+
+# --- the guard -----------------------------------------------------------------------------------
+
+def test_fit_guard_refuses_a_fit_in_a_fast_test() -> None:
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(loss="mse")
+    with pytest.raises(fit_guard.FitRefusedError, match="mark the test @pytest.mark.slow"):
+        model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)
+
+
+def test_fit_guard_refuses_a_fit_in_a_process_a_fast_test_starts() -> None:
+    done = subprocess.run([sys.executable, "-c", TINY_FIT], capture_output=True, text=True,
+                          timeout=300)
+
+    assert done.returncode != 0 and "FitRefusedError" in done.stderr, done.stderr[-2000:]
