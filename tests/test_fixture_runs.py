@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from fer_core import runs
-from fer_core.data.demo import DEMO_NAME
+from fer_core.data.demo import DEMO_NAME, demo_dataset_dir
 from fer_core.data.sources import IMAGE_EXTENSIONS
 from tests.fit_guard import sitecustomize as fit_guard
 from tests.fixtures.make_runs import RECIPES, RUNS, committed, slim, train_run
@@ -52,6 +52,17 @@ def test_committed_runs_trained_on_the_synthetic_demo_and_hold_no_image() -> Non
         data = runs.read_config(committed(name)).data
         assert data["name"] == DEMO_NAME and data["synthetic"] is True
     assert not [p for p in RUNS.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS]
+
+
+def test_committed_runs_trained_on_todays_drawing_of_the_demo() -> None:
+    """The fixtures treat the session's demo images as the ones the runs trained on: true
+    while the demo is drawn the same way, which its folder's name (its version) says."""
+    drawn = demo_dataset_dir().name
+    for name in RECIPES:
+        trained_on = Path(runs.read_config(committed(name)).data["location"]).name
+        assert trained_on == drawn, (
+            f"{committed(name).name} trained on {trained_on}, the demo is now {drawn}: "
+            "regenerate the committed runs with `python -m tests.fixtures.make_runs`.")
 
 
 def test_committed_runs_stay_small() -> None:
