@@ -16,6 +16,7 @@ import streamlit_webrtc  # noqa: F401  isort: skip
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -170,8 +171,6 @@ def _copy_committed(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path
     path and file times, so the copy's data record is pointed at the session's demo data set,
     as if the run had trained here: pages then show the run's faces.
     """
-    from dataclasses import replace
-
     from fer_core import runs
     from fer_core.data import load_dataset
 
