@@ -1,11 +1,12 @@
-# The two commands of the README: `make run` (set up, then start the app) and `make test`.
+# The commands of the README: `make run` (set up, then start the app), `make test` (the whole
+# suite, as CI runs it) and `make test-fast` (the everyday tier).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements.txt requirements-cluster.txt
 
-.PHONY: run test lint browser
+.PHONY: run test test-fast lint browser
 
 $(STAMP): $(REQUIREMENTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,3 +32,9 @@ browser:
 
 test: lint browser
 	$(BIN)/python -m pytest
+
+# The tests not marked slow, on both cores: no training (tests/conftest.py refuses it), no real
+# FER-2013, no browser; about two minutes on 2 cores. Each xdist worker builds its own session
+# fixtures, cheap here since they only copy committed runs (tests/fixtures/runs).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -n 2

@@ -1,4 +1,11 @@
-"""Shared fixtures: an isolated cache and runs folder, image writers, the real data set's path."""
+"""Shared fixtures: an isolated cache and runs folder, image writers, the real data set's path,
+finished runs; and the guard that keeps the fast tier free of training.
+
+Two tiers. ``pytest -m "not slow"`` (``make test-fast``) is the everyday one: it trains no
+model, and reads finished runs committed under ``tests/fixtures/runs`` (``demo_run``,
+``accurate_demo_records``). The ``slow`` tier trains, reads the real FER-2013 and drives a
+browser; ``make test`` runs both. The two hooks below enforce the split.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,64 @@ from __future__ import annotations
 import streamlit_webrtc  # noqa: F401  isort: skip
 
 import os
+import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.fit_guard import sitecustomize as fit_guard
+from tests.fixtures.make_runs import RECIPES, committed, train_run
+
 REAL_FER2013 = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
+FIT_GUARD = Path(fit_guard.__file__).parent
+TRAINING_FIXTURES = frozenset({"accurate_demo_run", "mixed_run", "bad_run"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    fit_guard.install()
+
+
+def _fast(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    """A test not marked ``slow`` may not train: not here, not in a process it starts.
+
+    ``keras.Model.fit``, the one way FER Studio trains, raises (``tests/fit_guard``) for the
+    test's whole setup, call and teardown, fixtures included; the guard's folder goes on
+    ``PYTHONPATH`` so the jobs and CLIs the test starts refuse too. Mark the test ``slow``
+    when training is its point; otherwise let it read a committed run. (A switch in FER
+    Studio's own code would be a test hook in the product; this needs none.)
+    """
+    fast, saved = _fast(item), os.environ.get("PYTHONPATH")
+    if fast:
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FIT_GUARD), saved]))
+    fit_guard.refusing = fast
+    try:
+        return (yield)
+    finally:
+        fit_guard.refusing = True
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test not marked ``slow`` may not ask for a fixture that trains, even one that an
+    earlier slow test has trained already: the fast tier alone would then fail on it."""
+    trains = sorted(TRAINING_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+    if _fast(item) and trains:
+        pytest.fail(f"{item.nodeid} is not marked slow, yet asks for {', '.join(trains)}, "
+                    "which train a model. Read a committed run (demo_run, "
+                    "accurate_demo_records) or mark the test @pytest.mark.slow.", pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -113,45 +170,56 @@ def real_fer2013() -> Path:
     return REAL_FER2013
 
 
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small finished run on the demo data (fast-cpu, 2 epochs), shared by the whole session.
+def _copy_committed(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """This session's copy of committed run ``name``, trained on this session's demo data.
 
-    Lives in its own runs folder: copy it (``shutil.copytree``) into a test's runs folder
-    rather than changing it.
+    A copy, so a test that writes into its run by mistake changes the copy, never the
+    committed files. The demo is drawn from a fixed seed, so the session's demo images are
+    the very ones the run trained on; but a data set's fingerprint also hashes its folder's
+    path and file times, so the copy's data record is pointed at the session's demo data set,
+    as if the run had trained here: pages then show the run's faces.
     """
     from fer_core import runs
-    from fer_core.core.config import preset
-    from fer_core.tasks.train import train
+    from fer_core.data import load_dataset
 
-    run_dir = tmp_path_factory.mktemp("demo-runs") / "20260101-000000-fast-cpu"
-    config = preset("fast-cpu").replace(epochs=2, seed=0)
-    runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": "fast-cpu"})
-    train(config, run_dir)
+    source, demo = committed(name), load_dataset(None)
+    run_dir = Path(shutil.copytree(source, tmp_path_factory.mktemp(f"{name}-runs") / source.name))
+    record = runs.read_config(run_dir)
+    runs.write_config(run_dir, replace(record, data={
+        **record.data, "location": demo.location, "fingerprint": demo.fingerprint}))
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small finished run on the demo data (fast-cpu, 2 epochs; committed, see
+    ``tests/fixtures/make_runs.py``), shared by the whole session.
+
+    Copy it (``shutil.copytree``) into a test's runs folder rather than changing it.
+    """
+    return _copy_committed(tmp_path_factory, "demo")
+
+
+@pytest.fixture(scope="session")
+def accurate_demo_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The records of a finished run that has learnt the demo (about 86% test accuracy):
+    config, status, history, metrics, predictions, but no model. Committed as ``demo_run``;
+    copy it before changing it."""
+    return _copy_committed(tmp_path_factory, "accurate")
 
 
 def _train_tiny(tmp_path_factory: pytest.TempPathFactory, name: str, *, epochs: int = 1,
                 **changes) -> Path:
     """Train a fast-cpu run on the demo data with ``changes``; its folder."""
-    from fer_core import runs
-    from fer_core.core.config import preset
-    from fer_core.tasks.train import train
-
     run_dir = tmp_path_factory.mktemp(f"{name}-runs") / f"20260101-000000-{name}"
-    config = preset("fast-cpu").replace(epochs=epochs, **changes)
-    runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": "fast-cpu"})
-    train(config, run_dir)
-    return run_dir
+    return train_run(run_dir, epochs=epochs, **changes)
 
 
 @pytest.fixture(scope="session")
 def accurate_demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished fer-cnn run that has learnt the demo (about 86% test accuracy): 10 epochs
-    without augmentation or test-time augmentation, for checks that need a model that knows
-    the task (explanations). Copy it before changing it, as ``demo_run``."""
-    return _train_tiny(tmp_path_factory, "fer-cnn", epochs=10, seed=0, augment=False,
-                       tta=False, tta_shift=0, batch_size=32, label_smoothing=0.0)
+    """``accurate_demo_records`` trained afresh, model included, for the checks that need a
+    model that knows the task (explanations). Slow tests only; copy it before changing it."""
+    return _train_tiny(tmp_path_factory, "fer-cnn", **RECIPES["accurate"].changes)
 
 
 @pytest.fixture(scope="session")

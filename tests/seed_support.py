@@ -1,4 +1,4 @@
-"""Study runs for the seed report's tests: copies of the session's trained demo runs, marked as
+"""Study runs for the seed report's tests: copies of the session's finished demo runs, marked as
 a study launched them (the ``study`` block in config.json, the group as the status' sweep)."""
 
 from __future__ import annotations

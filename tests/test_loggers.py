@@ -140,6 +140,7 @@ def small_model():
     return model
 
 
+@pytest.mark.slow  # fits a (tiny) model: the fast tier trains none
 def test_a_phase_resumes_from_its_backup_with_optimizer_state_and_initial_epoch(
         tmp_path: Path) -> None:
     """The backup holds the last finished epoch; ``fit`` is told where to start, and no

@@ -23,15 +23,15 @@ GROUP = "study-batch-size-20261130-221500"
 
 
 @pytest.fixture
-def study_root(tmp_path: Path, demo_run: Path, accurate_demo_run: Path) -> Path:
+def study_root(tmp_path: Path, demo_run: Path, accurate_demo_records: Path) -> Path:
     """A partial batch-size study (16 and 32 finished, 64 not), an older group of it, a
     partial imbalance study, and one run no study launched."""
     root = tmp_path / "runs"
     study_run(demo_run, root, "20261130-221501-b16", study="batch-size", group=GROUP,
               arm="batch 16", batch_size=16)
-    study_run(accurate_demo_run, root, "20261130-221502-b32", study="batch-size", group=GROUP,
-              arm="batch 32", batch_size=32)
-    study_run(accurate_demo_run, root, "20261130-200001-b64", study="batch-size",
+    study_run(accurate_demo_records, root, "20261130-221502-b32", study="batch-size",
+              group=GROUP, arm="batch 32", batch_size=32)
+    study_run(accurate_demo_records, root, "20261130-200001-b64", study="batch-size",
               group=OLD_GROUP, arm="batch 64", batch_size=64)
     study_run(demo_run, root, "20261130-230001-none", study="imbalance",
               group="study-imbalance-20261130-230000", arm="none")
