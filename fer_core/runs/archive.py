@@ -1,7 +1,8 @@
 """Run folders as zip files: export one to send it, import one that was sent.
 
 A run folder is self-contained (README, "How it is built"), so a zip of it is all another FER
-Studio needs to show the run. Importing is where care is needed, because the zip comes from someone else:
+Studio needs to show the run. Importing is where care is needed, because the zip comes from
+someone else:
 
 - no entry may land outside the new run folder (absolute paths, ``..``, backslashes, drive
   letters and symbolic links are refused, not "cleaned");
