@@ -43,6 +43,22 @@ class ServerMeter:
         return (cpu_seconds(self.pid) - self.cpu) / (time.monotonic() - self.wall)
 
 
+def run_outside_the_server(app: bs.AppServer, kind: str, subject: str, start, result
+                           ) -> Path:
+    """Click ``start``, wait for ``result`` to show, and check that the task ran in another
+    process while the server, following it, spent under 5% of a core; the task's folder."""
+    meter = ServerMeter(app.process.pid)
+    start.click()
+    expect(result).to_be_visible(timeout=600 * bs.MS)
+    share = meter.share()
+    task = task_folders.latest(kind, subject, runs_root=app.runs_dir)
+    status = runs.read_status(task)
+    print(f"{kind}: server {share:.1%} of a core; task pid {status.pid}")
+    assert status.state == "succeeded" and status.pid != app.process.pid
+    assert share < MAX_SERVER_SHARE
+    return task
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bs.AppServer]:
     with bs.running_app(tmp_path_factory.mktemp("tasks-browser")) as server:
@@ -60,16 +76,10 @@ def test_export_of_every_format_runs_outside_the_server(app: bs.AppServer, page,
     bs.open_app(page, f"{app.url}/results?runs={run.name}&tab=Export")
     main = page.get_by_test_id("stMain")
     expect(main.get_by_role("combobox", name="Format")).to_have_value("all four")
-    meter = ServerMeter(app.process.pid)
-    main.get_by_role("button", name="Export", exact=True).click()
-    expect(main.get_by_role("button", name="Export folder (.zip)")).to_be_visible(
-        timeout=600 * bs.MS)  # the export table is there: the job ended and the page reran
-    share = meter.share()
-    task = task_folders.latest("export", run.name, runs_root=app.runs_dir)
-    status = runs.read_status(task)
-    print(f"export: server {share:.1%} of a core; task pid {status.pid}")
-    assert status.state == "succeeded" and status.pid != app.process.pid
-    assert share < MAX_SERVER_SHARE
+    task = run_outside_the_server(
+        app, "export", run.name, main.get_by_role("button", name="Export", exact=True),
+        # the export table is there: the job ended and the page reran
+        main.get_by_role("button", name="Export folder (.zip)"))
     assert {e["format"] for e in task_folders.read_result(task)["entries"]} == {
         "savedmodel", "onnx", "tflite", "tflite-int8"}
 
@@ -85,12 +95,6 @@ def test_video_is_scored_outside_the_server(app: bs.AppServer, page, demo_run, t
     bs.wait_for_run(page)
     main.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(clip))
     expect(main.get_by_text("faces.mp4: 320x240")).to_be_visible(timeout=60 * bs.MS)
-    meter = ServerMeter(app.process.pid)
-    main.get_by_role("button", name="Score the video").click()
-    expect(main.get_by_text("frames scored")).to_be_visible(timeout=600 * bs.MS)
-    share = meter.share()
-    task = task_folders.latest("video", run.name, runs_root=app.runs_dir)
-    status = runs.read_status(task)
-    print(f"video: server {share:.1%} of a core; task pid {status.pid}")
-    assert status.state == "succeeded" and status.pid != app.process.pid
-    assert share < MAX_SERVER_SHARE
+    run_outside_the_server(app, "video", run.name,
+                           main.get_by_role("button", name="Score the video"),
+                           main.get_by_text("frames scored"))

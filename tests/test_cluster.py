@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,9 +27,7 @@ from fer_core.core.errors import ConfigError, RunError
 from fer_core.runs import parse_time, task_folders
 from fer_core.tasks.kinds import KINDS, register
 from tests import job_support
-from tests.conftest import make_kaggle_tree
 from tests.job_support import has_step_progress, long_tiny, tiny
-from tests.video_support import face_clip
 
 ray_backend = pytest.importorskip("fer_core.tasks.ray")
 pytest.importorskip("ray.job_submission", reason="ray[default] is not installed")
@@ -386,14 +383,10 @@ def test_registered_kind_runs_on_ray_with_progress_and_cancel(ray_head: str,
 def test_every_kind_runs_on_ray(ray_head: str, tmp_path: Path, demo_run: Path) -> None:
     """Export, video (its clip travels in the task folder), estimate (timed on the worker) and
     the suspects pass, each a Ray job; training has the tests above."""
-    from tests.test_tasks import check_every_kind, submit_every_kind
+    from tests.test_tasks import check_every_kind, submit_every_kind, task_inputs
 
-    root = tmp_path / "runs"
-    run = Path(shutil.copytree(demo_run, root / demo_run.name))
-    submitted = submit_every_kind(
-        root, run, face_clip(tmp_path / "faces.mp4"),
-        make_kaggle_tree(tmp_path / "tiny", {"happy": 20, "sad": 20}),
-        backend=ray_backend.RayBackend(ray_head))
+    submitted = submit_every_kind(**task_inputs(tmp_path, demo_run),
+                                  backend=ray_backend.RayBackend(ray_head))
     check_every_kind(submitted)
     assert all(runs.read_status(t).backend.kind == "ray" for t in submitted.values())
 
@@ -402,17 +395,8 @@ def test_every_kind_runs_on_ray(ray_head: str, tmp_path: Path, demo_run: Path) -
 @pytest.mark.parametrize("kind", ["export", "video", "estimate", "suspects"])
 def test_every_kind_can_be_cancelled_on_ray(ray_head: str, tmp_path: Path, demo_run: Path,
                                            kind: str) -> None:
-    from tests.test_tasks import running_with_progress, submit_every_kind
+    from tests.test_tasks import cancel_while_it_runs, submit_every_kind, task_inputs
 
-    root = tmp_path / "runs"
-    run = Path(shutil.copytree(demo_run, root / demo_run.name))
-    submitted = submit_every_kind(
-        root, run, face_clip(tmp_path / "faces.mp4"),
-        make_kaggle_tree(tmp_path / "tiny", {"happy": 20, "sad": 20}),
-        backend=ray_backend.RayBackend(ray_head))
-    for other, task in submitted.items():
-        if other != kind:
-            tasks.cancel(task)
-    poll(submitted[kind], running_with_progress)
-    tasks.cancel(submitted[kind])
-    assert tasks.wait(submitted[kind], timeout=JOB_TIMEOUT) == "cancelled"
+    submitted = submit_every_kind(**task_inputs(tmp_path, demo_run),
+                                  backend=ray_backend.RayBackend(ray_head))
+    assert cancel_while_it_runs(submitted, kind) == "cancelled"

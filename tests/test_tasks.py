@@ -128,12 +128,27 @@ def check_every_kind(submitted: dict[str, Path]) -> None:
     assert result["suspects"]["n_images"] == 40
 
 
-@pytest.fixture
-def inputs(tmp_path: Path, demo_run: Path) -> dict:
+def task_inputs(tmp_path: Path, demo_run: Path) -> dict:
+    """What ``submit_every_kind`` needs: a runs folder with a finished run, a clip, data."""
     root = tmp_path / "runs"
     run = Path(shutil.copytree(demo_run, root / demo_run.name))
     return {"root": root, "run": run, "clip": face_clip(tmp_path / "faces.mp4"),
             "data": make_kaggle_tree(tmp_path / "tiny", {"happy": 20, "sad": 20})}
+
+
+def cancel_while_it_runs(submitted: dict[str, Path], kind: str) -> str:
+    """Cancel the other tasks, then ``kind``'s once it runs and reports; its final state."""
+    for other, task in submitted.items():
+        if other != kind:
+            tasks.cancel(task)
+    poll(submitted[kind], running_with_progress, timeout=TIMEOUT)
+    tasks.cancel(submitted[kind])
+    return tasks.wait(submitted[kind], timeout=TIMEOUT)
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, demo_run: Path) -> dict:
+    return task_inputs(tmp_path, demo_run)
 
 
 @pytest.mark.slow
@@ -144,13 +159,7 @@ def test_every_kind_runs_through_the_local_queue(inputs: dict):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["export", "video", "estimate", "suspects"])
 def test_every_kind_can_be_cancelled_while_it_runs(inputs: dict, kind: str):
-    task = submit_every_kind(**inputs)[kind]
-    for other in task_folders.task_folders(inputs["root"]):
-        if other != task:
-            tasks.cancel(other)
-    poll(task, running_with_progress, timeout=TIMEOUT)
-    tasks.cancel(task)
-    assert tasks.wait(task, timeout=TIMEOUT) == "cancelled"
+    assert cancel_while_it_runs(submit_every_kind(**inputs), kind) == "cancelled"
 
 
 @pytest.mark.slow

@@ -4,6 +4,20 @@ Pages show them with ``st.error``; the command line prints the message on one li
 non-zero. Anything that is *not* a ``FerError`` is a bug and keeps its traceback.
 """
 
+from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def look_up(table: Mapping[str, T], name: str, what: str, plural: str) -> T:
+    """``table[name]``, or a ``ConfigError`` naming what there is to choose from."""
+    try:
+        return table[name]
+    except KeyError:
+        raise ConfigError(f"Unknown {what} {name!r}; the {plural} are "
+                          f"{', '.join(table)}.") from None
+
 
 class FerError(Exception):
     """Base class of every error whose message is meant for the user."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fer_core.core.config import TrainConfig
-from fer_core.core.errors import ConfigError
+from fer_core.core.errors import look_up
 
 RECORD_KEY = "study"  # the block in config.json: {"name", "group", "arm"}
 GROUP_PREFIX = "study-"
@@ -63,11 +63,7 @@ STUDIES: dict[str, Study] = {
 
 
 def get_study(name: str) -> Study:
-    try:
-        return STUDIES[name]
-    except KeyError:
-        raise ConfigError(f"Unknown study {name!r}; the studies are "
-                          f"{', '.join(STUDIES)}.") from None
+    return look_up(STUDIES, name, "study", "studies")
 
 
 def study_configs(name: str, base: TrainConfig) -> list[tuple[Arm, TrainConfig]]:

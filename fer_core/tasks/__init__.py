@@ -111,13 +111,7 @@ def launch(
     runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": preset, **(record or {})},
                     queued=time.time(), preset=preset, sweep=sweep, backend=backend.name,
                     display_name=display_name)
-    try:
-        copy_into_run(run_dir, data)  # a Ray node has no cache of ours
-        backend.submit(run_dir)
-    except FerError as err:
-        runs.finish(run_dir, "failed", error=str(err))
-        raise
-    return run_dir
+    return _hand_over(backend, run_dir, before=lambda: copy_into_run(run_dir, data))
 
 
 def submit(kind: str, spec: dict[str, Any], *, subject: str | None = None,
@@ -126,22 +120,24 @@ def submit(kind: str, spec: dict[str, Any], *, subject: str | None = None,
     """Queue a task of ``kind`` (not training: :func:`launch` does that) with its ``spec``
     and input files (copied into the task, so a Ray worker has them); return its folder. A
     backend that refuses it leaves the task failed with its reason."""
-    what = kind_of(kind)
-    if what.name == TRAIN:
+    if kind == TRAIN:
         raise RunError("Training is launched with its config (tasks.launch), not submitted.")
-    ensure_writable(f"Starting a {what.label} task")
     root = Path(runs_root or settings.runs_dir())
     backend = backend or backend_from_env(runs_root=root)
-    task_dir = task_folders.create_task(
-        task_folders.new_task_dir(kind, runs_root=root),
-        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject),
-        inputs=inputs, backend=backend.name)
+    return _hand_over(backend, _new_task(kind, spec, subject, root, inputs=inputs,
+                                         backend=backend.name))
+
+
+def _hand_over(backend: JobBackend, folder: Path, *, before=lambda: None) -> Path:
+    """Give a queued folder to its backend (after ``before``: the run's overrides, which a Ray
+    node has no cache of); a refusal leaves it failed with the reason, and is raised."""
     try:
-        backend.submit(task_dir)
+        before()
+        backend.submit(folder)
     except FerError as err:
-        runs.finish(task_dir, "failed", error=str(err))
+        runs.finish(folder, "failed", error=str(err))
         raise
-    return task_dir
+    return folder
 
 
 def run_here(kind: str, spec: dict[str, Any], *, subject: str | None = None,
@@ -149,15 +145,20 @@ def run_here(kind: str, spec: dict[str, Any], *, subject: str | None = None,
     """Run a task in this process (a command in the foreground), in a task folder like any
     other, so pages find its result; return the folder. No queue's worker takes it: it is
     recorded as run here, and Cancel reaches it by its process id."""
-    what = kind_of(kind)
-    ensure_writable(f"Running a {what.label} task")
-    root = Path(runs_root or settings.runs_dir())
-    task_dir = task_folders.create_task(
-        task_folders.new_task_dir(kind, runs_root=root),
-        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject),
-        backend=FOREGROUND)
+    task_dir = _new_task(kind, spec, subject, Path(runs_root or settings.runs_dir()),
+                         backend=FOREGROUND)
     runner.run_task(task_dir, log_stream=sys.stderr)  # stdout is the command's own
     return task_dir
+
+
+def _new_task(kind: str, spec: dict[str, Any], subject: str | None, root: Path, *,
+              inputs: dict[str, Path] | None = None, **status: Any) -> Path:
+    what = kind_of(kind)
+    ensure_writable(f"Starting a {what.label} task")
+    return task_folders.create_task(
+        task_folders.new_task_dir(kind, runs_root=root),
+        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject), inputs=inputs,
+        **status)
 
 
 @dataclass(frozen=True)

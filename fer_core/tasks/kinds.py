@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fer_core.core.errors import ConfigError
+from fer_core.core.errors import look_up
 
 TRAIN = "train"
 
@@ -47,8 +47,4 @@ def register(kind: TaskKind) -> TaskKind:
 
 
 def kind_of(name: str) -> TaskKind:
-    try:
-        return KINDS[name]
-    except KeyError:
-        raise ConfigError(f"Unknown task kind {name!r}; the kinds are "
-                          f"{', '.join(KINDS)}.") from None
+    return look_up(KINDS, name, "task kind", "kinds")
