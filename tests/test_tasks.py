@@ -13,6 +13,7 @@ import pytest
 
 from fer_core import runs, tasks
 from fer_core.core.errors import RunError
+from fer_core.data import DataRef
 from fer_core.runs import task_folders
 from fer_core.tasks import estimate, export, suspects, video
 from fer_core.tasks.kinds import KINDS, register
@@ -101,7 +102,8 @@ def test_clean_removes_ended_tasks_only(tmp_path: Path):
 def submit_every_kind(root: Path, run: Path, clip: Path, data: Path, backend=None
                       ) -> dict[str, Path]:
     """One task of each kind that is not training (training has its own tests), queued at once."""
-    ds_fingerprint = suspects.load_dataset(data).fingerprint
+    ref = DataRef.parse(str(data))
+    ds = ref.load()
     return {
         "export": tasks.submit(export.KIND, export.spec(run, "tflite"), subject=run.name,
                                runs_root=root, backend=backend),
@@ -111,9 +113,8 @@ def submit_every_kind(root: Path, run: Path, clip: Path, data: Path, backend=Non
         "estimate": tasks.submit(estimate.KIND, estimate.spec(
             suspects.pass_config(epochs=1).replace(data=str(data))), runs_root=root,
             backend=backend),
-        "suspects": tasks.submit(suspects.KIND, suspects.spec(
-            suspects.load_dataset(data), folds=2, epochs=1), subject=ds_fingerprint,
-            runs_root=root, backend=backend),
+        "suspects": tasks.submit(suspects.KIND, suspects.spec(ref, ds, folds=2, epochs=1),
+                                 subject=ds.fingerprint, runs_root=root, backend=backend),
     }
 
 
@@ -168,8 +169,9 @@ def test_suspects_pass_waits_behind_a_running_training_job(tmp_path: Path):
     training = tasks.launch(long_tiny(), runs_root=root)
     poll(training, lambda s: runs.effective_state(s) == "running", timeout=TIMEOUT)
     data = make_kaggle_tree(tmp_path / "tiny", {"happy": 20, "sad": 20})
-    ds = suspects.load_dataset(data)
-    task = tasks.submit(suspects.KIND, suspects.spec(ds, folds=2, epochs=1),
+    ref = DataRef.parse(str(data))
+    ds = ref.load()
+    task = tasks.submit(suspects.KIND, suspects.spec(ref, ds, folds=2, epochs=1),
                         subject=ds.fingerprint, runs_root=root)
     poll(training, lambda s: bool(s.progress and s.progress.epoch), timeout=TIMEOUT)
     assert runs.read_status(task).state == "queued"  # not sharing the cores with training
