@@ -88,10 +88,8 @@ def _split_preview(fingerprint: str, fraction: float, seed: int, _ds: Dataset) -
 # --- small helpers --------------------------------------------------------------------------
 
 def _show_counts(frame: pd.DataFrame) -> None:
-    st.dataframe(
-        explore.counts_table(frame),
-        column_config={"train share": st.column_config.NumberColumn(format="percent")},
-    )
+    st.dataframe(explore.counts_table(frame),
+                 column_config={"train share": st.column_config.NumberColumn(format="percent")})
 
 
 def _show_images(ds: Dataset, rows: list[int], captions: list[str]) -> None:

@@ -76,13 +76,12 @@ def widget_spec(f: dataclasses.Field, *, slider: bool = False) -> WidgetSpec:
     low, high = (None if v is None or kind not in _NUMBERS else kind.python_type(v)
                  for v in (meta["low"], meta["high"]))
     default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-    return WidgetSpec(
-        f.name, field_label(f), kind, to_widget_value(f, default),
-        low, high, number_step(kind, low, high), _FORMATS.get(kind),
-        help=meta["help"] if slider else _box_help(f, kind),
-        choices=tuple(backbone_names()) if kind is FieldKind.BACKBONE else meta["choices"] or (),
-        placeholder=_PLACEHOLDERS.get(f.name), slider=slider,
-    )
+    return WidgetSpec(f.name, field_label(f), kind, to_widget_value(f, default), low, high,
+                      number_step(kind, low, high), _FORMATS.get(kind),
+                      help=meta["help"] if slider else _box_help(f, kind),
+                      choices=(tuple(backbone_names()) if kind is FieldKind.BACKBONE
+                               else meta["choices"] or ()),
+                      placeholder=_PLACEHOLDERS.get(f.name), slider=slider)
 
 
 def field_spec(name: str, *, slider: bool = False) -> WidgetSpec:

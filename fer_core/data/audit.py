@@ -243,15 +243,11 @@ def audit(images: np.ndarray, index: pd.DataFrame, *, max_distance: int = NEAR_M
 
     leakage = _leakage(exact_groups, i, j, splits, blank)
     near = zip(ids[i].tolist(), ids[j].tolist(), dist.tolist(), strict=True)
-    return AuditReport(
-        stats=stats,
-        blank_ids=ids[blank].tolist(),
-        exact_duplicate_groups=[ids[g].tolist() for g in exact_groups],
-        near_duplicate_pairs=list(near),
-        leakage_pairs=[(str(ids[a]), str(ids[b])) for a, b in leakage],
-        max_distance=int(max_distance),
-        max_contrast=float(max_contrast),
-    )
+    return AuditReport(stats=stats, blank_ids=ids[blank].tolist(),
+                       exact_duplicate_groups=[ids[g].tolist() for g in exact_groups],
+                       near_duplicate_pairs=list(near),
+                       leakage_pairs=[(str(ids[a]), str(ids[b])) for a, b in leakage],
+                       max_distance=int(max_distance), max_contrast=float(max_contrast))
 
 
 # --- helpers ---------------------------------------------------------------------------------

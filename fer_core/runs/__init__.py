@@ -358,15 +358,9 @@ def read_run(run_dir: Path) -> RunInfo:
         problem = "config.json is missing or damaged"
     elif not status:
         problem = "status.json is missing or damaged"
-    return RunInfo(
-        run_id=run_dir.name,
-        path=run_dir,
-        state=effective_state(status) if status else "failed",
-        status=status,
-        metrics=read_metrics(run_dir),
-        record=RunRecord.from_json(raw),
-        problem=problem,
-    )
+    return RunInfo(run_id=run_dir.name, path=run_dir,
+                   state=effective_state(status) if status else "failed", status=status,
+                   metrics=read_metrics(run_dir), record=RunRecord.from_json(raw), problem=problem)
 
 
 def run_folders(runs_root: Path | None = None) -> list[Path]:

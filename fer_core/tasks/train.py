@@ -86,10 +86,8 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
         loggers.add(TensorBoardLogger.create(run_dir),
                     tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
         fitted = fit(config, run_dir, data, stop=stop, loggers=loggers, started=started)
-        metrics = evaluate_model(
-            fitted.model, data, run_dir=run_dir, tta=config.tta,
-            shift=config.tta_shift, batch_size=max(config.batch_size, 128),
-        )
+        metrics = evaluate_model(fitted.model, data, run_dir=run_dir, tta=config.tta,
+                                 shift=config.tta_shift, batch_size=max(config.batch_size, 128))
     metrics.update(seconds=round(time.monotonic() - started, 1), epochs=fitted.epochs,
                    best_epoch=fitted.best_epoch, cancelled=fitted.cancelled)
     runs.write_metrics(run_dir, metrics)

@@ -230,11 +230,9 @@ class Trainer:
     def _datasets(self, seed: int, augmenter: Any) -> tuple[Any, Any]:
         """Training batches (shuffled and augmented with ``seed``) and the validation set."""
         config, n_classes = self.config, len(self.data.classes)
-        train = make_dataset(
-            self.data.train, num_classes=n_classes, batch_size=config.batch_size,
-            training=True, seed=seed, augmenter=augmenter, mixup=config.mixup,
-            class_weights=_class_weights(config, self.data),
-        )
+        train = make_dataset(self.data.train, num_classes=n_classes, batch_size=config.batch_size,
+                             training=True, seed=seed, augmenter=augmenter, mixup=config.mixup,
+                             class_weights=_class_weights(config, self.data))
         val = make_dataset(self.data.val, num_classes=n_classes,
                            batch_size=max(config.batch_size, 128), training=False)
         return train, val
