@@ -36,11 +36,10 @@ def render(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
         file_name=f"{focus.run_id}-metrics.csv", mime="text/csv", key="results.metrics_csv",
         on_click="ignore", disabled=not focus.metrics,
     )
-    columns[2].download_button(
-        "Run folder (.zip)", functools.partial(card.run_zip, focus.path),
-        file_name=f"{focus.run_id}.zip", mime="application/zip", key="results.zip",
-        on_click="ignore", help="Import it in another FER Studio from the sidebar.",
-    )
+    columns[2].download_button("Run folder (.zip)", functools.partial(card.run_zip, focus.path),
+                               file_name=f"{focus.run_id}.zip", mime="application/zip",
+                               key="results.zip", on_click="ignore",
+                               help="Import it in another FER Studio from the sidebar.")
 
 
 def build_report(run_dirs: list[Path], data: DataRef) -> str:

@@ -58,9 +58,8 @@ class Dataset:
     def subset(self, mask: np.ndarray | pd.Series) -> Dataset:
         """The rows where ``mask`` is true, images and index kept aligned."""
         mask = np.asarray(mask, dtype=bool)
-        return replace(
-            self, images=self.images[mask], index=self.index.loc[mask].reset_index(drop=True)
-        )
+        return replace(self, images=self.images[mask],
+                       index=self.index.loc[mask].reset_index(drop=True))
 
     def split(self, name: str) -> Dataset:
         """One split (``train``, ``val`` or ``test``); empty if the data set has none."""
@@ -110,8 +109,7 @@ def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> D
         )
     classes = order_classes(set(index["label"]))
     return Dataset(name=name, location=str(source.root), fingerprint=source.fingerprint,
-                   images=images, index=index, classes=classes, report=report,
-                   synthetic=synthetic)
+                   images=images, index=index, classes=classes, report=report, synthetic=synthetic)
 
 
 # --- data operations used by training ------------------------------------------------------------
@@ -137,9 +135,8 @@ def split_validation(ds: Dataset, *, fraction: float = 0.2, seed: int = 0) -> Da
         return ds
     # At least one image per class on each side, as stratification needs.
     n_val = min(max(round(fraction * len(rows)), n_classes), len(rows) - n_classes)
-    _, val_rows = train_test_split(
-        rows, test_size=n_val, random_state=seed, stratify=labels[splittable]
-    )
+    _, val_rows = train_test_split(rows, test_size=n_val, random_state=seed,
+                                   stratify=labels[splittable])
     index = ds.index.copy()
     index.loc[val_rows, "split"] = "val"
     return replace(ds, index=index)

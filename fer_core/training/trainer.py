@@ -69,9 +69,8 @@ def fit(config: TrainConfig, run_dir: Path, data: PreparedData, *, stop: StopFla
     clock = EpochClock(total=config.epochs + config.finetune_epochs)
     loggers = loggers or Loggers()
     loggers.loggers.insert(0, RunFolderLogger(run_dir, clock))
-    fer = build_model(config.backbone, num_classes=len(data.classes),
-                      input_size=config.input_size, weights=config.weights,
-                      dropout=config.dropout, seed=config.seed)
+    fer = build_model(config.backbone, num_classes=len(data.classes), input_size=config.input_size,
+                      weights=config.weights, dropout=config.dropout, seed=config.seed)
     trainer = Trainer(config, run_dir, data, fer, stop, loggers, BestTracker(), clock,
                       budget=_budget(config, data, time.monotonic() if started is None
                                      else started))
