@@ -87,16 +87,9 @@ def backend_of_run(run_dir: Path) -> JobBackend:
     return LocalBackend(runs_root_of(run_dir))
 
 
-def launch(
-    config: TrainConfig,
-    *,
-    runs_root: Path | None = None,
-    preset: str | None = None,
-    sweep: str | None = None,
-    backend: JobBackend | None = None,
-    record: dict[str, Any] | None = None,
-    display_name: str | None = None,
-) -> Path:
+def launch(config: TrainConfig, *, runs_root: Path | None = None, preset: str | None = None,
+           sweep: str | None = None, backend: JobBackend | None = None,
+           record: dict[str, Any] | None = None, display_name: str | None = None) -> Path:
     """Create a queued run folder for ``config`` and hand it to the backend (the configured
     one by default); a backend that refuses the job leaves the run failed with its reason.
     ``record`` adds blocks to ``config.json`` (a study's name, group and arm);
@@ -111,13 +104,18 @@ def launch(
     runs.create_run(config.to_dict(), run_dir=run_dir, extra={"preset": preset, **(record or {})},
                     queued=time.time(), preset=preset, sweep=sweep, backend=backend.name,
                     display_name=display_name)
+    copy_into_run(run_dir, data)  # a Ray node has no cache of ours
+    return _hand_over(backend, run_dir)
+
+
+def _hand_over(backend: JobBackend, folder: Path) -> Path:
+    """Submit a queued folder; one the backend refuses is left failed with its reason."""
     try:
-        copy_into_run(run_dir, data)  # a Ray node has no cache of ours
-        backend.submit(run_dir)
+        backend.submit(folder)
     except FerError as err:
-        runs.finish(run_dir, "failed", error=str(err))
+        runs.finish(folder, "failed", error=str(err))
         raise
-    return run_dir
+    return folder
 
 
 def submit(kind: str, spec: dict[str, Any], *, subject: str | None = None,
@@ -132,16 +130,17 @@ def submit(kind: str, spec: dict[str, Any], *, subject: str | None = None,
     ensure_writable(f"Starting a {what.label} task")
     root = Path(runs_root or settings.runs_dir())
     backend = backend or backend_from_env(runs_root=root)
-    task_dir = task_folders.create_task(
-        task_folders.new_task_dir(kind, runs_root=root),
-        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject),
-        inputs=inputs, backend=backend.name)
-    try:
-        backend.submit(task_dir)
-    except FerError as err:
-        runs.finish(task_dir, "failed", error=str(err))
-        raise
-    return task_dir
+    return _hand_over(backend, _new_task(kind, spec, subject, root, inputs=inputs,
+                                         backend=backend.name))
+
+
+def _new_task(kind: str, spec: dict[str, Any], subject: str | None, runs_root: Path | None,
+              **fields: Any) -> Path:
+    """A queued task folder (``fields``: its inputs, its status's backend)."""
+    what = kind_of(kind)
+    return task_folders.create_task(
+        task_folders.new_task_dir(kind, runs_root=Path(runs_root or settings.runs_dir())),
+        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject), **fields)
 
 
 def run_here(kind: str, spec: dict[str, Any], *, subject: str | None = None,
@@ -149,13 +148,8 @@ def run_here(kind: str, spec: dict[str, Any], *, subject: str | None = None,
     """Run a task in this process (a command in the foreground), in a task folder like any
     other, so pages find its result; return the folder. No queue's worker takes it: it is
     recorded as run here, and Cancel reaches it by its process id."""
-    what = kind_of(kind)
-    ensure_writable(f"Running a {what.label} task")
-    root = Path(runs_root or settings.runs_dir())
-    task_dir = task_folders.create_task(
-        task_folders.new_task_dir(kind, runs_root=root),
-        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject),
-        backend=FOREGROUND)
+    ensure_writable(f"Running a {kind_of(kind).label} task")
+    task_dir = _new_task(kind, spec, subject, runs_root, backend=FOREGROUND)
     runner.run_task(task_dir, log_stream=sys.stderr)  # stdout is the command's own
     return task_dir
 
@@ -199,9 +193,13 @@ def retry(task_dir: Path, *, backend: JobBackend | None = None) -> None:
     if not task_folders.is_task(task_dir) or state not in ("failed", "cancelled"):
         raise RunError(f"{Path(task_dir).name} cannot be retried: only a failed or cancelled "
                        f"task can (this one is {state}).")
-    backend = backend or backend_of_run(task_dir)
-    runs.requeue(task_dir)
-    backend.submit(task_dir)
+    _requeue(task_dir, backend)
+
+
+def _requeue(folder: Path, backend: JobBackend | None) -> None:
+    backend = backend or backend_of_run(folder)
+    runs.requeue(folder)
+    backend.submit(folder)
 
 
 def sweep_configs(base: TrainConfig, grid: dict[str, list[Any]]) -> list[TrainConfig]:
@@ -253,9 +251,7 @@ def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
             f"Run {run_dir.name} cannot be resumed: only a failed run with a saved epoch can "
             f"(this one is {state}). Launch a new run instead."
         )
-    backend = backend or backend_of_run(run_dir)
-    runs.requeue(run_dir)
-    backend.submit(run_dir)
+    _requeue(run_dir, backend)
 
 
 def wait(run_dir: Path, *, timeout: float | None = None, poll_seconds: float = 1.0) -> str:
