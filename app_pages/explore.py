@@ -107,11 +107,9 @@ def _render_header(ds: Dataset) -> None:
     st.caption(_overview(ds.fingerprint, ds)[0])
     if ds.synthetic:
         st.badge("Synthetic demo data", icon=":material/science:", color="orange")
-        st.info(
-            "These are generated cartoon faces, so every page works before you have data. "
-            "Point the sidebar at a FER-2013 download to explore real faces.",
-            icon=":material/info:",
-        )
+        st.info("These are generated cartoon faces, so every page works before you have data. "
+                "Point the sidebar at a FER-2013 download to explore real faces.",
+                icon=":material/info:")
     report = ds.report
     st.caption(explore.load_report_caption(report))
     st.caption(explore.classes_caption(ds.classes))

@@ -164,10 +164,8 @@ class AuditReport:
         lines = [f"{n:,} images audited ({per_split})."]
 
         if self.blank_ids:
-            lines.append(
-                f"{len(self.blank_ids):,} near-blank images (contrast below "
-                f"{self.max_contrast:g}): drop them, they hold no face."
-            )
+            lines.append(f"{len(self.blank_ids):,} near-blank images (contrast below "
+                         f"{self.max_contrast:g}): drop them, they hold no face.")
         else:
             lines.append("No near-blank images.")
 
@@ -186,10 +184,8 @@ class AuditReport:
             lines.append("No identical images.")
 
         if self.near_duplicate_pairs:
-            lines.append(
-                f"{len(self.near_duplicate_pairs):,} near-duplicate pairs (pHash distance "
-                f"<= {self.max_distance}, pixels not identical)."
-            )
+            lines.append(f"{len(self.near_duplicate_pairs):,} near-duplicate pairs (pHash distance "
+                         f"<= {self.max_distance}, pixels not identical).")
         else:
             lines.append(f"No near-duplicate pairs (pHash distance <= {self.max_distance}).")
 
@@ -255,10 +251,8 @@ def audit(images: np.ndarray, index: pd.DataFrame, *, max_distance: int = NEAR_M
 def _check_images(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim != 3:
-        raise DataError(
-            "images must be an array of shape (N, height, width), greyscale; "
-            f"got shape {images.shape}. Convert colour images to grey first."
-        )
+        raise DataError("images must be an array of shape (N, height, width), greyscale; "
+                        f"got shape {images.shape}. Convert colour images to grey first.")
     return images
 
 
@@ -270,16 +264,12 @@ def _check_index(index: pd.DataFrame, n: int) -> None:
             "Pass the index of the loaded data set."
         )
     if len(index) != n:
-        raise DataError(
-            f"index must have one row per image ({n}); got {len(index)} rows. "
-            "Pass the images and the index of the same data set."
-        )
+        raise DataError(f"index must have one row per image ({n}); got {len(index)} rows. "
+                        "Pass the images and the index of the same data set.")
     duplicated = index["id"][index["id"].duplicated()]
     if len(duplicated):
-        raise DataError(
-            f"index ids must be unique; {duplicated.iloc[0]!r} appears more than once. "
-            "Rebuild the index."
-        )
+        raise DataError(f"index ids must be unique; {duplicated.iloc[0]!r} appears more than once. "
+                        "Rebuild the index.")
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:

@@ -181,10 +181,8 @@ def _resolve_weights(spec: BackboneSpec, weights: str) -> str | None:
     if weights in ("none", ""):
         return None
     if not spec.pretrained:
-        raise ModelError(
-            f"{spec.name} has no pre-trained weights: it trains from scratch. "
-            f"Use weights=none; got {weights!r}."
-        )
+        raise ModelError(f"{spec.name} has no pre-trained weights: it trains from scratch. "
+                         f"Use weights=none; got {weights!r}.")
     if weights == "imagenet":
         return weights
     path = Path(weights).expanduser()
