@@ -109,12 +109,8 @@ class RunFolderLogger(RunLogger):
         elapsed, total = now - self.clock.started, self.clock.total
         eta = elapsed / done * (total - done) if done > 0 else None
         runs.report_progress(self.run_dir, {
-            "phase": self.phase,
-            "epoch": min(self.clock.done + 1, total),
-            "epochs": total,
-            "step": step,
-            "steps": self.steps,
-            "fraction": round(done / max(total, 1), 4),
+            "phase": self.phase, "epoch": min(self.clock.done + 1, total), "epochs": total,
+            "step": step, "steps": self.steps, "fraction": round(done / max(total, 1), 4),
             "eta_seconds": round(eta, 1) if eta is not None else None,
             "metrics": {k: round(v, 5) for k, v in self._latest.items()},
         })
