@@ -384,17 +384,14 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
         metrics = run.metrics or {}
         val, test = metrics.get("val", {}), metrics.get("test", {})
         cfg = run.config
-        rows.append(
-            {
-                "run": run.run_id, "state": run.state, "preset": run.preset,
-                "backbone": cfg.get("backbone"), "val_accuracy": val.get("accuracy"),
-                "val_loss": val.get("loss"), "test_accuracy": test.get("accuracy"),
-                "test_loss": test.get("loss"),
-                "macro_f1": test.get("macro_f1", val.get("macro_f1")),
-                "epochs": metrics.get("epochs"),
-                "minutes": round(metrics["seconds"] / 60, 1) if "seconds" in metrics else None,
-                "batch_size": cfg.get("batch_size"), "learning_rate": cfg.get("learning_rate"),
-                "dropout": cfg.get("dropout"), "sweep": run.status.sweep,
-            }
-        )
+        rows.append({
+            "run": run.run_id, "state": run.state, "preset": run.preset,
+            "backbone": cfg.get("backbone"), "val_accuracy": val.get("accuracy"),
+            "val_loss": val.get("loss"), "test_accuracy": test.get("accuracy"),
+            "test_loss": test.get("loss"), "macro_f1": test.get("macro_f1", val.get("macro_f1")),
+            "epochs": metrics.get("epochs"),
+            "minutes": round(metrics["seconds"] / 60, 1) if "seconds" in metrics else None,
+            "batch_size": cfg.get("batch_size"), "learning_rate": cfg.get("learning_rate"),
+            "dropout": cfg.get("dropout"), "sweep": run.status.sweep,
+        })
     return pd.DataFrame(rows)
