@@ -34,8 +34,7 @@ def render(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
     columns[1].download_button(
         "Metrics (CSV)", report.metrics_table(focus.metrics or {}).to_csv(index=False),
         file_name=f"{focus.run_id}-metrics.csv", mime="text/csv", key="results.metrics_csv",
-        on_click="ignore", disabled=not focus.metrics,
-    )
+        on_click="ignore", disabled=not focus.metrics)
     columns[2].download_button("Run folder (.zip)", functools.partial(card.run_zip, focus.path),
                                file_name=f"{focus.run_id}.zip", mime="application/zip",
                                key="results.zip", on_click="ignore",

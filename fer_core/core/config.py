@@ -261,8 +261,7 @@ def _check_weights(weights: str) -> None:
     if weights not in ("", "none", "imagenet") and not weights.lower().endswith(".h5"):
         raise ConfigError(
             f"weights must be none, imagenet or the path of a notop .h5 weights file (Keras "
-            f"applications' download, or a .weights.h5 saved by Keras); got {weights!r}."
-        )
+            f"applications' download, or a .weights.h5 saved by Keras); got {weights!r}.")
 
 
 def _check_type(name: str, value: Any, expected: type) -> None:
@@ -271,8 +270,7 @@ def _check_type(name: str, value: Any, expected: type) -> None:
     allowed = (int, float) if expected is float else expected
     if not isinstance(value, allowed) or expected is not bool and isinstance(value, bool):
         raise ConfigError(
-            f"{name} must be of type {expected.__name__}; got {type(value).__name__} {value!r}."
-        )
+            f"{name} must be of type {expected.__name__}; got {type(value).__name__} {value!r}.")
 
 
 # --- presets -------------------------------------------------------------------------------------

@@ -175,8 +175,7 @@ class AuditReport:
             line = (
                 f"{len(groups):,} groups of identical images "
                 f"({sum(len(g) for g in groups):,} images, {self.n_redundant_copies:,} "
-                f"redundant copies; the largest has {len(groups[0])})."
-            )
+                f"redundant copies; the largest has {len(groups[0])}).")
             if conflicts:
                 line += f" {conflicts:,} of these groups carry conflicting labels."
             lines.append(line)
@@ -195,8 +194,7 @@ class AuditReport:
             lines.append(
                 f"{leaked:,} of {n_test:,} test images ({leaked / n_test:.1%}) have an exact "
                 f"or near copy in train/val ({len(self.leakage_pairs):,} pairs): test accuracy "
-                "is optimistic unless they are removed."
-            )
+                "is optimistic unless they are removed.")
         elif n_test:
             lines.append("No test image has a copy in train/val.")
         return lines
@@ -261,8 +259,7 @@ def _check_index(index: pd.DataFrame, n: int) -> None:
     if missing:
         raise DataError(
             f"index must have columns id, split and label; {', '.join(missing)} missing. "
-            "Pass the index of the loaded data set."
-        )
+            "Pass the index of the loaded data set.")
     if len(index) != n:
         raise DataError(f"index must have one row per image ({n}); got {len(index)} rows. "
                         "Pass the images and the index of the same data set.")

@@ -69,8 +69,7 @@ def class_name(folder: str) -> str | None:
         raise DataError(
             f"Class folder {folder!r} looks like a misspelling of {close[0]!r}; rename it to "
             f"{meant!r}{also}, or if it really is another class, give it a name further from "
-            f"the emotion names ({', '.join(EMOTIONS)})."
-        )
+            f"the emotion names ({', '.join(EMOTIONS)}).")
     return name
 
 

@@ -105,8 +105,7 @@ def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> D
     if not len(index):
         reasons = "; ".join(f"{i}: {r}" for i, r in report.skipped[:3])
         raise DataError(
-            f"None of the {report.n_listed:,} images in {path} could be read ({reasons})."
-        )
+            f"None of the {report.n_listed:,} images in {path} could be read ({reasons}).")
     classes = order_classes(set(index["label"]))
     return Dataset(name=name, location=str(source.root), fingerprint=source.fingerprint,
                    images=images, index=index, classes=classes, report=report, synthetic=synthetic)
@@ -229,5 +228,4 @@ def imbalance_callout(summary: dict) -> str:
         return "No training images."
     return (
         f"{rare} is {shares[rare]:.1%} of train, {common} {shares[common]:.1%} "
-        f"(imbalance ratio {summary['imbalance_ratio']}:1)."
-    )
+        f"(imbalance ratio {summary['imbalance_ratio']}:1).")

@@ -299,8 +299,7 @@ def _check_size(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < len(EMOTIONS):
         raise DataError(
             f"{name} must be an integer of at least {len(EMOTIONS)} (one image per class); "
-            f"got {value!r}."
-        )
+            f"got {value!r}.")
 
 
 def _check_seed(seed: int) -> None:
@@ -342,8 +341,7 @@ def generate_demo_dataset(out_dir: Path, *, seed: int = 0, train_size: int = 280
         raise DataError(
             f"out_dir must be an empty or new folder, so the demo is not mixed with other files; "
             f"got {out_dir}, which exists and is not an empty folder. Pick another folder or "
-            "delete that one."
-        )
+            "delete that one.")
     splits = {"train": _class_counts(train_size), "test": _class_counts(test_size)}
     for split_index, (split, counts) in enumerate(splits.items()):
         for class_index, emotion in enumerate(EMOTIONS):

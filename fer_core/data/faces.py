@@ -140,8 +140,7 @@ def find_faces(image: Image.Image | np.ndarray, *, detect_side: int = DETECT_SID
     if cascade is None:
         raise FaceError(
             f"Face detection needs OpenCV's Haar cascade ({CASCADE_FILE}), which this OpenCV "
-            "does not ship. Install opencv-python-headless 4.x."
-        )
+            "does not ship. Install opencv-python-headless 4.x.")
     import cv2
 
     grey = to_grey(image)

@@ -47,5 +47,4 @@ def check_named_classes(config: TrainConfig, classes: Sequence[str], *,
         raise DataError(
             f"{who} {CLASS_FIELDS[field]} the class {', '.join(map(repr, missing))}, but this "
             f"data set has no such class; its classes are {', '.join(classes)}. Pick a preset "
-            f"without it or change {field}."
-        )
+            f"without it or change {field}.")

@@ -119,8 +119,7 @@ def run_path(run_id: str, *, runs_root: Path | None = None) -> Path:
     """The folder of ``run_id``; ids that could escape the runs folder are refused."""
     if not _RUN_ID.match(run_id) or ".." in run_id:
         raise RunError(
-            f"run id must be letters, digits, '.', '_' or '-' (at most 128); got {run_id!r}."
-        )
+            f"run id must be letters, digits, '.', '_' or '-' (at most 128); got {run_id!r}.")
     return (runs_root or settings.runs_dir()) / run_id
 
 

@@ -249,8 +249,7 @@ def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
     if state != "failed" or not is_resumable(run_dir):
         raise RunError(
             f"Run {run_dir.name} cannot be resumed: only a failed run with a saved epoch can "
-            f"(this one is {state}). Launch a new run instead."
-        )
+            f"(this one is {state}). Launch a new run instead.")
     _requeue(run_dir, backend)
 
 

@@ -170,8 +170,7 @@ def _check_arguments(spec: BackboneSpec, *, num_classes: int, size: int, dropout
     if size < spec.min_size:
         raise ModelError(
             f"input_size must be at least {spec.min_size} for {spec.name}; got {size}. "
-            f"Use 0 for its own size ({spec.native_size})."
-        )
+            f"Use 0 for its own size ({spec.native_size}).")
     if not 0.0 <= dropout < 1.0:
         raise ModelError(f"dropout must be in [0, 1); got {dropout}.")
 
@@ -190,13 +189,11 @@ def _resolve_weights(spec: BackboneSpec, weights: str) -> str | None:
         raise ModelError(
             f"weights must be none, imagenet or a Keras weights file ending in .h5 (or "
             f".weights.h5); got {weights!r}. Give the path of {spec.name}'s notop file, such "
-            f"as {_NOTOP_EXAMPLE}."
-        )
+            f"as {_NOTOP_EXAMPLE}.")
     if not path.is_file():
         raise ModelError(
             f"weights must be none, imagenet or an existing weights file; {weights!r} does "
-            f"not exist. Give the path of {spec.name}'s notop weights file."
-        )
+            f"not exist. Give the path of {spec.name}'s notop weights file.")
     return str(path)
 
 
@@ -227,8 +224,7 @@ def _download_failed_message(spec: BackboneSpec, err: Exception) -> str:
     return (
         f"Could not download the ImageNet weights of {spec.name} (no internet?). Download "
         f"{file_name} from {url} and put it in {keras_home / 'models'} ($KERAS_HOME/models, "
-        f"by default ~/.keras/models), or pass its local path as weights."
-    )
+        f"by default ~/.keras/models), or pass its local path as weights.")
 
 
 def _conv_bn_relu(x: Any, filters: int, name: str) -> Any:
@@ -313,8 +309,7 @@ def load_model(path: str | Path) -> keras.Model:
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise ModelError(
             f"{path} is not a Keras model: a .keras file is a zip archive and this one is not. "
-            f"It may be truncated; export the model again."
-        )
+            f"It may be truncated; export the model again.")
     register_layers()
     try:
         return keras.saving.load_model(path, safe_mode=True)

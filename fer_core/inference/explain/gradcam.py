@@ -105,8 +105,7 @@ def find_feature_layer(model: Any) -> Any:
         raise ExplainError(
             f"Grad-CAM needs a convolutional layer, and model {model.name!r} has none "
             f"(its layers: {', '.join(kinds)}). Explanations work for convolutional networks "
-            "only; pick a run trained on one of FER Studio's backbones."
-        )
+            "only; pick a run trained on one of FER Studio's backbones.")
     shape = tuple(_outer_output(model, layers[last]).shape)
     while last + 1 < len(layers):
         after = layers[last + 1]
