@@ -38,8 +38,7 @@ def render(run: runs.RunInfo) -> None:
     (st.success if ok else st.error)(sentence)
     st.dataframe(view.export_frame(entries), hide_index=True,
                  column_config={"max_abs_diff": st.column_config.NumberColumn(format="%.1e"),
-                                "top1_agreement": st.column_config.NumberColumn(
-                                    format="percent"),
+                                "top1_agreement": st.column_config.NumberColumn(format="percent"),
                                 "accuracy": st.column_config.NumberColumn(format="percent")})
     st.download_button("Export folder (.zip)", functools.partial(zip_export, out),
                        file_name=f"{run.run_id}-export.zip", mime="application/zip",

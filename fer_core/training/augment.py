@@ -64,8 +64,7 @@ def _steps(config: TrainConfig) -> list[Any]:
         steps.append(lambda s: layers.RandomBrightness(
             config.brightness, value_range=(0, 255), seed=s))
     if config.contrast > 0:
-        steps.append(lambda s: layers.RandomContrast(
-            config.contrast, value_range=(0, 255), seed=s))
+        steps.append(lambda s: layers.RandomContrast(config.contrast, value_range=(0, 255), seed=s))
     return steps
 
 
