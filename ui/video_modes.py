@@ -44,9 +44,8 @@ def render_video_file(run_dirs: list[Path], *, tta: bool, whole: bool) -> None:
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="predict.video")
     every = st.number_input("Score every n-th frame", min_value=1, max_value=300, value=1,
                             step=1, key="predict.every",
-                            help="1 scores every frame; 5 scores one frame in five, five "
-                            "times faster. Every frame of the labelled copy keeps the latest "
-                            "boxes.")
+                            help="1 scores every frame; 5 scores one frame in five, five times "
+                            "faster. Every frame of the labelled copy keeps the latest boxes.")
     if upload is None and task is None:
         st.info(f"Upload an mp4 or webm video (up to {MAX_SECONDS / 60:.0f} minutes, smaller "
                 "than 4K).")

@@ -191,10 +191,9 @@ class AuditReport:
         n_test = splits.get(_TEST_SPLIT, 0)
         leaked = len(self.leaked_test_ids)
         if leaked:
-            lines.append(
-                f"{leaked:,} of {n_test:,} test images ({leaked / n_test:.1%}) have an exact "
-                f"or near copy in train/val ({len(self.leakage_pairs):,} pairs): test accuracy "
-                "is optimistic unless they are removed.")
+            lines.append(f"{leaked:,} of {n_test:,} test images ({leaked / n_test:.1%}) have an "
+                         f"exact or near copy in train/val ({len(self.leakage_pairs):,} pairs): "
+                         "test accuracy is optimistic unless they are removed.")
         elif n_test:
             lines.append("No test image has a copy in train/val.")
         return lines
@@ -257,9 +256,8 @@ def _check_images(images: np.ndarray) -> np.ndarray:
 def _check_index(index: pd.DataFrame, n: int) -> None:
     missing = [c for c in ("id", "split", "label") if c not in index.columns]
     if missing:
-        raise DataError(
-            f"index must have columns id, split and label; {', '.join(missing)} missing. "
-            "Pass the index of the loaded data set.")
+        raise DataError(f"index must have columns id, split and label; {', '.join(missing)} "
+                        "missing. Pass the index of the loaded data set.")
     if len(index) != n:
         raise DataError(f"index must have one row per image ({n}); got {len(index)} rows. "
                         "Pass the images and the index of the same data set.")

@@ -51,18 +51,16 @@ def ferplus_file_for(ds: Dataset, mode: str) -> Path:
     """Where ``fer2013new.csv`` must be for this data set; a clear error when it is not there."""
     location = Path(ds.location)
     if location.suffix.lower() != ".csv" or not location.is_file():
-        raise DataError(
-            f"labels={mode} needs FER+ votes, read from {FERPLUS_FILE} beside the original "
-            f"fer2013.csv; the data set {ds.name!r} ({location}) is not a CSV. Point data at "
-            f"fer2013.csv and put {FERPLUS_FILE} from {FERPLUS_URL} in the same folder (the "
-            f"Kaggle folder download has no row order to match the votes), or use "
-            f"labels=folder.")
+        raise DataError(f"labels={mode} needs FER+ votes, read from {FERPLUS_FILE} beside the "
+                        f"original fer2013.csv; the data set {ds.name!r} ({location}) is not a "
+                        f"CSV. Point data at fer2013.csv and put {FERPLUS_FILE} from {FERPLUS_URL} "
+                        "in the same folder (the Kaggle folder download has no row order to match "
+                        "the votes), or use labels=folder.")
     path = location.parent / FERPLUS_FILE
     if not path.is_file():
-        raise DataError(
-            f"labels={mode} needs {FERPLUS_FILE} beside {location.name}: {path} does not "
-            f"exist. Download it from {FERPLUS_URL} into {location.parent}, or use "
-            f"labels=folder.")
+        raise DataError(f"labels={mode} needs {FERPLUS_FILE} beside {location.name}: {path} does "
+                        f"not exist. Download it from {FERPLUS_URL} into {location.parent}, or use "
+                        "labels=folder.")
     return path
 
 

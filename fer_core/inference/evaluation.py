@@ -260,9 +260,8 @@ def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool, shift
     probas = []
     for run_dir in run_dirs:
         if run_classes(run_dir) != classes:
-            raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} "
-                           f"differs from {run_dirs[0].name}. Pick runs trained on the same "
-                           "classes.")
+            raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} differs "
+                           f"from {run_dirs[0].name}. Pick runs trained on the same classes.")
         own_shift = int(runs.read_config(run_dir).config.get("tta_shift", 0))
         probas.append(predict_proba(load_model(run_dir), images, tta=tta,
                                     shift=own_shift if shift is None else shift))

@@ -247,9 +247,8 @@ def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
     ensure_writable("Resuming a job")
     state = runs.effective_state(runs.read_status(run_dir))
     if state != "failed" or not is_resumable(run_dir):
-        raise RunError(
-            f"Run {run_dir.name} cannot be resumed: only a failed run with a saved epoch can "
-            f"(this one is {state}). Launch a new run instead.")
+        raise RunError(f"Run {run_dir.name} cannot be resumed: only a failed run with a saved "
+                       f"epoch can (this one is {state}). Launch a new run instead.")
     _requeue(run_dir, backend)
 
 

@@ -56,9 +56,8 @@ def job_api_address(address: str | None) -> str:
     """
     text = (address or "").strip().rstrip("/")
     if not text:
-        raise ConfigError("The ray backend needs the cluster's address: set RAY_ADDRESS "
-                          "(e.g. http://head:8265, the Ray dashboard) or enter it in the "
-                          "sidebar.")
+        raise ConfigError("The ray backend needs the cluster's address: set RAY_ADDRESS (e.g. "
+                          "http://head:8265, the Ray dashboard) or enter it in the sidebar.")
     if "://" not in text:
         text = f"http://{text}"
     if urlparse(text).scheme not in ("http", "https"):

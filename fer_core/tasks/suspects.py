@@ -120,10 +120,9 @@ def check_folds(ds: Dataset, folds: int) -> None:
     small = counts[counts < folds]
     if len(small):
         listed = ", ".join(f"{label} has {n}" for label, n in small.items())
-        raise DataError(
-            f"The data set is too small for {folds} folds: the minimum is {folds} training "
-            f"images in every class; {listed}. Add images, or pass a smaller --folds "
-            f"(at least {MIN_FOLDS}).")
+        raise DataError(f"The data set is too small for {folds} folds: the minimum is {folds} "
+                        f"training images in every class; {listed}. Add images, or pass a smaller "
+                        f"--folds (at least {MIN_FOLDS}).")
 
 
 def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, work_dir: Path,
