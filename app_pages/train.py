@@ -216,8 +216,7 @@ def _render_jobs() -> None:
     st.subheader("Jobs")
     active = {row.run_id for row in _job_rows() if row.active}
     st.session_state[ACTIVE_KEY] = active
-    live = st.fragment(run_every=POLL_SECONDS if active else None)(_render_jobs_live)
-    live()
+    st.fragment(run_every=POLL_SECONDS if active else None)(_render_jobs_live)()
 
 
 # --- page ----------------------------------------------------------------------------------------
