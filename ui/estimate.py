@@ -61,5 +61,6 @@ def render_estimate(config: TrainConfig, data: DataRef) -> None:
     if action.button("Estimate", key="train.estimate",
                      disabled=task_panel.busy(task) or settings.read_only(),
                      help="Time this backbone and batch size where jobs run, as a job."):
-        task_panel.submit(estimate_task.KIND, estimate_task.spec(config), subject=subject)
+        task_panel.submit(estimate_task.KIND, lambda: estimate_task.spec(config),
+                          subject=subject)
     task_panel.render(task, key="train.estimate")

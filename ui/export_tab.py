@@ -51,5 +51,5 @@ def _render_export_button(run: runs.RunInfo, has_model: bool, *, busy: bool) -> 
     if st.button("Export", key="results.export_run", disabled=not has_model or busy,
                  help="This run has no model.keras." if not has_model else
                  "Runs as a job beside training (see Train > Jobs)."):
-        task_panel.submit(export_task.KIND, export_task.spec(run.path, choice),
+        task_panel.submit(export_task.KIND, lambda: export_task.spec(run.path, choice),
                           subject=run.run_id)

@@ -52,7 +52,8 @@ def render_suspects(ds: Dataset) -> None:
                  icon=":material/search:",
                  help=f"Trains {suspects.DEFAULT_FOLDS} quick models as a job (minutes on "
                       "FER-2013); it waits for a training job that is running."):
-        task_panel.submit(suspects.KIND, suspects.spec(data_ref(), ds), subject=ds.fingerprint)
+        task_panel.submit(suspects.KIND, lambda: suspects.spec(data_ref(), ds),
+                          subject=ds.fingerprint)
     if table is None:
         if not running:
             st.info("No pass has run on this data set yet.", icon=":material/info:")

@@ -8,6 +8,7 @@ the task's small status file, every :data:`POLL_SECONDS` while the task is activ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,14 @@ from views import progress
 POLL_SECONDS = 2
 
 
-def submit(kind: str, spec: dict[str, Any], *, subject: str,
+def submit(kind: str, make_spec: Callable[[], dict[str, Any]], *, subject: str,
            inputs: dict[str, Path] | None = None) -> None:
-    """Queue a task where the sidebar sends jobs, then rerun so the page follows it; a refusal
-    shows where the button was."""
+    """Queue a task where the sidebar sends jobs, then rerun so the page follows it. A refusal
+    shows where the button was: the queue's, or the spec's own (too few images for the folds),
+    which is why the spec is made in here."""
     try:
-        tasks.submit(kind, spec, subject=subject, inputs=inputs, runs_root=state.runs_root(),
-                     backend=state.jobs_backend())
+        tasks.submit(kind, make_spec(), subject=subject, inputs=inputs,
+                     runs_root=state.runs_root(), backend=state.jobs_backend())
     except FerError as err:
         st.error(str(err))
         return

@@ -74,8 +74,8 @@ def _render_upload(upload: Any, run_dirs: list[Path], *, every: int, tta: bool, 
         if st.button("Score the video", type="primary", key="predict.video_start",
                      disabled=busy or settings.read_only(),
                      help="Runs as a job beside training (see Train > Jobs)."):
-            task_panel.submit(video_task.KIND,
-                              video_task.spec(run_dirs, source, every=every, tta=tta, whole=whole),
+            task_panel.submit(video_task.KIND, lambda: video_task.spec(
+                                  run_dirs, source, every=every, tta=tta, whole=whole),
                               subject=video_task.subject(run_dirs), inputs={source.name: source})
 
 
