@@ -88,10 +88,8 @@ def _split_preview(fingerprint: str, fraction: float, seed: int, _ds: Dataset) -
 # --- small helpers --------------------------------------------------------------------------
 
 def _show_counts(frame: pd.DataFrame) -> None:
-    st.dataframe(
-        explore.counts_table(frame),
-        column_config={"train share": st.column_config.NumberColumn(format="percent")},
-    )
+    st.dataframe(explore.counts_table(frame),
+                 column_config={"train share": st.column_config.NumberColumn(format="percent")})
 
 
 def _show_images(ds: Dataset, rows: list[int], captions: list[str]) -> None:
@@ -109,11 +107,9 @@ def _render_header(ds: Dataset) -> None:
     st.caption(_overview(ds.fingerprint, ds)[0])
     if ds.synthetic:
         st.badge("Synthetic demo data", icon=":material/science:", color="orange")
-        st.info(
-            "These are generated cartoon faces, so every page works before you have data. "
-            "Point the sidebar at a FER-2013 download to explore real faces.",
-            icon=":material/info:",
-        )
+        st.info("These are generated cartoon faces, so every page works before you have data. "
+                "Point the sidebar at a FER-2013 download to explore real faces.",
+                icon=":material/info:")
     report = ds.report
     st.caption(explore.load_report_caption(report))
     st.caption(explore.classes_caption(ds.classes))

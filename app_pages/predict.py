@@ -71,8 +71,7 @@ def main() -> None:
         "Run(s)", infos, RUNS_KEY, default=[_newest_usable(infos)],
         detail=lambda info: info.config.get("backbone", "?")
         + (", not usable" if is_unusable(info.metrics) else ""),
-        help="Several runs form an ensemble: their probabilities are averaged.",
-    )
+        help="Several runs form an ensemble: their probabilities are averaged.")
     if not chosen:
         st.info("Pick at least one run.")
         st.stop()
@@ -168,8 +167,7 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
         classes, proba = evaluation.predict_images(
             [info.path for info in chosen], np.stack(result.crops), tta=options.tta,
             load_model=lambda path: _model(str(path), state.mtime(runs.files(path).model)),
-            calibration=options.calibrated,
-        )
+            calibration=options.calibrated)
     except FerError as err:
         st.error(str(err))
         return

@@ -69,9 +69,8 @@ def main() -> None:
         share_view.render(selected, focus)
     with export_tab:
         export_tab_view.render(focus)
-    url = ui_links.publish([info.run_id for info in selected],
-                           tab=st.session_state.get(TAB_KEY), split=split,
-                           default_runs=_default_runs(readable))
+    url = ui_links.publish([info.run_id for info in selected], tab=st.session_state.get(TAB_KEY),
+                           split=split, default_runs=_default_runs(readable))
     ui_links.render_copy_link(link_slot, url)
     with seed:  # drawn only when open; every run, not only the picked ones (a study's answer
         if st.session_state.get(TAB_KEY) == "Seed report":  # needs all of its runs)

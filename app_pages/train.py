@@ -148,9 +148,8 @@ def _render_job(row: progress.JobRow) -> None:
         elif row.active:
             # a running job stops after its current step, a queued one now
             actions.button("Cancel", key=f"train.cancel.{row.run_id}", on_click=_act,
-                           args=(tasks.cancel, row.path, f"Cancel sent to {row.run_id}; a "
-                                 "running job finishes its current step and keeps its best "
-                                 "model."))
+                           args=(tasks.cancel, row.path, f"Cancel sent to {row.run_id}; a running "
+                                 "job finishes its current step and keeps its best model."))
         elif row.kind != TRAIN and row.state in ("failed", "cancelled"):
             actions.button("Retry", key=f"train.retry.{row.run_id}", on_click=_act,
                            args=(tasks.retry, row.path, f"{row.run_id} is queued again."),
@@ -217,8 +216,7 @@ def _render_jobs() -> None:
     st.subheader("Jobs")
     active = {row.run_id for row in _job_rows() if row.active}
     st.session_state[ACTIVE_KEY] = active
-    live = st.fragment(run_every=POLL_SECONDS if active else None)(_render_jobs_live)
-    live()
+    st.fragment(run_every=POLL_SECONDS if active else None)(_render_jobs_live)()
 
 
 # --- page ----------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import json
 
 import streamlit as st
 
-from fer_core import tasks
 from fer_core.core import settings
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import FerError
@@ -22,7 +21,6 @@ from fer_core.tasks import estimate as estimate_task
 from fer_core.training import speed
 from ui import state, task_panel
 from views import progress as views
-from views.progress import ACTIVE_STATES
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -60,14 +58,9 @@ def render_estimate(config: TrainConfig, data: DataRef) -> None:
         text.caption(":material/timer: How long this takes depends on the machine. "
                      "**Estimate** times a few training steps where jobs run (about 20 s, once "
                      "per backbone and batch size).")
-    busy = task is not None and tasks.refresh(task) in ACTIVE_STATES
-    if action.button("Estimate", key="train.estimate", disabled=busy or settings.read_only(),
+    if action.button("Estimate", key="train.estimate",
+                     disabled=task_panel.busy(task) or settings.read_only(),
                      help="Time this backbone and batch size where jobs run, as a job."):
-        try:
-            tasks.submit(estimate_task.KIND, estimate_task.spec(config), subject=subject,
-                         runs_root=state.runs_root(), backend=state.jobs_backend())
-        except FerError as err:
-            st.error(str(err))
-            return
-        st.rerun()
+        task_panel.submit(estimate_task.KIND, lambda: estimate_task.spec(config),
+                          subject=subject)
     task_panel.render(task, key="train.estimate")

@@ -8,8 +8,7 @@ import functools
 
 import streamlit as st
 
-from fer_core import runs, tasks
-from fer_core.core.errors import FerError
+from fer_core import runs
 from fer_core.export import zip_export
 from fer_core.runs import task_folders
 from fer_core.tasks import export as export_task
@@ -28,8 +27,7 @@ def render(run: runs.RunInfo) -> None:
     if viewer.is_viewer():
         st.caption("This is a read-only view: exports made on the working copy show here.")
     else:
-        _render_export_button(run, has_model, busy=tasks.refresh(task) in ACTIVE_STATES
-                              if task else False)
+        _render_export_button(run, has_model, busy=task_panel.busy(task))
     if task_panel.render(task, key="results.export") in ACTIVE_STATES:
         return
     out, entries = view.current_export(run.path)
@@ -40,8 +38,7 @@ def render(run: runs.RunInfo) -> None:
     (st.success if ok else st.error)(sentence)
     st.dataframe(view.export_frame(entries), hide_index=True,
                  column_config={"max_abs_diff": st.column_config.NumberColumn(format="%.1e"),
-                                "top1_agreement": st.column_config.NumberColumn(
-                                    format="percent"),
+                                "top1_agreement": st.column_config.NumberColumn(format="percent"),
                                 "accuracy": st.column_config.NumberColumn(format="percent")})
     st.download_button("Export folder (.zip)", functools.partial(zip_export, out),
                        file_name=f"{run.run_id}-export.zip", mime="application/zip",
@@ -54,11 +51,5 @@ def _render_export_button(run: runs.RunInfo, has_model: bool, *, busy: bool) -> 
     if st.button("Export", key="results.export_run", disabled=not has_model or busy,
                  help="This run has no model.keras." if not has_model else
                  "Runs as a job beside training (see Train > Jobs)."):
-        try:
-            tasks.submit(export_task.KIND, export_task.spec(run.path, choice),
-                         subject=run.run_id, runs_root=state.runs_root(),
-                         backend=state.jobs_backend())
-        except FerError as err:
-            st.error(str(err))
-            return
-        st.rerun()
+        task_panel.submit(export_task.KIND, lambda: export_task.spec(run.path, choice),
+                          subject=run.run_id)

@@ -55,8 +55,7 @@ def render(run: runs.RunInfo, split: str | None) -> None:
     st.caption(f"{len(rows):,} {SPLIT_LABELS.get(split, split).lower()} images match; showing "
                f"{min(count, len(found)):,}. Green: right, red: wrong (with the true class).")
     if len(found) < len(rows):
-        st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data "
-                   "set.")
+        st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data set.")
     shown = found.iloc[:count]
     heat = trust.overlays(run.path, ds.images[shown["position"].to_numpy()]) if explain else None
     for start in range(0, len(shown), COLUMNS):

@@ -24,26 +24,21 @@ def render(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
         "Download the report (HTML)",
         functools.partial(build_report, [r.path for r in selected], state.data_ref()),
         file_name=f"fer-studio-report-{focus.run_id}.html", mime="text/html",
-        key="results.report", on_click="ignore",
-    )
+        key="results.report", on_click="ignore")
     st.markdown(f"**{focus.run_id}** on its own:")
     columns = st.columns(3)
     model = runs.files(focus.path).model
-    columns[0].download_button(
-        "Model (.keras)", model.read_bytes,
-        file_name=f"{focus.run_id}.keras", mime="application/octet-stream",
-        key="results.model", on_click="ignore", disabled=not model.is_file(),
-    )
+    columns[0].download_button("Model (.keras)", model.read_bytes,
+                               file_name=f"{focus.run_id}.keras", mime="application/octet-stream",
+                               key="results.model", on_click="ignore", disabled=not model.is_file())
     columns[1].download_button(
         "Metrics (CSV)", report.metrics_table(focus.metrics or {}).to_csv(index=False),
         file_name=f"{focus.run_id}-metrics.csv", mime="text/csv", key="results.metrics_csv",
-        on_click="ignore", disabled=not focus.metrics,
-    )
-    columns[2].download_button(
-        "Run folder (.zip)", functools.partial(card.run_zip, focus.path),
-        file_name=f"{focus.run_id}.zip", mime="application/zip", key="results.zip",
-        on_click="ignore", help="Import it in another FER Studio from the sidebar.",
-    )
+        on_click="ignore", disabled=not focus.metrics)
+    columns[2].download_button("Run folder (.zip)", functools.partial(card.run_zip, focus.path),
+                               file_name=f"{focus.run_id}.zip", mime="application/zip",
+                               key="results.zip", on_click="ignore",
+                               help="Import it in another FER Studio from the sidebar.")
 
 
 def build_report(run_dirs: list[Path], data: DataRef) -> str:

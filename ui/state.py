@@ -52,9 +52,8 @@ def jobs_backend() -> tasks.JobBackend:
     """Where Launch sends jobs, as chosen in the sidebar; a ``FerError`` says what is missing."""
     init_state()
     return tasks.backend_from_env(st.session_state[BACKEND_KEY],
-                                 address=st.session_state[RAY_ADDRESS_KEY] or None,
-                                 runs_root=runs_root(),
-                                 num_gpus=st.session_state[RAY_GPUS_KEY])
+                                  address=st.session_state[RAY_ADDRESS_KEY] or None,
+                                  runs_root=runs_root(), num_gpus=st.session_state[RAY_GPUS_KEY])
 
 
 def jobs_backend_name() -> str:

@@ -13,14 +13,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from fer_core import tasks
 from fer_core.core import settings
 from fer_core.core.errors import FerError
 from fer_core.data import Dataset, overrides
 from fer_core.runs import task_folders
 from fer_core.tasks import suspects
 from ui import task_panel
-from ui.state import data_ref, jobs_backend, keep_valid, mtime, runs_root
+from ui.state import data_ref, keep_valid, mtime, runs_root
 from views import explore as explore_views
 from views import suspects as views
 from views.progress import ACTIVE_STATES
@@ -53,23 +52,14 @@ def render_suspects(ds: Dataset) -> None:
                  icon=":material/search:",
                  help=f"Trains {suspects.DEFAULT_FOLDS} quick models as a job (minutes on "
                       "FER-2013); it waits for a training job that is running."):
-        _start(ds)
+        task_panel.submit(suspects.KIND, lambda: suspects.spec(data_ref(), ds),
+                          subject=ds.fingerprint)
     if table is None:
         if not running:
             st.info("No pass has run on this data set yet.", icon=":material/info:")
         return
     result = task_folders.read_result(done) if done else None
     _gallery(ds, table, (result or {}).get("n_images"))
-
-
-def _start(ds: Dataset) -> None:
-    try:
-        tasks.submit(suspects.KIND, suspects.spec(data_ref(), ds), subject=ds.fingerprint,
-                     runs_root=runs_root(), backend=jobs_backend())
-    except FerError as err:
-        st.error(str(err))
-        return
-    st.rerun()
 
 
 def _gallery(ds: Dataset, table: pd.DataFrame, n_images: int | None) -> None:

@@ -8,16 +8,38 @@ the task's small status file, every :data:`POLL_SECONDS` while the task is activ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from fer_core import runs, tasks
 from fer_core.core import settings
 from fer_core.core.errors import FerError
+from ui import state
 from views import progress
 
 POLL_SECONDS = 2
+
+
+def submit(kind: str, make_spec: Callable[[], dict[str, Any]], *, subject: str,
+           inputs: dict[str, Path] | None = None) -> None:
+    """Queue a task where the sidebar sends jobs, then rerun so the page follows it. A refusal
+    shows where the button was: the queue's, or the spec's own (too few images for the folds),
+    which is why the spec is made in here."""
+    try:
+        tasks.submit(kind, make_spec(), subject=subject, inputs=inputs,
+                     runs_root=state.runs_root(), backend=state.jobs_backend())
+    except FerError as err:
+        st.error(str(err))
+        return
+    st.rerun()
+
+
+def busy(task: Path | None) -> bool:
+    """Whether the page's latest task is queued or running, so its start button waits."""
+    return task is not None and tasks.refresh(task) in progress.ACTIVE_STATES
 
 
 def render(task_dir: Path | None, *, key: str) -> str | None:

@@ -21,7 +21,6 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from fer_core import tasks
 from fer_core.core import settings
 from fer_core.core.errors import FerError
 from fer_core.inference.video import MAX_SECONDS, FrameScorer, VideoError, probe
@@ -29,7 +28,6 @@ from fer_core.inference.video.live import DETECT_SIDE, LiveAnnotator
 from fer_core.runs import task_folders
 from fer_core.tasks import video as video_task
 from ui import state, task_panel
-from views.progress import ACTIVE_STATES
 from views.video_charts import timeline_chart
 
 VIDEO_TYPES = ["mp4", "webm", "mov", "mkv"]
@@ -46,15 +44,14 @@ def render_video_file(run_dirs: list[Path], *, tta: bool, whole: bool) -> None:
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="predict.video")
     every = st.number_input("Score every n-th frame", min_value=1, max_value=300, value=1,
                             step=1, key="predict.every",
-                            help="1 scores every frame; 5 scores one frame in five, five "
-                            "times faster. Every frame of the labelled copy keeps the latest "
-                            "boxes.")
+                            help="1 scores every frame; 5 scores one frame in five, five times "
+                            "faster. Every frame of the labelled copy keeps the latest boxes.")
     if upload is None and task is None:
         st.info(f"Upload an mp4 or webm video (up to {MAX_SECONDS / 60:.0f} minutes, smaller "
                 "than 4K).")
     elif upload is not None:
         _render_upload(upload, run_dirs, every=int(every), tta=tta, whole=whole,
-                       busy=task is not None and tasks.refresh(task) in ACTIVE_STATES)
+                       busy=task_panel.busy(task))
     if task_panel.render(task, key="predict.video") == "succeeded":
         _render_result(task)
 
@@ -77,15 +74,9 @@ def _render_upload(upload: Any, run_dirs: list[Path], *, every: int, tta: bool, 
         if st.button("Score the video", type="primary", key="predict.video_start",
                      disabled=busy or settings.read_only(),
                      help="Runs as a job beside training (see Train > Jobs)."):
-            try:
-                tasks.submit(video_task.KIND, video_task.spec(run_dirs, source, every=every,
-                                                              tta=tta, whole=whole),
-                             subject=video_task.subject(run_dirs), inputs={source.name: source},
-                             runs_root=state.runs_root(), backend=state.jobs_backend())
-            except FerError as err:
-                st.error(str(err))
-                return
-            st.rerun()
+            task_panel.submit(video_task.KIND, lambda: video_task.spec(
+                                  run_dirs, source, every=every, tta=tta, whole=whole),
+                              subject=video_task.subject(run_dirs), inputs={source.name: source})
 
 
 def _render_result(task: Path) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-VERSION_DASH = {"uncalibrated": [1, 0]}  # solid; a fitted temperature is dashed
-
 
 def reliability_chart(frame: pd.DataFrame, *, split: str = "test") -> alt.LayerChart:
     """Accuracy against mean confidence per bin (point size: images in the bin), with the

@@ -28,12 +28,8 @@ def _order(values: pd.Series) -> list[str]:
 
 
 def _class_color(labels: list[str]) -> alt.Color:
-    return alt.Color(
-        "label:N",
-        title="Class",
-        sort=labels,
-        scale=alt.Scale(domain=labels, range=class_colors(labels)),
-    )
+    return alt.Color("label:N", title="Class", sort=labels,
+                     scale=alt.Scale(domain=labels, range=class_colors(labels)))
 
 
 def class_distribution_chart(frame: pd.DataFrame) -> alt.FacetChart | alt.Chart:

@@ -277,10 +277,8 @@ def preview_config(values: dict[str, Any]) -> TrainConfig:
     allowed = {c.name for c in augmentation_controls()}
     unknown = sorted(set(values) - allowed)
     if unknown:
-        raise DataError(
-            f"augmentation values must be among {', '.join(sorted(allowed))}; "
-            f"got {', '.join(unknown)}."
-        )
+        raise DataError(f"augmentation values must be among {', '.join(sorted(allowed))}; "
+                        f"got {', '.join(unknown)}.")
     return dataclasses.replace(TrainConfig(), augment=True, **values)
 
 

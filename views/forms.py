@@ -27,21 +27,18 @@ from fer_core.core.config import (
 )
 
 PRESET_NOTES = {
-    "seed-baseline": "The seed report's InceptionV3 transfer learning with the backbone "
-                     "frozen (44.1% test accuracy there). Slow on a CPU; needs the ImageNet "
-                     "weights: downloaded once, or offline the notop .h5 file given as "
-                     "Starting weights.",
+    "seed-baseline": "The seed report's InceptionV3 transfer learning with the backbone frozen "
+                     "(44.1% test accuracy there). Slow on a CPU; needs the ImageNet weights: "
+                     "downloaded once, or offline the notop .h5 file given as Starting weights.",
     "seed-finetuned": "seed-baseline, then the top 50 layers fine-tuned at 1e-5 (49.0% there).",
     "seed-no-disgust": "seed-finetuned without the rare disgust class: 6 classes (48.7% there).",
     "fast-cpu": "A compact CNN at native 48x48 trained from scratch: about 28-32 "
                 "minutes on FER-2013 on two CPU cores (62.5% test accuracy there), a few "
                 "minutes on the demo data. A good first run.",
-    "best": "The most accurate recipe found so far: a VGG-style CNN, SGD with cosine decay, "
-            "random crops and test-time augmentation: about 80-95 minutes on "
-            "FER-2013 on two CPU cores with bfloat16 (68.2% test accuracy there), longer on a "
-            "slower host. A GPU helps.",
-    "fast-cpu-30min": "fast-cpu in 30 minutes on this machine: its measured speed sets the "
-                      "epochs.",
+    "best": "The most accurate recipe found so far: a VGG-style CNN, SGD with cosine decay, random "
+            "crops and test-time augmentation: about 80-95 minutes on FER-2013 on two CPU cores "
+            "with bfloat16 (68.2% test accuracy there), longer on a slower host. A GPU helps.",
+    "fast-cpu-30min": "fast-cpu in 30 minutes on this machine: its measured speed sets the epochs.",
     "best-90min": "best in 90 minutes on this machine: its measured speed sets the epochs.",
 }
 GROUP_TITLES = {"phase 1": "Training", "phase 2": "Fine-tuning",
@@ -76,13 +73,12 @@ def widget_spec(f: dataclasses.Field, *, slider: bool = False) -> WidgetSpec:
     low, high = (None if v is None or kind not in _NUMBERS else kind.python_type(v)
                  for v in (meta["low"], meta["high"]))
     default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-    return WidgetSpec(
-        f.name, field_label(f), kind, to_widget_value(f, default),
-        low, high, number_step(kind, low, high), _FORMATS.get(kind),
-        help=meta["help"] if slider else _box_help(f, kind),
-        choices=tuple(backbone_names()) if kind is FieldKind.BACKBONE else meta["choices"] or (),
-        placeholder=_PLACEHOLDERS.get(f.name), slider=slider,
-    )
+    return WidgetSpec(f.name, field_label(f), kind, to_widget_value(f, default), low, high,
+                      number_step(kind, low, high), _FORMATS.get(kind),
+                      help=meta["help"] if slider else _box_help(f, kind),
+                      choices=(tuple(backbone_names()) if kind is FieldKind.BACKBONE
+                               else meta["choices"] or ()),
+                      placeholder=_PLACEHOLDERS.get(f.name), slider=slider)
 
 
 def field_spec(name: str, *, slider: bool = False) -> WidgetSpec:

@@ -202,26 +202,15 @@ def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | No
     progress = status.progress or Progress()
     test = ((info.metrics or {}).get("test") or {}) if isinstance(info.metrics, dict) else {}
     return JobRow(
-        run_id=info.run_id,
-        path=info.path,
-        state=info.state,
-        phase=progress.phase,
-        epoch=progress.epoch,
-        epochs=progress.epochs,
-        step=progress.step,
-        steps=progress.steps,
-        fraction=progress_fraction(info.state, progress),
-        stage=progress.stage,
+        run_id=info.run_id, path=info.path, state=info.state, phase=progress.phase,
+        epoch=progress.epoch, epochs=progress.epochs, step=progress.step, steps=progress.steps,
+        fraction=progress_fraction(info.state, progress), stage=progress.stage,
         eta_seconds=eta_seconds(status, now=now) if info.state == "running" else None,
-        elapsed_seconds=elapsed_seconds(status, now=now),
-        metrics=progress.metrics,
+        elapsed_seconds=elapsed_seconds(status, now=now), metrics=progress.metrics,
         error=(status.error or info.problem) if info.state == "failed" else None,
-        sweep=status.sweep,
-        preset=status.preset,
-        backbone=info.config.get("backbone"),
+        sweep=status.sweep, preset=status.preset, backbone=info.config.get("backbone"),
         queue_position=queue_position,
-        test_accuracy=finite_number(test.get("accuracy")) if isinstance(test, dict) else None,
-    )
+        test_accuracy=finite_number(test.get("accuracy")) if isinstance(test, dict) else None)
 
 
 def job_rows(infos: Iterable[RunInfo], *, tasks: Iterable[Any] = (), recent: int = 5,

@@ -44,10 +44,9 @@ def steps(data_ref: DataRef, infos: list[RunInfo]) -> list[Step]:
         Step("app_pages/explore.py", "1. Explore the data", ":material/insights:",
              f"Class balance, sample faces, image quality and what augmentation does. {data}"),
         Step("app_pages/train.py", "2. Train a model", ":material/model_training:",
-             "Pick a preset (**fast-cpu** reaches about 62% on FER-2013 in about 30 minutes "
-             "on 2 CPU cores; a few minutes on the demo data) and press "
-             "**Launch**. The job runs in the background; its card shows progress and the "
-             "time left."),
+             "Pick a preset (**fast-cpu** reaches about 62% on FER-2013 in about 30 minutes on 2 "
+             "CPU cores; a few minutes on the demo data) and press **Launch**. The job runs in the "
+             "background; its card shows progress and the time left."),
         Step("app_pages/results.py", "3. Read the results", ":material/leaderboard:", results,
              link),
         Step("app_pages/predict.py", "4. Predict", ":material/face:",

@@ -45,9 +45,8 @@ def caption(row: Any) -> str:
 
 def summary_text(table: pd.DataFrame, n_images: int | None, overrides: LabelOverrides) -> str:
     judged = f" of {n_images:,} training images" if n_images else ""
-    return (f"{len(table):,} suspect labels{judged}, most suspect first. "
-            f"Your choices so far: {len(overrides.exclude):,} excluded, "
-            f"{len(overrides.relabel):,} relabelled.")
+    return (f"{len(table):,} suspect labels{judged}, most suspect first. Your choices so far: "
+            f"{len(overrides.exclude):,} excluded, {len(overrides.relabel):,} relabelled.")
 
 
 def _choice_text(choice: str | None) -> str:

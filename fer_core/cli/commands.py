@@ -60,8 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fer_core.tasks.studies import STUDIES
 
     parser = argparse.ArgumentParser(
-        prog="python -m fer_core", description="FER Studio: facial emotion recognition workbench."
-    )
+        prog="python -m fer_core", description="FER Studio: facial emotion recognition workbench.")
     sub = parser.add_subparsers(dest="command", required=True)
     data = _group(sub, "data", "inspect a data set")
     _command(data, "info", _data_info, "counts per split and class, imbalance, load report",

@@ -68,8 +68,7 @@ class TrainConfig:
                       "demo); empty: the one chosen in the app, or on the command line "
                       "FER_DATA_DIR, else the demo.", group="data")
     val_fraction: float = param(0.2, "Share of train held out for validation (stratified).",
-                                group="data", low=0.0, high=0.5,
-                                label="Validation share of train")
+                                group="data", low=0.0, high=0.5, label="Validation share of train")
     seed: int = param(0, "Random seed for the split, sampling, initial weights and shuffling.",
                       group="data", low=0, high=2**31 - 1)
     subsample_per_class: int = param(0, "Keep at most this many training images per class; "
@@ -156,14 +155,12 @@ class TrainConfig:
                              label="Learning-rate schedule")
 
     # phase 2: fine-tuning the top of the backbone
-    finetune_epochs: int = param(0, "Epochs of phase 2 (fine-tuning); 0 skips it.",
-                                 group="phase 2", low=0, high=1000,
-                                 label="Fine-tuning epochs")
+    finetune_epochs: int = param(0, "Epochs of phase 2 (fine-tuning); 0 skips it.", group="phase 2",
+                                 low=0, high=1000, label="Fine-tuning epochs")
     unfreeze_layers: int = param(50, "Layers of the backbone to unfreeze, from the top.",
                                  group="phase 2", low=0, high=1000)
     finetune_learning_rate: float = param(1e-5, "Learning rate of phase 2.", group="phase 2",
-                                          low=1e-8, high=1.0,
-                                          label="Fine-tuning learning rate")
+                                          low=1e-8, high=1.0, label="Fine-tuning learning rate")
 
     # batches and speed, then callbacks
     batch_size: int = param(32, "Images per batch (the seed compared 16, 32 and 64).",
@@ -188,8 +185,7 @@ class TrainConfig:
 
     # evaluation
     tta: bool = param(False, "Test-time augmentation: average predictions over flips.",
-                      group="evaluation",
-                      label="Test-time augmentation views")
+                      group="evaluation", label="Test-time augmentation views")
     tta_shift: int = param(0, "Test-time augmentation: also average over the image shifted this "
                            "many pixels up, down, left and right; pairs with random_crop.",
                            group="evaluation", low=0, high=8,
@@ -265,8 +261,7 @@ def _check_weights(weights: str) -> None:
     if weights not in ("", "none", "imagenet") and not weights.lower().endswith(".h5"):
         raise ConfigError(
             f"weights must be none, imagenet or the path of a notop .h5 weights file (Keras "
-            f"applications' download, or a .weights.h5 saved by Keras); got {weights!r}."
-        )
+            f"applications' download, or a .weights.h5 saved by Keras); got {weights!r}.")
 
 
 def _check_type(name: str, value: Any, expected: type) -> None:
@@ -275,8 +270,7 @@ def _check_type(name: str, value: Any, expected: type) -> None:
     allowed = (int, float) if expected is float else expected
     if not isinstance(value, allowed) or expected is not bool and isinstance(value, bool):
         raise ConfigError(
-            f"{name} must be of type {expected.__name__}; got {type(value).__name__} {value!r}."
-        )
+            f"{name} must be of type {expected.__name__}; got {type(value).__name__} {value!r}.")
 
 
 # --- presets -------------------------------------------------------------------------------------

@@ -75,8 +75,7 @@ def ray_gpus() -> float:
     except ValueError:
         value = -1.0
     if not value >= 0:
-        raise ConfigError(f"FER_RAY_GPUS must be a number of GPUs such as 1 or 0.5; got "
-                          f"{text!r}.")
+        raise ConfigError(f"FER_RAY_GPUS must be a number of GPUs such as 1 or 0.5; got {text!r}.")
     return int(value) if value.is_integer() else value
 
 

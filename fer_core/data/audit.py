@@ -164,10 +164,8 @@ class AuditReport:
         lines = [f"{n:,} images audited ({per_split})."]
 
         if self.blank_ids:
-            lines.append(
-                f"{len(self.blank_ids):,} near-blank images (contrast below "
-                f"{self.max_contrast:g}): drop them, they hold no face."
-            )
+            lines.append(f"{len(self.blank_ids):,} near-blank images (contrast below "
+                         f"{self.max_contrast:g}): drop them, they hold no face.")
         else:
             lines.append("No near-blank images.")
 
@@ -177,8 +175,7 @@ class AuditReport:
             line = (
                 f"{len(groups):,} groups of identical images "
                 f"({sum(len(g) for g in groups):,} images, {self.n_redundant_copies:,} "
-                f"redundant copies; the largest has {len(groups[0])})."
-            )
+                f"redundant copies; the largest has {len(groups[0])}).")
             if conflicts:
                 line += f" {conflicts:,} of these groups carry conflicting labels."
             lines.append(line)
@@ -186,21 +183,17 @@ class AuditReport:
             lines.append("No identical images.")
 
         if self.near_duplicate_pairs:
-            lines.append(
-                f"{len(self.near_duplicate_pairs):,} near-duplicate pairs (pHash distance "
-                f"<= {self.max_distance}, pixels not identical)."
-            )
+            lines.append(f"{len(self.near_duplicate_pairs):,} near-duplicate pairs (pHash distance "
+                         f"<= {self.max_distance}, pixels not identical).")
         else:
             lines.append(f"No near-duplicate pairs (pHash distance <= {self.max_distance}).")
 
         n_test = splits.get(_TEST_SPLIT, 0)
         leaked = len(self.leaked_test_ids)
         if leaked:
-            lines.append(
-                f"{leaked:,} of {n_test:,} test images ({leaked / n_test:.1%}) have an exact "
-                f"or near copy in train/val ({len(self.leakage_pairs):,} pairs): test accuracy "
-                "is optimistic unless they are removed."
-            )
+            lines.append(f"{leaked:,} of {n_test:,} test images ({leaked / n_test:.1%}) have an "
+                         f"exact or near copy in train/val ({len(self.leakage_pairs):,} pairs): "
+                         "test accuracy is optimistic unless they are removed.")
         elif n_test:
             lines.append("No test image has a copy in train/val.")
         return lines
@@ -243,15 +236,11 @@ def audit(images: np.ndarray, index: pd.DataFrame, *, max_distance: int = NEAR_M
 
     leakage = _leakage(exact_groups, i, j, splits, blank)
     near = zip(ids[i].tolist(), ids[j].tolist(), dist.tolist(), strict=True)
-    return AuditReport(
-        stats=stats,
-        blank_ids=ids[blank].tolist(),
-        exact_duplicate_groups=[ids[g].tolist() for g in exact_groups],
-        near_duplicate_pairs=list(near),
-        leakage_pairs=[(str(ids[a]), str(ids[b])) for a, b in leakage],
-        max_distance=int(max_distance),
-        max_contrast=float(max_contrast),
-    )
+    return AuditReport(stats=stats, blank_ids=ids[blank].tolist(),
+                       exact_duplicate_groups=[ids[g].tolist() for g in exact_groups],
+                       near_duplicate_pairs=list(near),
+                       leakage_pairs=[(str(ids[a]), str(ids[b])) for a, b in leakage],
+                       max_distance=int(max_distance), max_contrast=float(max_contrast))
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -259,31 +248,23 @@ def audit(images: np.ndarray, index: pd.DataFrame, *, max_distance: int = NEAR_M
 def _check_images(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim != 3:
-        raise DataError(
-            "images must be an array of shape (N, height, width), greyscale; "
-            f"got shape {images.shape}. Convert colour images to grey first."
-        )
+        raise DataError("images must be an array of shape (N, height, width), greyscale; "
+                        f"got shape {images.shape}. Convert colour images to grey first.")
     return images
 
 
 def _check_index(index: pd.DataFrame, n: int) -> None:
     missing = [c for c in ("id", "split", "label") if c not in index.columns]
     if missing:
-        raise DataError(
-            f"index must have columns id, split and label; {', '.join(missing)} missing. "
-            "Pass the index of the loaded data set."
-        )
+        raise DataError(f"index must have columns id, split and label; {', '.join(missing)} "
+                        "missing. Pass the index of the loaded data set.")
     if len(index) != n:
-        raise DataError(
-            f"index must have one row per image ({n}); got {len(index)} rows. "
-            "Pass the images and the index of the same data set."
-        )
+        raise DataError(f"index must have one row per image ({n}); got {len(index)} rows. "
+                        "Pass the images and the index of the same data set.")
     duplicated = index["id"][index["id"].duplicated()]
     if len(duplicated):
-        raise DataError(
-            f"index ids must be unique; {duplicated.iloc[0]!r} appears more than once. "
-            "Rebuild the index."
-        )
+        raise DataError(f"index ids must be unique; {duplicated.iloc[0]!r} appears more than once. "
+                        "Rebuild the index.")
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:

@@ -67,13 +67,11 @@ def load(ds: Dataset, *, max_distance: int = NEAR_MAX_DISTANCE,
     stats = pd.DataFrame({col: ds.index[col].astype(str).to_numpy()
                           for col in ("id", "split", "label")})
     stats["brightness"], stats["contrast"] = brightness, contrast
-    return AuditReport(
-        stats=stats, blank_ids=data["blank_ids"],
-        exact_duplicate_groups=data["exact_duplicate_groups"],
-        near_duplicate_pairs=[tuple(p) for p in data["near_duplicate_pairs"]],
-        leakage_pairs=[tuple(p) for p in data["leakage_pairs"]],
-        max_distance=data["max_distance"], max_contrast=data["max_contrast"],
-    )
+    return AuditReport(stats=stats, blank_ids=data["blank_ids"],
+                       exact_duplicate_groups=data["exact_duplicate_groups"],
+                       near_duplicate_pairs=[tuple(p) for p in data["near_duplicate_pairs"]],
+                       leakage_pairs=[tuple(p) for p in data["leakage_pairs"]],
+                       max_distance=data["max_distance"], max_contrast=data["max_contrast"])
 
 
 def save(report: AuditReport, fingerprint: str) -> None:

@@ -66,11 +66,9 @@ def class_name(folder: str) -> str | None:
     if close:
         meant = SYNONYMS[close[0]]
         also = f" (or {close[0]!r})" if close[0] != meant else ""
-        raise DataError(
-            f"Class folder {folder!r} looks like a misspelling of {close[0]!r}; rename it to "
-            f"{meant!r}{also}, or if it really is another class, give it a name further from "
-            f"the emotion names ({', '.join(EMOTIONS)})."
-        )
+        raise DataError(f"Class folder {folder!r} looks like a misspelling of {close[0]!r}; rename "
+                        f"it to {meant!r}{also}, or if it really is another class, give it a name "
+                        f"further from the emotion names ({', '.join(EMOTIONS)}).")
     return name
 
 

@@ -58,9 +58,8 @@ class Dataset:
     def subset(self, mask: np.ndarray | pd.Series) -> Dataset:
         """The rows where ``mask`` is true, images and index kept aligned."""
         mask = np.asarray(mask, dtype=bool)
-        return replace(
-            self, images=self.images[mask], index=self.index.loc[mask].reset_index(drop=True)
-        )
+        return replace(self, images=self.images[mask],
+                       index=self.index.loc[mask].reset_index(drop=True))
 
     def split(self, name: str) -> Dataset:
         """One split (``train``, ``val`` or ``test``); empty if the data set has none."""
@@ -106,12 +105,10 @@ def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> D
     if not len(index):
         reasons = "; ".join(f"{i}: {r}" for i, r in report.skipped[:3])
         raise DataError(
-            f"None of the {report.n_listed:,} images in {path} could be read ({reasons})."
-        )
+            f"None of the {report.n_listed:,} images in {path} could be read ({reasons}).")
     classes = order_classes(set(index["label"]))
     return Dataset(name=name, location=str(source.root), fingerprint=source.fingerprint,
-                   images=images, index=index, classes=classes, report=report,
-                   synthetic=synthetic)
+                   images=images, index=index, classes=classes, report=report, synthetic=synthetic)
 
 
 # --- data operations used by training ------------------------------------------------------------
@@ -137,9 +134,8 @@ def split_validation(ds: Dataset, *, fraction: float = 0.2, seed: int = 0) -> Da
         return ds
     # At least one image per class on each side, as stratification needs.
     n_val = min(max(round(fraction * len(rows)), n_classes), len(rows) - n_classes)
-    _, val_rows = train_test_split(
-        rows, test_size=n_val, random_state=seed, stratify=labels[splittable]
-    )
+    _, val_rows = train_test_split(rows, test_size=n_val, random_state=seed,
+                                   stratify=labels[splittable])
     index = ds.index.copy()
     index.loc[val_rows, "split"] = "val"
     return replace(ds, index=index)
@@ -232,5 +228,4 @@ def imbalance_callout(summary: dict) -> str:
         return "No training images."
     return (
         f"{rare} is {shares[rare]:.1%} of train, {common} {shares[common]:.1%} "
-        f"(imbalance ratio {summary['imbalance_ratio']}:1)."
-    )
+        f"(imbalance ratio {summary['imbalance_ratio']}:1).")

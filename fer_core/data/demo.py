@@ -297,10 +297,8 @@ def _class_counts(total: int) -> dict[str, int]:
 
 def _check_size(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < len(EMOTIONS):
-        raise DataError(
-            f"{name} must be an integer of at least {len(EMOTIONS)} (one image per class); "
-            f"got {value!r}."
-        )
+        raise DataError(f"{name} must be an integer of at least {len(EMOTIONS)} (one image per "
+                        f"class); got {value!r}.")
 
 
 def _check_seed(seed: int) -> None:
@@ -339,11 +337,9 @@ def generate_demo_dataset(out_dir: Path, *, seed: int = 0, train_size: int = 280
     _check_size("train_size", train_size)
     _check_size("test_size", test_size)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise DataError(
-            f"out_dir must be an empty or new folder, so the demo is not mixed with other files; "
-            f"got {out_dir}, which exists and is not an empty folder. Pick another folder or "
-            "delete that one."
-        )
+        raise DataError("out_dir must be an empty or new folder, so the demo is not mixed with "
+                        f"other files; got {out_dir}, which exists and is not an empty folder. "
+                        "Pick another folder or delete that one.")
     splits = {"train": _class_counts(train_size), "test": _class_counts(test_size)}
     for split_index, (split, counts) in enumerate(splits.items()):
         for class_index, emotion in enumerate(EMOTIONS):

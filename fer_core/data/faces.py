@@ -138,10 +138,8 @@ def find_faces(image: Image.Image | np.ndarray, *, detect_side: int = DETECT_SID
     than photos do, trading faces under ~50 pixels for several times the speed."""
     cascade = _cascade()
     if cascade is None:
-        raise FaceError(
-            f"Face detection needs OpenCV's Haar cascade ({CASCADE_FILE}), which this OpenCV "
-            "does not ship. Install opencv-python-headless 4.x."
-        )
+        raise FaceError(f"Face detection needs OpenCV's Haar cascade ({CASCADE_FILE}), which this "
+                        "OpenCV does not ship. Install opencv-python-headless 4.x.")
     import cv2
 
     grey = to_grey(image)

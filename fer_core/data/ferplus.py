@@ -51,20 +51,16 @@ def ferplus_file_for(ds: Dataset, mode: str) -> Path:
     """Where ``fer2013new.csv`` must be for this data set; a clear error when it is not there."""
     location = Path(ds.location)
     if location.suffix.lower() != ".csv" or not location.is_file():
-        raise DataError(
-            f"labels={mode} needs FER+ votes, read from {FERPLUS_FILE} beside the original "
-            f"fer2013.csv; the data set {ds.name!r} ({location}) is not a CSV. Point data at "
-            f"fer2013.csv and put {FERPLUS_FILE} from {FERPLUS_URL} in the same folder (the "
-            f"Kaggle folder download has no row order to match the votes), or use "
-            f"labels=folder."
-        )
+        raise DataError(f"labels={mode} needs FER+ votes, read from {FERPLUS_FILE} beside the "
+                        f"original fer2013.csv; the data set {ds.name!r} ({location}) is not a "
+                        f"CSV. Point data at fer2013.csv and put {FERPLUS_FILE} from {FERPLUS_URL} "
+                        "in the same folder (the Kaggle folder download has no row order to match "
+                        "the votes), or use labels=folder.")
     path = location.parent / FERPLUS_FILE
     if not path.is_file():
-        raise DataError(
-            f"labels={mode} needs {FERPLUS_FILE} beside {location.name}: {path} does not "
-            f"exist. Download it from {FERPLUS_URL} into {location.parent}, or use "
-            f"labels=folder."
-        )
+        raise DataError(f"labels={mode} needs {FERPLUS_FILE} beside {location.name}: {path} does "
+                        f"not exist. Download it from {FERPLUS_URL} into {location.parent}, or use "
+                        "labels=folder.")
     return path
 
 
@@ -85,14 +81,12 @@ def read_votes(path: Path, *, n_rows: int) -> pd.DataFrame:
     if missing:
         raise DataError(
             f"{path.name} must have FER+'s columns Usage, Image name, "
-            f"{', '.join(VOTE_CLASSES)}, unknown, NF; it is missing {', '.join(missing)}."
-        )
+            f"{', '.join(VOTE_CLASSES)}, unknown, NF; it is missing {', '.join(missing)}.")
     if len(frame) != n_rows:
         raise DataError(
             f"{path.name} has {len(frame):,} rows but fer2013.csv has {n_rows:,}; FER+ matches "
             f"the two by row order, so they must be the same length. Use the fer2013.csv that "
-            f"FER+ was made for (35,887 rows) and an unmodified {path.name}."
-        )
+            f"FER+ was made for (35,887 rows) and an unmodified {path.name}.")
     names = [*VOTE_CLASSES.values(), *NOT_CLASSES]
     raw = frame[[columns[c] for c in wanted[1:]]].replace("", "0")
     try:

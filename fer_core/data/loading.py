@@ -103,8 +103,7 @@ def parse_pixels(text: str) -> np.ndarray:
     if len(parts) != PIXELS_PER_IMAGE:
         raise ValueError(
             f"pixels must hold {PIXELS_PER_IMAGE} numbers ({IMAGE_SIZE}x{IMAGE_SIZE}); "
-            f"got {len(parts)}. Check the CSV was not truncated"
-        )
+            f"got {len(parts)}. Check the CSV was not truncated")
     try:
         values = np.array(parts, dtype=np.int64)
     except (ValueError, OverflowError):

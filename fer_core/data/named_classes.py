@@ -44,8 +44,6 @@ def check_named_classes(config: TrainConfig, classes: Sequence[str], *,
         source = preset if preset and (PRESETS.get(preset, {}).get(field)) else None
         source = source or preset_naming(config, field)
         who = f"Preset {source}" if source else f"The setting {field}"
-        raise DataError(
-            f"{who} {CLASS_FIELDS[field]} the class {', '.join(map(repr, missing))}, but this "
-            f"data set has no such class; its classes are {', '.join(classes)}. Pick a preset "
-            f"without it or change {field}."
-        )
+        raise DataError(f"{who} {CLASS_FIELDS[field]} the class {', '.join(map(repr, missing))}, "
+                        "but this data set has no such class; its classes are "
+                        f"{', '.join(classes)}. Pick a preset without it or change {field}.")

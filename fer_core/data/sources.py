@@ -44,8 +44,7 @@ EXPECTED_LAYOUT = (
     "Expected a folder laid out like the Kaggle FER-2013 download (ROOT/train/<class>/*.jpg and "
     "ROOT/test/<class>/*.jpg, or ROOT/<class>/*.jpg), the challenge file fer2013.csv, or a .zip "
     f"of either. Each class folder is a class: {', '.join(EMOTIONS)} (or synonyms such as "
-    "happiness, sadness, surprised) or any other name (contempt, pain), 2 to 50 classes."
-)
+    "happiness, sadness, surprised) or any other name (contempt, pain), 2 to 50 classes.")
 
 # Zip-bomb guards: FER-2013 unpacks to about 60 MB, so these leave ample room for larger sets.
 MAX_ZIP_BYTES = 4 * 1024**3
@@ -176,8 +175,7 @@ def index_csv(csv_path: Path) -> SourceIndex:
     if missing:
         raise DataError(
             f"{csv_path.name} must have the columns emotion, pixels (and optionally Usage); "
-            f"it is missing {', '.join(missing)} (it has: {', '.join(frame.columns)})."
-        )
+            f"it is missing {', '.join(missing)} (it has: {', '.join(frame.columns)}).")
     if frame.empty:
         raise DataError(f"{csv_path.name} has no rows. {EXPECTED_LAYOUT}")
     usage = frame[columns["usage"]] if "usage" in columns else pd.Series("Training", frame.index)
@@ -246,16 +244,14 @@ def _checked_members(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInf
     members = archive.infolist()
     if len(members) > MAX_ZIP_FILES:
         raise DataError(
-            f"{name} holds {len(members):,} entries; at most {MAX_ZIP_FILES:,} are allowed."
-        )
+            f"{name} holds {len(members):,} entries; at most {MAX_ZIP_FILES:,} are allowed.")
     total = 0
     for info in members:
         parts = Path(info.filename.replace("\\", "/")).parts
         if info.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
             raise DataError(
                 f"{name} has an unsafe entry {info.filename!r} (absolute or with '..'); "
-                "refusing to extract it. Re-create the zip from the data folder itself."
-            )
+                "refusing to extract it. Re-create the zip from the data folder itself.")
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
             raise DataError(f"{name} has a symbolic link entry {info.filename!r}; refusing it.")
         total += info.file_size
@@ -263,8 +259,7 @@ def _checked_members(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInf
         if total > MAX_ZIP_BYTES or (info.file_size > 1024**2 and ratio > MAX_ZIP_RATIO):
             raise DataError(
                 f"{name} would unpack to more than {MAX_ZIP_BYTES // 1024**3} GB or has an entry "
-                f"compressed {ratio:.0f}x ({info.filename!r}); it looks like a zip bomb."
-            )
+                f"compressed {ratio:.0f}x ({info.filename!r}); it looks like a zip bomb.")
     return members
 
 

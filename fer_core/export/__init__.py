@@ -26,7 +26,6 @@ from fer_core.core.errors import ExportError
 from fer_core.export import bundle, convert, parity, runtimes
 
 FORMATS = ("savedmodel", "onnx", "tflite", "tflite-int8")
-FLOAT_FORMATS = ("savedmodel", "onnx", "tflite")
 RESCORE_IMAGES = 1000
 CHECK_IMAGES = 500  # validation images int8 must agree on before it is written
 Progress = Callable[[float, str], None]

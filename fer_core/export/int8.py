@@ -44,8 +44,7 @@ def convert(model: Any, representative: np.ndarray, check_images: np.ndarray | N
     debugger.run()
     worst = _worst_layers(debugger)
     for count in range(1, min(MAX_FLOAT_LAYERS, len(worst)) + 1):
-        options = tf.lite.experimental.QuantizationDebugOptions(
-            denylisted_nodes=worst[:count])
+        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=worst[:count])
         flat = tf.lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=dataset,
             debug_options=options).get_nondebug_quantized_model()

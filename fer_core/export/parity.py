@@ -42,10 +42,7 @@ def score(fmt: str, path: Path, runtime: Runtime, images: np.ndarray, labels: np
     seconds = max(time.perf_counter() - started, 1e-9)
     picked, expected = proba.argmax(axis=1), reference.argmax(axis=1)
     return {
-        "format": fmt,
-        "file": Path(path).name,
-        "bytes": size_of(path),
-        "images": int(len(x)),
+        "format": fmt, "file": Path(path).name, "bytes": size_of(path), "images": int(len(x)),
         "max_abs_diff": float(np.abs(proba - reference).max()),
         "top1_agreement": float((picked == expected).mean()),
         "accuracy": float((picked == labels).mean()),

@@ -19,8 +19,6 @@ from fer_core.core.errors import ExportError
 
 Runtime = Callable[[np.ndarray], np.ndarray]
 BATCH = 256
-PACKAGES = {"savedmodel": "tensorflow", "onnx": "onnxruntime", "tflite": "ai-edge-litert",
-            "tflite-int8": "ai-edge-litert"}
 
 
 def _module(name: str, package: str, purpose: str) -> Any:

@@ -44,9 +44,8 @@ def fit_run(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     val = split_arrays(run_dir, "val")
     if val is None:
-        raise RunError(f"Run {run_dir.name} has no validation predictions in predictions.csv "
-                       "to fit a temperature on; it needs a finished run with a validation "
-                       "split.")
+        raise RunError(f"Run {run_dir.name} has no validation predictions in predictions.csv to "
+                       "fit a temperature on; it needs a finished run with a validation split.")
     temperature = fit_temperature(val[1], val[0])
     record: dict[str, Any] = {"temperature": round(temperature, 6), "fitted_on": "val",
                               "fitted": runs.now_iso(), "scores": {}}

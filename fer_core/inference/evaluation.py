@@ -18,6 +18,7 @@ from fer_core.core import settings
 from fer_core.core.calibration import calibration_scores
 from fer_core.core.errors import RunError
 from fer_core.data import DataRef
+from fer_core.inference.calibration import calibrate_proba
 from fer_core.training.inputs import PreparedData, Split
 
 
@@ -181,8 +182,6 @@ def evaluate_run(run_dir: Path, *, data: DataRef | None = None, split: str = "te
 
     ``calibration``: scale by the run's temperature, when it has one (argmax unchanged).
     """
-    from fer_core.inference.calibration import calibrate_proba
-
     run_dir = Path(run_dir)
     part, classes = _data_for_run(run_dir, data, split)
     proba = predict_proba(load_run_model(run_dir), part.images, tta=tta, shift=shift)
@@ -248,8 +247,6 @@ def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = Fals
                             load_model=load_model or load_run_model)
     average = np.mean(probas, axis=0)
     if calibration and len(run_dirs) == 1:
-        from fer_core.inference.calibration import calibrate_proba
-
         average, _ = calibrate_proba(run_dirs[0], average)
     return run_classes(run_dirs[0]), average
 
@@ -263,9 +260,8 @@ def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool, shift
     probas = []
     for run_dir in run_dirs:
         if run_classes(run_dir) != classes:
-            raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} "
-                           f"differs from {run_dirs[0].name}. Pick runs trained on the same "
-                           "classes.")
+            raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} differs "
+                           f"from {run_dirs[0].name}. Pick runs trained on the same classes.")
         own_shift = int(runs.read_config(run_dir).config.get("tta_shift", 0))
         probas.append(predict_proba(load_model(run_dir), images, tta=tta,
                                     shift=own_shift if shift is None else shift))

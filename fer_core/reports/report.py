@@ -174,8 +174,7 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
         parts.append(f'<p class="unusable"><b>{blocks.esc(judged.text)}</b></p>')
     if info.state == "failed" and info.status.error:
         parts.append(f'<p class="note">Error: {blocks.esc(info.status.error)}</p>')
-    relabelled = run_summary(runs.RunRecord.from_json(runs.read_json(
-        runs.files(info.path).config)))
+    relabelled = run_summary(runs.RunRecord.from_json(runs.read_json(runs.files(info.path).config)))
     if relabelled:
         parts.append(f'<p class="meta">{blocks.esc(relabelled)}</p>')
     parts.append(blocks.curves_html(history))

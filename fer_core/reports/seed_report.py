@@ -29,8 +29,6 @@ from fer_core import runs
 from fer_core.core import studies as study_plans
 from fer_core.core.studies import Study
 
-QUOTED_SOURCE = "seed report: InceptionV3 with ImageNet weights, Colab GPU"
-
 
 @dataclass(frozen=True)
 class QuotedResult:

@@ -32,7 +32,6 @@ SCORE_COLUMNS = ["run", "state", "preset", "backbone", "val_accuracy", "test_acc
                  "test_loss", "macro_f1", "usable", "epochs", "minutes"]
 SETTING_COLUMNS = ["run", "batch_size", "learning_rate", "dropout", "optimizer", "weights",
                    "augment", "finetune_epochs", "seed", "sweep"]
-PERCENT_COLUMNS = ("share_of_true", "share_of_errors")
 
 
 def value_text(value: Any) -> Any:

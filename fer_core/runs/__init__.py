@@ -119,8 +119,7 @@ def run_path(run_id: str, *, runs_root: Path | None = None) -> Path:
     """The folder of ``run_id``; ids that could escape the runs folder are refused."""
     if not _RUN_ID.match(run_id) or ".." in run_id:
         raise RunError(
-            f"run id must be letters, digits, '.', '_' or '-' (at most 128); got {run_id!r}."
-        )
+            f"run id must be letters, digits, '.', '_' or '-' (at most 128); got {run_id!r}.")
     return (runs_root or settings.runs_dir()) / run_id
 
 
@@ -358,15 +357,9 @@ def read_run(run_dir: Path) -> RunInfo:
         problem = "config.json is missing or damaged"
     elif not status:
         problem = "status.json is missing or damaged"
-    return RunInfo(
-        run_id=run_dir.name,
-        path=run_dir,
-        state=effective_state(status) if status else "failed",
-        status=status,
-        metrics=read_metrics(run_dir),
-        record=RunRecord.from_json(raw),
-        problem=problem,
-    )
+    return RunInfo(run_id=run_dir.name, path=run_dir,
+                   state=effective_state(status) if status else "failed", status=status,
+                   metrics=read_metrics(run_dir), record=RunRecord.from_json(raw), problem=problem)
 
 
 def run_folders(runs_root: Path | None = None) -> list[Path]:
@@ -390,23 +383,14 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
         metrics = run.metrics or {}
         val, test = metrics.get("val", {}), metrics.get("test", {})
         cfg = run.config
-        rows.append(
-            {
-                "run": run.run_id,
-                "state": run.state,
-                "preset": run.preset,
-                "backbone": cfg.get("backbone"),
-                "val_accuracy": val.get("accuracy"),
-                "val_loss": val.get("loss"),
-                "test_accuracy": test.get("accuracy"),
-                "test_loss": test.get("loss"),
-                "macro_f1": test.get("macro_f1", val.get("macro_f1")),
-                "epochs": metrics.get("epochs"),
-                "minutes": round(metrics["seconds"] / 60, 1) if "seconds" in metrics else None,
-                "batch_size": cfg.get("batch_size"),
-                "learning_rate": cfg.get("learning_rate"),
-                "dropout": cfg.get("dropout"),
-                "sweep": run.status.sweep,
-            }
-        )
+        rows.append({
+            "run": run.run_id, "state": run.state, "preset": run.preset,
+            "backbone": cfg.get("backbone"), "val_accuracy": val.get("accuracy"),
+            "val_loss": val.get("loss"), "test_accuracy": test.get("accuracy"),
+            "test_loss": test.get("loss"), "macro_f1": test.get("macro_f1", val.get("macro_f1")),
+            "epochs": metrics.get("epochs"),
+            "minutes": round(metrics["seconds"] / 60, 1) if "seconds" in metrics else None,
+            "batch_size": cfg.get("batch_size"), "learning_rate": cfg.get("learning_rate"),
+            "dropout": cfg.get("dropout"), "sweep": run.status.sweep,
+        })
     return pd.DataFrame(rows)

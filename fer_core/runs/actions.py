@@ -34,8 +34,7 @@ def annotate(run_dir: Path, *, display_name: str | None = None, note: str | None
         changes["display_name"] = name or None
     if note is not None:
         if len(note) > MAX_NOTE:
-            raise RunError(f"A note must be at most {MAX_NOTE:,} characters; got "
-                           f"{len(note):,}.")
+            raise RunError(f"A note must be at most {MAX_NOTE:,} characters; got {len(note):,}.")
         changes["note"] = note.strip() or None
     return runs.write_status(run_dir, **changes)
 

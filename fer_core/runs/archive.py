@@ -133,9 +133,8 @@ def _run_members(archive: zipfile.ZipFile, *,
     if files and not any(len(p.parts) == 1 and p.name in REQUIRED for p, _ in files):
         firsts = {p.parts[0] for p, _ in files}
         if len(firsts) != 1 or any(len(p.parts) < 2 for p, _ in files):
-            raise RunError("The zip is not a FER Studio run: it should hold one run folder "
-                           f"(with {' and '.join(REQUIRED)}); it holds "
-                           f"{', '.join(sorted(firsts)[:5])}.")
+            raise RunError("The zip is not a FER Studio run: it should hold one run folder (with "
+                           f"{' and '.join(REQUIRED)}); it holds {', '.join(sorted(firsts)[:5])}.")
         top = firsts.pop()
         files = [(PurePosixPath(*p.parts[1:]), info) for p, info in files]
     members: dict[str, zipfile.ZipInfo] = {}

@@ -160,12 +160,9 @@ class Status(_JsonView):
         state = data.get("state")
         return cls(
             **{key: data.get(key) for key in _STATUS_KEYS if key not in ("state", "resumed")},
-            state=state if state in STATES else None,
-            resumed=_integer(data.get("resumed")) or 0,
+            state=state if state in STATES else None, resumed=_integer(data.get("resumed")) or 0,
             progress=Progress.from_json(data["progress"]) if data.get("progress") else None,
-            backend=backend,
-            extra={k: v for k, v in data.items() if k not in known},
-        )
+            backend=backend, extra={k: v for k, v in data.items() if k not in known})
 
     def to_json(self) -> dict[str, Any]:
         out = {key: getattr(self, key) for key in _STATUS_KEYS}

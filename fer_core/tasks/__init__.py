@@ -87,16 +87,9 @@ def backend_of_run(run_dir: Path) -> JobBackend:
     return LocalBackend(runs_root_of(run_dir))
 
 
-def launch(
-    config: TrainConfig,
-    *,
-    runs_root: Path | None = None,
-    preset: str | None = None,
-    sweep: str | None = None,
-    backend: JobBackend | None = None,
-    record: dict[str, Any] | None = None,
-    display_name: str | None = None,
-) -> Path:
+def launch(config: TrainConfig, *, runs_root: Path | None = None, preset: str | None = None,
+           sweep: str | None = None, backend: JobBackend | None = None,
+           record: dict[str, Any] | None = None, display_name: str | None = None) -> Path:
     """Create a queued run folder for ``config`` and hand it to the backend (the configured
     one by default); a backend that refuses the job leaves the run failed with its reason.
     ``record`` adds blocks to ``config.json`` (a study's name, group and arm);
@@ -200,9 +193,13 @@ def retry(task_dir: Path, *, backend: JobBackend | None = None) -> None:
     if not task_folders.is_task(task_dir) or state not in ("failed", "cancelled"):
         raise RunError(f"{Path(task_dir).name} cannot be retried: only a failed or cancelled "
                        f"task can (this one is {state}).")
-    backend = backend or backend_of_run(task_dir)
-    runs.requeue(task_dir)
-    backend.submit(task_dir)
+    _requeue(task_dir, backend)
+
+
+def _requeue(folder: Path, backend: JobBackend | None) -> None:
+    backend = backend or backend_of_run(folder)
+    runs.requeue(folder)
+    backend.submit(folder)
 
 
 def sweep_configs(base: TrainConfig, grid: dict[str, list[Any]]) -> list[TrainConfig]:
@@ -250,13 +247,9 @@ def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
     ensure_writable("Resuming a job")
     state = runs.effective_state(runs.read_status(run_dir))
     if state != "failed" or not is_resumable(run_dir):
-        raise RunError(
-            f"Run {run_dir.name} cannot be resumed: only a failed run with a saved epoch can "
-            f"(this one is {state}). Launch a new run instead."
-        )
-    backend = backend or backend_of_run(run_dir)
-    runs.requeue(run_dir)
-    backend.submit(run_dir)
+        raise RunError(f"Run {run_dir.name} cannot be resumed: only a failed run with a saved "
+                       f"epoch can (this one is {state}). Launch a new run instead.")
+    _requeue(run_dir, backend)
 
 
 def wait(run_dir: Path, *, timeout: float | None = None, poll_seconds: float = 1.0) -> str:

@@ -160,8 +160,7 @@ def run_job(run_dir: Path) -> int:
             process = subprocess.Popen(
                 [sys.executable, *command(run_dir)], cwd=settings.PROJECT_ROOT,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                preexec_fn=(lambda: os.nice(LIGHT_NICE)) if light else None,
-            )
+                preexec_fn=(lambda: os.nice(LIGHT_NICE)) if light else None)
         attempt = runs.start(run_dir, pid=process.pid).resumed
     code = process.wait()
     lognoise.move_noise(log_path, runs.files(run_dir).debug_log)

@@ -56,9 +56,8 @@ def job_api_address(address: str | None) -> str:
     """
     text = (address or "").strip().rstrip("/")
     if not text:
-        raise ConfigError("The ray backend needs the cluster's address: set RAY_ADDRESS "
-                          "(e.g. http://head:8265, the Ray dashboard) or enter it in the "
-                          "sidebar.")
+        raise ConfigError("The ray backend needs the cluster's address: set RAY_ADDRESS (e.g. "
+                          "http://head:8265, the Ray dashboard) or enter it in the sidebar.")
     if "://" not in text:
         text = f"http://{text}"
     if urlparse(text).scheme not in ("http", "https"):
@@ -152,14 +151,11 @@ class RayBackend:
         api = client(self.address)
         light = lane_of(run_dir) == "light"  # an export or a video needs no GPU of its own
         try:
-            api.submit_job(
-                entrypoint=entrypoint(run_dir),
-                submission_id=job_id,
-                runtime_env=runtime_env(runs_root_of(run_dir)),
-                metadata={"fer_run_id": run_dir.name, "fer_run_dir": str(run_dir)},
-                entrypoint_num_gpus=0 if light else self.num_gpus,
-                entrypoint_num_cpus=self.num_cpus,
-            )
+            api.submit_job(entrypoint=entrypoint(run_dir), submission_id=job_id,
+                           runtime_env=runtime_env(runs_root_of(run_dir)),
+                           metadata={"fer_run_id": run_dir.name, "fer_run_dir": str(run_dir)},
+                           entrypoint_num_gpus=0 if light else self.num_gpus,
+                           entrypoint_num_cpus=self.num_cpus)
         except (ConnectionError, RuntimeError, OSError, ValueError) as err:
             raise RunError(f"Ray did not accept job {job_id}: {_first_line(err)}") from err
         log.info("Submitted %s to Ray at %s.", job_id, self.address)

@@ -104,10 +104,9 @@ def pass_config(*, epochs: int = DEFAULT_EPOCHS, seed: int = 0) -> TrainConfig:
     predicted, so its correct labels look suspect. The held-out images are scored with their
     mirror (test-time augmentation is nearly free beside training); a small validation
     share, so most of each fold's images train."""
-    return preset("fast-cpu").replace(
-        epochs=epochs, seed=seed, batch_size=32, augment=False, random_crop=0,
-        class_weights="balanced", label_smoothing=0.1, tta=True, tta_shift=0,
-        val_fraction=0.1, data="")
+    return preset("fast-cpu").replace(epochs=epochs, seed=seed, batch_size=32, augment=False,
+                                      random_crop=0, class_weights="balanced", label_smoothing=0.1,
+                                      tta=True, tta_shift=0, val_fraction=0.1, data="")
 
 
 def check_folds(ds: Dataset, folds: int) -> None:
@@ -121,10 +120,9 @@ def check_folds(ds: Dataset, folds: int) -> None:
     small = counts[counts < folds]
     if len(small):
         listed = ", ".join(f"{label} has {n}" for label, n in small.items())
-        raise DataError(
-            f"The data set is too small for {folds} folds: the minimum is {folds} training "
-            f"images in every class; {listed}. Add images, or pass a smaller --folds "
-            f"(at least {MIN_FOLDS}).")
+        raise DataError(f"The data set is too small for {folds} folds: the minimum is {folds} "
+                        f"training images in every class; {listed}. Add images, or pass a smaller "
+                        f"--folds (at least {MIN_FOLDS}).")
 
 
 def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, work_dir: Path,
@@ -235,9 +233,8 @@ def spec(data: DataRef, ds: Dataset, *, folds: int = DEFAULT_FOLDS,
 def run_task(ctx: TaskContext) -> dict[str, Any]:
     spec = ctx.spec
     ds = DataRef.parse(spec["data"]).load()
-    table, n_images = find_suspects(ds, ctx.task_dir, folds=spec["folds"],
-                                    epochs=spec["epochs"], seed=spec.get("seed", 0),
-                                    progress=ctx.progress, stop=ctx.stop)
+    table, n_images = find_suspects(ds, ctx.task_dir, folds=spec["folds"], epochs=spec["epochs"],
+                                    seed=spec.get("seed", 0), progress=ctx.progress, stop=ctx.stop)
     return {"n_images": n_images, "n_suspects": len(table), "fingerprint": ds.fingerprint}
 
 

@@ -86,10 +86,8 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
         loggers.add(TensorBoardLogger.create(run_dir),
                     tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
         fitted = fit(config, run_dir, data, stop=stop, loggers=loggers, started=started)
-        metrics = evaluate_model(
-            fitted.model, data, run_dir=run_dir, tta=config.tta,
-            shift=config.tta_shift, batch_size=max(config.batch_size, 128),
-        )
+        metrics = evaluate_model(fitted.model, data, run_dir=run_dir, tta=config.tta,
+                                 shift=config.tta_shift, batch_size=max(config.batch_size, 128))
     metrics.update(seconds=round(time.monotonic() - started, 1), epochs=fitted.epochs,
                    best_epoch=fitted.best_epoch, cancelled=fitted.cancelled)
     runs.write_metrics(run_dir, metrics)
@@ -112,22 +110,15 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
         runs.read_config(run_dir),
         config=config.to_dict(),
         data={
-            "name": data.dataset.name,
-            "location": data.dataset.location,
-            "fingerprint": data.dataset.fingerprint,
-            "synthetic": data.dataset.synthetic,
-            "classes": list(data.classes),
-            "train_counts": data.class_counts(),
+            "name": data.dataset.name, "location": data.dataset.location,
+            "fingerprint": data.dataset.fingerprint, "synthetic": data.dataset.synthetic,
+            "classes": list(data.classes), "train_counts": data.class_counts(),
             "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
         },
         environment={
-            "device": device.describe_device(),
-            "precision": policy,
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "numpy": np.__version__,
-            "host": socket.gethostname(),
+            "device": device.describe_device(), "precision": policy,
+            "python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__, "host": socket.gethostname(),
         },
     ))
 

@@ -236,16 +236,11 @@ def _tags(run_dir: Path, record: runs.RunRecord, status: runs.Status, state: str
           ) -> dict[str, str]:
     data = record.data
     tags = {
-        RUN_ID_TAG: run_dir.name,
-        "fer.state": state,
-        "fer.backend": status.backend.kind,
-        "fer.host": status.host,
-        "fer.ray_job_id": status.backend.job_id,
-        "fer.ray_node": status.backend.node,
-        "fer.sweep": status.sweep,
+        RUN_ID_TAG: run_dir.name, "fer.state": state, "fer.backend": status.backend.kind,
+        "fer.host": status.host, "fer.ray_job_id": status.backend.job_id,
+        "fer.ray_node": status.backend.node, "fer.sweep": status.sweep,
         "fer.data_fingerprint": data.get("fingerprint"),
-        "fer.data_synthetic": data.get("synthetic"),
-        "mlflow.source.name": "fer_core",
+        "fer.data_synthetic": data.get("synthetic"), "mlflow.source.name": "fer_core",
     }
     return {key: str(value) for key, value in tags.items() if value is not None}
 

@@ -35,8 +35,7 @@ def build_augmenter(config: TrainConfig, *, seed: int = 0) -> keras.Sequential |
 
     return keras.Sequential(
         [make(seed + offset) for offset, make in enumerate(steps)] + [_clip_layer()],
-        name="augment",
-    )
+        name="augment")
 
 
 def _steps(config: TrainConfig) -> list[Any]:
@@ -65,8 +64,7 @@ def _steps(config: TrainConfig) -> list[Any]:
         steps.append(lambda s: layers.RandomBrightness(
             config.brightness, value_range=(0, 255), seed=s))
     if config.contrast > 0:
-        steps.append(lambda s: layers.RandomContrast(
-            config.contrast, value_range=(0, 255), seed=s))
+        steps.append(lambda s: layers.RandomContrast(config.contrast, value_range=(0, 255), seed=s))
     return steps
 
 
@@ -93,8 +91,7 @@ def augment_preview(
     image = np.asarray(image)
     if image.shape != (IMAGE_SIZE, IMAGE_SIZE):
         raise DataError(
-            f"image must be a {IMAGE_SIZE}x{IMAGE_SIZE} grey array; got shape {image.shape}."
-        )
+            f"image must be a {IMAGE_SIZE}x{IMAGE_SIZE} grey array; got shape {image.shape}.")
     if n < 1:
         raise DataError(f"n must be at least 1; got {n}.")
     batch = np.repeat(image[None, :, :, None].astype(np.float32), n, axis=0)

@@ -98,11 +98,9 @@ class RunFolderLogger(RunLogger):
     def on_epoch(self, row: dict[str, Any]) -> None:
         runs.append_history(self.run_dir, row)
         self._latest = {k: row[k] for k in METRICS if row[k] is not None}
-        log.info(
-            "phase %d epoch %d/%d: loss %.4f accuracy %.4f val_loss %.4f val_accuracy %.4f "
-            "(%.1f s)", row["phase"], row["epoch"], self.clock.total,
-            *(self._latest.get(k, math.nan) for k in METRICS), row["seconds"],
-        )
+        log.info("phase %d epoch %d/%d: loss %.4f accuracy %.4f val_loss %.4f val_accuracy %.4f "
+                 "(%.1f s)", row["phase"], row["epoch"], self.clock.total,
+                 *(self._latest.get(k, math.nan) for k in METRICS), row["seconds"])
         self._write(self.steps)
 
     def _write(self, step: int) -> None:
@@ -111,12 +109,8 @@ class RunFolderLogger(RunLogger):
         elapsed, total = now - self.clock.started, self.clock.total
         eta = elapsed / done * (total - done) if done > 0 else None
         runs.report_progress(self.run_dir, {
-            "phase": self.phase,
-            "epoch": min(self.clock.done + 1, total),
-            "epochs": total,
-            "step": step,
-            "steps": self.steps,
-            "fraction": round(done / max(total, 1), 4),
+            "phase": self.phase, "epoch": min(self.clock.done + 1, total), "epochs": total,
+            "step": step, "steps": self.steps, "fraction": round(done / max(total, 1), 4),
             "eta_seconds": round(eta, 1) if eta is not None else None,
             "metrics": {k: round(v, 5) for k, v in self._latest.items()},
         })

@@ -168,10 +168,8 @@ def _check_arguments(spec: BackboneSpec, *, num_classes: int, size: int, dropout
     if num_classes < 2:
         raise ModelError(f"num_classes must be at least 2; got {num_classes}.")
     if size < spec.min_size:
-        raise ModelError(
-            f"input_size must be at least {spec.min_size} for {spec.name}; got {size}. "
-            f"Use 0 for its own size ({spec.native_size})."
-        )
+        raise ModelError(f"input_size must be at least {spec.min_size} for {spec.name}; got "
+                         f"{size}. Use 0 for its own size ({spec.native_size}).")
     if not 0.0 <= dropout < 1.0:
         raise ModelError(f"dropout must be in [0, 1); got {dropout}.")
 
@@ -181,24 +179,18 @@ def _resolve_weights(spec: BackboneSpec, weights: str) -> str | None:
     if weights in ("none", ""):
         return None
     if not spec.pretrained:
-        raise ModelError(
-            f"{spec.name} has no pre-trained weights: it trains from scratch. "
-            f"Use weights=none; got {weights!r}."
-        )
+        raise ModelError(f"{spec.name} has no pre-trained weights: it trains from scratch. "
+                         f"Use weights=none; got {weights!r}.")
     if weights == "imagenet":
         return weights
     path = Path(weights).expanduser()
     if not path.name.lower().endswith(WEIGHTS_SUFFIX):
-        raise ModelError(
-            f"weights must be none, imagenet or a Keras weights file ending in .h5 (or "
-            f".weights.h5); got {weights!r}. Give the path of {spec.name}'s notop file, such "
-            f"as {_NOTOP_EXAMPLE}."
-        )
+        raise ModelError("weights must be none, imagenet or a Keras weights file ending in .h5 "
+                         f"(or .weights.h5); got {weights!r}. Give the path of {spec.name}'s notop "
+                         f"file, such as {_NOTOP_EXAMPLE}.")
     if not path.is_file():
-        raise ModelError(
-            f"weights must be none, imagenet or an existing weights file; {weights!r} does "
-            f"not exist. Give the path of {spec.name}'s notop weights file."
-        )
+        raise ModelError(f"weights must be none, imagenet or an existing weights file; {weights!r} "
+                         f"does not exist. Give the path of {spec.name}'s notop weights file.")
     return str(path)
 
 
@@ -229,8 +221,7 @@ def _download_failed_message(spec: BackboneSpec, err: Exception) -> str:
     return (
         f"Could not download the ImageNet weights of {spec.name} (no internet?). Download "
         f"{file_name} from {url} and put it in {keras_home / 'models'} ($KERAS_HOME/models, "
-        f"by default ~/.keras/models), or pass its local path as weights."
-    )
+        f"by default ~/.keras/models), or pass its local path as weights.")
 
 
 def _conv_bn_relu(x: Any, filters: int, name: str) -> Any:
@@ -313,10 +304,8 @@ def load_model(path: str | Path) -> keras.Model:
     if not path.is_file():
         raise ModelError(f"Model file {path} does not exist. Pick a finished run's model.keras.")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-        raise ModelError(
-            f"{path} is not a Keras model: a .keras file is a zip archive and this one is not. "
-            f"It may be truncated; export the model again."
-        )
+        raise ModelError(f"{path} is not a Keras model: a .keras file is a zip archive and this "
+                         "one is not. It may be truncated; export the model again.")
     register_layers()
     try:
         return keras.saving.load_model(path, safe_mode=True)

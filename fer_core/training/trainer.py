@@ -69,9 +69,8 @@ def fit(config: TrainConfig, run_dir: Path, data: PreparedData, *, stop: StopFla
     clock = EpochClock(total=config.epochs + config.finetune_epochs)
     loggers = loggers or Loggers()
     loggers.loggers.insert(0, RunFolderLogger(run_dir, clock))
-    fer = build_model(config.backbone, num_classes=len(data.classes),
-                      input_size=config.input_size, weights=config.weights,
-                      dropout=config.dropout, seed=config.seed)
+    fer = build_model(config.backbone, num_classes=len(data.classes), input_size=config.input_size,
+                      weights=config.weights, dropout=config.dropout, seed=config.seed)
     trainer = Trainer(config, run_dir, data, fer, stop, loggers, BestTracker(), clock,
                       budget=_budget(config, data, time.monotonic() if started is None
                                      else started))
@@ -230,11 +229,9 @@ class Trainer:
     def _datasets(self, seed: int, augmenter: Any) -> tuple[Any, Any]:
         """Training batches (shuffled and augmented with ``seed``) and the validation set."""
         config, n_classes = self.config, len(self.data.classes)
-        train = make_dataset(
-            self.data.train, num_classes=n_classes, batch_size=config.batch_size,
-            training=True, seed=seed, augmenter=augmenter, mixup=config.mixup,
-            class_weights=_class_weights(config, self.data),
-        )
+        train = make_dataset(self.data.train, num_classes=n_classes, batch_size=config.batch_size,
+                             training=True, seed=seed, augmenter=augmenter, mixup=config.mixup,
+                             class_weights=_class_weights(config, self.data))
         val = make_dataset(self.data.val, num_classes=n_classes,
                            batch_size=max(config.batch_size, 128), training=False)
         return train, val

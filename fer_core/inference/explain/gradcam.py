@@ -105,8 +105,7 @@ def find_feature_layer(model: Any) -> Any:
         raise ExplainError(
             f"Grad-CAM needs a convolutional layer, and model {model.name!r} has none "
             f"(its layers: {', '.join(kinds)}). Explanations work for convolutional networks "
-            "only; pick a run trained on one of FER Studio's backbones."
-        )
+            "only; pick a run trained on one of FER Studio's backbones.")
     shape = tuple(_outer_output(model, layers[last]).shape)
     while last + 1 < len(layers):
         after = layers[last + 1]
@@ -164,8 +163,7 @@ class GradCam:
         if class_index is not None:
             chosen = np.broadcast_to(np.asarray(class_index, dtype=np.int32), (len(images),))
             if chosen.size and not (chosen.min() >= 0 and chosen.max() < n_classes):
-                raise ExplainError(f"class_index must be in 0..{n_classes - 1}; got "
-                                   f"{class_index}.")
+                raise ExplainError(f"class_index must be in 0..{n_classes - 1}; got {class_index}.")
         parts = [self._batch(images[i:i + batch_size],
                              None if chosen is None else chosen[i:i + batch_size])
                  for i in range(0, len(images), batch_size)]
