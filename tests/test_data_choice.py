@@ -118,7 +118,8 @@ def test_estimate_with_demo_chosen_counts_the_demo(tmp_path, env_data, monkeypat
     assert _estimate_text(DataRef()) != _estimate_text(DataRef(env_data))
 
 
-def test_estimate_with_demo_chosen_times_the_demo(tmp_path, env_data):
+def test_estimate_with_demo_chosen_times_the_demo(tmp_path, env_data, monkeypatch):
+    monkeypatch.setattr(speed, "cached_speed", lambda key: None)  # never measured here
     root = tmp_path / "runs"
     at = open_page("train", root).run()  # nothing measured yet: Estimate queues a job
     at.button(key="train.estimate").click().run()
