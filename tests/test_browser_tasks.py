@@ -92,6 +92,7 @@ def test_video_is_scored_outside_the_server(app: bs.AppServer, page, demo_run, t
     bs.open_app(page, f"{app.url}/predict")
     main = page.get_by_test_id("stMain")
     page.get_by_test_id("stButtonGroup").get_by_text("Video file").click(timeout=90 * bs.MS)
+    expect(main.get_by_text("Upload an mp4 or webm video")).to_be_visible(timeout=60 * bs.MS)
     bs.wait_for_run(page)
     main.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(clip))
     expect(main.get_by_text("faces.mp4: 320x240")).to_be_visible(timeout=60 * bs.MS)
