@@ -26,10 +26,12 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its waited-for children (/proc/PID/stat)."""
+    """User and system CPU time of the process itself (/proc/PID/stat). Not its children's:
+    the server starts the queue's worker, and when it reaps a worker that has ended, that
+    worker's whole CPU time (and its tasks') would count as the server's."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-    return (utime + stime + cutime + cstime) / TICKS
+    utime, stime = (int(v) for v in fields[11:13])
+    return (utime + stime) / TICKS
 
 
 class ServerMeter:
