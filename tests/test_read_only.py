@@ -88,10 +88,13 @@ def test_read_only_keeping_the_same_data_set_is_allowed(read_only):
     assert choose_data(None, current=None) is None
 
 
-def test_writable_app_changes_data_and_keeps_uploads(fresh_cache):
+def test_writable_app_changes_data_and_keeps_uploads(tmp_path, monkeypatch):
+    """An upload is kept beside the runs, the folder a Ray worker shares, out of their list."""
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
     assert choose_data("/data/fer2013", current=None) == "/data/fer2013"
     path = save_upload("../../evil name.zip", b"zip bytes")
-    assert path.parent == fresh_cache / "uploads" and path.read_bytes() == b"zip bytes"
+    assert path.parent == tmp_path / "runs" / ".uploads" and path.read_bytes() == b"zip bytes"
+    assert runs.list_runs(tmp_path / "runs") == []
 
 
 @pytest.mark.parametrize("argv", [["jobs", "launch", "--preset", "fast-cpu"],

@@ -12,11 +12,16 @@ from fer_core.core.access import ensure_writable
 from fer_core.data.reference import DataRef
 
 
+UPLOADS = ".uploads"  # under the runs folder
+
+
 def save_upload(name: str, data: bytes) -> Path:
-    """Keep an uploaded zip in the cache; its name can never point outside that folder."""
+    """Keep an uploaded zip beside the runs, hidden from their listing: the one folder every
+    job's machine reaches, a Ray worker's included, so a job on it finds the data. Its name can
+    never point outside that folder."""
     ensure_writable("Uploading data")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".") or "upload.zip"
-    target = settings.cache_dir() / "uploads" / safe
+    target = settings.runs_dir() / UPLOADS / safe
     if not target.exists() or target.stat().st_size != len(data):
         atomic.write_bytes(target, data)
     return target
