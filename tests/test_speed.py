@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core.cli import main
 from fer_core.core.config import preset
 from fer_core.training import speed
+from views import progress as views
 
 TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "train.py")
 
@@ -97,3 +98,10 @@ def test_estimate_command_prints_the_cached_estimate(fast_cpu_speed: speed.Speed
     assert "Ends in about 30 min (its time budget)" in capsys.readouterr().out
     assert main(["estimate", "--preset", "fast-cpu"]) == 0
     assert "on this machine: 42 epochs" in capsys.readouterr().out
+
+
+def test_an_estimate_timed_beside_a_training_job_says_so() -> None:
+    alone = {"text": "About 2 minutes.", "beside_training": False}
+    assert views.estimate_text(alone) == "About 2 minutes."
+    shared = views.estimate_text({**alone, "beside_training": True})
+    assert shared.startswith("About 2 minutes.") and "a training job was running here" in shared

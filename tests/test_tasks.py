@@ -17,6 +17,7 @@ from fer_core.data import DataRef
 from fer_core.runs import task_folders
 from fer_core.tasks import estimate, export, suspects, video
 from fer_core.tasks.kinds import KINDS, register
+from fer_core.tasks.local import heavy_job_running
 from tests import dummy_task
 from tests.conftest import make_kaggle_tree
 from tests.job_support import long_tiny, poll
@@ -69,8 +70,10 @@ def test_a_light_task_runs_beside_a_heavy_one_and_a_heavy_one_waits(tmp_path: Pa
     light = tasks.submit("dummy", {"steps": 2}, runs_root=tmp_path)
     assert tasks.wait(light, timeout=TIMEOUT) == "succeeded"
     assert runs.read_status(second).state == "queued"  # behind the heavy one still running
+    assert heavy_job_running(tmp_path)  # what an estimate taken now says of itself
     tasks.cancel(first)
     assert tasks.wait(second, timeout=TIMEOUT) == "succeeded"
+    assert not heavy_job_running(tmp_path)
     assert sorted(job.kind for job in tasks.list_jobs(tmp_path)) == [
         "dummy", "dummy-heavy", "dummy-heavy"]
 

@@ -110,6 +110,11 @@ def task_folders(runs_root: Path | None = None) -> list[Path]:
                   key=lambda p: p.name, reverse=True)
 
 
+def job_folders(runs_root: Path | None = None) -> list[Path]:
+    """Every run folder and task folder: all the work a queue or the job list walks."""
+    return [*runs.run_folders(runs_root), *task_folders(runs_root)]
+
+
 def latest(kind: str, subject: str | None, *, runs_root: Path | None = None,
            state: str | None = None) -> Path | None:
     """The newest task of ``kind`` about ``subject`` (in ``state``, when given), or ``None``:

@@ -13,12 +13,10 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from fer_core import runs
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import RunError
 from fer_core.data import DataRef
-from fer_core.runs import task_folders
-from fer_core.tasks.local import lane_of, runs_root_of
+from fer_core.tasks.local import heavy_job_running, runs_root_of
 from fer_core.tasks.runner import TaskContext
 from fer_core.training import speed
 
@@ -39,18 +37,11 @@ def subject(config: TrainConfig, backend: str) -> str:
 
 def run_task(ctx: TaskContext) -> dict[str, Any]:
     config = TrainConfig.from_dict(ctx.spec["config"])
-    busy = _heavy_job_running(ctx)
+    busy = heavy_job_running(runs_root_of(ctx.task_dir))
     ctx.progress(0.1, "Timing a few training steps" + (" beside a training job" if busy else ""))
     result = speed.estimate_config(config, DataRef.parse(config.data).load())
     if result is None:
         raise RunError("Nothing to estimate: the config has no epochs in either phase.")
     return {**asdict(result), "text": speed.describe(result),
-            "beside_training": busy or _heavy_job_running(ctx)}
+            "beside_training": busy or heavy_job_running(runs_root_of(ctx.task_dir))}
 
-
-def _heavy_job_running(ctx: TaskContext) -> bool:
-    """Whether a training job (or another heavy task) of this machine's queue is running."""
-    root = runs_root_of(ctx.task_dir)
-    folders = [*runs.run_folders(root), *task_folders.task_folders(root)]
-    return any(runs.effective_state(runs.read_status(folder)) == "running"
-               and lane_of(folder) == "heavy" for folder in folders)

@@ -95,15 +95,20 @@ def lane_of(folder: Path) -> str:
     return "heavy"
 
 
+def heavy_job_running(runs_root: Path) -> bool:
+    """Whether a training job (or another heavy task) of this machine's queue is running."""
+    return any(runs.effective_state(runs.read_status(folder)) == "running"
+               and lane_of(folder) == "heavy" for folder in task_folders.job_folders(runs_root))
+
+
 def lock_path(runs_root: Path, lane: str) -> Path:
     return Path(runs_root) / (LOCK_NAME if lane == "heavy" else f".queue-{lane}.lock")
 
 
 def queued_runs(runs_root: Path, lane: str = "heavy") -> list[Path]:
     """Queued local run and task folders of the lane, oldest first: the order they run in."""
-    folders = [*runs.run_folders(runs_root), *task_folders.task_folders(runs_root)]
     queued = []
-    for folder in folders:
+    for folder in task_folders.job_folders(runs_root):
         status = runs.read_status(folder)
         if (status.state == "queued" and status.backend.kind == LocalBackend.name
                 and lane_of(folder) == lane):
