@@ -30,8 +30,11 @@ browser:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 		|| echo "Chromium not installed: the browser tests will be skipped."
 
+# The fast tier on both cores first (a failure there shows in minutes), then the slow tier on
+# one: its tests share session fixtures that train, which each xdist worker would train again.
 test: lint browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow" -n 2
+	$(BIN)/python -m pytest -m slow
 
 # The tests not marked slow, on both cores: no training (tests/conftest.py refuses it), no real
 # FER-2013, no browser; about two minutes on 2 cores. Each xdist worker builds its own session
