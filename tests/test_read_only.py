@@ -7,6 +7,7 @@ import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -15,6 +16,10 @@ from fer_core import cli, runs, tasks
 from fer_core.core.config import preset
 from fer_core.core.errors import ReadOnlyError
 from fer_core.data.uploads import choose_data, save_upload
+from fer_core.export import export_run
+from fer_core.inference.calibration import fit_run
+from fer_core.reports.card import write_card
+from fer_core.runs import task_folders
 from fer_core.runs.archive import export_run_zip, import_run_zip
 from tests.page_support import open_page
 
@@ -33,9 +38,11 @@ def shared_runs(tmp_path: Path, demo_run: Path, monkeypatch: pytest.MonkeyPatch)
     root = tmp_path / "runs"
     shutil.copytree(demo_run, root / demo_run.name)
     config = preset("fast-cpu").to_dict()
-    runs.create_run(config, run_dir=root / "20260103-000000-queued")
-    failed = runs.create_run(config, run_dir=root / "20260102-000000-failed")
-    runs.finish(failed, "failed", error="The training process exited with code 1.")
+    with monkeypatch.context() as writer:  # written by the team, before the viewer starts
+        writer.delenv("FER_READ_ONLY", raising=False)
+        runs.create_run(config, run_dir=root / "20260103-000000-queued")
+        failed = runs.create_run(config, run_dir=root / "20260102-000000-failed")
+        runs.finish(failed, "failed", error="The training process exited with code 1.")
     monkeypatch.setenv("FER_RUNS_DIR", str(root))
     return root
 
@@ -81,6 +88,49 @@ def test_read_only_every_action_is_refused_where_it_is_carried_out(read_only, sh
             call()
     assert _snapshot(shared_runs) == before
     assert runs.read_status(queued).state == "queued"
+
+
+def _store_writers(root: Path, done: Path) -> dict[str, Any]:
+    """Every function that writes into a runs folder, each called as its callers call it."""
+    queued = root / "20260103-000000-queued"
+    return {
+        "create_run": lambda: runs.create_run({}, run_dir=root / "20260104-000000-new"),
+        "write_status": lambda: runs.write_status(done, state="failed"),
+        "report_progress": lambda: runs.report_progress(queued, {"fraction": 0.5}),
+        "request_cancel": lambda: runs.request_cancel(queued),
+        "finish": lambda: runs.finish(queued, "cancelled"),
+        "write_config": lambda: runs.write_config(done, runs.read_config(done)),
+        "append_history": lambda: runs.append_history(done, {"epoch": 9}),
+        "write_history": lambda: runs.write_history(done, runs.read_history(done)),
+        "write_metrics": lambda: runs.write_metrics(done, runs.read_metrics(done)),
+        "write_predictions": lambda: runs.write_predictions(done, runs.read_predictions(done)),
+        "create_task": lambda: task_folders.create_task(
+            task_folders.new_task_dir("export", runs_root=root), task_folders.TaskRecord("export")),
+        "write_card": lambda: write_card(done),
+        "calibrate": lambda: fit_run(done),
+        "export into the run": lambda: export_run(done, ["onnx"], out_dir=done / "mine"),
+        "suspects pass": lambda: tasks.submit("suspects", {}, runs_root=root),
+    }
+
+
+def test_read_only_every_writer_of_the_store_refuses_before_writing(read_only, shared_runs,
+                                                                    demo_run):
+    """The gate sits in the store's writes, so no caller (page, command, task) can miss it."""
+    done = shared_runs / demo_run.name
+    before = _snapshot(shared_runs)
+    for name, call in _store_writers(shared_runs, done).items():
+        with pytest.raises(ReadOnlyError, match="is not allowed here"):
+            call()
+        assert _snapshot(shared_runs) == before, name
+
+
+@pytest.mark.parametrize("argv", [["calibrate"], ["runs", "card"]])
+def test_read_only_trust_commands_refuse_to_write_into_a_run(read_only, shared_runs, demo_run,
+                                                             argv, capsys):
+    before = _snapshot(shared_runs)
+    assert cli.main([*argv, str(shared_runs / demo_run.name)]) == 2
+    assert "read-only viewer" in capsys.readouterr().err
+    assert _snapshot(shared_runs) == before
 
 
 def test_read_only_keeping_the_same_data_set_is_allowed(read_only):

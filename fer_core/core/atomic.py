@@ -15,20 +15,50 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fer_core.core.access import ensure_may_write
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path to write; it replaces ``path`` only if the block succeeds."""
     path = Path(path)
+    ensure_may_write(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp makes it 0600; an ordinary write follows the umask, so a viewer started as
+    # another user can read what a job wrote.
+    os.chmod(tmp, 0o666 & ~umask())
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def temp_dir(parent: Path, prefix: str) -> Path:
+    """A new folder in ``parent`` with the modes an ordinary ``mkdir`` gives (``mkdtemp``'s is
+    0700), for work that is renamed into place and then read by others."""
+    ensure_may_write(parent / prefix)
+    parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(path, 0o777 & ~umask())
+    return path
+
+
+def umask() -> int:
+    """The process's umask, read without setting it: ``os.umask`` can only read by writing, and
+    another thread (the app serves many sessions) could create a file in between."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -17,7 +17,6 @@ demo goes through exactly the same loader as real data.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, fields
@@ -388,7 +387,6 @@ def demo_dataset_dir(*, seed: int = 0) -> Path:
     prefix = f".{final.name}.tmp-"
     _remove_stale_temp_dirs(cache, prefix)
     with staged_dir(final, prefix) as tmp:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private (0o700); the data set is not secret
         generate_demo_dataset(tmp, seed=seed)
     return final
 

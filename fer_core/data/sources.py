@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fer_core.core import atomic
 from fer_core.core.emotions import EMOTIONS
 from fer_core.core.errors import DataError
 from fer_core.data.classnames import (
@@ -227,8 +227,7 @@ def staged_dir(final: Path, prefix: str) -> Iterator[Path]:
     An interrupted block never leaves a half-filled ``final`` that a later call would trust;
     when another process made ``final`` first, its copy is kept and ours discarded.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=final.parent))
+    staging = atomic.temp_dir(final.parent, prefix)
     try:
         yield staging
         try:

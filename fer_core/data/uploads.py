@@ -11,7 +11,6 @@ from fer_core.core import atomic, settings
 from fer_core.core.access import ensure_writable
 from fer_core.data.reference import DataRef
 
-
 UPLOADS = ".uploads"  # under the runs folder
 
 

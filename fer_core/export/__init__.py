@@ -21,7 +21,7 @@ import numpy as np
 
 from fer_core import runs
 from fer_core.core import atomic
-from fer_core.core.access import ensure_writable
+from fer_core.core.access import ensure_may_write, ensure_writable
 from fer_core.core.errors import ExportError
 from fer_core.export import bundle, convert, parity, runtimes
 
@@ -67,6 +67,7 @@ def export_run(run_dir: Path, formats: list[str], *, out_dir: Path | None = None
     if out_dir is None:  # into the run folder, which a read-only viewer must leave alone
         ensure_writable("Exporting into a run folder")
     out = Path(out_dir) if out_dir is not None else default_out(run_dir)
+    ensure_may_write(out / "export.json")  # an explicit folder inside a run, before the work
     report = progress or (lambda fraction, message: None)
     steps = len(formats) * 2 + 2
     report(0.0, "Loading the model and the test images")

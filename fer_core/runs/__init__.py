@@ -30,6 +30,7 @@ import pandas as pd
 from filelock import FileLock
 
 from fer_core.core import atomic, settings
+from fer_core.core.access import ensure_may_write
 from fer_core.core.atomic import read_json  # noqa: F401  (part of the store's interface)
 from fer_core.core.errors import RunError
 from fer_core.runs import lognoise
@@ -133,6 +134,7 @@ def is_run(run_dir: Path) -> bool:
 def create_run(config: dict[str, Any], *, run_dir: Path, extra: dict[str, Any] | None = None,
                **status: Any) -> Path:
     """Write a new run's ``config.json`` and a ``queued`` status (with ``status`` fields)."""
+    ensure_may_write(run_dir)  # before the folder: a viewer leaves no empty one behind
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config(run_dir, RunRecord.from_json({"config": config, **(extra or {})}))
     write_status(run_dir, state="queued", created=now_iso(), **status)

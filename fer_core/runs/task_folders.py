@@ -19,6 +19,7 @@ from typing import Any
 
 from fer_core import runs
 from fer_core.core import atomic, settings
+from fer_core.core.access import ensure_may_write
 from fer_core.core.errors import RunError
 
 FOLDER = ".tasks"  # under the runs folder
@@ -71,6 +72,7 @@ def create_task(task_dir: Path, record: TaskRecord, *, inputs: dict[str, Path] |
 
     The status comes last: a worker takes only folders with a status, so it never sees a task
     whose inputs are still being copied."""
+    ensure_may_write(task_dir)
     task_dir.mkdir(parents=True, exist_ok=True)
     for name, source in (inputs or {}).items():
         target = task_dir / INPUTS / Path(name).name

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fer_core.core import atomic
 from fer_core.core.errors import FerError
 from fer_core.inference.video.scorer import FaceScore, FrameScorer, annotate
 
@@ -185,8 +185,7 @@ def score_video(path: str | Path, scorer: FrameScorer, out_dir: str | Path, *, e
         with container:
             info = _info(container, stream, name)
             _check_limits(info)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            work = Path(tempfile.mkdtemp(prefix=".scoring-", dir=out_dir))
+            work = atomic.temp_dir(out_dir, ".scoring-")
             stem = Path(name).stem or "video"
             csv, video = work / f"{stem}{CSV_SUFFIX}", work / f"{stem}{VIDEO_SUFFIX}"
             counts, rows, seconds = _score_frames(container, stream, info, scorer, video,
