@@ -1,6 +1,6 @@
 """Run folders as zip files: export one to send it, import one that was sent.
 
-A run folder is self-contained (README, "How it is built"), so a zip of it is all another FER
+A run folder is self-contained (docs/architecture.md), so a zip of it is all another FER
 Studio needs to show the run. Importing is where care is needed, because the zip comes from
 someone else:
 
