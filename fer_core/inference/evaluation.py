@@ -150,13 +150,15 @@ def run_classes(run_dir: Path) -> tuple[str, ...]:
     return tuple(classes)
 
 
-def _data_for_run(run_dir: Path, data: DataRef | None, split: str) -> tuple[Split, tuple]:
-    """The split of a data set (``None``: the run's own), mapped onto the run's classes (its
-    drops and merges applied)."""
+def run_split(run_dir: Path, split: str = "test", *,
+              data: DataRef | None = None) -> tuple[Split, tuple[str, ...]]:
+    """A split of the run's data set (or of ``data``) with labels in the run's class order:
+    its drops and merges applied, images of other classes left out."""
     from fer_core.core.config import TrainConfig
     from fer_core.training.inputs import apply_data_config
 
-    config = TrainConfig.from_dict(runs.read_config(Path(run_dir)).config)
+    run_dir = Path(run_dir)
+    config = TrainConfig.from_dict(runs.read_config(run_dir).config)
     classes = run_classes(run_dir)
     ds = apply_data_config((data or DataRef.parse(config.data)).load(), config)
     part = ds.split(split)
@@ -168,10 +170,20 @@ def _data_for_run(run_dir: Path, data: DataRef | None, split: str) -> tuple[Spli
     return Split(part.images, labels, part.index["id"].to_numpy(dtype=str)), classes
 
 
-def run_split(run_dir: Path, split: str = "test", *,
-              data: DataRef | None = None) -> tuple[Split, tuple[str, ...]]:
-    """A split of the run's data set (or of ``data``) with labels in the run's class order."""
-    return _data_for_run(Path(run_dir), data, split)
+def shared_classes(run_dirs: list[Path]) -> tuple[str, ...]:
+    """The classes of runs to average: averaging columns that mean different emotions would
+    be silently wrong, so runs that differ are refused."""
+    classes = run_classes(run_dirs[0])
+    for run_dir in run_dirs[1:]:
+        if run_classes(run_dir) != classes:
+            raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} differs "
+                           f"from {run_dirs[0].name}. Pick runs trained on the same classes.")
+    return classes
+
+
+def run_tta_shift(run_dir: Path) -> int:
+    """The shift the run was trained for (0 for runs recorded before it existed)."""
+    return int(runs.read_config(Path(run_dir)).config.get("tta_shift", 0))
 
 
 def evaluate_run(run_dir: Path, *, data: DataRef | None = None, split: str = "test",
@@ -183,7 +195,7 @@ def evaluate_run(run_dir: Path, *, data: DataRef | None = None, split: str = "te
     ``calibration``: scale by the run's temperature, when it has one (argmax unchanged).
     """
     run_dir = Path(run_dir)
-    part, classes = _data_for_run(run_dir, data, split)
+    part, classes = run_split(run_dir, split, data=data)
     proba = predict_proba(load_run_model(run_dir), part.images, tta=tta, shift=shift)
     temperature = None
     if calibration:
@@ -212,13 +224,13 @@ def evaluate_ensemble(run_dirs: list[Path], *, data: DataRef | None = None,
     if len(run_dirs) < 2:
         raise RunError("An ensemble needs at least two runs.")
     dirs = [Path(r) for r in run_dirs]
-    part, classes = _data_for_run(dirs[0], data, split)
+    part, classes = run_split(dirs[0], split, data=data)
     probas = _member_probas(dirs, part.images, tta=tta, shift=shift, load_model=load_run_model)
     average, temperature = np.mean(probas, axis=0), None
     if calibration:
         from fer_core.core.calibration import apply_temperature, fit_temperature
 
-        val, _ = _data_for_run(dirs[0], data, "val")
+        val, _ = run_split(dirs[0], "val", data=data)
         val_average = np.mean(_member_probas(dirs, val.images, tta=tta, shift=shift,
                                              load_model=load_run_model), axis=0)
         temperature = fit_temperature(val_average, val.labels)
@@ -253,16 +265,8 @@ def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = Fals
 
 def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool, shift: int | None,
                    load_model: Callable[[Path], Any]) -> list[np.ndarray]:
-    """Each run's probabilities over the same images, once the runs are known to share their
-    classes (averaging columns that mean different emotions would be silently wrong). ``shift``
-    None: each run's own ``tta_shift`` (0 for runs recorded before it existed)."""
-    classes = run_classes(run_dirs[0])
-    probas = []
-    for run_dir in run_dirs:
-        if run_classes(run_dir) != classes:
-            raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} differs "
-                           f"from {run_dirs[0].name}. Pick runs trained on the same classes.")
-        own_shift = int(runs.read_config(run_dir).config.get("tta_shift", 0))
-        probas.append(predict_proba(load_model(run_dir), images, tta=tta,
-                                    shift=own_shift if shift is None else shift))
-    return probas
+    """Each run's probabilities over the same images; ``shift`` None: each run's own."""
+    shared_classes(run_dirs)
+    return [predict_proba(load_model(run_dir), images, tta=tta,
+                          shift=run_tta_shift(run_dir) if shift is None else shift)
+            for run_dir in run_dirs]

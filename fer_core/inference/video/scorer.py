@@ -20,14 +20,12 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from fer_core import runs
 from fer_core.core.calibration import apply_temperature
-from fer_core.core.errors import RunError
 from fer_core.core.settings import IMAGE_SIZE
 from fer_core.data import faces
 from fer_core.data.classnames import class_colors
 from fer_core.data.faces import FaceBox
-from fer_core.inference.evaluation import load_run_model, run_classes, tta_views
+from fer_core.inference.evaluation import load_run_model, run_tta_shift, shared_classes, tta_views
 
 
 @dataclass(frozen=True)
@@ -66,14 +64,8 @@ class FaceClassifier:
         from fer_core.inference.calibration import run_temperature
 
         run_dirs = [Path(r) for r in run_dirs]
-        classes = run_classes(run_dirs[0])
-        for run_dir in run_dirs[1:]:
-            if run_classes(run_dir) != classes:
-                raise RunError(
-                    f"Runs in an ensemble must share their classes; {run_dir.name} differs "
-                    f"from {run_dirs[0].name}. Pick runs trained on the same classes.")
-        shifts = [int(runs.read_config(r).config.get("tta_shift", 0)) if tta else 0
-                  for r in run_dirs]
+        classes = shared_classes(run_dirs)
+        shifts = [run_tta_shift(r) if tta else 0 for r in run_dirs]
         models = [(load_model or load_run_model)(r) for r in run_dirs]
         temperature = (run_temperature(run_dirs[0])
                        if calibration and len(run_dirs) == 1 else None)
