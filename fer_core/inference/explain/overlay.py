@@ -45,11 +45,3 @@ def overlay(face: np.ndarray, cam: np.ndarray, *, size: int = 144,
     mixed = (1.0 - weight) * grey + weight * heat_colours(heat)
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
-
-def to_png(rgb: np.ndarray) -> bytes:
-    """PNG bytes of an RGB array, for downloads, the HTML report and files."""
-    import io
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
