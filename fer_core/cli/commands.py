@@ -33,10 +33,15 @@ def _arg(*flags: str, **options: Any) -> Argument:
 
 JSON = _arg("--json", action="store_true")
 DATA = _arg("--data", help="folder, fer2013.csv, .zip or demo (default: FER_DATA_DIR, else demo)")
+RUN_DIR = _arg("run_dir", type=Path, metavar="RUN_DIR")
 RUN_DIRS = _arg("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
 RUN_ID = _arg("run_id")
+IMAGES = _arg("images", type=Path, nargs="+", metavar="IMAGE")
 NO_CALIBRATION = _arg("--no-calibration", action="store_true",
                       help="raw probabilities, without the run's fitted temperature")
+CONFIG = _arg("--config", type=Path, help="a JSON file of TrainConfig fields")
+SET = _arg("--set", action="append", default=[], metavar="KEY=VALUE",
+           help="override one field (repeatable), e.g. --set epochs=3")
 
 
 def _command(sub: argparse._SubParsersAction, name: str, handler: Handler, help_text: str,
@@ -59,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fer_core.tasks.local import LANES
     from fer_core.tasks.studies import STUDIES
 
+    preset = _arg("--preset", choices=sorted(PRESETS), help="start from a named recipe")
     parser = argparse.ArgumentParser(
         prog="python -m fer_core", description="FER Studio: facial emotion recognition workbench.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,17 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--undo", action="store_true", help="train on those N as given again"))
     _command(data, "demo", _data_demo, "write the synthetic demo data set to a folder",
              _arg("out_dir", type=Path), _arg("--seed", type=int, default=0))
-    _command(sub, "train", _train, "train a model into a run folder",
-             _arg("--preset", choices=sorted(PRESETS), help="start from a named recipe"),
-             _arg("--config", type=Path, help="a JSON file of TrainConfig fields"),
-             _arg("--set", action="append", default=[], metavar="KEY=VALUE",
-                  help="override one field (repeatable), e.g. --set epochs=3"),
-             DATA,
+    _command(sub, "train", _train, "train a model into a run folder", preset, CONFIG, SET, DATA,
              _arg("--run-dir", type=Path, help="the run folder (default: a new one in runs/)"))
     _command(sub, "estimate", _estimate, "how long a config trains on this machine (measures "
-             "a few steps once, then cached)",
-             _arg("--preset", choices=sorted(PRESETS)), _arg("--config", type=Path),
-             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), DATA, JSON)
+             "a few steps once, then cached)", preset, CONFIG, SET, DATA, JSON)
     _command(sub, "evaluate", _evaluate, "evaluate saved runs on any data set", RUN_DIRS,
              _arg("--ensemble", action="store_true", help="average the runs' predictions"),
              _arg("--data", help="folder, fer2013.csv or .zip (default: the run's data)"),
@@ -99,15 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--tta-shift", type=int, default=0, metavar="PIXELS",
                   help="also average over images shifted this far (e.g. 4)"), JSON,
              NO_CALIBRATION)
-    _command(sub, "predict", _predict, "find the faces in photos and classify each",
-             _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("images", type=Path, nargs="+", metavar="IMAGE"),
+    _command(sub, "predict", _predict, "find the faces in photos and classify each", RUN_DIR,
+             IMAGES,
              _arg("--whole", action="store_true",
                   help="no face found: use the whole photo (its centre square) as the face"),
              JSON, NO_CALIBRATION)
     _command(sub, "explain", cli_trust.explain, "Grad-CAM overlays: where each face's "
-             "evidence lies", _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("images", type=Path, nargs="+", metavar="IMAGE"),
+             "evidence lies", RUN_DIR, IMAGES,
              _arg("--out", type=Path, required=True, metavar="DIR",
                   help="folder for the overlay PNGs"),
              _arg("--class", dest="class_", metavar="NAME",
@@ -115,12 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "calibrate", cli_trust.calibrate, "fit a run's temperature on validation "
              "(runs trained before calibration existed)", RUN_DIRS, JSON)
     _command(sub, "export", _export, "export a run's model and check it agrees with Keras",
-             _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("--format", default="all", choices=[*EXPORT_FORMATS, "all"]),
+             RUN_DIR, _arg("--format", default="all", choices=[*EXPORT_FORMATS, "all"]),
              _arg("--out", type=Path, help="output folder (default: RUN_DIR/export)"), JSON)
     _command(sub, "video", _video, "emotions over time in a video: a CSV and a labelled copy",
-             _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("video", type=Path, metavar="VIDEO"),
+             RUN_DIR, _arg("video", type=Path, metavar="VIDEO"),
              _arg("--out", type=Path, required=True, metavar="DIR", help="where results go"),
              _arg("--every", type=int, default=1, metavar="N",
                   help="score every N-th frame (default 1: every frame)"),
@@ -135,11 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--tracking-uri", help="default: MLFLOW_TRACKING_URI"))
     jobs = _group(sub, "jobs", "background training jobs")
     _command(jobs, "launch", _jobs_launch, "queue a training job; prints its run id",
-             _arg("--preset", choices=sorted(PRESETS)), _arg("--config", type=Path),
+             preset, CONFIG,
              _arg("--study", choices=sorted(STUDIES),
                   help="queue a study instead: one run per arm of the base config; prints "
-                       "their run ids"),
-             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), DATA, JSON,
+                       "their run ids"), SET, DATA, JSON,
              _arg("--backend", choices=settings.JOB_BACKENDS,
                   help="where the job runs (default: FER_JOBS_BACKEND, else local)"),
              _arg("--address",
