@@ -3,14 +3,8 @@
 The seed report trained InceptionV3 with ImageNet weights on FER-2013 and quoted three test
 accuracies (:data:`QUOTED`); it also asked whether batch size, subsampling and the ways of
 handling the rare disgust class change the result. A *study* (``fer_core.core.studies``)
-launches one group of runs per question; each run's ``config.json`` carries a ``study`` block
-(name, group id, arm label). This module turns a list of runs into the seed report view:
-
-- :func:`seed_rows`: one row per quoted number and per measured run, marked ``quoted`` or
-  ``measured``, so nobody mistakes a number copied from the report for one measured here;
-- :func:`answers`: one sentence per question, computed from the measured rows, or "not
-  measured yet" with the command that measures it;
-- :func:`build_seed_report`: both, with the runs the figures are drawn from.
+launches one group of runs per question. Every row is marked ``quoted`` or ``measured``, so
+nobody mistakes a number copied from the report for one measured here.
 
 It reads run folders only (through the run store), so Results, the HTML report and a read-only
 viewer all show the same answers.

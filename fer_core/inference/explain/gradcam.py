@@ -1,28 +1,16 @@
 """Grad-CAM (Selvaraju et al. 2017): where in the face the evidence for a class lies.
 
-The map is the last convolutional feature map weighted by the gradient of the class's logit,
-summed over channels and kept where positive. Two weightings (``method``):
+The map is the last convolutional feature map weighted by the gradient of the class's
+pre-softmax logit (so a confident class still gets a gradient), summed over channels and kept
+where positive. Two weightings (``method``):
 
 - ``"hirescam"`` (the default; Draelos & Carin 2020): each position's activations times the
-  gradient at that position. On a backbone that ends in global average pooling and a dense
-  layer (every ImageNet backbone here) this is exactly Grad-CAM's map, up to scale. On FER
-  Studio's own CNNs, which flatten the feature map into a dense layer so that *where* a
-  feature sits counts, it keeps that "where"; Grad-CAM's spatial average throws it away.
+  gradient at that position. Behind global average pooling (every ImageNet backbone here) this
+  is exactly Grad-CAM's map, up to scale; FER Studio's own CNNs flatten the feature map into a
+  dense layer, so that *where* a feature sits counts, and this keeps that "where".
   Measured on the demo set: the maps' mass on mouth, brows and eyes is 1.15 times a uniform
   map's with classic Grad-CAM, 1.5 times and more with this (tests/test_explain_proof.py).
 - ``"gradcam"``: the classic: the gradient averaged over space, one weight per channel.
-
-The last convolutional feature map is found
-automatically: in FER Studio's own CNNs it is the last conv block's activation; in an ImageNet
-backbone it is the nested ``keras.applications`` model's output (its last conv stage). The map
-is computed on the pre-softmax logit, so a confident class still gets a gradient.
-
-    cam = GradCam(model)
-    result = cam(faces)              # (N, 48, 48) uint8 faces; the predicted class
-    result.maps                      # (N, 48, 48) float32 in [0, 1]
-    cam(faces, class_index=3).maps   # a chosen class instead
-
-Keras and TensorFlow are imported inside functions, as everywhere in the engine.
 """
 
 from __future__ import annotations
