@@ -108,15 +108,10 @@ def _write(fmt: str, model: Any, target: Path, run_dir: Path) -> list[str]:
     """Write one format; for int8, the layers it kept in float (none for the others)."""
     if target.is_dir():
         shutil.rmtree(target)
-    if fmt == "savedmodel":
-        convert.write_savedmodel(model, target)
-    elif fmt == "onnx":
-        convert.write_onnx(model, target)
-    elif fmt == "tflite":
-        convert.write_tflite(model, target)
-    else:
+    if fmt == "tflite-int8":
         return convert.write_tflite_int8(model, target, _representative(run_dir),
                                          _agreement_check(run_dir))
+    convert.write_keras_export(model, fmt, target)
     return []
 
 
