@@ -189,11 +189,8 @@ def run_tta_shift(run_dir: Path) -> int:
 def evaluate_run(run_dir: Path, *, data: DataRef | None = None, split: str = "test",
                  tta: bool = False, shift: int = 0, calibration: bool = True
                  ) -> dict[str, Any]:
-    """Evaluate a saved run on a split of any data set; the result is kept in the run (except
-    by a read-only viewer).
-
-    ``calibration``: scale by the run's temperature, when it has one (argmax unchanged).
-    """
+    """Evaluate a saved run on a split of any data set, scaled by the run's temperature when it
+    has one and ``calibration``; the result is kept in the run (except by a read-only viewer)."""
     run_dir = Path(run_dir)
     part, classes = run_split(run_dir, split, data=data)
     proba = predict_proba(load_run_model(run_dir), part.images, tta=tta, shift=shift)
@@ -216,11 +213,9 @@ def evaluate_run(run_dir: Path, *, data: DataRef | None = None, split: str = "te
 def evaluate_ensemble(run_dirs: list[Path], *, data: DataRef | None = None,
                       split: str = "test", tta: bool = False, shift: int = 0,
                       calibration: bool = True) -> dict[str, Any]:
-    """Average the probabilities of several runs (same classes) over one split.
-
-    ``calibration``: a temperature of the ensemble's own, fitted on the validation split's
-    averaged probabilities (the members' temperatures do not add up to the average's).
-    """
+    """Average the probabilities of several runs over one split. ``calibration``: a temperature
+    of the ensemble's own, fitted on the validation split's averaged probabilities (the
+    members' temperatures do not add up to the average's)."""
     if len(run_dirs) < 2:
         raise RunError("An ensemble needs at least two runs.")
     dirs = [Path(r) for r in run_dirs]
@@ -247,13 +242,9 @@ def evaluate_ensemble(run_dirs: list[Path], *, data: DataRef | None = None,
 def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = False,
                    load_model: Callable[[Path], Any] | None = None, calibration: bool = True,
                    ) -> tuple[tuple[str, ...], np.ndarray]:
-    """Probabilities for 48x48 grey faces from one run or the average of several.
-
-    With ``tta`` each run averages over mirrors and the shifts it was trained for.
-    ``load_model`` lets a caller reuse models it keeps loaded (the Predict page does).
-    ``calibration``: one run's probabilities are scaled by its temperature when it has one; an
-    average of several runs has no stored temperature and stays as it is.
-    """
+    """Probabilities for 48x48 grey faces from one run or the average of several; with ``tta``
+    each run uses the shifts it was trained for. ``load_model``: the Predict page's cached
+    models. Only one run's probabilities are calibrated: an average has no stored temperature."""
     run_dirs = [Path(r) for r in run_dirs]
     probas = _member_probas(run_dirs, images, tta=tta, shift=None if tta else 0,
                             load_model=load_model or load_run_model)

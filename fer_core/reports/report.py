@@ -23,10 +23,7 @@ from fer_core.reports import blocks, report_trust, seed_report, wording
 from fer_core.reports.baseline import verdict
 from fer_core.reports.card import card_html
 from fer_core.reports.report_seed import seed_section_html
-from fer_core.runs.frames import (
-    most_confused_frame,
-    per_class_frame,
-)
+from fer_core.runs.frames import most_confused_frame, per_class_frame
 from fer_core.runs.overrides import run_summary
 
 TABLE_COLUMNS = ["run", "state", "preset", "backbone", "val_accuracy", "val_loss",

@@ -1,16 +1,11 @@
-"""MLflow tracking, only when asked for: ``MLFLOW_TRACKING_URI`` set, or an explicit export.
+"""MLflow tracking, only when asked for: ``MLFLOW_TRACKING_URI`` set (runs then log live as they
+train), or an explicit ``python -m fer_core runs export-mlflow``. Without either, mlflow is
+never imported.
 
-    MLFLOW_TRACKING_URI=sqlite:////data/mlflow.db python -m fer_core train --preset fast-cpu
-    python -m fer_core runs export-mlflow runs/<run-id> ... --tracking-uri http://mlflow:5000
-
-A run becomes one MLflow run in an experiment named after its data set: the TrainConfig as
-parameters, each epoch's metrics, the best model's final scores, and as artifacts the run's
-files, the test confusion matrix and classification report as CSV, and the HTML report.
-
-:class:`MLflowLogger` creates it (tagged ``fer.run_id``) and logs each epoch while the run
-trains; at the end :func:`export_run` replays the run folder into the same MLflow run and fills
-in what is missing, so a run logged live and one exported later hold the same, and the run
-folder stays the source of truth. Without ``MLFLOW_TRACKING_URI`` mlflow is never imported.
+A run becomes one MLflow run, tagged ``fer.run_id``, in an experiment named after its data set.
+At the end :func:`export_run` replays the run folder into that MLflow run and fills in what
+live logging missed, so a run logged live and one exported later hold the same, and the run
+folder stays the source of truth.
 """
 
 from __future__ import annotations
@@ -162,7 +157,6 @@ class MLflowLogger(RunLogger):
 
 
 def experiment_name(record: runs.RunRecord) -> str:
-    """The data set's name, as the run records it."""
     return str(record.data.get("name") or DEFAULT_EXPERIMENT)
 
 

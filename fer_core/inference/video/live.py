@@ -48,7 +48,6 @@ class LiveAnnotator:
         return 1000 * self.busy_s / self.frames if self.frames else 0.0
 
     def __call__(self, frame):
-        """Score one ``av.VideoFrame`` and return it drawn over, with its timing kept."""
         import av
 
         begun = time.perf_counter()

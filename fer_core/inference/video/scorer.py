@@ -1,9 +1,7 @@
 """One frame in; its faces' boxes, labels and probabilities out, and the frame drawn over.
 
 The video file scorer and the live camera share this step, so a clip scored offline and the
-same scene seen live give the same labels. Faces are found exactly as the Predict page finds
-them (:func:`fer_core.data.faces.detect`), and classified with the same test-time augmentation
-views (:func:`fer_core.inference.evaluation.tta_views`) and ensemble averaging.
+same scene seen live give the same labels, and the same as Predict for the same faces.
 
 Per frame there are only a handful of faces, so Keras' ``predict`` (built for large arrays,
 with a per-call set-up cost of tens of milliseconds) is replaced by ``predict_on_batch`` over
