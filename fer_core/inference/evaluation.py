@@ -23,12 +23,10 @@ from fer_core.training.inputs import PreparedData, Split
 
 
 def tta_views(images: np.ndarray, *, flip: bool = False, shift: int = 0) -> Iterator[np.ndarray]:
-    """The views test-time augmentation averages over, one at a time to bound memory.
-
-    The image itself; with ``shift`` also the image moved ``shift`` pixels up, down, left and
-    right (zero-filled, as ``random_crop`` pads in training); with ``flip`` each of those
-    mirrored too: ten views with both, the "ten-crop" of the VGG-on-FER-2013 literature.
-    """
+    """The views test-time augmentation averages over, one at a time to bound memory: the
+    image; with ``shift`` also moved ``shift`` pixels up, down, left and right (zero-filled, as
+    ``random_crop`` pads in training); with ``flip`` each mirrored too: ten views with both,
+    the "ten-crop" of the VGG-on-FER-2013 literature."""
     x = images[..., None].astype(np.float32)
     offsets = [(0, 0)]
     if shift > 0:

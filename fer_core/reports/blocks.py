@@ -214,11 +214,8 @@ def png_data_uri(image: np.ndarray) -> str:
 
 def gallery_sample(predictions: pd.DataFrame, *, split: str = "test",
                    size: int = GALLERY_SIZE) -> pd.DataFrame:
-    """Half the most confident right answers, half the most confident mistakes.
-
-    Confident mistakes are the instructive ones: mislabelled images, or the classes the model
-    truly mixes up.
-    """
+    """Half the most confident right answers, half the most confident mistakes: those are the
+    instructive ones (mislabelled images, or the classes the model truly mixes up)."""
     rows = predictions[predictions["split"] == split]
     right = rows[rows["true"] == rows["pred"]].sort_values("confidence", ascending=False)
     wrong = rows[rows["true"] != rows["pred"]].sort_values("confidence", ascending=False)

@@ -113,11 +113,8 @@ def _test_accuracy(info: runs.RunInfo) -> float:
 
 
 def latest_studies(infos: Sequence[runs.RunInfo]) -> dict[str, StudyResult]:
-    """For each study, its latest run group that has a finished run (group ids sort by time).
-
-    A group still running shows the arms finished so far; a rerun of an arm within a group
-    counts once, its newest finished run.
-    """
+    """For each study, its latest run group that has a finished run (group ids sort by time):
+    a group still running shows the arms finished so far; an arm rerun counts once, newest."""
     groups: dict[str, dict[str, dict[str, runs.RunInfo]]] = {}
     for info in sorted(infos, key=lambda i: i.run_id):  # oldest first: newer reruns win
         block = study_block(info) if _finished(info) else None

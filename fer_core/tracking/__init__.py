@@ -46,13 +46,10 @@ def enabled() -> bool:
 
 def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | None = None
                ) -> tuple[str, bool]:
-    """Log one finished run; return (MLflow run id, whether it was logged now).
-
-    ``state`` stands in for the folder's state while training writes its end (the job logs
-    before it says "succeeded", so "succeeded" means everything is done). A run already
-    logged in full (same ``fer.run_id`` in the experiment, ended) is left as it is; one logged
-    in part (live while training, or an export that failed half-way) is completed.
-    """
+    """Log one finished run; return (MLflow run id, whether it was logged now). ``state``
+    stands in for the folder's state while training writes its end (the job logs before it says
+    "succeeded"). A run already logged in full (same ``fer.run_id``, ended) is left as it is;
+    one logged in part (live while training, or an export that failed half-way) is completed."""
     run_dir = Path(run_dir)
     uri = tracking_uri or settings.mlflow_tracking_uri()
     if uri is None:
@@ -97,13 +94,10 @@ def log_finished(run_dir: Path, state: str, *, tracking_uri: str | None = None
 
 
 class MLflowLogger(RunLogger):
-    """Log a run to MLflow while it trains.
-
-    Every call to MLflow runs on one worker thread, in order, so training never waits for the
-    tracking server. The first failure turns live logging off with one warning; the replay of
-    :meth:`on_end` then logs what it missed. A run resumed after a crash continues its MLflow
-    run rather than starting another.
-    """
+    """Log a run to MLflow while it trains. Every call to MLflow runs on one worker thread, in
+    order, so training never waits for the tracking server. The first failure turns live
+    logging off with one warning; :meth:`on_end`'s replay then logs what it missed. A run
+    resumed after a crash continues its MLflow run rather than starting another."""
 
     def __init__(self, run_dir: Path, *, tracking_uri: str | None = None) -> None:
         self.run_dir, self.uri = Path(run_dir), tracking_uri or settings.mlflow_tracking_uri()

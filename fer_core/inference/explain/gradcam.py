@@ -53,11 +53,9 @@ def _holds_conv(layer: Any) -> bool:
 
 def _node(model: Any, layer: Any) -> Any:
     """Where ``model`` calls ``layer``: the node holding its tensors in the model's own graph.
-
     A layer may be called by several models (FER Studio's head model shares the classifier's
-    last layers), and for a nested model ``layer.output`` is its inner graph's output, from
-    which the outer model cannot be rebuilt. Keras keeps no public accessor for this.
-    """
+    last layers), and a nested model's ``layer.output`` is its inner graph's, from which the
+    outer model cannot be rebuilt. Keras keeps no public accessor for this."""
     graph = set(getattr(model, "_nodes", ()))  # keys "<id of layer>_ib-<node index>"
     for i, node in enumerate(getattr(layer, "_inbound_nodes", ())):
         if not graph or f"{id(layer)}_ib-{i}" in graph:
@@ -77,12 +75,9 @@ def _rank(model: Any, layer: Any) -> int:
 
 
 def find_feature_layer(model: Any) -> Any:
-    """The layer whose output is the model's last convolutional feature map.
-
-    The last layer with a 4-D output that is, or holds, a convolution; then the layers right
-    after it that keep its shape (BatchNorm, ReLU) are taken too, so the map is the conv
-    block's activation, as in the Grad-CAM paper, not its pre-activation.
-    """
+    """The layer whose output is the model's last convolutional feature map: the last layer
+    with a 4-D output that is, or holds, a convolution, then the layers right after it that keep
+    its shape (BatchNorm, ReLU), so the map is the conv block's activation, as in the paper."""
     layers = list(model.layers)
     last = None
     for i, layer in enumerate(layers):
@@ -106,11 +101,9 @@ def find_feature_layer(model: Any) -> Any:
 
 
 def _score_tensor(model: Any) -> tuple[Any, bool]:
-    """The class scores to differentiate, and whether they are logits (True) or probabilities.
-
-    A softmax at the end is skipped: its input, the logits, carry a gradient even for a face
-    the model is sure about, where the probability has saturated at 1.
-    """
+    """The class scores to differentiate, and whether they are logits. A softmax at the end is
+    skipped: the logits carry a gradient even for a face the model is sure about, where the
+    probability has saturated at 1."""
     final = model.layers[-1]
     activation = getattr(final, "activation", None)
     if type(final).__name__ == "Activation" and getattr(activation, "__name__", "") == "softmax":

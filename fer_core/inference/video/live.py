@@ -25,11 +25,9 @@ DETECT_SIDE = 320
 
 
 class LiveAnnotator:
-    """A ``video_frame_callback``: frame in, frame with boxes and labels out.
-
-    The page reads :meth:`history` and :attr:`frames` from another thread while frames arrive,
-    so both go through a lock held only to copy a few rows.
-    """
+    """A ``video_frame_callback``: frame in, frame with boxes and labels out. The page reads
+    :meth:`history` and :attr:`frames` from another thread while frames arrive, so both go
+    through a lock held only to copy a few rows."""
 
     def __init__(self, scorer: FrameScorer, *, history_seconds: float = HISTORY_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:

@@ -38,10 +38,8 @@ class FaceScore:
 
 
 class FaceClassifier:
-    """The models of one run, or an ensemble, applied to 48x48 grey crops as Predict applies
-    them: each model averages over its test-time augmentation views (mirror, and the shift its
-    run was trained for), then the models are averaged, and one run's fitted temperature
-    scales the average (an ensemble has none), as ``predict_images`` does."""
+    """The models of one run, or an ensemble, applied to 48x48 grey crops as
+    ``predict_images`` applies them: test-time augmentation, averaging, one run's temperature."""
 
     def __init__(self, models: Sequence[Any], classes: Sequence[str], *, tta: bool = False,
                  shifts: Sequence[int] | None = None, temperature: float | None = None) -> None:
@@ -87,11 +85,8 @@ class FaceClassifier:
 
 class FrameScorer:
     """Find the faces of a frame and classify them: the one step of video and live modes.
-
-    ``whole_if_none`` takes the centre square when no face is found, as Predict's "use the
-    whole photo" does: for clips that are face crops already. ``detect_side``: the longest side
-    frames are shrunk to for detection (Predict's by default; the live camera's is smaller).
-    """
+    ``whole_if_none``: Predict's "use the whole photo", for clips that are face crops already;
+    ``detect_side``: frames are shrunk to it for detection (the live camera's is smaller)."""
 
     def __init__(self, classifier: FaceClassifier, *, whole_if_none: bool = False,
                  detect_side: int = faces.DETECT_SIDE) -> None:
