@@ -27,7 +27,6 @@ Argument = tuple[tuple[str, ...], dict[str, Any]]
 
 
 def _arg(*flags: str, **options: Any) -> Argument:
-    """One ``add_argument`` call, written down for ``_command``."""
     return flags, options
 
 
@@ -221,6 +220,7 @@ def _data_audit(args: argparse.Namespace) -> None:
 
 def _data_suspects(args: argparse.Namespace) -> int:
     from fer_core import runs, tasks
+    from fer_core.runs import task_folders
     from fer_core.tasks import suspects
 
     data = _data(args)
@@ -233,20 +233,14 @@ def _data_suspects(args: argparse.Namespace) -> int:
               f"({runs.files(task_dir).log})", file=sys.stderr)
         return 1
     table = suspects.read_suspects(ds.fingerprint)
+    judged = int((task_folders.read_result(task_dir) or {}).get("n_images", 0))
     if args.json:
-        print_json(suspects.to_json(table, spec_images(task_dir)))
+        print_json(suspects.to_json(table, judged))
         return 0
-    print(f"{len(table):,} of {spec_images(task_dir):,} training images of {ds.name} flagged "
+    print(f"{len(table):,} of {judged:,} training images of {ds.name} flagged "
           f"as suspect labels; written to {task_dir / suspects.RESULT}")
     print(table.head(10).to_string(index=False))
     return 0
-
-
-def spec_images(task_dir: Path) -> int:
-    """How many images a finished pass judged (its result)."""
-    from fer_core.runs import task_folders
-
-    return int((task_folders.read_result(task_dir) or {}).get("n_images", 0))
 
 
 def _data_exclude_suspects(args: argparse.Namespace) -> None:

@@ -150,10 +150,6 @@ class MLflowLogger(RunLogger):
         self._client.log_batch(self.mlflow_id, metrics=_epoch_metrics([row], _millis(None)))
 
 
-def experiment_name(record: runs.RunRecord) -> str:
-    return str(record.data.get("name") or DEFAULT_EXPERIMENT)
-
-
 def params_of(record: runs.RunRecord) -> dict[str, str]:
     """The config as MLflow parameters: every TrainConfig field, lists and mappings as JSON
     (cut to MLflow's 6,000 characters), plus the preset it started from."""
@@ -209,7 +205,7 @@ def _open_run(uri: str, run_dir: Path, record: runs.RunRecord, status: runs.Stat
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = _experiment(client, uri, experiment_name(record))
+    experiment_id = _experiment(client, uri, str(record.data.get("name") or DEFAULT_EXPERIMENT))
     found = client.search_runs([experiment_id],
                                filter_string=f"tags.`{RUN_ID_TAG}` = '{run_dir.name}'")
     run = min(found, key=lambda run: run.info.status not in ENDED, default=None)

@@ -22,7 +22,6 @@ import numpy as np
 
 from fer_core.core.errors import ModelError
 
-_CONV_WORDS = ("Conv",)  # Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose...
 _POOLING_WORDS = ("Pooling", "Flatten", "Reshape")  # these end a conv block's feature map
 
 
@@ -40,13 +39,10 @@ class Explanation:
     layer: str  # the feature map's layer, e.g. "block4b_relu" or "mobilenetv2_1.00_224"
 
 
-def _is_conv(layer: Any) -> bool:
-    return any(word in type(layer).__name__ for word in _CONV_WORDS)
-
-
 def _holds_conv(layer: Any) -> bool:
-    """A conv layer, or a nested model (a backbone) with a conv layer anywhere inside."""
-    if _is_conv(layer):
+    """A conv layer (Conv2D, DepthwiseConv2D, SeparableConv2D...), or a nested model (a
+    backbone) with one anywhere inside."""
+    if "Conv" in type(layer).__name__:
         return True
     return any(_holds_conv(inner) for inner in getattr(layer, "layers", ()))
 

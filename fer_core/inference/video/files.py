@@ -280,7 +280,6 @@ def _encode(output, stream, rgb: np.ndarray, index: int) -> None:
 
 def _table(rows: list[tuple[float, int, int, FaceScore]], classes: tuple[str, ...],
            ) -> pd.DataFrame:
-    """One row per face of each scored frame: time, frame, face, box, label, probabilities."""
     columns = ["time_s", "frame", "face", "x", "y", "w", "h", "label", *classes]
     records = [[round(t, 3), frame, face, *score.box, score.label(classes),
                 *np.round(score.probabilities, 5)]
