@@ -308,10 +308,7 @@ def _estimate(args: argparse.Namespace) -> None:
     result = speed.estimate_config(config, DataRef.parse(config.data).load())
     if result is None:
         raise RunError("Nothing to estimate: the config has no epochs in either phase.")
-    if args.json:
-        print_json(asdict(result))
-    else:
-        print(speed.describe(result))
+    print_json(asdict(result)) if args.json else print(speed.describe(result))
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -339,11 +336,8 @@ def _predict(args: argparse.Namespace) -> None:
 
     results = predict_photos([args.run_dir], args.images, whole=args.whole,
                              calibration=not args.no_calibration)
-    if args.json:
-        print_json(results)
-        return
-    for result in results:
-        print("\n".join(describe(result)))
+    lines = [line for result in results for line in describe(result)]
+    print_json(results) if args.json else print("\n".join(lines))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -351,10 +345,7 @@ def _export(args: argparse.Namespace) -> int:
     from fer_core.export.report import describe
 
     entries = export_run(args.run_dir, formats_of(args.format), out_dir=args.out)
-    if args.json:
-        print_json(entries)
-    else:
-        print("\n".join(describe(entries)))
+    print_json(entries) if args.json else print("\n".join(describe(entries)))
     return 0 if all(entry["target_met"] for entry in entries) else 1
 
 

@@ -28,7 +28,6 @@ def _module(name: str, package: str, purpose: str) -> Any:
 
 
 def load(fmt: str, path: Path) -> Runtime:
-    """The scoring function of an exported file, in its own runtime."""
     loaders = {"savedmodel": _savedmodel, "onnx": _onnx, "tflite": _litert_file,
                "tflite-int8": _litert_file}
     return loaders[fmt](Path(path))

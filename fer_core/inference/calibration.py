@@ -1,10 +1,9 @@
 """A run's temperature: fitted on its validation predictions, stored in the run, applied by
 ``evaluate``, ``predict`` and the Predict page unless calibration is turned off.
 
-Fitting reads ``predictions.csv``, which training writes from the best model, averaged over
-test-time augmentation as the run was configured: so the temperature is fitted on exactly the
-averaged probabilities it is later applied to, and an older run needs neither its data nor
-its model to be calibrated (``python -m fer_core calibrate RUN_DIR``).
+Fitting reads ``predictions.csv``, which training writes from the best model averaged over the
+run's test-time augmentation: so the temperature is fitted on exactly the probabilities it is
+later applied to, and an older run needs neither its data nor its model to be calibrated.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Predictions and metrics: accuracy, loss, macro-F1, per-class report, confusion matrix.
-
-Used at the end of training, by ``python -m fer_core evaluate`` on any data set in a supported
-layout, for ensembles of runs, and by the Predict page.
+"""Predictions and metrics: accuracy, loss, macro-F1, per-class report, confusion matrix; for
+training's end, ``python -m fer_core evaluate`` (any data set, ensembles) and the Predict page.
 """
 
 from __future__ import annotations
@@ -119,7 +117,6 @@ def evaluate_model(model, data: PreparedData, *, run_dir: Path | None = None, tt
 
 
 def _progress(run_dir: Path, data: PreparedData, *, tta: bool, shift: int, batch_size: int):
-    """The callback that reports the evaluation's batches as the run's progress."""
     from fer_core.training.eval_progress import EvaluationProgress, evaluation_batches
 
     views = sum(1 for _ in tta_views(np.zeros((1, 2, 2), np.uint8), flip=tta, shift=shift))

@@ -1,10 +1,9 @@
 """The live camera's frame callback: every frame detected, classified and drawn, and a rolling
 record of the emotions for the page's chart.
 
-streamlit-webrtc calls :class:`LiveAnnotator` with each ``av.VideoFrame`` from the browser, in
-a worker thread of its own, and sends back the frame it returns. Nothing here imports
-streamlit-webrtc or aiortc: the page wires the annotator in, and ``bench/live.py`` calls the
-very same object on synthetic frames to measure frames per second.
+streamlit-webrtc calls :class:`LiveAnnotator` from a worker thread of its own. Nothing here
+imports streamlit-webrtc or aiortc, so ``bench/live.py`` calls the very same object on
+synthetic frames to measure frames per second.
 """
 
 from __future__ import annotations
