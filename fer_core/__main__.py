@@ -1,8 +1,6 @@
 """``python -m fer_core``: see ``fer_core/cli/commands.py`` for the commands."""
 
-import sys
-
 from fer_core.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

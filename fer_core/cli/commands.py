@@ -27,16 +27,20 @@ Argument = tuple[tuple[str, ...], dict[str, Any]]
 
 
 def _arg(*flags: str, **options: Any) -> Argument:
-    """One ``add_argument`` call, written down for ``_command``."""
     return flags, options
 
 
 JSON = _arg("--json", action="store_true")
 DATA = _arg("--data", help="folder, fer2013.csv, .zip or demo (default: FER_DATA_DIR, else demo)")
+RUN_DIR = _arg("run_dir", type=Path, metavar="RUN_DIR")
 RUN_DIRS = _arg("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
 RUN_ID = _arg("run_id")
+IMAGES = _arg("images", type=Path, nargs="+", metavar="IMAGE")
 NO_CALIBRATION = _arg("--no-calibration", action="store_true",
                       help="raw probabilities, without the run's fitted temperature")
+CONFIG = _arg("--config", type=Path, help="a JSON file of TrainConfig fields")
+SET = _arg("--set", action="append", default=[], metavar="KEY=VALUE",
+           help="override one field (repeatable), e.g. --set epochs=3")
 
 
 def _command(sub: argparse._SubParsersAction, name: str, handler: Handler, help_text: str,
@@ -59,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fer_core.tasks.local import LANES
     from fer_core.tasks.studies import STUDIES
 
+    preset = _arg("--preset", choices=sorted(PRESETS), help="start from a named recipe")
     parser = argparse.ArgumentParser(
         prog="python -m fer_core", description="FER Studio: facial emotion recognition workbench.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,17 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--undo", action="store_true", help="train on those N as given again"))
     _command(data, "demo", _data_demo, "write the synthetic demo data set to a folder",
              _arg("out_dir", type=Path), _arg("--seed", type=int, default=0))
-    _command(sub, "train", _train, "train a model into a run folder",
-             _arg("--preset", choices=sorted(PRESETS), help="start from a named recipe"),
-             _arg("--config", type=Path, help="a JSON file of TrainConfig fields"),
-             _arg("--set", action="append", default=[], metavar="KEY=VALUE",
-                  help="override one field (repeatable), e.g. --set epochs=3"),
-             DATA,
+    _command(sub, "train", _train, "train a model into a run folder", preset, CONFIG, SET, DATA,
              _arg("--run-dir", type=Path, help="the run folder (default: a new one in runs/)"))
     _command(sub, "estimate", _estimate, "how long a config trains on this machine (measures "
-             "a few steps once, then cached)",
-             _arg("--preset", choices=sorted(PRESETS)), _arg("--config", type=Path),
-             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), DATA, JSON)
+             "a few steps once, then cached)", preset, CONFIG, SET, DATA, JSON)
     _command(sub, "evaluate", _evaluate, "evaluate saved runs on any data set", RUN_DIRS,
              _arg("--ensemble", action="store_true", help="average the runs' predictions"),
              _arg("--data", help="folder, fer2013.csv or .zip (default: the run's data)"),
@@ -99,15 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--tta-shift", type=int, default=0, metavar="PIXELS",
                   help="also average over images shifted this far (e.g. 4)"), JSON,
              NO_CALIBRATION)
-    _command(sub, "predict", _predict, "find the faces in photos and classify each",
-             _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("images", type=Path, nargs="+", metavar="IMAGE"),
+    _command(sub, "predict", _predict, "find the faces in photos and classify each", RUN_DIR,
+             IMAGES,
              _arg("--whole", action="store_true",
                   help="no face found: use the whole photo (its centre square) as the face"),
              JSON, NO_CALIBRATION)
     _command(sub, "explain", cli_trust.explain, "Grad-CAM overlays: where each face's "
-             "evidence lies", _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("images", type=Path, nargs="+", metavar="IMAGE"),
+             "evidence lies", RUN_DIR, IMAGES,
              _arg("--out", type=Path, required=True, metavar="DIR",
                   help="folder for the overlay PNGs"),
              _arg("--class", dest="class_", metavar="NAME",
@@ -115,12 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "calibrate", cli_trust.calibrate, "fit a run's temperature on validation "
              "(runs trained before calibration existed)", RUN_DIRS, JSON)
     _command(sub, "export", _export, "export a run's model and check it agrees with Keras",
-             _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("--format", default="all", choices=[*EXPORT_FORMATS, "all"]),
+             RUN_DIR, _arg("--format", default="all", choices=[*EXPORT_FORMATS, "all"]),
              _arg("--out", type=Path, help="output folder (default: RUN_DIR/export)"), JSON)
     _command(sub, "video", _video, "emotions over time in a video: a CSV and a labelled copy",
-             _arg("run_dir", type=Path, metavar="RUN_DIR"),
-             _arg("video", type=Path, metavar="VIDEO"),
+             RUN_DIR, _arg("video", type=Path, metavar="VIDEO"),
              _arg("--out", type=Path, required=True, metavar="DIR", help="where results go"),
              _arg("--every", type=int, default=1, metavar="N",
                   help="score every N-th frame (default 1: every frame)"),
@@ -135,11 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
              _arg("--tracking-uri", help="default: MLFLOW_TRACKING_URI"))
     jobs = _group(sub, "jobs", "background training jobs")
     _command(jobs, "launch", _jobs_launch, "queue a training job; prints its run id",
-             _arg("--preset", choices=sorted(PRESETS)), _arg("--config", type=Path),
+             preset, CONFIG,
              _arg("--study", choices=sorted(STUDIES),
                   help="queue a study instead: one run per arm of the base config; prints "
-                       "their run ids"),
-             _arg("--set", action="append", default=[], metavar="KEY=VALUE"), DATA, JSON,
+                       "their run ids"), SET, DATA, JSON,
              _arg("--backend", choices=settings.JOB_BACKENDS,
                   help="where the job runs (default: FER_JOBS_BACKEND, else local)"),
              _arg("--address",
@@ -227,6 +220,7 @@ def _data_audit(args: argparse.Namespace) -> None:
 
 def _data_suspects(args: argparse.Namespace) -> int:
     from fer_core import runs, tasks
+    from fer_core.runs import task_folders
     from fer_core.tasks import suspects
 
     data = _data(args)
@@ -239,20 +233,14 @@ def _data_suspects(args: argparse.Namespace) -> int:
               f"({runs.files(task_dir).log})", file=sys.stderr)
         return 1
     table = suspects.read_suspects(ds.fingerprint)
+    judged = int((task_folders.read_result(task_dir) or {}).get("n_images", 0))
     if args.json:
-        print_json(suspects.to_json(table, spec_images(task_dir)))
+        print_json(suspects.to_json(table, judged))
         return 0
-    print(f"{len(table):,} of {spec_images(task_dir):,} training images of {ds.name} flagged "
+    print(f"{len(table):,} of {judged:,} training images of {ds.name} flagged "
           f"as suspect labels; written to {task_dir / suspects.RESULT}")
     print(table.head(10).to_string(index=False))
     return 0
-
-
-def spec_images(task_dir: Path) -> int:
-    """How many images a finished pass judged (its result)."""
-    from fer_core.runs import task_folders
-
-    return int((task_folders.read_result(task_dir) or {}).get("n_images", 0))
 
 
 def _data_exclude_suspects(args: argparse.Namespace) -> None:
@@ -320,10 +308,7 @@ def _estimate(args: argparse.Namespace) -> None:
     result = speed.estimate_config(config, DataRef.parse(config.data).load())
     if result is None:
         raise RunError("Nothing to estimate: the config has no epochs in either phase.")
-    if args.json:
-        print_json(asdict(result))
-    else:
-        print(speed.describe(result))
+    print_json(asdict(result)) if args.json else print(speed.describe(result))
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -351,11 +336,8 @@ def _predict(args: argparse.Namespace) -> None:
 
     results = predict_photos([args.run_dir], args.images, whole=args.whole,
                              calibration=not args.no_calibration)
-    if args.json:
-        print_json(results)
-        return
-    for result in results:
-        print("\n".join(describe(result)))
+    lines = [line for result in results for line in describe(result)]
+    print_json(results) if args.json else print("\n".join(lines))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -363,10 +345,7 @@ def _export(args: argparse.Namespace) -> int:
     from fer_core.export.report import describe
 
     entries = export_run(args.run_dir, formats_of(args.format), out_dir=args.out)
-    if args.json:
-        print_json(entries)
-    else:
-        print("\n".join(describe(entries)))
+    print_json(entries) if args.json else print("\n".join(describe(entries)))
     return 0 if all(entry["target_met"] for entry in entries) else 1
 
 

@@ -1,12 +1,8 @@
-"""Export a run's model for deployment, and prove that each export agrees with it.
-
-    python -m fer_core export runs/<run-id> --format all
-
-:func:`export_run` rebuilds the model in float32 (``convert.as_float32``), writes each format
-(``convert``), scores the test split (or :data:`RESCORE_IMAGES` of it) in the format's own
-runtime (``runtimes``), compares it with the Keras model and judges it against its targets
-(``parity``), and writes ``export.json`` with ``labels.txt``, ``preprocessing.json``, a usage
-snippet per format (``bundle``) and the run's model card beside the files.
+"""Export a run's model for deployment (``python -m fer_core export RUN_DIR``), and prove that
+each export agrees with it: every format is written from a float32 rebuild (``convert``),
+scored on test images in its own runtime (``runtimes``) against the Keras model and judged
+against its targets (``parity``), and shipped with what it needs to give the app's answers
+(``bundle``) and the run's model card.
 """
 
 from __future__ import annotations
@@ -109,15 +105,10 @@ def _write(fmt: str, model: Any, target: Path, run_dir: Path) -> list[str]:
     """Write one format; for int8, the layers it kept in float (none for the others)."""
     if target.is_dir():
         shutil.rmtree(target)
-    if fmt == "savedmodel":
-        convert.write_savedmodel(model, target)
-    elif fmt == "onnx":
-        convert.write_onnx(model, target)
-    elif fmt == "tflite":
-        convert.write_tflite(model, target)
-    else:
+    if fmt == "tflite-int8":
         return convert.write_tflite_int8(model, target, _representative(run_dir),
                                          _agreement_check(run_dir))
+    convert.write_keras_export(model, fmt, target)
     return []
 
 

@@ -130,7 +130,6 @@ def snippet(fmt: str) -> str:
 
 
 def write_bundle(out_dir: Path, run_dir: Path, classes: list[str], formats: list[str]) -> None:
-    """``labels.txt``, ``preprocessing.json`` and the snippets of ``formats`` into ``out_dir``."""
     atomic.write_text(out_dir / "labels.txt", "\n".join(classes) + "\n")
     atomic.write_text(out_dir / "preprocessing.json",
                       json.dumps(preprocessing(run_dir, classes), indent=2) + "\n")

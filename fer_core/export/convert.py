@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from fer_core.core.errors import ExportError
 
 MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16", "bfloat16", "float16")
 REPRESENTATIVE_IMAGES = 200  # the int8 converter's calibration sample, drawn from train
+KERAS_FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
 
 
 def _float32_config(value: Any) -> Any:
@@ -61,28 +61,14 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def write_savedmodel(model: Any, target: Path) -> Path:
-    """A TensorFlow SavedModel folder (``serve`` signature on raw 48x48 grey pixels)."""
-    shutil.rmtree(target, ignore_errors=True)
+def write_keras_export(model: Any, fmt: str, target: Path) -> None:
+    """SavedModel (``serve`` signature on raw 48x48 grey pixels), ONNX (through tf2onnx, which
+    Keras' exporter calls) or float32 LiteRT, by Keras' own ``Model.export``."""
+    if fmt == "onnx":
+        _require("tf2onnx", "ONNX export")
+        _require("onnx", "ONNX export")
     with _quiet():
-        model.export(str(target), format="tf_saved_model", verbose=False)
-    return target
-
-
-def write_onnx(model: Any, target: Path) -> Path:
-    """An ONNX file through tf2onnx, which Keras' exporter calls."""
-    _require("tf2onnx", "ONNX export")
-    _require("onnx", "ONNX export")
-    with _quiet():
-        model.export(str(target), format="onnx", verbose=False)
-    return target
-
-
-def write_tflite(model: Any, target: Path) -> Path:
-    """A float32 LiteRT (TensorFlow Lite) flatbuffer, by Keras' own ``litert`` exporter."""
-    with _quiet():
-        model.export(str(target), format="litert", verbose=False)
-    return target
+        model.export(str(target), format=KERAS_FORMATS[fmt], verbose=False)
 
 
 def write_tflite_int8(model: Any, target: Path, representative: np.ndarray,

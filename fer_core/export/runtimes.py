@@ -1,9 +1,6 @@
 """Each export scored in the runtime a deployment would use: TensorFlow loading the
-SavedModel, onnxruntime, and the LiteRT (``ai-edge-litert``) interpreter.
-
-A runtime is a function from raw pixels (N, 48, 48, 1) float32 to probabilities (N, classes);
-:func:`load` returns one for a file. Batches of :data:`BATCH` bound the memory. A runtime that
-is not installed raises :class:`ExportError` naming the package to install.
+SavedModel, onnxruntime, and the LiteRT (``ai-edge-litert``) interpreter. A runtime that is not
+installed raises :class:`ExportError` naming the package to install.
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ def _module(name: str, package: str, purpose: str) -> Any:
 
 
 def load(fmt: str, path: Path) -> Runtime:
-    """The scoring function of an exported file, in its own runtime."""
     loaders = {"savedmodel": _savedmodel, "onnx": _onnx, "tflite": _litert_file,
                "tflite-int8": _litert_file}
     return loaders[fmt](Path(path))

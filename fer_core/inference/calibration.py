@@ -1,14 +1,14 @@
 """A run's temperature: fitted on its validation predictions, stored in the run, applied by
 ``evaluate``, ``predict`` and the Predict page unless calibration is turned off.
 
-Fitting reads ``predictions.csv``, which training writes from the best model, averaged over
-test-time augmentation as the run was configured: so the temperature is fitted on exactly the
-averaged probabilities it is later applied to, and an older run needs neither its data nor
-its model to be calibrated (``python -m fer_core calibrate RUN_DIR``).
+Fitting reads ``predictions.csv``, which training writes from the best model averaged over the
+run's test-time augmentation: so the temperature is fitted on exactly the probabilities it is
+later applied to, and an older run needs neither its data nor its model to be calibrated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ from fer_core.core.calibration import apply_temperature, calibration_scores, fit
 from fer_core.core.errors import RunError
 
 
-def split_arrays(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    """(labels, probabilities, classes) of one split of ``predictions.csv``, or None."""
+def split_arrays(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(labels, probabilities) of one split of ``predictions.csv``, or None."""
     frame = runs.read_predictions(Path(run_dir))
     if frame is None or "split" not in frame:
         return None
@@ -30,12 +30,19 @@ def split_arrays(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, lis
     columns = [c for c in frame.columns if c.startswith("p_")]
     if rows.empty or not columns:
         return None
-    classes = [c[2:] for c in columns]
-    lookup = {name: i for i, name in enumerate(classes)}
+    lookup = {name[2:]: i for i, name in enumerate(columns)}
     labels = rows["true"].map(lookup)
     known = labels.notna().to_numpy()
     proba = rows[columns].to_numpy(dtype=np.float64)[known]
-    return labels[known].to_numpy(dtype=np.int64), proba, classes
+    return labels[known].to_numpy(dtype=np.int64), proba
+
+
+def _scored_splits(run_dir: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(split, labels, probabilities) of validation and test, those the run has."""
+    for split in ("val", "test"):
+        arrays = split_arrays(run_dir, split)
+        if arrays is not None:
+            yield split, *arrays
 
 
 def fit_run(run_dir: Path) -> dict[str, Any]:
@@ -49,14 +56,11 @@ def fit_run(run_dir: Path) -> dict[str, Any]:
     temperature = fit_temperature(val[1], val[0])
     record: dict[str, Any] = {"temperature": round(temperature, 6), "fitted_on": "val",
                               "fitted": runs.now_iso(), "scores": {}}
-    for split in ("val", "test"):
-        arrays = split_arrays(run_dir, split)
-        if arrays is not None:
-            labels, proba, _ = arrays
-            record["scores"][split] = {
-                "before": calibration_scores(labels, proba),
-                "after": calibration_scores(labels, apply_temperature(proba, temperature)),
-            }
+    for split, labels, proba in _scored_splits(run_dir):
+        record["scores"][split] = {
+            "before": calibration_scores(labels, proba),
+            "after": calibration_scores(labels, apply_temperature(proba, temperature)),
+        }
     atomic.write_json(runs.files(run_dir).calibration, record)
     return record
 
@@ -90,11 +94,7 @@ def reliability_frame(run_dir: Path) -> pd.DataFrame:
 
     temperature = run_temperature(run_dir)
     frames = []
-    for split in ("val", "test"):
-        arrays = split_arrays(run_dir, split)
-        if arrays is None:
-            continue
-        labels, proba, _ = arrays
+    for split, labels, proba in _scored_splits(run_dir):
         versions = {"uncalibrated": proba}
         if temperature is not None:
             versions[f"temperature {temperature:.2f}"] = apply_temperature(proba, temperature)
@@ -107,12 +107,9 @@ def scores_frame(run_dir: Path) -> pd.DataFrame:
     """ECE, Brier and NLL per split, before and after scaling (after: only when fitted)."""
     record = read_calibration(run_dir)
     rows = []
-    for split in ("val", "test"):
-        arrays = split_arrays(run_dir, split)
-        if arrays is None:
-            continue
+    for split, labels, proba in _scored_splits(run_dir):
         stored = (record or {}).get("scores", {}).get(split, {})
-        before = stored.get("before") or calibration_scores(arrays[0], arrays[1])
+        before = stored.get("before") or calibration_scores(labels, proba)
         rows.append({"split": split, "version": "uncalibrated", **before})
         if stored.get("after"):
             rows.append({"split": split, "version": "calibrated", **stored["after"]})

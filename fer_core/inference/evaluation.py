@@ -1,7 +1,5 @@
-"""Predictions and metrics: accuracy, loss, macro-F1, per-class report, confusion matrix.
-
-Used at the end of training, by ``python -m fer_core evaluate`` on any data set in a supported
-layout, for ensembles of runs, and by the Predict page.
+"""Predictions and metrics: accuracy, loss, macro-F1, per-class report, confusion matrix; for
+training's end, ``python -m fer_core evaluate`` (any data set, ensembles) and the Predict page.
 """
 
 from __future__ import annotations
@@ -23,12 +21,10 @@ from fer_core.training.inputs import PreparedData, Split
 
 
 def tta_views(images: np.ndarray, *, flip: bool = False, shift: int = 0) -> Iterator[np.ndarray]:
-    """The views test-time augmentation averages over, one at a time to bound memory.
-
-    The image itself; with ``shift`` also the image moved ``shift`` pixels up, down, left and
-    right (zero-filled, as ``random_crop`` pads in training); with ``flip`` each of those
-    mirrored too: ten views with both, the "ten-crop" of the VGG-on-FER-2013 literature.
-    """
+    """The views test-time augmentation averages over, one at a time to bound memory: the
+    image; with ``shift`` also moved ``shift`` pixels up, down, left and right (zero-filled, as
+    ``random_crop`` pads in training); with ``flip`` each mirrored too: ten views with both,
+    the "ten-crop" of the VGG-on-FER-2013 literature."""
     x = images[..., None].astype(np.float32)
     offsets = [(0, 0)]
     if shift > 0:
@@ -121,7 +117,6 @@ def evaluate_model(model, data: PreparedData, *, run_dir: Path | None = None, tt
 
 
 def _progress(run_dir: Path, data: PreparedData, *, tta: bool, shift: int, batch_size: int):
-    """The callback that reports the evaluation's batches as the run's progress."""
     from fer_core.training.eval_progress import EvaluationProgress, evaluation_batches
 
     views = sum(1 for _ in tta_views(np.zeros((1, 2, 2), np.uint8), flip=tta, shift=shift))
@@ -150,13 +145,15 @@ def run_classes(run_dir: Path) -> tuple[str, ...]:
     return tuple(classes)
 
 
-def _data_for_run(run_dir: Path, data: DataRef | None, split: str) -> tuple[Split, tuple]:
-    """The split of a data set (``None``: the run's own), mapped onto the run's classes (its
-    drops and merges applied)."""
+def run_split(run_dir: Path, split: str = "test", *,
+              data: DataRef | None = None) -> tuple[Split, tuple[str, ...]]:
+    """A split of the run's data set (or of ``data``) with labels in the run's class order:
+    its drops and merges applied, images of other classes left out."""
     from fer_core.core.config import TrainConfig
     from fer_core.training.inputs import apply_data_config
 
-    config = TrainConfig.from_dict(runs.read_config(Path(run_dir)).config)
+    run_dir = Path(run_dir)
+    config = TrainConfig.from_dict(runs.read_config(run_dir).config)
     classes = run_classes(run_dir)
     ds = apply_data_config((data or DataRef.parse(config.data)).load(), config)
     part = ds.split(split)
@@ -168,22 +165,29 @@ def _data_for_run(run_dir: Path, data: DataRef | None, split: str) -> tuple[Spli
     return Split(part.images, labels, part.index["id"].to_numpy(dtype=str)), classes
 
 
-def run_split(run_dir: Path, split: str = "test", *,
-              data: DataRef | None = None) -> tuple[Split, tuple[str, ...]]:
-    """A split of the run's data set (or of ``data``) with labels in the run's class order."""
-    return _data_for_run(Path(run_dir), data, split)
+def shared_classes(run_dirs: list[Path]) -> tuple[str, ...]:
+    """The classes of runs to average: averaging columns that mean different emotions would
+    be silently wrong, so runs that differ are refused."""
+    classes = run_classes(run_dirs[0])
+    for run_dir in run_dirs[1:]:
+        if run_classes(run_dir) != classes:
+            raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} differs "
+                           f"from {run_dirs[0].name}. Pick runs trained on the same classes.")
+    return classes
+
+
+def run_tta_shift(run_dir: Path) -> int:
+    """The shift the run was trained for (0 for runs recorded before it existed)."""
+    return int(runs.read_config(Path(run_dir)).config.get("tta_shift", 0))
 
 
 def evaluate_run(run_dir: Path, *, data: DataRef | None = None, split: str = "test",
                  tta: bool = False, shift: int = 0, calibration: bool = True
                  ) -> dict[str, Any]:
-    """Evaluate a saved run on a split of any data set; the result is kept in the run (except
-    by a read-only viewer).
-
-    ``calibration``: scale by the run's temperature, when it has one (argmax unchanged).
-    """
+    """Evaluate a saved run on a split of any data set, scaled by the run's temperature when it
+    has one and ``calibration``; the result is kept in the run (except by a read-only viewer)."""
     run_dir = Path(run_dir)
-    part, classes = _data_for_run(run_dir, data, split)
+    part, classes = run_split(run_dir, split, data=data)
     proba = predict_proba(load_run_model(run_dir), part.images, tta=tta, shift=shift)
     temperature = None
     if calibration:
@@ -204,21 +208,19 @@ def evaluate_run(run_dir: Path, *, data: DataRef | None = None, split: str = "te
 def evaluate_ensemble(run_dirs: list[Path], *, data: DataRef | None = None,
                       split: str = "test", tta: bool = False, shift: int = 0,
                       calibration: bool = True) -> dict[str, Any]:
-    """Average the probabilities of several runs (same classes) over one split.
-
-    ``calibration``: a temperature of the ensemble's own, fitted on the validation split's
-    averaged probabilities (the members' temperatures do not add up to the average's).
-    """
+    """Average the probabilities of several runs over one split. ``calibration``: a temperature
+    of the ensemble's own, fitted on the validation split's averaged probabilities (the
+    members' temperatures do not add up to the average's)."""
     if len(run_dirs) < 2:
         raise RunError("An ensemble needs at least two runs.")
     dirs = [Path(r) for r in run_dirs]
-    part, classes = _data_for_run(dirs[0], data, split)
+    part, classes = run_split(dirs[0], split, data=data)
     probas = _member_probas(dirs, part.images, tta=tta, shift=shift, load_model=load_run_model)
     average, temperature = np.mean(probas, axis=0), None
     if calibration:
         from fer_core.core.calibration import apply_temperature, fit_temperature
 
-        val, _ = _data_for_run(dirs[0], data, "val")
+        val, _ = run_split(dirs[0], "val", data=data)
         val_average = np.mean(_member_probas(dirs, val.images, tta=tta, shift=shift,
                                              load_model=load_run_model), axis=0)
         temperature = fit_temperature(val_average, val.labels)
@@ -235,13 +237,9 @@ def evaluate_ensemble(run_dirs: list[Path], *, data: DataRef | None = None,
 def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = False,
                    load_model: Callable[[Path], Any] | None = None, calibration: bool = True,
                    ) -> tuple[tuple[str, ...], np.ndarray]:
-    """Probabilities for 48x48 grey faces from one run or the average of several.
-
-    With ``tta`` each run averages over mirrors and the shifts it was trained for.
-    ``load_model`` lets a caller reuse models it keeps loaded (the Predict page does).
-    ``calibration``: one run's probabilities are scaled by its temperature when it has one; an
-    average of several runs has no stored temperature and stays as it is.
-    """
+    """Probabilities for 48x48 grey faces from one run or the average of several; with ``tta``
+    each run uses the shifts it was trained for. ``load_model``: the Predict page's cached
+    models. Only one run's probabilities are calibrated: an average has no stored temperature."""
     run_dirs = [Path(r) for r in run_dirs]
     probas = _member_probas(run_dirs, images, tta=tta, shift=None if tta else 0,
                             load_model=load_model or load_run_model)
@@ -253,16 +251,8 @@ def predict_images(run_dirs: list[Path], images: np.ndarray, *, tta: bool = Fals
 
 def _member_probas(run_dirs: list[Path], images: np.ndarray, *, tta: bool, shift: int | None,
                    load_model: Callable[[Path], Any]) -> list[np.ndarray]:
-    """Each run's probabilities over the same images, once the runs are known to share their
-    classes (averaging columns that mean different emotions would be silently wrong). ``shift``
-    None: each run's own ``tta_shift`` (0 for runs recorded before it existed)."""
-    classes = run_classes(run_dirs[0])
-    probas = []
-    for run_dir in run_dirs:
-        if run_classes(run_dir) != classes:
-            raise RunError(f"Runs in an ensemble must share their classes; {run_dir.name} differs "
-                           f"from {run_dirs[0].name}. Pick runs trained on the same classes.")
-        own_shift = int(runs.read_config(run_dir).config.get("tta_shift", 0))
-        probas.append(predict_proba(load_model(run_dir), images, tta=tta,
-                                    shift=own_shift if shift is None else shift))
-    return probas
+    """Each run's probabilities over the same images; ``shift`` None: each run's own."""
+    shared_classes(run_dirs)
+    return [predict_proba(load_model(run_dir), images, tta=tta,
+                          shift=run_tta_shift(run_dir) if shift is None else shift)
+            for run_dir in run_dirs]

@@ -1,9 +1,7 @@
 """Photos in, each face's emotion out: what ``python -m fer_core predict`` prints.
 
-Faces are found exactly as on the Predict page (``fer_core.data.faces.detect``): the Haar
-cascade, each box widened by 15% and cropped to 48x48 grey; an image already FER-sized is
-used as it is. ``whole`` is Predict's "use the whole photo": when no face is found, the
-centre square of the photo is taken as the face. A photo with no face gets an empty list.
+Faces are found exactly as on the Predict page (``fer_core.data.faces.detect``); ``whole`` is
+Predict's "use the whole photo": when no face is found, the centre square is taken as the face.
 """
 
 from __future__ import annotations

@@ -9,11 +9,9 @@ matrix), never a fixed number, so it holds for any data set, class drop or merge
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import pandas as pd
 
 SPLITS = ("test", "val")  # the split a run is judged on: test when it has one
 
@@ -46,15 +44,6 @@ class Verdict:
         return (f"Not usable: {split} accuracy {self.accuracy:.1%} is no better than always "
                 f"answering \"{self.baseline.majority_class}\", the commonest class of its "
                 f"{split} split ({self.baseline.accuracy:.1%} of {self.baseline.n:,} images).")
-
-
-def majority_baseline(labels: Iterable[Any], *, split: str = "test") -> Baseline | None:
-    """The baseline of a split from its labels (a data set's, before any run)."""
-    counts = pd.Series(list(labels)).value_counts()
-    if counts.empty:
-        return None
-    return Baseline(str(counts.index[0]), float(counts.iloc[0] / counts.sum()), split,
-                    int(counts.sum()))
 
 
 def baseline_of_result(result: Mapping[str, Any], classes: Sequence[str], *,

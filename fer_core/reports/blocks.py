@@ -1,15 +1,10 @@
 """The report's building blocks: inline SVG charts, HTML tables, curves and galleries of runs.
 
-Why SVG drawn by hand: the report must open offline, in any browser, years from now. Embedding
-Vega-Lite specs would need about 1 MB of vega JavaScript inlined (neither altair nor streamlit
-ships it as files that can be inlined, and a CDN breaks "offline"); rendering Altair to SVG
-needs ``vl-convert-python``, a 30 MB native wheel the app does not otherwise need. The charts
-are simple (lines, one heatmap, grouped bars), so the small functions below draw them: no
-JavaScript, prints well, keeps the report a few hundred kB. Everything taken from a run folder
-is HTML-escaped (:func:`esc`): a report may be made of a run someone else sent.
-
-The report (``report``) and its sections (``report_seed``, ``report_trust``) all draw with
-these, so none of them imports another's private helpers.
+Why SVG drawn by hand: the report must open offline, in any browser, years from now. Vega-Lite
+would need about 1 MB of JavaScript inlined (a CDN breaks "offline"), and Altair's SVG export a
+30 MB native wheel (``vl-convert-python``) the app does not otherwise need. The charts are
+simple, so the small functions below draw them: no JavaScript, and a report of a few hundred
+kB. The report and its sections (``report_seed``, ``report_trust``) all draw with these.
 """
 
 from __future__ import annotations
@@ -219,11 +214,8 @@ def png_data_uri(image: np.ndarray) -> str:
 
 def gallery_sample(predictions: pd.DataFrame, *, split: str = "test",
                    size: int = GALLERY_SIZE) -> pd.DataFrame:
-    """Half the most confident right answers, half the most confident mistakes.
-
-    Confident mistakes are the instructive ones: mislabelled images, or the classes the model
-    truly mixes up.
-    """
+    """Half the most confident right answers, half the most confident mistakes: those are the
+    instructive ones (mislabelled images, or the classes the model truly mixes up)."""
     rows = predictions[predictions["split"] == split]
     right = rows[rows["true"] == rows["pred"]].sort_values("confidence", ascending=False)
     wrong = rows[rows["true"] != rows["pred"]].sort_values("confidence", ascending=False)

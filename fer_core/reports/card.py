@@ -1,14 +1,9 @@
-"""The model card of a run, after "Model Cards for Model Reporting" (Mitchell et al. 2019):
-model details, intended and out-of-scope use, data, metrics with uncertainty, calibration,
-limitations, and how to train it again.
+"""The model card of a run, after "Model Cards for Model Reporting" (Mitchell et al. 2019).
 
-One :class:`Card` (headed sections of paragraphs and tables) is rendered twice: as
-``MODEL_CARD.md`` in the run folder and as a section of the HTML report, so both say the same.
-Metrics come from ``predictions.csv`` (test rows) with bootstrap 95% intervals; the data's
-near-duplicates and train/test copies come from the audit (``fer_core.data.audit``), run on the
-data set when it is at hand.
-
-    python -m fer_core runs card runs/<run-id>     # (re)write the card of an existing run
+One :class:`Card` is rendered twice, as ``MODEL_CARD.md`` in the run folder and as a section of
+the HTML report, so both say the same. Metrics come from ``predictions.csv`` with bootstrap 95%
+intervals; the data's near-duplicates and train/test copies from the audit
+(``fer_core.data.audit``), run on the data set when it is at hand.
 """
 
 from __future__ import annotations
@@ -93,10 +88,6 @@ def build_card(run_dir: Path, *, dataset: Any = None, audit_line: str | None = N
     ])
 
 
-def _pct(value: float) -> str:
-    return f"{value:.1%}"
-
-
 def _details(run_dir: Path, record: runs.RunRecord, metrics: dict) -> Section:
     config, env = record.config, record.environment or {}
     status = runs.read_status(run_dir)
@@ -143,7 +134,7 @@ def _data(data: dict, config: dict, dataset: Any, audit_line: str | None) -> Sec
             f"smallest (class weights: {config.get('class_weights', 'none')}).")
         total = sum(counts.values()) or 1
         section.tables.append([["class", "train images", "share"]] + [
-            [name, f"{n:,}", _pct(n / total)] for name, n in counts.items()])
+            [name, f"{n:,}", f"{n / total:.1%}"] for name, n in counts.items()])
     section.paragraphs.append(audit_line or _audit_line(data, dataset))
     return section
 
@@ -211,8 +202,6 @@ def _metrics(run_dir: Path, metrics: dict) -> Section:
     ok = ~(pd.isna(true) | pd.isna(pred))
     true, pred = true[ok].astype(int), pred[ok].astype(int)
     boot = bootstrap_scores(true, pred, len(classes))
-
-
     accuracy = float((true == pred).mean())
     macro = metrics.get(split, {}).get("macro_f1")
     views = ("ten-view" if metrics.get("tta_shift") else "mirror") + " test-time augmentation" \

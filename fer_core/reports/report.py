@@ -23,10 +23,7 @@ from fer_core.reports import blocks, report_trust, seed_report, wording
 from fer_core.reports.baseline import verdict
 from fer_core.reports.card import card_html
 from fer_core.reports.report_seed import seed_section_html
-from fer_core.runs.frames import (
-    most_confused_frame,
-    per_class_frame,
-)
+from fer_core.runs.frames import most_confused_frame, per_class_frame
 from fer_core.runs.overrides import run_summary
 
 TABLE_COLUMNS = ["run", "state", "preset", "backbone", "val_accuracy", "val_loss",
@@ -95,13 +92,10 @@ svg.chart text.on-dark { fill: #ffffff; } svg.chart text.on-light { fill: #00000
 def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray] | None = None,
                  *, fingerprint: str | None = None, gallery_size: int = blocks.GALLERY_SIZE,
                  title: str = "FER Studio report", leakage: LeakageCaveat | None = None) -> str:
-    """The HTML report of ``run_dirs``: summary table, curves, confusion matrices, galleries.
-
-    ``images_by_id`` maps prediction ids to 48x48 images for the galleries. Ids are only
-    unique within one data set, so when ``fingerprint`` is given, galleries are drawn only for
-    runs trained on the data set with that fingerprint. ``leakage`` (``fer_core.data.leakage``)
-    is stated for the runs trained on the data set it was computed for.
-    """
+    """The HTML report of ``run_dirs``. ``images_by_id`` maps prediction ids to 48x48 images
+    for the galleries; ids are only unique within one data set, so when ``fingerprint`` is
+    given, galleries are drawn only for runs trained on that data set. ``leakage`` is stated for
+    the runs trained on the data set it was computed for."""
     infos = [runs.read_run(Path(d)) for d in run_dirs]
     if not infos:
         raise RunError("A report needs at least one run; pick one.")

@@ -1,7 +1,5 @@
-"""The HTML report's "Seed report" section: the quoted and measured rows, the answers, and
-the seed report's figures, drawn the way the rest of the report draws (inline SVG, base64
-PNGs) from :mod:`fer_core.reports.seed_report`. ``report.build_report`` adds it when any of the
-report's runs was launched by a study."""
+"""The HTML report's "Seed report" section, drawn from :mod:`fer_core.reports.seed_report` the
+way the rest of the report draws (inline SVG, base64 PNGs)."""
 
 from __future__ import annotations
 

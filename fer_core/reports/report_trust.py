@@ -18,7 +18,6 @@ _VERSION_COLORS = ("#0072B2", "#D55E00")  # uncalibrated, calibrated (colour-bli
 
 def calibration_html(run_dir: Path) -> str:
     """ECE (15 bins), Brier and NLL on validation and test, and the test reliability diagram."""
-
     scores = calibration.scores_frame(run_dir)
     if scores.empty:
         return ""

@@ -3,14 +3,8 @@
 The seed report trained InceptionV3 with ImageNet weights on FER-2013 and quoted three test
 accuracies (:data:`QUOTED`); it also asked whether batch size, subsampling and the ways of
 handling the rare disgust class change the result. A *study* (``fer_core.core.studies``)
-launches one group of runs per question; each run's ``config.json`` carries a ``study`` block
-(name, group id, arm label). This module turns a list of runs into the seed report view:
-
-- :func:`seed_rows`: one row per quoted number and per measured run, marked ``quoted`` or
-  ``measured``, so nobody mistakes a number copied from the report for one measured here;
-- :func:`answers`: one sentence per question, computed from the measured rows, or "not
-  measured yet" with the command that measures it;
-- :func:`build_seed_report`: both, with the runs the figures are drawn from.
+launches one group of runs per question. Every row is marked ``quoted`` or ``measured``, so
+nobody mistakes a number copied from the report for one measured here.
 
 It reads run folders only (through the run store), so Results, the HTML report and a read-only
 viewer all show the same answers.
@@ -105,11 +99,6 @@ class SeedReport:
 
 # --- finding the studies' runs -------------------------------------------------------------------
 
-def study_block(info: runs.RunInfo) -> dict[str, str] | None:
-    """The ``study`` block of a run's config.json (name, group, arm), if a study launched it."""
-    return study_plans.study_of(info.extra)
-
-
 def _finished(info: runs.RunInfo) -> bool:
     return info.state == "succeeded" and "accuracy" in (info.metrics or {}).get("test", {})
 
@@ -119,14 +108,11 @@ def _test_accuracy(info: runs.RunInfo) -> float:
 
 
 def latest_studies(infos: Sequence[runs.RunInfo]) -> dict[str, StudyResult]:
-    """For each study, its latest run group that has a finished run (group ids sort by time).
-
-    A group still running shows the arms finished so far; a rerun of an arm within a group
-    counts once, its newest finished run.
-    """
+    """For each study, its latest run group that has a finished run (group ids sort by time):
+    a group still running shows the arms finished so far; an arm rerun counts once, newest."""
     groups: dict[str, dict[str, dict[str, runs.RunInfo]]] = {}
     for info in sorted(infos, key=lambda i: i.run_id):  # oldest first: newer reruns win
-        block = study_block(info) if _finished(info) else None
+        block = study_plans.study_of(info.extra) if _finished(info) else None
         if block and block["name"] in STUDY_NAMES:
             groups.setdefault(block["name"], {}).setdefault(block["group"], {})[
                 block["arm"]] = info
@@ -149,7 +135,7 @@ def latest_studies(infos: Sequence[runs.RunInfo]) -> dict[str, StudyResult]:
 def best_other_run(infos: Sequence[runs.RunInfo]) -> runs.RunInfo | None:
     """The finished run with the best test accuracy that no study launched (e.g. the fast-cpu
     run on FER-2013): the study arms are short schedules; this says what a full one reaches."""
-    others = [info for info in infos if _finished(info) and study_block(info) is None]
+    others = [info for info in infos if _finished(info) and not study_plans.study_of(info.extra)]
     return max(others, key=_test_accuracy, default=None)
 
 
@@ -272,19 +258,16 @@ def answer(result: StudyResult) -> str:
     return text
 
 
-def answers(studies: dict[str, StudyResult]) -> dict[str, str]:
-    return {name: answer(result) for name, result in studies.items()}
-
-
 def build_seed_report(infos: Sequence[runs.RunInfo]) -> SeedReport:
     """The seed report view of ``infos`` (every run of the runs folder, or a report's runs)."""
     readable = [info for info in infos if not info.problem]
     studies = latest_studies(readable)
     other = best_other_run(readable)
     return SeedReport(rows=seed_rows(studies, other), studies=studies,
-                      answers=answers(studies), other=other)
+                      answers={name: answer(result) for name, result in studies.items()},
+                      other=other)
 
 
 def has_study_runs(infos: Sequence[runs.RunInfo]) -> bool:
     """Whether any of ``infos`` was launched by a study: the HTML report then gets the section."""
-    return any(study_block(info) is not None for info in infos if not info.problem)
+    return any(study_plans.study_of(info.extra) for info in infos if not info.problem)

@@ -50,7 +50,6 @@ def usable_text(info: RunInfo) -> str:
 
 
 def with_usable(table: pd.DataFrame, infos: Sequence[RunInfo]) -> pd.DataFrame:
-    """The summary table with the baseline verdict of each run."""
     return table.assign(usable=[usable_text(info) for info in infos]) if len(table) else table
 
 

@@ -1,16 +1,11 @@
-"""MLflow tracking, only when asked for: ``MLFLOW_TRACKING_URI`` set, or an explicit export.
+"""MLflow tracking, only when asked for: ``MLFLOW_TRACKING_URI`` set (runs then log live as they
+train), or an explicit ``python -m fer_core runs export-mlflow``. Without either, mlflow is
+never imported.
 
-    MLFLOW_TRACKING_URI=sqlite:////data/mlflow.db python -m fer_core train --preset fast-cpu
-    python -m fer_core runs export-mlflow runs/<run-id> ... --tracking-uri http://mlflow:5000
-
-A run becomes one MLflow run in an experiment named after its data set: the TrainConfig as
-parameters, each epoch's metrics, the best model's final scores, and as artifacts the run's
-files, the test confusion matrix and classification report as CSV, and the HTML report.
-
-:class:`MLflowLogger` creates it (tagged ``fer.run_id``) and logs each epoch while the run
-trains; at the end :func:`export_run` replays the run folder into the same MLflow run and fills
-in what is missing, so a run logged live and one exported later hold the same, and the run
-folder stays the source of truth. Without ``MLFLOW_TRACKING_URI`` mlflow is never imported.
+A run becomes one MLflow run, tagged ``fer.run_id``, in an experiment named after its data set.
+At the end :func:`export_run` replays the run folder into that MLflow run and fills in what
+live logging missed, so a run logged live and one exported later hold the same, and the run
+folder stays the source of truth.
 """
 
 from __future__ import annotations
@@ -51,13 +46,10 @@ def enabled() -> bool:
 
 def export_run(run_dir: Path, *, tracking_uri: str | None = None, state: str | None = None
                ) -> tuple[str, bool]:
-    """Log one finished run; return (MLflow run id, whether it was logged now).
-
-    ``state`` stands in for the folder's state while training writes its end (the job logs
-    before it says "succeeded", so "succeeded" means everything is done). A run already
-    logged in full (same ``fer.run_id`` in the experiment, ended) is left as it is; one logged
-    in part (live while training, or an export that failed half-way) is completed.
-    """
+    """Log one finished run; return (MLflow run id, whether it was logged now). ``state``
+    stands in for the folder's state while training writes its end (the job logs before it says
+    "succeeded"). A run already logged in full (same ``fer.run_id``, ended) is left as it is;
+    one logged in part (live while training, or an export that failed half-way) is completed."""
     run_dir = Path(run_dir)
     uri = tracking_uri or settings.mlflow_tracking_uri()
     if uri is None:
@@ -102,13 +94,10 @@ def log_finished(run_dir: Path, state: str, *, tracking_uri: str | None = None
 
 
 class MLflowLogger(RunLogger):
-    """Log a run to MLflow while it trains.
-
-    Every call to MLflow runs on one worker thread, in order, so training never waits for the
-    tracking server. The first failure turns live logging off with one warning; the replay of
-    :meth:`on_end` then logs what it missed. A run resumed after a crash continues its MLflow
-    run rather than starting another.
-    """
+    """Log a run to MLflow while it trains. Every call to MLflow runs on one worker thread, in
+    order, so training never waits for the tracking server. The first failure turns live
+    logging off with one warning; :meth:`on_end`'s replay then logs what it missed. A run
+    resumed after a crash continues its MLflow run rather than starting another."""
 
     def __init__(self, run_dir: Path, *, tracking_uri: str | None = None) -> None:
         self.run_dir, self.uri = Path(run_dir), tracking_uri or settings.mlflow_tracking_uri()
@@ -159,11 +148,6 @@ class MLflowLogger(RunLogger):
 
     def _log_epoch(self, row: dict[str, Any]) -> None:
         self._client.log_batch(self.mlflow_id, metrics=_epoch_metrics([row], _millis(None)))
-
-
-def experiment_name(record: runs.RunRecord) -> str:
-    """The data set's name, as the run records it."""
-    return str(record.data.get("name") or DEFAULT_EXPERIMENT)
 
 
 def params_of(record: runs.RunRecord) -> dict[str, str]:
@@ -221,7 +205,7 @@ def _open_run(uri: str, run_dir: Path, record: runs.RunRecord, status: runs.Stat
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = _experiment(client, uri, experiment_name(record))
+    experiment_id = _experiment(client, uri, str(record.data.get("name") or DEFAULT_EXPERIMENT))
     found = client.search_runs([experiment_id],
                                filter_string=f"tags.`{RUN_ID_TAG}` = '{run_dir.name}'")
     run = min(found, key=lambda run: run.info.status not in ENDED, default=None)

@@ -1,8 +1,5 @@
-"""Why a model said what it said: Grad-CAM maps, their overlays, and explaining image files.
-
-``gradcam`` is the engine (Keras and NumPy only), ``overlay`` turns a map into PNG-ready RGB,
-``images`` explains photo files the way Predict reads them (faces detected first).
-"""
+"""Why a model said what it said: Grad-CAM maps (``gradcam``, Keras and NumPy only), their
+overlays (``overlay``), and image files explained the way Predict reads them (``images``)."""
 
 from fer_core.inference.explain.gradcam import (
     ExplainError,

@@ -1,28 +1,16 @@
 """Grad-CAM (Selvaraju et al. 2017): where in the face the evidence for a class lies.
 
-The map is the last convolutional feature map weighted by the gradient of the class's logit,
-summed over channels and kept where positive. Two weightings (``method``):
+The map is the last convolutional feature map weighted by the gradient of the class's
+pre-softmax logit (so a confident class still gets a gradient), summed over channels and kept
+where positive. Two weightings (``method``):
 
 - ``"hirescam"`` (the default; Draelos & Carin 2020): each position's activations times the
-  gradient at that position. On a backbone that ends in global average pooling and a dense
-  layer (every ImageNet backbone here) this is exactly Grad-CAM's map, up to scale. On FER
-  Studio's own CNNs, which flatten the feature map into a dense layer so that *where* a
-  feature sits counts, it keeps that "where"; Grad-CAM's spatial average throws it away.
+  gradient at that position. Behind global average pooling (every ImageNet backbone here) this
+  is exactly Grad-CAM's map, up to scale; FER Studio's own CNNs flatten the feature map into a
+  dense layer, so that *where* a feature sits counts, and this keeps that "where".
   Measured on the demo set: the maps' mass on mouth, brows and eyes is 1.15 times a uniform
   map's with classic Grad-CAM, 1.5 times and more with this (tests/test_explain_proof.py).
 - ``"gradcam"``: the classic: the gradient averaged over space, one weight per channel.
-
-The last convolutional feature map is found
-automatically: in FER Studio's own CNNs it is the last conv block's activation; in an ImageNet
-backbone it is the nested ``keras.applications`` model's output (its last conv stage). The map
-is computed on the pre-softmax logit, so a confident class still gets a gradient.
-
-    cam = GradCam(model)
-    result = cam(faces)              # (N, 48, 48) uint8 faces; the predicted class
-    result.maps                      # (N, 48, 48) float32 in [0, 1]
-    cam(faces, class_index=3).maps   # a chosen class instead
-
-Keras and TensorFlow are imported inside functions, as everywhere in the engine.
 """
 
 from __future__ import annotations
@@ -34,7 +22,6 @@ import numpy as np
 
 from fer_core.core.errors import ModelError
 
-_CONV_WORDS = ("Conv",)  # Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose...
 _POOLING_WORDS = ("Pooling", "Flatten", "Reshape")  # these end a conv block's feature map
 
 
@@ -52,24 +39,19 @@ class Explanation:
     layer: str  # the feature map's layer, e.g. "block4b_relu" or "mobilenetv2_1.00_224"
 
 
-def _is_conv(layer: Any) -> bool:
-    return any(word in type(layer).__name__ for word in _CONV_WORDS)
-
-
 def _holds_conv(layer: Any) -> bool:
-    """A conv layer, or a nested model (a backbone) with a conv layer anywhere inside."""
-    if _is_conv(layer):
+    """A conv layer (Conv2D, DepthwiseConv2D, SeparableConv2D...), or a nested model (a
+    backbone) with one anywhere inside."""
+    if "Conv" in type(layer).__name__:
         return True
     return any(_holds_conv(inner) for inner in getattr(layer, "layers", ()))
 
 
 def _node(model: Any, layer: Any) -> Any:
     """Where ``model`` calls ``layer``: the node holding its tensors in the model's own graph.
-
     A layer may be called by several models (FER Studio's head model shares the classifier's
-    last layers), and for a nested model ``layer.output`` is its inner graph's output, from
-    which the outer model cannot be rebuilt. Keras keeps no public accessor for this.
-    """
+    last layers), and a nested model's ``layer.output`` is its inner graph's, from which the
+    outer model cannot be rebuilt. Keras keeps no public accessor for this."""
     graph = set(getattr(model, "_nodes", ()))  # keys "<id of layer>_ib-<node index>"
     for i, node in enumerate(getattr(layer, "_inbound_nodes", ())):
         if not graph or f"{id(layer)}_ib-{i}" in graph:
@@ -89,12 +71,9 @@ def _rank(model: Any, layer: Any) -> int:
 
 
 def find_feature_layer(model: Any) -> Any:
-    """The layer whose output is the model's last convolutional feature map.
-
-    The last layer with a 4-D output that is, or holds, a convolution; then the layers right
-    after it that keep its shape (BatchNorm, ReLU) are taken too, so the map is the conv
-    block's activation, as in the Grad-CAM paper, not its pre-activation.
-    """
+    """The layer whose output is the model's last convolutional feature map: the last layer
+    with a 4-D output that is, or holds, a convolution, then the layers right after it that keep
+    its shape (BatchNorm, ReLU), so the map is the conv block's activation, as in the paper."""
     layers = list(model.layers)
     last = None
     for i, layer in enumerate(layers):
@@ -118,11 +97,9 @@ def find_feature_layer(model: Any) -> Any:
 
 
 def _score_tensor(model: Any) -> tuple[Any, bool]:
-    """The class scores to differentiate, and whether they are logits (True) or probabilities.
-
-    A softmax at the end is skipped: its input, the logits, carry a gradient even for a face
-    the model is sure about, where the probability has saturated at 1.
-    """
+    """The class scores to differentiate, and whether they are logits. A softmax at the end is
+    skipped: the logits carry a gradient even for a face the model is sure about, where the
+    probability has saturated at 1."""
     final = model.layers[-1]
     activation = getattr(final, "activation", None)
     if type(final).__name__ == "Activation" and getattr(activation, "__name__", "") == "softmax":

@@ -14,9 +14,10 @@ import numpy as np
 from PIL import Image
 
 from fer_core.core.errors import DataError
-from fer_core.data.faces import detect, load_photo
+from fer_core.data.faces import detect
 from fer_core.inference.explain.gradcam import GradCam
 from fer_core.inference.explain.overlay import overlay
+from fer_core.inference.photos import read_photo
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,7 @@ def explain_files(cam: GradCam, classes: tuple[str, ...], images: list[Path], ou
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[FaceExplanation] = []
     for number, path in enumerate(images):
-        try:
-            photo = load_photo(Path(path).read_bytes(), name=str(path))
-        except OSError as err:
-            raise DataError(f"{path} could not be read: {err.strerror or err}.") from err
-        found = detect(photo, whole_if_none=True)
+        found = detect(read_photo(path), whole_if_none=True)
         if not found.crops:
             results.append(FaceExplanation(str(path), 0, found.method, None, None, None, None))
             continue

@@ -28,11 +28,9 @@ def heat_colours(cam: np.ndarray) -> np.ndarray:
 
 def overlay(face: np.ndarray, cam: np.ndarray, *, size: int = 144,
             alpha: float = 0.5) -> np.ndarray:
-    """The grey face in colour under its map, ``size`` pixels a side, (size, size, 3) uint8.
-
-    The map's weight follows its value, so where the model found no evidence the face shows
-    through unchanged; ``alpha`` is the weight at the map's peak.
-    """
+    """The grey face in colour under its map, (size, size, 3) uint8. The map's weight follows
+    its value, so where the model found no evidence the face shows through unchanged;
+    ``alpha`` is the weight at the map's peak."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
     face_img = Image.fromarray(np.asarray(face, dtype=np.uint8)).resize(
@@ -45,11 +43,3 @@ def overlay(face: np.ndarray, cam: np.ndarray, *, size: int = 144,
     mixed = (1.0 - weight) * grey + weight * heat_colours(heat)
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
-
-def to_png(rgb: np.ndarray) -> bytes:
-    """PNG bytes of an RGB array, for downloads, the HTML report and files."""
-    import io
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()

@@ -167,13 +167,9 @@ def score_video(path: str | Path, scorer: FrameScorer, out_dir: str | Path, *, e
                 name: str | None = None, progress: Progress | None = None,
                 cancel: Callable[[], bool] | None = None) -> VideoResult:
     """Score every ``every``-th frame of a clip into ``out_dir``: ``<stem>-emotions.csv`` (one
-    row per face of each scored frame: time, box, label, one probability per class) and
-    ``<stem>-annotated.mp4`` (every frame, with the boxes of the latest scored frame).
-
-    ``progress(fraction, message)`` is called as frames are read; ``cancel()`` returning true
-    stops the work (:class:`VideoCancelled`). Nothing is left in ``out_dir`` unless the whole
-    clip was scored.
-    """
+    row per face of each scored frame) and ``<stem>-annotated.mp4`` (every frame, with the
+    boxes of the latest scored frame). ``progress(fraction, message)`` is called as frames are
+    read; ``cancel()`` returning true stops the work (:class:`VideoCancelled`)."""
     if every < 1:
         raise VideoError(f"every must be 1 (every frame) or more; got {every}.")
     path, out_dir = Path(path), Path(out_dir)
@@ -283,7 +279,6 @@ def _encode(output, stream, rgb: np.ndarray, index: int) -> None:
 
 def _table(rows: list[tuple[float, int, int, FaceScore]], classes: tuple[str, ...],
            ) -> pd.DataFrame:
-    """One row per face of each scored frame: time, frame, face, box, label, probabilities."""
     columns = ["time_s", "frame", "face", "x", "y", "w", "h", "label", *classes]
     records = [[round(t, 3), frame, face, *score.box, score.label(classes),
                 *np.round(score.probabilities, 5)]

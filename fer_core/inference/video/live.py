@@ -1,10 +1,9 @@
 """The live camera's frame callback: every frame detected, classified and drawn, and a rolling
 record of the emotions for the page's chart.
 
-streamlit-webrtc calls :class:`LiveAnnotator` with each ``av.VideoFrame`` from the browser, in
-a worker thread of its own, and sends back the frame it returns. Nothing here imports
-streamlit-webrtc or aiortc: the page wires the annotator in, and ``bench/live.py`` calls the
-very same object on synthetic frames to measure frames per second.
+streamlit-webrtc calls :class:`LiveAnnotator` from a worker thread of its own. Nothing here
+imports streamlit-webrtc or aiortc, so ``bench/live.py`` calls the very same object on
+synthetic frames to measure frames per second.
 """
 
 from __future__ import annotations
@@ -25,11 +24,9 @@ DETECT_SIDE = 320
 
 
 class LiveAnnotator:
-    """A ``video_frame_callback``: frame in, frame with boxes and labels out.
-
-    The page reads :meth:`history` and :attr:`frames` from another thread while frames arrive,
-    so both go through a lock held only to copy a few rows.
-    """
+    """A ``video_frame_callback``: frame in, frame with boxes and labels out. The page reads
+    :meth:`history` and :attr:`frames` from another thread while frames arrive, so both go
+    through a lock held only to copy a few rows."""
 
     def __init__(self, scorer: FrameScorer, *, history_seconds: float = HISTORY_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -48,7 +45,6 @@ class LiveAnnotator:
         return 1000 * self.busy_s / self.frames if self.frames else 0.0
 
     def __call__(self, frame):
-        """Score one ``av.VideoFrame`` and return it drawn over, with its timing kept."""
         import av
 
         begun = time.perf_counter()

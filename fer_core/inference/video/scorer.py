@@ -1,9 +1,7 @@
 """One frame in; its faces' boxes, labels and probabilities out, and the frame drawn over.
 
 The video file scorer and the live camera share this step, so a clip scored offline and the
-same scene seen live give the same labels. Faces are found exactly as the Predict page finds
-them (:func:`fer_core.data.faces.detect`), and classified with the same test-time augmentation
-views (:func:`fer_core.inference.evaluation.tta_views`) and ensemble averaging.
+same scene seen live give the same labels, and the same as Predict for the same faces.
 
 Per frame there are only a handful of faces, so Keras' ``predict`` (built for large arrays,
 with a per-call set-up cost of tens of milliseconds) is replaced by ``predict_on_batch`` over
@@ -20,14 +18,12 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from fer_core import runs
 from fer_core.core.calibration import apply_temperature
-from fer_core.core.errors import RunError
 from fer_core.core.settings import IMAGE_SIZE
 from fer_core.data import faces
 from fer_core.data.classnames import class_colors
 from fer_core.data.faces import FaceBox
-from fer_core.inference.evaluation import load_run_model, run_classes, tta_views
+from fer_core.inference.evaluation import load_run_model, run_tta_shift, shared_classes, tta_views
 
 
 @dataclass(frozen=True)
@@ -42,10 +38,8 @@ class FaceScore:
 
 
 class FaceClassifier:
-    """The models of one run, or an ensemble, applied to 48x48 grey crops as Predict applies
-    them: each model averages over its test-time augmentation views (mirror, and the shift its
-    run was trained for), then the models are averaged, and one run's fitted temperature
-    scales the average (an ensemble has none), as ``predict_images`` does."""
+    """The models of one run, or an ensemble, applied to 48x48 grey crops as
+    ``predict_images`` applies them: test-time augmentation, averaging, one run's temperature."""
 
     def __init__(self, models: Sequence[Any], classes: Sequence[str], *, tta: bool = False,
                  shifts: Sequence[int] | None = None, temperature: float | None = None) -> None:
@@ -66,14 +60,8 @@ class FaceClassifier:
         from fer_core.inference.calibration import run_temperature
 
         run_dirs = [Path(r) for r in run_dirs]
-        classes = run_classes(run_dirs[0])
-        for run_dir in run_dirs[1:]:
-            if run_classes(run_dir) != classes:
-                raise RunError(
-                    f"Runs in an ensemble must share their classes; {run_dir.name} differs "
-                    f"from {run_dirs[0].name}. Pick runs trained on the same classes.")
-        shifts = [int(runs.read_config(r).config.get("tta_shift", 0)) if tta else 0
-                  for r in run_dirs]
+        classes = shared_classes(run_dirs)
+        shifts = [run_tta_shift(r) if tta else 0 for r in run_dirs]
         models = [(load_model or load_run_model)(r) for r in run_dirs]
         temperature = (run_temperature(run_dirs[0])
                        if calibration and len(run_dirs) == 1 else None)
@@ -97,11 +85,8 @@ class FaceClassifier:
 
 class FrameScorer:
     """Find the faces of a frame and classify them: the one step of video and live modes.
-
-    ``whole_if_none`` takes the centre square when no face is found, as Predict's "use the
-    whole photo" does: for clips that are face crops already. ``detect_side``: the longest side
-    frames are shrunk to for detection (Predict's by default; the live camera's is smaller).
-    """
+    ``whole_if_none``: Predict's "use the whole photo", for clips that are face crops already;
+    ``detect_side``: frames are shrunk to it for detection (the live camera's is smaller)."""
 
     def __init__(self, classifier: FaceClassifier, *, whole_if_none: bool = False,
                  detect_side: int = faces.DETECT_SIDE) -> None:
