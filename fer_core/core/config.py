@@ -1,9 +1,5 @@
-"""TrainConfig: every hyperparameter, with its default, allowed range and help, in one place.
-
-The Train page builds its form from these fields, the command line's ``--set key=value`` is
-checked against them, and the final config is saved in each run folder. Settings resolve in one
-order: defaults, then a preset, then a config file, then ``--set`` overrides.
-"""
+"""TrainConfig: every hyperparameter with its default, allowed range and help, in one place,
+so the Train form, the command line's ``--set`` and each run folder's record all agree."""
 
 from __future__ import annotations
 
@@ -225,7 +221,7 @@ class TrainConfig:
 
 
 def field_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(TrainConfig)]
+    return [f.name for f in config_fields()]
 
 
 def config_fields() -> list[dataclasses.Field]:
@@ -235,7 +231,7 @@ def config_fields() -> list[dataclasses.Field]:
 
 def config_field(name: str) -> dataclasses.Field:
     """One field by name; an unknown name is a ``ConfigError`` listing the valid ones."""
-    for f in dataclasses.fields(TrainConfig):
+    for f in config_fields():
         if f.name == name:
             return f
     raise ConfigError(f"Unknown config field {name!r}. Valid fields: {', '.join(field_names())}.")
