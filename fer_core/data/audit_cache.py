@@ -1,10 +1,5 @@
-"""The audit of a data set, kept on disk next to its decoded arrays.
-
-The pairwise near-duplicate search is the slow part of the audit (seconds on FER-2013 on two
-CPU cores, far more on a busy host), and its answer depends only on the pixels: the report is
-stored under the data set's fingerprint and read back in a fraction of a second by every later
-session, restart or page, until a file of the data set changes.
-"""
+"""The audit of a data set, kept on disk under its fingerprint: the pairwise search takes
+seconds (far more on a busy host) and depends only on the pixels."""
 
 from __future__ import annotations
 

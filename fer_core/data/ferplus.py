@@ -1,22 +1,11 @@
 """FER+ labels: Microsoft's ten-annotator votes for the faces of the original ``fer2013.csv``.
 
-FERPlus (https://github.com/microsoft/FERPlus) ships ``fer2013new.csv``: one row per row of
-``fer2013.csv``, in the same order, with the columns ``Usage, Image name, neutral, happiness,
-surprise, sadness, anger, disgust, fear, contempt, unknown, NF`` holding vote counts. It names
-no pixels, so it only works beside the original CSV: the Kaggle folder download has lost the
-row order that ties the two together.
-
-The config's ``labels`` field chooses what a run trains on:
-
-- ``folder``: the data set's own labels (FER-2013's seven classes), as always;
-- ``majority``: the most-voted of FER+'s eight classes; rows with no face (NF), a majority for
-  ``unknown`` or a tie at the top are dropped;
-- ``votes``: the same rows, trained on the normalised vote distribution (a soft target).
-
-Either way a row's ``label`` is its majority class, so evaluation scores against it. The votes
-travel with the index as ``votes:<class>`` columns, so every data operation that selects rows
-(splits, subsampling, dropping classes) keeps them aligned, and :func:`soft_targets` turns them
-into the targets of whatever classes remain.
+``fer2013new.csv`` holds one row of vote counts per row of ``fer2013.csv``, in the same order and
+with no pixels, so it only works beside the original CSV (the Kaggle folders lost the row
+order). ``labels=majority`` trains on the most-voted class, ``votes`` on the vote distribution;
+either way ``label`` is the majority class, which evaluation scores against. The votes travel
+with the index as ``votes:<class>`` columns, so every operation that selects rows keeps them
+aligned.
 """
 
 from __future__ import annotations
@@ -65,12 +54,8 @@ def ferplus_file_for(ds: Dataset, mode: str) -> Path:
 
 
 def read_votes(path: Path, *, n_rows: int) -> pd.DataFrame:
-    """The vote counts of ``fer2013new.csv``, one row per row of ``fer2013.csv``.
-
-    Columns: our class names, ``unknown`` and ``NF`` (ints). A row without an image name has
-    no face: its ``NF`` is set above every other count, whatever its votes say. A row count
-    unlike ``fer2013.csv``'s is an error, since rows are matched by position alone.
-    """
+    """The vote counts of ``fer2013new.csv`` under our class names, ``unknown`` and ``NF``. A
+    row without an image name has no face: its ``NF`` then outvotes every other count."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
@@ -109,11 +94,8 @@ def majority_labels(votes: pd.DataFrame) -> pd.Series:
 
 
 def apply_labels(ds: Dataset, mode: str) -> Dataset:
-    """Relabel a ``fer2013.csv`` data set with FER+ (``majority`` or ``votes``).
-
-    ``folder`` returns the data set unchanged. Rows are matched by their line in
-    ``fer2013.csv`` (kept in each id), so rows the loader skipped take no votes with them.
-    """
+    """Relabel a ``fer2013.csv`` data set with FER+ (``folder``: unchanged). Rows are matched
+    by their line in the CSV (kept in each id), so rows the loader skipped take no votes along."""
     if mode not in LABEL_MODES:
         raise DataError(f"labels must be one of {', '.join(LABEL_MODES)}; got {mode!r}.")
     if mode == "folder":

@@ -1,12 +1,5 @@
-"""The leakage caveat a report carries: how many test images have a copy in train.
-
-A test image that is a near copy of a training image is recognised from memory, so test
-accuracy on such a split is optimistic; on FER-2013's test split 418 images (11.6%) have one.
-A stakeholder reading a report must see that next to the accuracy. The audit
-(``fer_core.data.audit``) finds the copies in about 2 s on FER-2013, and its findings are kept
-in the audit cache (``fer_core.data.audit_cache``) that Explore reads too, so a report costs
-that once per data set, or nothing after Explore has shown the data.
-"""
+"""The leakage caveat a report carries next to the accuracy: how many test images have a copy
+in train (418, 11.6%, on FER-2013), read from the audit cache that Explore fills too."""
 
 from __future__ import annotations
 
