@@ -1,9 +1,6 @@
-"""Typed records of what a run folder's JSON files hold: ``config.json`` and ``status.json``.
-
-The files stay flat JSON, as every earlier version wrote them, so old run folders and run zips
-read as they are. Each record keeps the keys it does not know in ``extra`` and writes them back,
-so a newer version's fields survive an older reader, and it is also a read-only ``Mapping``
-over its JSON form for code (and scripts) that reads a file's keys directly.
+"""Typed records of a run folder's ``config.json`` and ``status.json``, which stay flat JSON so
+old run folders read as they are. Each keeps keys it does not know in ``extra`` and writes them
+back, so a newer version's fields survive an older reader.
 """
 
 from __future__ import annotations
