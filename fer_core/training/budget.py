@@ -1,7 +1,7 @@
 """Time budgets: a run is given minutes, and the speed it measures sets its epochs.
 
-Training speed depends on the host (the same ``best`` recipe runs 2x slower on one 2-core
-machine than on another), so ``time_budget_min`` asks for time instead of epochs. The plan:
+Training speed depends on the host (``best`` runs 2x slower on one 2-core machine than on
+another), so ``time_budget_min`` asks for time instead of epochs. The plan:
 
 1. After the first epoch of a phase, its duration fixes the number of epochs so that the
    learning-rate schedule ends, and evaluation after it ends, at the budget.
@@ -13,9 +13,8 @@ machine than on another), so ``time_budget_min`` asks for time instead of epochs
    machine that gets busier (or quieter) still ends on time; the plan changes only when the
    epoch count would.
 
-With two phases, the training time is split between them as their configured epochs are; each
-phase plans its own epochs from its own speed. Everything here is plain arithmetic on
-timings, so it is tested with synthetic ones; the Keras side is ``budget_callback.py``.
+With two phases, the time is split as their configured epochs are. This is plain arithmetic,
+tested with synthetic timings; the Keras side is ``budget_callback.py``.
 """
 
 from __future__ import annotations
@@ -63,11 +62,8 @@ def phase_one_share(config: TrainConfig) -> float:
 
 def fit_epochs(*, done: int, seconds_left: float, epoch_seconds: float,
                high: int = MAX_EPOCHS) -> int:
-    """A phase's total epochs: those done, and as many more as fit in ``seconds_left``.
-
-    Rounded to the nearest epoch, so the run ends within half an epoch of its target either
-    way; never fewer than the epochs done, never more than ``high``, and at least one.
-    """
+    """A phase's total epochs: those done, and as many more as fit in ``seconds_left``,
+    rounded so the run ends within half an epoch of its target either way."""
     more = math.floor(max(seconds_left, 0.0) / max(epoch_seconds, 1e-6) + 0.5)
     return int(min(max(done + more, done, 1), max(high, done)))
 
@@ -97,12 +93,9 @@ def refit_epoch(planned: int) -> int:
 
 @dataclass
 class CosineMap:
-    """Cosine decay whose length can change while it runs, without a jump.
-
-    Like Keras' ``CosineDecay`` (alpha 0), the rate is ``base * (1 + cos(pi * progress)) / 2``.
-    :meth:`rescale` keeps the progress reached so far and spreads the rest over the new number
-    of steps, so the rate is continuous and still reaches zero at the new last step.
-    """
+    """Cosine decay (as Keras' ``CosineDecay``, alpha 0) whose length can change while it
+    runs: :meth:`rescale` spreads the progress left over the new number of steps, so the rate
+    never jumps and still reaches zero at the new last step."""
 
     base_lr: float
     total_steps: int
@@ -126,10 +119,7 @@ class CosineMap:
 
 @dataclass
 class BudgetPlanner:
-    """The budget of one run: when it started, what evaluation will cost, every decision.
-
-    ``started`` and every ``now`` are ``time.monotonic()`` seconds.
-    """
+    """The budget of one run; ``started`` and every ``now`` are ``time.monotonic()``."""
 
     seconds: float
     started: float

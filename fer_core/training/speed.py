@@ -1,13 +1,6 @@
-"""How long a config takes on this machine: a few timed training steps, cached per machine.
-
-    python -m fer_core estimate --preset best        # measures once (about 20 s), then instant
-
-The same recipe trains at very different speeds on different hosts, so the Train page shows
-the duration measured here before **Launch**. A measurement builds the chosen backbone with
-random weights (the speed does not depend on them), traces it on one batch, then times a few
-training steps and inference batches at the chosen batch size and image size. It is kept in
-``FER_CACHE_DIR/speed/``, one small JSON file per key: the machine (host, CPU, cores, GPU),
-the backbone, batch size, input size, precision setting and whether the backbone is frozen.
+"""How long a config takes on this machine, from a few timed training steps of the backbone
+with random weights (the speed does not depend on them), cached per :class:`SpeedKey`. The same
+recipe trains at very different speeds on different hosts, so Train shows it before Launch.
 """
 
 from __future__ import annotations
