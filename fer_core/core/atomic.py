@@ -41,8 +41,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from ``path``, or ``None`` when it is missing, unreadable or not an
-    object (a half-copied run folder, a file from elsewhere)."""
+    """A JSON object from ``path``, or ``None`` when missing, unreadable or not an object."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError):

@@ -56,8 +56,7 @@ def brier_score(labels: np.ndarray, proba: np.ndarray) -> float:
 
 def reliability_table(labels: np.ndarray, proba: np.ndarray, *, n_bins: int = N_BINS
                       ) -> pd.DataFrame:
-    """Per equal-width confidence bin: its range, count, mean confidence and accuracy; empty
-    bins are kept (count 0) so tables line up."""
+    """Per equal-width confidence bin (empty ones kept): range, count, confidence, accuracy."""
     labels, proba = _check(labels, proba)
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == labels

@@ -261,8 +261,7 @@ def _check_weights(weights: str) -> None:
 
 
 def _check_type(name: str, value: Any, expected: type) -> None:
-    """An int passes for a float (a config file may say 1 for 1.0), but a bool, an int to
-    Python, is only a bool."""
+    """An int passes for a float (a config file may say 1 for 1.0); a bool is only a bool."""
     allowed = (int, float) if expected is float else expected
     if not isinstance(value, allowed) or expected is not bool and isinstance(value, bool):
         raise ConfigError(
@@ -327,8 +326,7 @@ _BOOLS = {**dict.fromkeys(("true", "1", "yes", "on"), True),
 
 
 def parse_text(name: str, raw: str) -> Any:
-    """One field's value from text, typed by its kind: ``--set``, a sweep's list, a form's
-    mapping box. Raises ``ConfigError`` naming the field, its type and an example."""
+    """One field's value from text (``--set``, a sweep's list, a form's box), by its kind."""
     kind, raw = field_kind(config_field(name)), raw.strip()
     if kind is FieldKind.MAPPING:
         return _parse_mapping(name, raw)

@@ -48,11 +48,8 @@ def describe_device_quick() -> str:
 
 
 def cpu_has_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), read from Linux.
-
-    There mixed bfloat16 halves the time of a convolution step (fer-vgg on two Zen 4 cores:
-    250 -> 500 images/s); elsewhere TensorFlow emulates bfloat16 and it is slower than float32.
-    """
+    """Whether this CPU has native bfloat16, which halves a convolution step's time (fer-vgg
+    on two Zen 4 cores: 250 -> 500 images/s); emulated, it is slower than float32."""
     try:
         with open(cpuinfo) as lines:
             flags = next((line for line in lines if line.startswith("flags")), "").split()

@@ -29,8 +29,7 @@ def cache_files(fingerprint: str, *, max_distance: int, max_contrast: float
 def cached_audit(ds: Dataset, *, progress: Callable[[float], None] | None = None,
                  max_distance: int = NEAR_MAX_DISTANCE,
                  max_contrast: float = BLANK_MAX_CONTRAST) -> AuditReport:
-    """The data set's audit from the disk cache, or computed (``progress`` follows the
-    pairwise search from 0 to 1) and stored for next time."""
+    """The data set's audit from the disk cache, or computed and stored for next time."""
     report = load(ds, max_distance=max_distance, max_contrast=max_contrast)
     if report is None:
         report = audit(ds.images, ds.index, max_distance=max_distance,

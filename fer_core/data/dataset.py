@@ -102,8 +102,7 @@ def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> D
 # --- data operations used by training ------------------------------------------------------------
 
 def split_validation(ds: Dataset, *, fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """Carve a stratified, seeded validation split out of ``train``; a ``val`` split the data
-    set has already is kept, as its authors chose it."""
+    """A stratified, seeded validation split out of ``train``, unless the authors gave one."""
     if "val" in set(ds.index["split"]) or fraction <= 0:
         return ds
     if not 0 < fraction < 1:

@@ -228,14 +228,14 @@ def _draw_mouth(draw: ImageDraw.ImageDraw, expr: _Expression, mx: float, my: flo
 
 
 def _sample_pose(rng: np.random.Generator) -> tuple[float, ...]:
-    """The inverse affine map (output -> input) that :func:`_warp` applies."""
+    """The inverse affine map (output -> input) that :func:`_warp` applies: a rotation and
+    scale about the centre, then a shift."""
     k = _SUPERSAMPLE
     angle = float(np.clip(rng.normal(0.0, _ROTATION_SD), -2.5 * _ROTATION_SD, 2.5 * _ROTATION_SD))
     scale = rng.uniform(*_SCALE_RANGE)
     shift = rng.normal(0.0, _SHIFT_SD, size=2) * k
     size = _SIZE * k
     centre = size / 2
-    # Inverse affine map (output -> input) for a rotation and scale about the centre, then shift.
     cos, sin = np.cos(np.radians(angle)) / scale, np.sin(np.radians(angle)) / scale
     a, b, d, e = cos, sin, -sin, cos
     c = centre - a * (centre + shift[0]) - b * (centre + shift[1])
@@ -304,11 +304,8 @@ Test images: {test}
 
 def generate_demo_dataset(out_dir: Path, *, seed: int = 0, train_size: int = 2800,
                           test_size: int = 700) -> Path:
-    """Write the demo into ``out_dir`` (empty or absent, so no other images get mixed in).
-
-    Each image draws from its own random stream, keyed by (seed, split, class, index): the same
-    seed gives byte-identical files, and one split's size leaves the other's images unchanged.
-    """
+    """Write the demo into ``out_dir`` (empty or absent, so no other images get mixed in). Each
+    image has its own random stream, so one split's size leaves the other's images unchanged."""
     out_dir = Path(out_dir)
     _check_seed(seed)
     for name, size in (("train_size", train_size), ("test_size", test_size)):
@@ -335,8 +332,7 @@ def generate_demo_dataset(out_dir: Path, *, seed: int = 0, train_size: int = 280
 
 def demo_split_with_parts(split: str, *, seed: int = 0, per_class: int = 10
                           ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The first ``per_class`` images of each class of a demo split, as the files hold them:
-    images, class indices and per part a bool mask, to check explanations against."""
+    """The first ``per_class`` images per class of a demo split, with their part masks."""
     split_index = {"train": 0, "test": 1}[split]
     images, labels, masks = [], [], {part: [] for part in PARTS}
     for class_index, emotion in enumerate(EMOTIONS):

@@ -132,8 +132,7 @@ def soft_targets(index: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray | 
 
 
 def merge_votes(index: pd.DataFrame, pairs: dict[str, str]) -> pd.DataFrame:
-    """Add a merged class's votes to the class it joins (``disgust:angry``); no-op without
-    votes."""
+    """Add a merged class's votes to the class it joins (no-op without votes)."""
     index = index.copy()
     for src, dst in pairs.items():
         if VOTE_PREFIX + src in index.columns and VOTE_PREFIX + dst in index.columns:

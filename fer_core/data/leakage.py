@@ -10,8 +10,7 @@ from fer_core.data.dataset import Dataset
 
 @dataclass(frozen=True)
 class LeakageCaveat:
-    """Of ``n_split`` images of ``split`` in the data set ``fingerprint``, ``n_leaked`` have an
-    exact or near copy in train or validation."""
+    """``n_leaked`` of the ``n_split`` images of ``split`` have a copy in train or val."""
 
     fingerprint: str
     data_name: str
@@ -36,8 +35,7 @@ class LeakageCaveat:
 
 
 def leakage_caveat(ds: Dataset, *, split: str = "test") -> LeakageCaveat | None:
-    """The caveat of ``split`` of ``ds`` (``None`` when the data set has no such split), from
-    the cached audit when this data set was audited before."""
+    """The caveat of ``split`` (``None`` when ``ds`` has none), from the cached audit."""
     from fer_core.data.audit_cache import cached_audit
 
     n_split = int((ds.index["split"] == split).sum())

@@ -30,8 +30,7 @@ def preset_naming(config: TrainConfig, field: str) -> str | None:
 
 def check_named_classes(config: TrainConfig, classes: Sequence[str], *,
                         preset: str | None = None) -> None:
-    """Raise ``DataError`` if a class named by ``drop_classes`` or ``merge_classes`` is not
-    among ``classes``; ``preset`` (else the preset the values match) is named in the message."""
+    """Raise ``DataError`` if a class the config names is not among ``classes``."""
     for field, names in named_classes(config).items():
         missing = [n for n in names if (canonical_emotion(n) or n.strip().lower()) not in classes]
         if not missing:

@@ -130,8 +130,7 @@ def read_file(path: Path, fingerprint: str) -> tuple[LabelOverrides | None, str 
 # --- applying them -------------------------------------------------------------------------------
 
 def apply(ds: Dataset, overrides: LabelOverrides) -> tuple[Dataset, dict[str, int]]:
-    """The data set with images left out and relabelled; how many of each were applied
-    (ids the data set lacks, or labels it has no class for, are skipped)."""
+    """The data set with the overrides it can apply (known ids and classes), and their counts."""
     ids = ds.index["id"]
     dropped = ids.isin(overrides.exclude).to_numpy()
     relabels = {k: v for k, v in overrides.relabel.items() if v in ds.classes}

@@ -70,8 +70,7 @@ def index_source(path: Path, *, cache_root: Path) -> SourceIndex:
 
 
 def find_data_root(path: Path) -> Path:
-    """The folder (or CSV) that holds the data, descending through lone wrapper folders such
-    as zips and downloads add (``archive/fer2013/train/...``)."""
+    """The folder (or CSV) holding the data, through lone wrapper folders (``archive/...``)."""
     if path.is_file():
         if path.suffix.lower() == ".csv":
             return path
@@ -190,8 +189,7 @@ def _file_key(path: Path) -> str:
 
 
 def extract_zip(zip_path: Path, target_root: Path) -> Path:
-    """Extract ``zip_path`` once into ``target_root/<fingerprint>``, every entry checked
-    before anything is written (paths, links, zip bombs)."""
+    """Extract once into ``target_root/<fingerprint>``, every entry checked before writing."""
     final = target_root / _file_key(zip_path)[:16]
     if final.is_dir():
         return final

@@ -193,8 +193,7 @@ def read_status(run_dir: Path) -> Status:
 
 
 def write_status(run_dir: Path, **fields: Any) -> Status:
-    """Merge ``fields`` into the status under the run's lock, so concurrent writers on this
-    machine are serialised instead of dropping each other's fields."""
+    """Merge ``fields`` into the status under the lock, so concurrent writers lose nothing."""
     paths = files(run_dir)
     paths.lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(paths.lock, timeout=30):

@@ -1,5 +1,4 @@
-"""What a run folder holds as tidy DataFrames, so the app's charts and the HTML report draw
-the same numbers."""
+"""Run folders as tidy DataFrames, so the app's charts and the HTML report agree."""
 
 from __future__ import annotations
 
@@ -42,8 +41,7 @@ def phase_boundaries(frame: pd.DataFrame) -> list[float]:
 
 
 def confusion_frame(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> pd.DataFrame:
-    """A confusion matrix in long form: true, predicted, count and share of the true class
-    (0 for an empty row)."""
+    """A confusion matrix in long form, with each cell's share of its true class."""
     counts = np.asarray(matrix, dtype=np.int64)
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=float), where=rows > 0)

@@ -32,8 +32,7 @@ def copy_into_run(run_dir: Path, data: DataRef) -> int:
 
 
 def apply_for_run(run_dir: Path, ds: Dataset) -> Dataset:
-    """Apply the run folder's overrides to the data it trains on and record in
-    ``config.json`` what was applied, or why a file there was not."""
+    """Apply the run folder's overrides; record in ``config.json`` what was (or why not)."""
     found, note = read_file(runs.files(run_dir).overrides, ds.fingerprint)
     if note:
         log.warning(note)

@@ -176,8 +176,7 @@ class Status(_JsonView):
 
 @dataclass(frozen=True, eq=False)
 class RunRecord(_JsonView):
-    """``config.json``: the TrainConfig, the preset it came from, the data set it trained on
-    (name, location, fingerprint, classes, sizes) and the environment (device, versions)."""
+    """``config.json``: the TrainConfig, its preset, the data set and the environment."""
 
     config: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None

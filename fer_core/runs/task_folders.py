@@ -114,8 +114,7 @@ def latest(kind: str, subject: str | None, *, runs_root: Path | None = None,
 
 
 def clean(*, runs_root: Path | None = None, older_than_days: float = 30) -> list[Path]:
-    """Delete ended task folders older than ``older_than_days``; return them. Running and
-    queued tasks are never touched."""
+    """Delete ended task folders older than ``older_than_days``; return them."""
     cutoff = time.time() - older_than_days * 86400
     removed = []
     for folder in task_folders(runs_root):

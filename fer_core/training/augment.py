@@ -20,11 +20,8 @@ FILL_MODE = "reflect"
 
 
 def build_augmenter(config: TrainConfig, *, seed: int = 0) -> keras.Sequential | None:
-    """The transforms ``config`` switches on, as one Sequential; None when nothing is on.
-
-    Each layer gets a seed of its own (seed, seed+1, ...): layers sharing one seed would draw
-    the same random numbers and move together, e.g. every flipped face also rotated left.
-    """
+    """The transforms ``config`` switches on, as one Sequential, each layer with a seed of its
+    own: layers sharing one would move together (every flipped face also rotated left)."""
     steps = _steps(config) if config.augment else []
     if not steps:
         return None

@@ -21,8 +21,7 @@ def evaluation_batches(sizes: list[int], *, views: int, batch_size: int) -> int:
 
 
 class EvaluationProgress(keras.callbacks.Callback):
-    """Counts predict batches across every ``model.predict`` it is passed to; writes the
-    run's progress at most every ``every_seconds``, and once at the last batch."""
+    """Counts predict batches across predict calls, writing progress now and then."""
 
     def __init__(self, run_dir: Path, total_batches: int, *, every_seconds: float = 2.0
                  ) -> None:

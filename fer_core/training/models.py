@@ -34,11 +34,8 @@ _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras
 
 @dataclass
 class FerModel:
-    """A built model and the views of it that two-phase training needs.
-
-    ``features`` and ``head`` share their layers (and so their weights) with ``model``: training
-    the head on cached features trains ``model`` too, and ``model`` is what gets saved.
-    """
+    """A built model and its views that share its weights: training the ``head`` on cached
+    features trains ``model`` too, and ``model`` is what gets saved."""
 
     model: keras.Model  # (48, 48, 1) raw pixels -> class probabilities (float32)
     features: keras.Model  # same input -> pooled feature vector
@@ -237,11 +234,8 @@ def _fer_cnn(x: Any) -> Any:
 
 
 def _fer_vgg(x: Any) -> Any:
-    """VGG as in Khaireddin & Chen (2021): four stages of two convs, then a dense layer.
-
-    Channels are halved (32-256, not 64-512) so an epoch of FER-2013 fits in minutes on a CPU.
-    Flatten rather than pooling: at 3x3 where the parts of a face are still apart.
-    """
+    """VGG as in Khaireddin & Chen (2021), channels halved so an epoch of FER-2013 takes
+    minutes on a CPU; flatten, not pooling, at 3x3 where the parts of a face are still apart."""
     from keras import layers
 
     for stage, filters in enumerate((32, 64, 128, 256), start=1):

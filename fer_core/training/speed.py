@@ -153,8 +153,7 @@ class SplitSizes:
 
 
 def split_sizes(config: TrainConfig, dataset: Dataset) -> SplitSizes:
-    """Images per split as the config trains on them (classes, validation, subsampling,
-    oversampling), without copying any image."""
+    """Images per split as the config trains on them, without copying any image."""
     from fer_core.training.inputs import apply_data_config
 
     ds = apply_data_config(dataset, config)
@@ -186,15 +185,13 @@ def estimate(config: TrainConfig, sizes: SplitSizes, speeds: dict[int, Speed]) -
     epoch = {phase: sizes.train / speed.train_images_per_s + sizes.val / speed.infer_images_per_s
              for phase, speed in speeds.items()}
     fixed = STARTUP_S + evaluation + sum(2 * speed.tracing_s for speed in speeds.values())
-    epochs = {1: config.epochs, 2: config.finetune_epochs}
+    epochs = {1: config.epochs, 2: config.finetune_epochs}  # also the budget's split
     if config.time_budget_min:
         seconds = config.time_budget_min * 60.0
-        share = {1: config.epochs, 2: config.finetune_epochs}
-        total = sum(share[p] for p in epoch) or 1
+        total = sum(epochs[p] for p in epoch) or 1
         left = max(seconds - fixed, 0.0)
-        epochs = {p: max(1, math.floor(left * share[p] / total / epoch[p] + 0.5))
+        epochs = {p: max(1, math.floor(left * epochs[p] / total / epoch[p] + 0.5))
                   for p in epoch}
-        epochs.setdefault(2, 0)
     else:
         seconds = fixed + sum(epochs[p] * epoch[p] for p in epoch)
     return Estimate(seconds=round(seconds, 1), epochs=epochs.get(1, 0),

@@ -70,8 +70,7 @@ def fit(config: TrainConfig, run_dir: Path, data: PreparedData, *, stop: StopFla
 
 @dataclass(frozen=True)
 class PhaseSpec:
-    """One call of the fit step: which phase, for how long, at what rate, what it trains
-    (the head alone on cached features, or the whole model) and on which data."""
+    """One call of the fit step: phase, epochs, rate, what it trains and on which data."""
 
     number: int
     epochs: int
