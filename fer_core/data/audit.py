@@ -47,10 +47,9 @@ def perceptual_hashes(images: np.ndarray) -> np.ndarray:
     """64-bit perceptual hash of every image, as uint64: ``imagehash.phash``'s algorithm and
     bit order, so ``int(str(imagehash.phash(img)), 16)`` is the same number.
 
-    Written out in numpy because resample-then-DCT is linear, one 8 x H matrix on each side:
-    FER-2013 hashes in ~0.1 s instead of ~2.2 s. Pillow rounds its resampled image to uint8 and
-    this does not, so 7% of hashes differ from imagehash's, nearly all in 2 bits (a coefficient
-    next to the median swaps sides), inside the near-duplicate distance.
+    In numpy because resample-then-DCT is linear (a matrix on each side): ~0.1 s for FER-2013,
+    not ~2.2 s. Unlike Pillow this does not round to uint8, so 7% of hashes differ from
+    imagehash's, nearly all by 2 bits: inside the near-duplicate distance.
     """
     images = _check_images(images)
     n, height, width = images.shape
@@ -303,10 +302,9 @@ def _close_pairs(hashes: np.ndarray, max_distance: int,
                  progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, ...]:
     """All pairs i < j whose hashes differ in at most ``max_distance`` bits, and the distance.
 
-    Brute force over the upper triangle, a block of rows at a time: 5e8 pairs in ~1.2 s for
-    FER-2013. Multi-index hashing would cut the comparisons, but face hashes crowd together (a
-    13-bit band has buckets of 180 images) and its cost depends on the distance and the data;
-    brute force is exact and predictable. Revisit beyond a few hundred thousand images.
+    Brute force, a block of rows at a time: 5e8 pairs in ~1.2 s for FER-2013. Multi-index
+    hashing suffers from face hashes crowding together (a 13-bit band has buckets of 180
+    images); brute force is exact and predictable. Revisit beyond a few 100,000 images.
     """
     n = len(hashes)
     found = [(np.empty(0, np.intp),) * 3]  # (i, j, distance) per chunk

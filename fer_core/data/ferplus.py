@@ -1,11 +1,8 @@
 """FER+ labels: Microsoft's ten-annotator votes for the faces of the original ``fer2013.csv``.
 
-``fer2013new.csv`` holds one row of vote counts per row of ``fer2013.csv``, in the same order and
-with no pixels, so it only works beside the original CSV (the Kaggle folders lost the row
-order). ``labels=majority`` trains on the most-voted class, ``votes`` on the vote distribution;
-either way ``label`` is the majority class, which evaluation scores against. The votes travel
-with the index as ``votes:<class>`` columns, so every operation that selects rows keeps them
-aligned.
+``fer2013new.csv`` holds a row of votes per row of ``fer2013.csv``, in order and without pixels,
+so it only works beside that CSV. ``labels=votes`` trains on the distribution, carried as
+``votes:<class>`` columns so every row selection keeps it aligned; ``label`` is the majority.
 """
 
 from __future__ import annotations

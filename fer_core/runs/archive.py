@@ -1,14 +1,11 @@
 """Run folders as zip files: export one to send it, import one that was sent. Importing is
 where care is needed, because the zip comes from someone else:
 
-- no entry may land outside the new run folder (absolute paths, ``..``, backslashes, drive
-  letters and symbolic links are refused, not "cleaned");
-- the unpacked size and the number of entries are capped (a zip bomb is refused up front:
-  ``zipfile`` never inflates an entry past the size its header declares);
-- the zip must hold a run folder: ``config.json`` and ``status.json`` at its top, readable,
-  and a final state (a queued run would otherwise be picked up and trained by the local queue);
-- the run id is sanitised and made unique, and the folder appears in one rename, so the runs
-  list never sees it half-written.
+- no entry may land outside the new run folder (unsafe paths and links are refused, not
+  "cleaned"), and the unpacked size and entries are capped (``zipfile`` never inflates an
+  entry past its declared size, so a zip bomb is refused up front);
+- the run must have ended (the local queue would train a queued one);
+- the folder appears in one rename, so the runs list never sees it half-written.
 """
 
 from __future__ import annotations

@@ -120,11 +120,6 @@ class BackendRef:
         return out
 
 
-_STATUS_KEYS = ("state", "created", "updated", "queued", "started", "finished", "pid", "host",
-                "error", "preset", "sweep", "resumed", "cancel_requested", "display_name",
-                "note", "rerun_of")
-
-
 @dataclass(frozen=True, eq=False)
 class Status(_JsonView):
     """``status.json``: the state of a run's job, its times, progress and backend."""
@@ -172,6 +167,10 @@ class Status(_JsonView):
     @property
     def ended(self) -> bool:
         return self.state in FINAL_STATES
+
+
+_STATUS_KEYS = tuple(f.name for f in fields(Status)  # status.json's flat keys
+                     if f.name not in ("progress", "backend", "extra"))
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,15 +3,12 @@
 Training speed depends on the host (``best`` runs 2x slower on one 2-core machine than on
 another), so ``time_budget_min`` asks for time instead of epochs. The plan:
 
-1. After the first epoch of a phase, its duration fixes the number of epochs so that the
-   learning-rate schedule ends, and evaluation after it ends, at the budget.
-2. The first epoch includes graph tracing, so it is slower than the rest: a quarter of the way
-   through, the number is fitted again from the steady epochs.
-3. Each time the number changes, the cosine schedule is rescaled from where it stands to end
-   at the new last epoch (:class:`CosineMap`), so it never jumps.
+1. After a phase's first epoch, its duration fixes the epochs so that the schedule, and the
+   evaluation after it, end at the budget.
+2. The first epoch includes graph tracing: a quarter of the way, the epochs are fitted again.
+3. Each change rescales the cosine schedule from where it stands (:class:`CosineMap`).
 4. After the quarter, each epoch checks the plan against the last few epochs' speed, so a
-   machine that gets busier (or quieter) still ends on time; the plan changes only when the
-   epoch count would.
+   machine that gets busier (or quieter) still ends on time.
 
 With two phases, the time is split as their configured epochs are. This is plain arithmetic,
 tested with synthetic timings; the Keras side is ``budget_callback.py``.

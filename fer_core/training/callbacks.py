@@ -71,12 +71,9 @@ class EpochReporter(keras.callbacks.Callback):
 
 
 class PhaseBackup(keras.callbacks.Callback):
-    """Back up the weights and optimizer state after every epoch, for a job that dies.
-
-    Keras' ``BackupAndRestore`` sets a private attribute that outlives ``fit`` (and so cut a
-    resumed run's next phase short). Each backup is one file named by its epoch, renamed into
-    place, so weights and epoch count never disagree; only a crash leaves it behind.
-    """
+    """Back up weights and optimizer state after every epoch, in one file named by its epoch,
+    so the two never disagree. (Keras' ``BackupAndRestore`` cut a resumed run's next phase
+    short: its private attribute outlives ``fit``.)"""
 
     def __init__(self, run_dir: Path, phase: int) -> None:
         super().__init__()

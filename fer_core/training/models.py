@@ -219,12 +219,9 @@ def _conv_bn_relu(x: Any, filters: int, name: str) -> Any:
 
 
 def _fer_cnn(x: Any) -> Any:
-    """Four conv blocks, one conv each: an epoch of FER-2013 in about 40 s on two cores.
-
-    Widths 48-96-192-384: the 32-256 version underfitted and gained less per minute. Flatten,
-    not pooling: where a feature sits (mouth or brows) tells expressions apart; pooling it away
-    made learning several times slower.
-    """
+    """Four conv blocks: an epoch of FER-2013 in about 40 s on two cores. Widths 48-384, as
+    32-256 underfitted; flatten, as pooling away where a feature sits (mouth or brows) made
+    learning several times slower."""
     from keras import layers
 
     for stage, filters in enumerate((48, 96, 192, 384), start=1):
