@@ -93,18 +93,13 @@ def read_result(task_dir: Path) -> dict[str, Any] | None:
 
 
 def task_folders(runs_root: Path | None = None) -> list[Path]:
-    """Every task folder, newest first (ids start with their time)."""
-    folders = root(runs_root)
-    if not folders.is_dir():
-        return []
-    return sorted((p for p in folders.iterdir() if p.is_dir() and is_task(p)),
-                  key=lambda p: p.name, reverse=True)
+    """Every task folder, newest first."""
+    return [folder for folder in runs.run_folders(root(runs_root)) if is_task(folder)]
 
 
 def latest(kind: str, subject: str | None, *, runs_root: Path | None = None,
            state: str | None = None) -> Path | None:
-    """The newest task of ``kind`` about ``subject`` (in ``state``, when given), or ``None``:
-    how a page finds the task it started after a reload."""
+    """The newest task of ``kind`` about ``subject`` (in ``state``): a page's after a reload."""
     for folder in task_folders(runs_root):
         record = read_task(folder)
         if record.kind == kind and record.subject == subject and (
