@@ -14,11 +14,8 @@ def gpu_names() -> tuple[str, ...]:
     """Names of the GPUs TensorFlow sees (imports TensorFlow: call lazily)."""
     import tensorflow as tf
 
-    names = []
-    for gpu in tf.config.list_physical_devices("GPU"):
-        details = tf.config.experimental.get_device_details(gpu)
-        names.append(details.get("device_name", gpu.name))
-    return tuple(names)
+    return tuple(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+                 for gpu in tf.config.list_physical_devices("GPU"))
 
 
 def describe_device() -> str:
