@@ -76,8 +76,7 @@ class TrainConfig:
                                           "disgust:angry.", group="data")
     oversample_to: int = param(0, "Add augmented copies of rarer classes until each has this "
                                "many training images; 0 is off.", group="data",
-                               low=0, high=100_000,
-                               label="Oversample rarer classes to")
+                               low=0, high=100_000, label="Oversample rarer classes to")
     labels: str = param("folder", "Which labels to train on: folder, the data set's own; "
                         "majority, FER+'s most-voted class; votes, FER+'s vote distribution "
                         "as a soft target. FER+ needs fer2013new.csv beside fer2013.csv; "
@@ -94,8 +93,7 @@ class TrainConfig:
                                group="augmentation", low=0.0, high=0.5)
     height_shift: float = param(0.1, "Random vertical shift, as a share of the height.",
                                 group="augmentation", low=0.0, high=0.5)
-    shear: float = param(0.1, "Random shear intensity.", group="augmentation",
-                         low=0.0, high=1.0)
+    shear: float = param(0.1, "Random shear intensity.", group="augmentation", low=0.0, high=1.0)
     zoom: float = param(0.1, "Random zoom in or out, as a share of the size.",
                         group="augmentation", low=0.0, high=0.5)
     horizontal_flip: bool = param(True, "Mirror images at random.", group="augmentation")
@@ -119,8 +117,7 @@ class TrainConfig:
                          "or the path of the backbone's notop .h5 weights file (offline, e.g. "
                          "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5).",
                          group="model", label="Starting weights")
-    dropout: float = param(0.5, "Dropout before the classifier.", group="model",
-                           low=0.0, high=0.9)
+    dropout: float = param(0.5, "Dropout before the classifier.", group="model", low=0.0, high=0.9)
     label_smoothing: float = param(0.0, "Label smoothing of the loss.", group="model",
                                    low=0.0, high=0.5)
 
@@ -133,8 +130,7 @@ class TrainConfig:
                                    label="Time budget (minutes)")
     learning_rate: float = param(1e-4, "Learning rate of phase 1.", group="phase 1",
                                  low=1e-7, high=1.0)
-    optimizer: str = param("adam", "Optimizer.", group="phase 1",
-                           choices=("adam", "adamw", "sgd"))
+    optimizer: str = param("adam", "Optimizer.", group="phase 1", choices=("adam", "adamw", "sgd"))
     weight_decay: float = param(0.0, "Weight decay (adamw, sgd), decoupled: each step "
                                 "shrinks every weight by learning rate x weight decay. With sgd "
                                 "(momentum 0.9), 5e-3 here acts about like 5e-4 in PyTorch's "
@@ -176,8 +172,7 @@ class TrainConfig:
                                  group="batches and speed", choices=("auto", "on", "off"))
     cache_features: bool = param(True, "Compute a frozen backbone's features once and train "
                                  "the head on them (only without augmentation).",
-                                 group="batches and speed",
-                                 label="Cache frozen-backbone features")
+                                 group="batches and speed", label="Cache frozen-backbone features")
 
     # evaluation
     tta: bool = param(False, "Test-time augmentation: average predictions over flips.",

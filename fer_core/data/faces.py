@@ -117,10 +117,8 @@ def detector_available() -> bool:
 
 def find_faces(image: Image.Image | np.ndarray, *, detect_side: int = DETECT_SIDE,
                ) -> list[FaceBox]:
-    """Frontal faces in a photo, largest first, in the photo's own pixel coordinates.
-
-    ``detect_side``: the photo is shrunk to this longest side first; the live camera uses less
-    than photos do, trading faces under ~50 pixels for several times the speed."""
+    """Frontal faces in a photo, largest first, in its own pixels. The live camera shrinks
+    frames more (``detect_side``), trading faces under ~50 pixels for several times the speed."""
     cascade = _cascade()
     if cascade is None:
         raise FaceError(f"Face detection needs OpenCV's Haar cascade ({CASCADE_FILE}), which this "

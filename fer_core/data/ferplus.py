@@ -118,8 +118,7 @@ def _csv_rows(ids: pd.Series) -> np.ndarray:
 
 
 def soft_targets(index: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray | None:
-    """The vote distribution over ``classes`` per row (float32, rows sum to 1); ``None`` when
-    the index carries no votes (``labels=folder``): then targets are one-hot labels."""
+    """The vote distribution over ``classes`` per row; ``None`` without votes (one-hot then)."""
     columns = [VOTE_PREFIX + name for name in classes]
     if not all(c in index.columns for c in columns):
         return None

@@ -1,9 +1,8 @@
 """Label overrides: the user's decisions to exclude an image or give it another label.
 
-The user's files never change: decisions live in a JSON file per data set in the cache, which
-records the data set's fingerprint too, so a copy that reaches other data (a run folder moved,
-the data edited after launch) is ignored with a note instead of changing the wrong images. The
-run folder's copy is ``fer_core.runs.overrides``'s.
+The user's files never change: decisions live in the cache, in a file that records the data
+set's fingerprint, so a copy that reaches other data is ignored instead of changing the wrong
+images.
 """
 
 from __future__ import annotations
@@ -114,8 +113,7 @@ def _known_images(ds: Dataset, image_ids: tuple[str, ...]) -> None:
 
 
 def read_file(path: Path, fingerprint: str) -> tuple[LabelOverrides | None, str | None]:
-    """The overrides in ``path`` if they belong to the data set with ``fingerprint``; else
-    ``None`` and, when the file was for another data set, a note that says so."""
+    """The overrides in ``path`` if made for ``fingerprint``; else ``None`` and maybe a note."""
     data = atomic.read_json(path)
     if data is None:
         return None, None

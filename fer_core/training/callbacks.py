@@ -1,5 +1,4 @@
-"""Keras callbacks of the trainer: the epoch clock, the best model and backups (written
-atomically into the run folder), and the stop flag at each step."""
+"""Keras callbacks of the trainer: the epoch clock, best model, backups and the stop flag."""
 
 from __future__ import annotations
 

@@ -109,10 +109,8 @@ class RunFolderLogger(RunLogger):
 
 
 class TensorBoardLogger(RunLogger):
-    """Scalars once per epoch, laid out as Keras' own callback lays them out. The
-    ``tensorboard`` package is optional: without it :meth:`create` skips TensorBoard instead of
-    failing the run at its first epoch.
-    """
+    """Scalars once per epoch, as Keras' own callback lays them out. Without the optional
+    ``tensorboard`` package :meth:`create` skips it rather than fail the run at its first epoch."""
 
     SCALARS = {"train": {"loss": "epoch_loss", "accuracy": "epoch_accuracy",
                          "learning_rate": "epoch_learning_rate"},

@@ -252,11 +252,8 @@ _OUR_BUILDERS = {"fer-cnn": _fer_cnn, "fer-vgg": _fer_vgg}
 
 
 def unfreeze_top(fer_model: FerModel, n_layers: int) -> int:
-    """Make the top ``n_layers`` of a frozen backbone trainable; return how many with weights.
-
-    BatchNorm layers stay frozen: updating their ImageNet statistics from small FER batches
-    wrecks what the frozen phase learnt. Recompile the model afterwards.
-    """
+    """Make the top ``n_layers`` of a frozen backbone trainable, but not BatchNorm: small FER
+    batches would wreck its ImageNet statistics. Return how many with weights; recompile."""
     from keras import layers
 
     base = fer_model.backbone

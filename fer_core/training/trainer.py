@@ -1,9 +1,8 @@
 """``fit(config, run_dir, data)``: the model trained into ``run_dir``, and nothing else.
 
-Phase 1 (the backbone frozen when pre-trained, its features computed once when nothing augments
-them), then phase 2 (fine-tuning the top of the backbone): two calls of one fit step, with a
-:class:`Trainer` owning what lasts across them. Evaluation, calibration and tracking are steps
-of the ``train`` task around ``fit``; the suspect labels' folds call ``fit`` alone.
+Phase 1 and phase 2 (fine-tuning) are two calls of one fit step, with a :class:`Trainer` owning
+what lasts across them. Evaluation and tracking are the ``train`` task's, so the suspect labels'
+folds call ``fit`` alone.
 """
 
 from __future__ import annotations
@@ -50,9 +49,8 @@ class Fitted:
 
 def fit(config: TrainConfig, run_dir: Path, data: PreparedData, *, stop: StopFlag,
         loggers: Loggers | None = None, started: float | None = None) -> Fitted:
-    """Train ``config``'s model on ``data``, saving the best epoch's model in ``run_dir``;
-    call it inside ``device.configured``. ``started`` is when a time budget starts counting
-    (``time.monotonic()``; default now)."""
+    """Train ``config``'s model, saving the best epoch's in ``run_dir``, inside
+    ``device.configured``; a time budget counts from ``started`` (``time.monotonic()``)."""
     from fer_core.training.callbacks import BestTracker, EpochClock
 
     run_dir = Path(run_dir)
