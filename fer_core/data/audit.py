@@ -304,7 +304,7 @@ def _close_pairs(hashes: np.ndarray, max_distance: int,
 
     Brute force, a block of rows at a time: 5e8 pairs in ~1.2 s for FER-2013. Multi-index
     hashing suffers from face hashes crowding together (a 13-bit band has buckets of 180
-    images); brute force is exact and predictable. Revisit beyond a few 100,000 images.
+    images); brute force is exact and predictable. Revisit beyond a few hundred thousand images.
     """
     n = len(hashes)
     found = [(np.empty(0, np.intp),) * 3]  # (i, j, distance) per chunk

@@ -115,7 +115,7 @@ def draw_face_with_parts(emotion: str, rng: np.random.Generator
 
 def _render(emotion: str, rng: np.random.Generator,
             masks: dict[str, Image.Image] | None) -> np.ndarray:
-    """The masks, posed as the face, draw no random numbers, so the face stays the same."""
+    """The face, each part also painted into ``masks``, which draw no random numbers."""
     if emotion not in _EXPRESSIONS:
         raise DataError(f"emotion must be one of {', '.join(EMOTIONS)}; got {emotion!r}.")
     expr = _sample_expression(emotion, rng)
@@ -332,7 +332,8 @@ def generate_demo_dataset(out_dir: Path, *, seed: int = 0, train_size: int = 280
 
 def demo_split_with_parts(split: str, *, seed: int = 0, per_class: int = 10
                           ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The first ``per_class`` images per class of a demo split, with their part masks."""
+    """The first ``per_class`` images per class of a demo split, as the files hold them, with
+    their part masks."""
     split_index = {"train": 0, "test": 1}[split]
     images, labels, masks = [], [], {part: [] for part in PARTS}
     for class_index, emotion in enumerate(EMOTIONS):

@@ -113,7 +113,8 @@ def _known_images(ds: Dataset, image_ids: tuple[str, ...]) -> None:
 
 
 def read_file(path: Path, fingerprint: str) -> tuple[LabelOverrides | None, str | None]:
-    """The overrides in ``path`` if made for ``fingerprint``; else ``None`` and maybe a note."""
+    """The overrides in ``path`` if made for ``fingerprint``; else ``None`` and, when they were
+    made for other data, a note that says so."""
     data = atomic.read_json(path)
     if data is None:
         return None, None

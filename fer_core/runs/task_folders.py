@@ -99,7 +99,8 @@ def task_folders(runs_root: Path | None = None) -> list[Path]:
 
 def latest(kind: str, subject: str | None, *, runs_root: Path | None = None,
            state: str | None = None) -> Path | None:
-    """The newest task of ``kind`` about ``subject`` (in ``state``): a page's after a reload."""
+    """The newest task of ``kind`` about ``subject`` (in ``state``, when given), or ``None``:
+    how a page finds the task it started after a reload."""
     for folder in task_folders(runs_root):
         record = read_task(folder)
         if record.kind == kind and record.subject == subject and (

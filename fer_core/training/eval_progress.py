@@ -21,7 +21,7 @@ def evaluation_batches(sizes: list[int], *, views: int, batch_size: int) -> int:
 
 
 class EvaluationProgress(keras.callbacks.Callback):
-    """Counts predict batches across predict calls, writing progress now and then."""
+    """Counts predict batches across predict calls; writes progress every ``every_seconds``."""
 
     def __init__(self, run_dir: Path, total_batches: int, *, every_seconds: float = 2.0
                  ) -> None:

@@ -1,7 +1,7 @@
 """Resuming a run whose process died, from the last epoch's backup of its phase; a finished
 phase 1 leaves a marker, so a resumed job fine-tunes from the best phase-1 model. History and
 the best so far are brought in line with the backup, so a resumed run reaches the same number
-of epochs as one that never stopped. No Keras: the app asks :func:`is_resumable` of every run.
+of epochs as one that never stopped. No Keras: the app asks :func:`is_resumable` of failed runs.
 """
 
 from __future__ import annotations

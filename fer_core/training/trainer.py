@@ -49,8 +49,8 @@ class Fitted:
 
 def fit(config: TrainConfig, run_dir: Path, data: PreparedData, *, stop: StopFlag,
         loggers: Loggers | None = None, started: float | None = None) -> Fitted:
-    """Train ``config``'s model, saving the best epoch's in ``run_dir``, inside
-    ``device.configured``; a time budget counts from ``started`` (``time.monotonic()``)."""
+    """Train ``config``'s model and save the best epoch's in ``run_dir``; call it inside
+    ``device.configured``. A time budget counts from ``started`` (``time.monotonic()``)."""
     from fer_core.training.callbacks import BestTracker, EpochClock
 
     run_dir = Path(run_dir)
