@@ -1,6 +1,5 @@
-"""The one gate every action that changes runs or data passes: read-only viewers are refused
-where the action is carried out, not only hidden in the UI, so no page, link or command can
-get round it."""
+"""The gate every action that changes runs or data passes where it is carried out, not only
+hidden in the UI, so no page, link or command gets a read-only viewer round it."""
 
 from __future__ import annotations
 

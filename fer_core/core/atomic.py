@@ -1,9 +1,5 @@
-"""Atomic file writes (a temporary file beside the target, renamed into place) and the
-forgiving read that goes with them.
-
-Pages read run folders while jobs write them, and a job can die at any moment; with a rename
-a reader sees either the old file or the new one, never half of one.
-"""
+"""Atomic file writes (a temporary file renamed into place) and the forgiving read for them:
+pages read run folders while jobs, which can die at any moment, write them."""
 
 from __future__ import annotations
 
@@ -75,8 +71,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from ``path``, or ``None`` when it is missing, unreadable or not an
-    object (a half-copied run folder, a file from elsewhere)."""
+    """A JSON object from ``path``, or ``None`` when missing, unreadable or not an object."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError):

@@ -1,9 +1,5 @@
-"""The backbone table: each architecture's name, input sizes and preprocessing, without Keras.
-
-Config validation, the Train form and the time estimate need the names and sizes before (or
-without) building anything, and importing Keras takes seconds; ``fer_core.training.models``
-builds each one from this table.
-"""
+"""The backbone table (names, input sizes, preprocessing) without Keras, which takes seconds
+to import: validation, the Train form and the time estimate need it before building anything."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
-"""How sure a model is, and whether it should be: calibration scores and temperature scaling.
-
-A model that says 90% should be right 90% of the time. The scores here measure how far it is
-(expected calibration error over 15 equal-width confidence bins, Brier score, negative
-log-likelihood), and temperature scaling (Guo et al. 2017) corrects it with one number fitted
-on validation: the log of the averaged probabilities (after test-time augmentation and after
-an ensemble's members are averaged) is divided by the temperature and passed through a
-softmax again. Dividing by a positive number keeps the order of the classes, so the predicted
-class never changes; only how sure the model says it is.
+"""Calibration scores (a model that says 90% should be right 90% of the time) and
+temperature scaling (Guo et al. 2017), fitted on validation. It divides the log of the
+averaged probabilities (after test-time augmentation or an ensemble's average), which keeps the
+order of the classes: the predicted class never changes, only how sure the model says it is.
 
     t = fit_temperature(val_proba, val_labels)
     calibrated = apply_temperature(test_proba, t)
@@ -61,10 +56,7 @@ def brier_score(labels: np.ndarray, proba: np.ndarray) -> float:
 
 def reliability_table(labels: np.ndarray, proba: np.ndarray, *, n_bins: int = N_BINS
                       ) -> pd.DataFrame:
-    """Per confidence bin: its range, how many images, mean confidence and accuracy.
-
-    Bins are equal-width over (0, 1]; empty bins are kept (count 0) so tables line up.
-    """
+    """Per equal-width confidence bin (empty ones kept): range, count, confidence, accuracy."""
     labels, proba = _check(labels, proba)
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == labels

@@ -1,9 +1,5 @@
-"""TrainConfig: every hyperparameter, with its default, allowed range and help, in one place.
-
-The Train page builds its form from these fields, the command line's ``--set key=value`` is
-checked against them, and the final config is saved in each run folder. Settings resolve in one
-order: defaults, then a preset, then a config file, then ``--set`` overrides.
-"""
+"""TrainConfig: every hyperparameter with its default, allowed range and help, in one place,
+so the Train form, the command line's ``--set`` and each run folder's record all agree."""
 
 from __future__ import annotations
 
@@ -80,8 +76,7 @@ class TrainConfig:
                                           "disgust:angry.", group="data")
     oversample_to: int = param(0, "Add augmented copies of rarer classes until each has this "
                                "many training images; 0 is off.", group="data",
-                               low=0, high=100_000,
-                               label="Oversample rarer classes to")
+                               low=0, high=100_000, label="Oversample rarer classes to")
     labels: str = param("folder", "Which labels to train on: folder, the data set's own; "
                         "majority, FER+'s most-voted class; votes, FER+'s vote distribution "
                         "as a soft target. FER+ needs fer2013new.csv beside fer2013.csv; "
@@ -98,8 +93,7 @@ class TrainConfig:
                                group="augmentation", low=0.0, high=0.5)
     height_shift: float = param(0.1, "Random vertical shift, as a share of the height.",
                                 group="augmentation", low=0.0, high=0.5)
-    shear: float = param(0.1, "Random shear intensity.", group="augmentation",
-                         low=0.0, high=1.0)
+    shear: float = param(0.1, "Random shear intensity.", group="augmentation", low=0.0, high=1.0)
     zoom: float = param(0.1, "Random zoom in or out, as a share of the size.",
                         group="augmentation", low=0.0, high=0.5)
     horizontal_flip: bool = param(True, "Mirror images at random.", group="augmentation")
@@ -123,8 +117,7 @@ class TrainConfig:
                          "or the path of the backbone's notop .h5 weights file (offline, e.g. "
                          "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5).",
                          group="model", label="Starting weights")
-    dropout: float = param(0.5, "Dropout before the classifier.", group="model",
-                           low=0.0, high=0.9)
+    dropout: float = param(0.5, "Dropout before the classifier.", group="model", low=0.0, high=0.9)
     label_smoothing: float = param(0.0, "Label smoothing of the loss.", group="model",
                                    low=0.0, high=0.5)
 
@@ -137,8 +130,7 @@ class TrainConfig:
                                    label="Time budget (minutes)")
     learning_rate: float = param(1e-4, "Learning rate of phase 1.", group="phase 1",
                                  low=1e-7, high=1.0)
-    optimizer: str = param("adam", "Optimizer.", group="phase 1",
-                           choices=("adam", "adamw", "sgd"))
+    optimizer: str = param("adam", "Optimizer.", group="phase 1", choices=("adam", "adamw", "sgd"))
     weight_decay: float = param(0.0, "Weight decay (adamw, sgd), decoupled: each step "
                                 "shrinks every weight by learning rate x weight decay. With sgd "
                                 "(momentum 0.9), 5e-3 here acts about like 5e-4 in PyTorch's "
@@ -180,8 +172,7 @@ class TrainConfig:
                                  group="batches and speed", choices=("auto", "on", "off"))
     cache_features: bool = param(True, "Compute a frozen backbone's features once and train "
                                  "the head on them (only without augmentation).",
-                                 group="batches and speed",
-                                 label="Cache frozen-backbone features")
+                                 group="batches and speed", label="Cache frozen-backbone features")
 
     # evaluation
     tta: bool = param(False, "Test-time augmentation: average predictions over flips.",
@@ -225,7 +216,7 @@ class TrainConfig:
 
 
 def field_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(TrainConfig)]
+    return [f.name for f in config_fields()]
 
 
 def config_fields() -> list[dataclasses.Field]:
@@ -235,7 +226,7 @@ def config_fields() -> list[dataclasses.Field]:
 
 def config_field(name: str) -> dataclasses.Field:
     """One field by name; an unknown name is a ``ConfigError`` listing the valid ones."""
-    for f in dataclasses.fields(TrainConfig):
+    for f in config_fields():
         if f.name == name:
             return f
     raise ConfigError(f"Unknown config field {name!r}. Valid fields: {', '.join(field_names())}.")
@@ -265,8 +256,7 @@ def _check_weights(weights: str) -> None:
 
 
 def _check_type(name: str, value: Any, expected: type) -> None:
-    """An int passes for a float (a config file may say 1 for 1.0), but a bool, an int to
-    Python, is only a bool."""
+    """An int passes for a float (a config file may say 1 for 1.0); a bool is only a bool."""
     allowed = (int, float) if expected is float else expected
     if not isinstance(value, allowed) or expected is not bool and isinstance(value, bool):
         raise ConfigError(
@@ -331,8 +321,7 @@ _BOOLS = {**dict.fromkeys(("true", "1", "yes", "on"), True),
 
 
 def parse_text(name: str, raw: str) -> Any:
-    """One field's value from text, typed by its kind: ``--set``, a sweep's list, a form's
-    mapping box. Raises ``ConfigError`` naming the field, its type and an example."""
+    """One field's value from text (``--set``, a sweep's list, a form's box), by its kind."""
     kind, raw = field_kind(config_field(name)), raw.strip()
     if kind is FieldKind.MAPPING:
         return _parse_mapping(name, raw)

@@ -14,11 +14,8 @@ def gpu_names() -> tuple[str, ...]:
     """Names of the GPUs TensorFlow sees (imports TensorFlow: call lazily)."""
     import tensorflow as tf
 
-    names = []
-    for gpu in tf.config.list_physical_devices("GPU"):
-        details = tf.config.experimental.get_device_details(gpu)
-        names.append(details.get("device_name", gpu.name))
-    return tuple(names)
+    return tuple(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+                 for gpu in tf.config.list_physical_devices("GPU"))
 
 
 def describe_device() -> str:
@@ -31,10 +28,7 @@ def describe_device() -> str:
 
 @cache
 def describe_device_quick() -> str:
-    """The badge without importing TensorFlow (seconds): the NVIDIA driver's GPU name if any.
-
-    TensorFlow's own view (``describe_device``) is recorded in every run's config.json.
-    """
+    """The badge without importing TensorFlow (seconds): the NVIDIA driver's GPU name if any."""
     import shutil
     import subprocess
 
@@ -51,11 +45,8 @@ def describe_device_quick() -> str:
 
 
 def cpu_has_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), read from Linux.
-
-    There mixed bfloat16 halves the time of a convolution step (fer-vgg on two Zen 4 cores:
-    250 -> 500 images/s); elsewhere TensorFlow emulates bfloat16 and it is slower than float32.
-    """
+    """Whether this CPU has native bfloat16, which halves a convolution step's time (fer-vgg
+    on two Zen 4 cores: 250 -> 500 images/s); emulated, it is slower than float32."""
     try:
         with open(cpuinfo) as lines:
             flags = next((line for line in lines if line.startswith("flags")), "").split()
@@ -65,12 +56,8 @@ def cpu_has_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def precision_policy(setting: str) -> str:
-    """The Keras dtype policy for ``mixed_precision`` (auto | on | off) on this machine.
-
-    Mixed precision means float16 on a GPU (tensor cores) and bfloat16 on a CPU (float16 has
-    no fast CPU kernels). ``auto`` turns it on for a GPU, and for a CPU only when it has
-    native bfloat16; ``on`` forces it.
-    """
+    """The Keras dtype policy for ``mixed_precision`` (auto | on | off) on this machine:
+    float16 on a GPU, bfloat16 on a CPU (float16 has no fast CPU kernels)."""
     if setting == "off":
         return "float32"
     if gpu_names():
@@ -82,12 +69,8 @@ def precision_policy(setting: str) -> str:
 
 @contextmanager
 def configured(*, policy: str, seed: int) -> Iterator[None]:
-    """Seed every generator and set the dtype policy for one training run, then put the
-    previous policy back.
-
-    Keras keeps the policy in a global: without the restore, a model built later in the same
-    process (a notebook, the app, a test) would silently inherit bfloat16 from the last run.
-    """
+    """Seed every generator and set the dtype policy for one run, then restore the previous
+    policy: Keras keeps it in a global, which a later model would silently inherit."""
     import keras
 
     previous = keras.mixed_precision.global_policy()

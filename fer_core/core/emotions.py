@@ -1,10 +1,6 @@
-"""The seven emotion classes: names, order, colours and synonyms.
-
-A data set may have other classes too (contempt, pain): which folder names are classes, their
-order and colours for any class set are ``fer_core.data.classnames``'s, built on these.
-
-The order is alphabetical, as Keras' directory loaders and the Kaggle FER-2013 folders give it.
-The original ``fer2013.csv`` numbers its classes differently, so data is always mapped by *name*.
+"""The seven emotion classes: names, order, colours and synonyms (other class sets are
+``fer_core.data.classnames``'s). The order is alphabetical, as Keras' loaders and the Kaggle
+folders give it; ``fer2013.csv`` numbers classes differently, so data is mapped by *name*.
 """
 
 from __future__ import annotations

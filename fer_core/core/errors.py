@@ -1,8 +1,5 @@
-"""Errors a user can cause, with messages that say what to do.
-
-Pages show them with ``st.error``; the command line prints the message on one line and exits
-non-zero. Anything that is *not* a ``FerError`` is a bug and keeps its traceback.
-"""
+"""Errors a user can cause, with messages that say what to do; anything that is *not* a
+``FerError`` is a bug and keeps its traceback."""
 
 from collections.abc import Mapping
 from typing import TypeVar

@@ -84,8 +84,7 @@ def mlflow_tracking_uri() -> str | None:
 
 
 def for_jobs_elsewhere() -> dict[str, str]:
-    """The variables set here that a job on another machine must see too (the same data, the
-    same MLflow), paths made absolute."""
+    """What a job on another machine must see too (the same data, MLflow), paths absolute."""
     paths = {"FER_DATA_DIR": data_dir(), "FER_CACHE_DIR": _text("FER_CACHE_DIR") and cache_dir()}
     values = {name: str(path.resolve()) for name, path in paths.items() if path}
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_DISABLE_TELEMETRY"):
@@ -99,8 +98,7 @@ def job_log() -> str | None:
 
 
 def read_only() -> bool:
-    """Whether this FER Studio is a read-only viewer; only the environment can say so, so nothing
-    in the UI can undo it."""
+    """Whether this is a read-only viewer: only the environment says so, so no UI can undo it."""
     return _text("FER_READ_ONLY").lower() in ("1", "true", "yes", "on")
 
 

@@ -1,8 +1,5 @@
-"""A stop asked of a long task by a signal: Cancel sends SIGTERM (locally, and Ray's stop), and
-the task finishes its current step, keeps what it made and ends as cancelled.
-
-In core, without Keras: every task kind uses it, and importing Keras takes seconds.
-"""
+"""A stop asked of a long task by a signal (Cancel sends SIGTERM, locally and through Ray):
+the task finishes its current step, keeps what it made and ends as cancelled."""
 
 from __future__ import annotations
 
@@ -16,7 +13,7 @@ log = logging.getLogger("fer_core")
 
 @dataclass
 class StopFlag:
-    """Set by SIGTERM/SIGINT; training finishes the current step, saves and stops."""
+    """Set by SIGTERM/SIGINT."""
 
     requested: bool = False
 

@@ -1,13 +1,7 @@
-"""Studies: a named group of runs that answers one question the seed report asked.
-
-A study is a sweep whose arms are chosen for a question rather than a grid: "does batch size
-change the validation curves?" needs batches of 16, 32 and 64 and nothing else, and "what do
-class weights, oversampling or removing disgust do?" compares four recipes no grid spans. Each
-arm is the user's base config (a preset plus their changes) with a few fields set, so a study
-can run the seed's InceptionV3 or our compact CNN alike. These are the plans (data the seed
-report reads too); ``fer_core.tasks.studies`` launches them. The arms are ordinary jobs, so they
-run one after another locally or side by side on a Ray cluster, and Results shows the group
-like any sweep. Each run records its study, group and arm in ``config.json``.
+"""Studies: sweeps whose arms answer one question the seed report asked, rather than span a
+grid ("what do class weights, oversampling or removing disgust do?" compares four recipes no grid
+spans). Each arm is the user's base config with a few fields set, so a study runs on any
+backbone; these are the plans, ``fer_core.tasks.studies`` launches them as ordinary jobs.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Data sets: what the user has (folders, ``fer2013.csv``, a zip, the demo) as one index and
-one uint8 image array, with its load report, quality audit and face crops for prediction."""
+"""Data sets: what the user has as one index and one uint8 image array, and their checks."""
 
 from fer_core.data.dataset import (
     DEMO_DATA,

@@ -1,15 +1,9 @@
 """Image quality and duplicate checks: what a data set holds besides faces.
 
-FER-2013 is known to carry all-black frames, "photo removed" placeholders and many copies of the
-same picture, some of them split between train and test. A copy across that line lets test
-accuracy measure memory rather than recognition, so the audit looks for it explicitly.
-
-Works on the loaded arrays only (``images`` N x H x W uint8 and the index with ``id``, ``split``
-and ``label``), so it is independent of where the data came from (``python -m fer_core data
-audit`` prints it).
-
-On the full FER-2013 (32,298 images) the audit takes about 2 s on two CPU cores, most of it the
-pairwise near-duplicate search (~1.3 s), and needs under 100 MB beyond the images.
+FER-2013 carries all-black frames, "photo removed" placeholders and many copies of the same
+picture, some split between train and test, where test accuracy then measures memory rather
+than recognition. On the full FER-2013 the audit takes about 2 s on two CPU cores, most of it
+the pairwise near-duplicate search, and needs under 100 MB beyond the images.
 """
 
 from __future__ import annotations
@@ -50,19 +44,12 @@ _TEST_SPLIT = "test"
 # --- per-image checks ------------------------------------------------------------------------
 
 def perceptual_hashes(images: np.ndarray) -> np.ndarray:
-    """64-bit perceptual hash (pHash) of every image, as uint64.
+    """64-bit perceptual hash of every image, as uint64: ``imagehash.phash``'s algorithm and
+    bit order, so ``int(str(imagehash.phash(img)), 16)`` is the same number.
 
-    The same algorithm as ``imagehash.phash``: resample to 32 x 32 with Lanczos, 2-D DCT, keep
-    the 8 x 8 lowest frequencies, set a bit where a coefficient is above their median; bits
-    row-major, the first one most significant, so ``int(str(imagehash.phash(img)), 16)`` is
-    the same number.
-
-    Written out in numpy rather than calling imagehash per image because both steps before the
-    median are linear: resample-then-DCT is one 8 x H matrix on each side, so the whole batch
-    is two matrix products. That hashes FER-2013 in ~0.1 s instead of ~2.2 s, with no scipy.
-    The resampling weights are Pillow's own; Pillow rounds its resampled image to uint8 and this
-    does not, so on FER-2013 7% of hashes differ from imagehash's, nearly all in 2 bits (a
-    coefficient next to the median swaps sides), inside the near-duplicate distance.
+    In numpy because resample-then-DCT is linear (a matrix on each side): ~0.1 s for FER-2013,
+    not ~2.2 s. Unlike Pillow this does not round to uint8, so 7% of hashes differ from
+    imagehash's, nearly all by 2 bits: inside the near-duplicate distance.
     """
     images = _check_images(images)
     n, height, width = images.shape
@@ -82,11 +69,8 @@ def perceptual_hashes(images: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """Findings of :func:`audit`; ids are the index's ``id`` values.
-
-    Near-duplicate pairs have pHashes at most ``max_distance`` bits apart but different pixels,
-    closest first. Blank images are left out of them (their hash is rounding noise) and of the
-    leakage pairs (they are reported once already and carry no face to memorise).
+    """Findings of :func:`audit`, by the index's ids. Blank images are left out of the near
+    duplicates (their hash is rounding noise) and of the leakage pairs (no face to memorise).
     """
 
     stats: pd.DataFrame  # one row per image: id, split, label, brightness, contrast
@@ -202,13 +186,9 @@ class AuditReport:
 def audit(images: np.ndarray, index: pd.DataFrame, *, max_distance: int = NEAR_MAX_DISTANCE,
           max_contrast: float = BLANK_MAX_CONTRAST,
           progress: Callable[[float], None] | None = None) -> AuditReport:
-    """Check a loaded data set for blank images, duplicates and train/test leakage.
-
-    ``images`` are N grey (H, W) images; ``index`` has N rows, row for row, with columns ``id``
-    (unique), ``split`` and ``label``. Near duplicates differ in at most ``max_distance`` of the
-    64 pHash bits; blank images have a pixel standard deviation below ``max_contrast``.
-    ``progress`` is called with the share of the pairwise search done (the slow part), so a
-    page can show a bar instead of a spinner.
+    """Check N grey images and their index (``id``, ``split``, ``label``, row for row) for
+    blank images, duplicates and train/test leakage. ``progress`` gets the share of the
+    pairwise search done (the slow part), so a page can show a bar instead of a spinner.
     """
     images = _check_images(images)
     _check_index(index, len(images))
@@ -322,12 +302,9 @@ def _close_pairs(hashes: np.ndarray, max_distance: int,
                  progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, ...]:
     """All pairs i < j whose hashes differ in at most ``max_distance`` bits, and the distance.
 
-    Brute force over the upper triangle, a block of rows at a time. For FER-2013 that is 5e8
-    pairs in ~1.2 s with ~75 MB of temporaries. Multi-index hashing (split the 64 bits into
-    max_distance + 1 bands; a close pair shares one band exactly) would cut the comparisons, but
-    face hashes crowd together (a 13-bit band has buckets of 180 images, 1.3e6 candidates over
-    5 bands), its cost depends on max_distance and the data, and it is more code; brute force is
-    exact and predictable for any distance. Revisit beyond a few hundred thousand images.
+    Brute force, a block of rows at a time: 5e8 pairs in ~1.2 s for FER-2013. Multi-index
+    hashing suffers from face hashes crowding together (a 13-bit band has buckets of 180
+    images); brute force is exact and predictable. Revisit beyond a few hundred thousand images.
     """
     n = len(hashes)
     found = [(np.empty(0, np.intp),) * 3]  # (i, j, distance) per chunk

@@ -1,10 +1,5 @@
-"""The audit of a data set, kept on disk next to its decoded arrays.
-
-The pairwise near-duplicate search is the slow part of the audit (seconds on FER-2013 on two
-CPU cores, far more on a busy host), and its answer depends only on the pixels: the report is
-stored under the data set's fingerprint and read back in a fraction of a second by every later
-session, restart or page, until a file of the data set changes.
-"""
+"""The audit of a data set, kept on disk under its fingerprint: the pairwise search takes
+seconds (far more on a busy host) and depends only on the pixels."""
 
 from __future__ import annotations
 
@@ -34,8 +29,7 @@ def cache_files(fingerprint: str, *, max_distance: int, max_contrast: float
 def cached_audit(ds: Dataset, *, progress: Callable[[float], None] | None = None,
                  max_distance: int = NEAR_MAX_DISTANCE,
                  max_contrast: float = BLANK_MAX_CONTRAST) -> AuditReport:
-    """The data set's audit from the disk cache, or computed (``progress`` follows the
-    pairwise search from 0 to 1) and stored for next time."""
+    """The data set's audit from the disk cache, or computed and stored for next time."""
     report = load(ds, max_distance=max_distance, max_contrast=max_contrast)
     if report is None:
         report = audit(ds.images, ds.index, max_distance=max_distance,

@@ -1,9 +1,5 @@
-"""A quick look at a chosen data location, before anything is loaded or launched.
-
-Loading FER-2013 takes seconds and a job takes minutes: a path that cannot be a data set (a
-missing folder, an upload that is not a zip) is refused at once, where it was chosen, so Train
-never offers to launch on it.
-"""
+"""A quick look at a chosen data location: a path that cannot be a data set is refused where
+it was chosen, not seconds into loading or minutes into a job."""
 
 from __future__ import annotations
 

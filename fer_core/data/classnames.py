@@ -1,7 +1,5 @@
-"""Which folder names are classes, and what each class is called.
-
-FER data sets beyond FER-2013 bring their own labels (FER+ and CK+ add contempt, AffectNet has
-8 classes, RAF-DB compound emotions), so any folder name can be a class. Four rules, in order:
+"""Which folder names are classes: other FER data sets bring their own labels (contempt,
+compound emotions), so any folder name can be one. Four rules, in order:
 
 1. hidden or system folders (``.ipynb_checkpoints``, ``__MACOSX``) and split-like names
    (``train``, ``val``, ``test``...) are never classes;
@@ -10,9 +8,8 @@ FER data sets beyond FER-2013 bring their own labels (FER+ and CK+ add contempt,
    the name: silently making it an eighth class would split one emotion in two;
 4. anything else (``contempt``, ``unknown``, ``pain``) is its own class, lower-cased.
 
-Classes are ordered alphabetically, as Keras' directory loaders order them, so a model's
-output ``i`` is the ``i``-th folder name a user sees sorted; the seven emotions' order is
-already alphabetical and stays what it was.
+Classes are ordered alphabetically, as Keras' directory loaders order them (and the seven
+emotions' order already is).
 """
 
 from __future__ import annotations
@@ -52,10 +49,7 @@ def is_split_name(name: str) -> bool:
 
 
 def class_name(folder: str) -> str | None:
-    """The class a folder holds, or ``None`` for a folder that is never a class.
-
-    Raises ``DataError`` for a near-miss of an emotion name, suggesting the right one.
-    """
+    """The class a folder holds, or ``None`` for a folder that is never a class."""
     if is_ignored_folder(folder) or is_split_name(folder):
         return None
     known = canonical_emotion(folder)

@@ -1,10 +1,6 @@
-"""The data set as the rest of FER Studio sees it: one array of 48x48 grey faces and an index.
-
-``load_dataset()`` takes whatever the user has (a Kaggle folder, ``fer2013.csv``, a ``.zip``, or
-nothing: the synthetic demo set), and the functions below are the data operations training
-uses: a stratified validation split, per-class subsampling, dropping and merging classes.
-Each returns a new ``Dataset``; nothing ever moves or rewrites the user's files.
-"""
+"""The data set as the rest of FER Studio sees it (one array of 48x48 grey faces and an index),
+and the operations training applies to it, each returning a new ``Dataset``: nothing ever moves
+or rewrites the user's files."""
 
 from __future__ import annotations
 
@@ -29,13 +25,9 @@ DEMO_DATA = "demo"
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images and their index, row for row.
-
-    ``index`` has the columns ``id`` (unique, readable: ``train/happy/0001.jpg``), ``split``
-    (train, val or test), ``label`` (a class name) and ``source`` (the file, or the CSV row).
-    ``classes`` is the label order used for training; it shrinks when classes are dropped or
-    merged, so a model's output ``i`` is always ``classes[i]``.
-    """
+    """Images and their index (``id``, ``split``, ``label``, ``source``), row for row.
+    ``classes`` shrinks when classes are dropped or merged: a model's output ``i`` is always
+    ``classes[i]``."""
 
     name: str
     location: str
@@ -76,13 +68,9 @@ class Dataset:
 
 
 def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> Dataset:
-    """Load a data set, from the disk cache when its files have not changed.
-
-    ``None`` or ``DEMO_DATA`` (``"demo"``) is the synthetic demo set (generated on first use);
-    ``FER_DATA_DIR`` is not read here: it is only a default choice (``reference.DataRef``).
-    The cache key is a fingerprint of every file's name, size and modification time, so adding
-    or editing one image reloads, and nothing else does.
-    """
+    """Load a data set (``None`` or ``"demo"``: the demo), from the disk cache when its files'
+    names, sizes and times are unchanged. ``FER_DATA_DIR`` is only a default choice
+    (``reference.DataRef``), not read here."""
     synthetic = False
     if path is None or str(path) == DEMO_DATA:
         from fer_core.data.demo import DEMO_NAME, demo_dataset_dir
@@ -114,11 +102,7 @@ def load_dataset(path: str | Path | None = None, *, use_cache: bool = True) -> D
 # --- data operations used by training ------------------------------------------------------------
 
 def split_validation(ds: Dataset, *, fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """Carve a stratified, seeded validation split out of ``train``.
-
-    A data set that already has a ``val`` split keeps it unchanged: its authors chose it.
-    Classes with a single training image stay in train (there is nothing to stratify).
-    """
+    """A stratified, seeded validation split out of ``train``, unless the authors gave one."""
     if "val" in set(ds.index["split"]) or fraction <= 0:
         return ds
     if not 0 < fraction < 1:
@@ -194,10 +178,7 @@ def _known_class(ds: Dataset, name: str) -> str:
 # --- the summary every front end shows -----------------------------------------------------------
 
 def summarize(ds: Dataset) -> dict:
-    """Counts per split and class, shares, the imbalance ratio and the load report.
-
-    The JSON form of this is what ``python -m fer_core data info --json`` prints.
-    """
+    """Counts per split and class, shares, the imbalance ratio and the load report."""
     counts = ds.counts()
     train = counts["train"] if "train" in counts else counts.sum(axis=1)
     nonzero = train[train > 0]

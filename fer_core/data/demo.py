@@ -1,18 +1,9 @@
-"""A synthetic demo data set, so FER Studio works out of the box with no real data.
+"""A synthetic demo data set of drawn cartoon faces, as FER-2013 cannot be redistributed.
 
-FER-2013 cannot be redistributed, yet every page needs *some* data to show. Instead of shipping
-images, we draw cartoon faces procedurally: each emotion moves the mouth, brows and eyes the way
-the real expression does, and per-image jitter (pose, lighting, blur, noise, expression
-intensity) makes the classes overlap enough that training is not trivial. A three-layer CNN
-reaches ~80% test accuracy (chance: 14%) within a few epochs on a laptop CPU and plateaus around
-85%, mostly confusing weak expressions with neutral: enough for the end-to-end test and for a
-first-time user to see every page work, not so easy that every model looks perfect.
-
-The app generates it into the cache on first use (``demo_dataset_dir()``); to write a copy
-elsewhere, ``python -m fer_core data demo OUT_DIR``.
-
-The layout is Kaggle's (``train/<class>/<NNNNN>.png``, ``test/<class>/<NNNNN>.png``), so the
-demo goes through exactly the same loader as real data.
+Each emotion moves the mouth, brows and eyes as the real expression does, and per-image jitter
+(pose, lighting, blur, noise, intensity) makes the classes overlap: a three-layer CNN reaches
+~80% test accuracy in a few CPU epochs and plateaus near 85%, hard enough that not every model
+looks perfect. It is written in Kaggle's layout, so it goes through the same loader as real data.
 """
 
 from __future__ import annotations
@@ -106,20 +97,15 @@ _MASK_COVERAGE = 0.5  # a 48x48 pixel belongs to a part when the part covers hal
 
 
 def draw_face(emotion: str, rng: np.random.Generator) -> np.ndarray:
-    """Draw one synthetic face showing ``emotion`` as a 48x48 uint8 greyscale image.
-
-    All randomness comes from ``rng``, so a seeded generator gives the same face every time;
-    that is what makes the demo data set byte-for-byte reproducible.
-    """
+    """One 48x48 uint8 grey face showing ``emotion``; all randomness comes from ``rng``, which
+    is what makes the demo data set byte-for-byte reproducible."""
     return _render(emotion, rng, masks=None)
 
 
 def draw_face_with_parts(emotion: str, rng: np.random.Generator
                          ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The face :func:`draw_face` draws from the same ``rng`` (byte for byte), and beside it
-    where its mouth, brows and eyes ended up after the pose: (48, 48) bool masks in
-    :data:`PARTS`. They are the ground truth an explanation of the emotion should point at.
-    """
+    """:func:`draw_face`'s face, and where its :data:`PARTS` ended up after the pose as
+    (48, 48) bool masks: the ground truth an explanation of the emotion should point at."""
     masks = {part: Image.new("L", (_SIZE * _SUPERSAMPLE,) * 2, 0) for part in PARTS}
     face = _render(emotion, rng, masks=masks)
     return face, {part: np.asarray(mask.resize((_SIZE, _SIZE), Image.Resampling.BOX))
@@ -128,8 +114,7 @@ def draw_face_with_parts(emotion: str, rng: np.random.Generator
 
 def _render(emotion: str, rng: np.random.Generator,
             masks: dict[str, Image.Image] | None) -> np.ndarray:
-    """Draw the face; with ``masks``, also paint each part into its mask and pose the masks
-    exactly as the face. The masks draw no random numbers, so the face stays the same."""
+    """The face, each part also painted into ``masks``, which draw no random numbers."""
     if emotion not in _EXPRESSIONS:
         raise DataError(f"emotion must be one of {', '.join(EMOTIONS)}; got {emotion!r}.")
     expr = _sample_expression(emotion, rng)
@@ -146,8 +131,7 @@ def _render(emotion: str, rng: np.random.Generator,
 
 def _draw_cartoon(expr: _Expression, rng: np.random.Generator,
                   masks: dict[str, Image.Image] | None = None) -> Image.Image:
-    """The face, upright and centred, at ``_SUPERSAMPLE`` times the final size; each part
-    also painted white into its mask when ``masks`` are given."""
+    """The face, upright and centred, at ``_SUPERSAMPLE`` times the final size."""
     k = _SUPERSAMPLE
     background = rng.uniform(30, 210)
     skin = rng.uniform(110, 225)
@@ -233,26 +217,24 @@ def _draw_mouth(draw: ImageDraw.ImageDraw, expr: _Expression, mx: float, my: flo
     lower = upper + expr.mouth_open * s * np.sqrt(np.clip(1.0 - t**2, 0.0, None))
     up = [(float(a) * k, float(b) * k) for a, b in zip(x, upper, strict=True)]
     low = [(float(a) * k, float(b) * k) for a, b in zip(x, lower, strict=True)]
-    for pen, white in ((draw, False), (mask, True)):
+    for pen, inside, lips in ((draw, int(max(ink - 25, 0)), int(ink)), (mask, 255, 255)):
         if pen is None:
             continue
         if expr.mouth_open > 0.4:
-            pen.polygon(up + low[::-1], fill=255 if white else int(max(ink - 25, 0)))
-            pen.line(low, fill=255 if white else int(ink),
-                     width=max(1, round(1.0 * _STROKE * s * k)))
-        pen.line(up, fill=255 if white else int(ink), width=max(1, round(1.2 * _STROKE * s * k)))
+            pen.polygon(up + low[::-1], fill=inside)
+            pen.line(low, fill=lips, width=max(1, round(1.0 * _STROKE * s * k)))
+        pen.line(up, fill=lips, width=max(1, round(1.2 * _STROKE * s * k)))
 
 
 def _sample_pose(rng: np.random.Generator) -> tuple[float, ...]:
-    """Rotate, scale and shift the face, as face detectors leave real crops slightly off:
-    the inverse affine map (output -> input) that :func:`_warp` applies."""
+    """The inverse affine map (output -> input) that :func:`_warp` applies: a rotation and
+    scale about the centre, then a shift."""
     k = _SUPERSAMPLE
     angle = float(np.clip(rng.normal(0.0, _ROTATION_SD), -2.5 * _ROTATION_SD, 2.5 * _ROTATION_SD))
     scale = rng.uniform(*_SCALE_RANGE)
     shift = rng.normal(0.0, _SHIFT_SD, size=2) * k
     size = _SIZE * k
     centre = size / 2
-    # Inverse affine map (output -> input) for a rotation and scale about the centre, then shift.
     cos, sin = np.cos(np.radians(angle)) / scale, np.sin(np.radians(angle)) / scale
     a, b, d, e = cos, sin, -sin, cos
     c = centre - a * (centre + shift[0]) - b * (centre + shift[1])
@@ -294,15 +276,13 @@ def _class_counts(total: int) -> dict[str, int]:
     return dict(zip(EMOTIONS, (int(c) for c in counts), strict=True))
 
 
-def _check_size(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < len(EMOTIONS):
-        raise DataError(f"{name} must be an integer of at least {len(EMOTIONS)} (one image per "
-                        f"class); got {value!r}.")
+def _check_int(name: str, value: int, low: int, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise DataError(f"{name} must be {what}; got {value!r}.")
 
 
 def _check_seed(seed: int) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise DataError(f"seed must be a non-negative integer; got {seed!r}.")
+    _check_int("seed", seed, 0, "a non-negative integer")
 
 
 _README = """\
@@ -323,18 +303,13 @@ Test images: {test}
 
 def generate_demo_dataset(out_dir: Path, *, seed: int = 0, train_size: int = 2800,
                           test_size: int = 700) -> Path:
-    """Write the synthetic demo data set into ``out_dir`` and return ``out_dir``.
-
-    ``out_dir`` must be empty or absent: writing into a folder that holds other images would
-    silently mix them into the data set. The same ``seed`` gives byte-identical files, so a
-    run trained on the demo can be reproduced anywhere. Each image draws from its own random
-    stream, keyed by (seed, split, class, index), so changing one split's size leaves the other
-    split's images unchanged.
-    """
+    """Write the demo into ``out_dir`` (empty or absent, so no other images get mixed in). Each
+    image has its own random stream, so one split's size leaves the other's images unchanged."""
     out_dir = Path(out_dir)
     _check_seed(seed)
-    _check_size("train_size", train_size)
-    _check_size("test_size", test_size)
+    for name, size in (("train_size", train_size), ("test_size", test_size)):
+        _check_int(name, size, len(EMOTIONS),
+                   f"an integer of at least {len(EMOTIONS)} (one image per class)")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise DataError("out_dir must be an empty or new folder, so the demo is not mixed with "
                         f"other files; got {out_dir}, which exists and is not an empty folder. "
@@ -356,9 +331,8 @@ def generate_demo_dataset(out_dir: Path, *, seed: int = 0, train_size: int = 280
 
 def demo_split_with_parts(split: str, *, seed: int = 0, per_class: int = 10
                           ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The first ``per_class`` images of each class of a demo split, as the files hold them,
-    with their part masks: (N, 48, 48) uint8 images, (N,) class indices in :data:`EMOTIONS`,
-    and per part an (N, 48, 48) bool mask. For checking explanations against ground truth."""
+    """The first ``per_class`` images per class of a demo split, as the files hold them, with
+    their part masks."""
     split_index = {"train": 0, "test": 1}[split]
     images, labels, masks = [], [], {part: [] for part in PARTS}
     for class_index, emotion in enumerate(EMOTIONS):
@@ -374,11 +348,8 @@ def demo_split_with_parts(split: str, *, seed: int = 0, per_class: int = 10
 
 
 def demo_dataset_dir(*, seed: int = 0) -> Path:
-    """The demo data set in the cache folder, generated on first use.
-
-    Generated in a temporary folder and renamed into place, so a crash or two app instances
-    starting at once never leave a half-written data set where the loader would find it.
-    """
+    """The demo in the cache folder, generated on first use into a temporary folder renamed
+    into place: a crash or two app instances at once never leave a half-written data set."""
     _check_seed(seed)
     cache = settings.cache_dir()
     final = cache / f"demo-v{DEMO_VERSION}-seed{seed}"

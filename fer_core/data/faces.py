@@ -1,17 +1,9 @@
 """Faces in a photo: decode it, find the faces, crop each to the 48x48 grey the models expect.
 
-Detection uses OpenCV's Haar cascade for frontal faces, the XML file that the OpenCV wheels ship
-in ``cv2.data.haarcascades``: nothing is downloaded, and it runs in milliseconds on a CPU. It
-finds upright, roughly frontal faces, which is what FER-2013 holds anyway.
-
-OpenCV 5 moved the cascade classifier out of the main wheel and ships no cascade files, so
-with ``opencv-python-headless`` 5.x there is no detector; :func:`detect` then falls back to the
-centre square of the photo and says so (``method == "whole"``), rather than failing. An image
-that is already FER-sized (at most :data:`SMALL_SIDE` pixels a side) is used as it is.
-
-    from fer_core.data.faces import detect, load_photo
-    result = detect(load_photo(open("me.jpg", "rb").read()))
-    result.crops   # list of (48, 48) uint8
+Detection uses the Haar cascade the OpenCV 4 wheels ship: nothing is downloaded, it takes
+milliseconds on a CPU, and it finds upright, frontal faces, which is what FER-2013 holds anyway.
+OpenCV 5 ships no cascade; :func:`detect` then falls back to the photo's centre square and
+says so (``method == "whole"``) rather than failing.
 """
 
 from __future__ import annotations
@@ -50,12 +42,8 @@ class FaceBox(NamedTuple):
 
 @dataclass(frozen=True)
 class FaceResult:
-    """The faces of one photo and how they were found.
-
-    ``method``: ``"as-is"`` (the image is a face crop already), ``"detected"`` (Haar cascade),
-    ``"whole"`` (no detector available: the centre square of the photo) or ``"blank"`` (one
-    flat colour: nothing to look for).
-    """
+    """The faces of one photo and how they were found: ``method`` is ``"as-is"`` (a face crop
+    already), ``"detected"``, ``"whole"`` (no detector: the centre square) or ``"blank"``."""
 
     grey: np.ndarray
     method: str
@@ -66,11 +54,8 @@ class FaceResult:
 # --- input ---------------------------------------------------------------------------------------
 
 def load_photo(data: bytes, *, name: str = "the upload") -> np.ndarray:
-    """Decode uploaded or captured bytes to an upright grey image (H, W) uint8.
-
-    Phone photos store their rotation in EXIF; it is applied, or faces lie on their side and
-    the detector misses them. Pillow's decompression-bomb guard stays on.
-    """
+    """Decode uploaded or captured bytes to an upright grey image (H, W) uint8: phone photos'
+    EXIF rotation is applied, or faces lie on their side and the detector misses them."""
     if not data:
         raise FaceError(f"{name} is empty. Upload a photo (PNG, JPEG, WebP or BMP).")
     try:
@@ -132,10 +117,8 @@ def detector_available() -> bool:
 
 def find_faces(image: Image.Image | np.ndarray, *, detect_side: int = DETECT_SIDE,
                ) -> list[FaceBox]:
-    """Frontal faces in a photo, largest first, in the photo's own pixel coordinates.
-
-    ``detect_side``: the photo is shrunk to this longest side first; the live camera uses less
-    than photos do, trading faces under ~50 pixels for several times the speed."""
+    """Frontal faces in a photo, largest first, in its own pixels. The live camera shrinks
+    frames more (``detect_side``), trading faces under ~50 pixels for several times the speed."""
     cascade = _cascade()
     if cascade is None:
         raise FaceError(f"Face detection needs OpenCV's Haar cascade ({CASCADE_FILE}), which this "
@@ -175,11 +158,8 @@ def resize_48(grey: np.ndarray) -> np.ndarray:
 
 def detect(image: Image.Image | np.ndarray, *, whole_if_none: bool = False,
            detect_side: int = DETECT_SIDE) -> FaceResult:
-    """Everything the Predict page needs about one photo's faces.
-
-    ``whole_if_none`` uses the centre square when the detector finds nothing: for photos that
-    are face crops already, only larger than FER's 48 pixels.
-    """
+    """Everything the Predict page needs about one photo's faces. ``whole_if_none`` uses the
+    centre square when the detector finds nothing: for face crops larger than FER's 48 pixels."""
     grey = to_grey(image)
     if grey.size == 0 or float(grey.std()) < BLANK_STD:
         return FaceResult(grey, "blank")

@@ -1,22 +1,8 @@
 """FER+ labels: Microsoft's ten-annotator votes for the faces of the original ``fer2013.csv``.
 
-FERPlus (https://github.com/microsoft/FERPlus) ships ``fer2013new.csv``: one row per row of
-``fer2013.csv``, in the same order, with the columns ``Usage, Image name, neutral, happiness,
-surprise, sadness, anger, disgust, fear, contempt, unknown, NF`` holding vote counts. It names
-no pixels, so it only works beside the original CSV: the Kaggle folder download has lost the
-row order that ties the two together.
-
-The config's ``labels`` field chooses what a run trains on:
-
-- ``folder``: the data set's own labels (FER-2013's seven classes), as always;
-- ``majority``: the most-voted of FER+'s eight classes; rows with no face (NF), a majority for
-  ``unknown`` or a tie at the top are dropped;
-- ``votes``: the same rows, trained on the normalised vote distribution (a soft target).
-
-Either way a row's ``label`` is its majority class, so evaluation scores against it. The votes
-travel with the index as ``votes:<class>`` columns, so every data operation that selects rows
-(splits, subsampling, dropping classes) keeps them aligned, and :func:`soft_targets` turns them
-into the targets of whatever classes remain.
+``fer2013new.csv`` holds a row of votes per row of ``fer2013.csv``, in order and without pixels,
+so it only works beside that CSV. ``labels=votes`` trains on the distribution, carried as
+``votes:<class>`` columns so every row selection keeps it aligned; ``label`` is the majority.
 """
 
 from __future__ import annotations
@@ -65,12 +51,8 @@ def ferplus_file_for(ds: Dataset, mode: str) -> Path:
 
 
 def read_votes(path: Path, *, n_rows: int) -> pd.DataFrame:
-    """The vote counts of ``fer2013new.csv``, one row per row of ``fer2013.csv``.
-
-    Columns: our class names, ``unknown`` and ``NF`` (ints). A row without an image name has
-    no face: its ``NF`` is set above every other count, whatever its votes say. A row count
-    unlike ``fer2013.csv``'s is an error, since rows are matched by position alone.
-    """
+    """The vote counts of ``fer2013new.csv`` under our class names, ``unknown`` and ``NF``. A
+    row without an image name has no face: its ``NF`` then outvotes every other count."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
@@ -109,11 +91,8 @@ def majority_labels(votes: pd.DataFrame) -> pd.Series:
 
 
 def apply_labels(ds: Dataset, mode: str) -> Dataset:
-    """Relabel a ``fer2013.csv`` data set with FER+ (``majority`` or ``votes``).
-
-    ``folder`` returns the data set unchanged. Rows are matched by their line in
-    ``fer2013.csv`` (kept in each id), so rows the loader skipped take no votes with them.
-    """
+    """Relabel a ``fer2013.csv`` data set with FER+ (``folder``: unchanged). Rows are matched
+    by their line in the CSV (kept in each id), so rows the loader skipped take no votes along."""
     if mode not in LABEL_MODES:
         raise DataError(f"labels must be one of {', '.join(LABEL_MODES)}; got {mode!r}.")
     if mode == "folder":
@@ -139,8 +118,7 @@ def _csv_rows(ids: pd.Series) -> np.ndarray:
 
 
 def soft_targets(index: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray | None:
-    """The vote distribution over ``classes`` per row (float32, rows sum to 1); ``None`` when
-    the index carries no votes (``labels=folder``): then targets are one-hot labels."""
+    """The vote distribution over ``classes`` per row; ``None`` without votes (one-hot then)."""
     columns = [VOTE_PREFIX + name for name in classes]
     if not all(c in index.columns for c in columns):
         return None
@@ -150,8 +128,7 @@ def soft_targets(index: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray | 
 
 
 def merge_votes(index: pd.DataFrame, pairs: dict[str, str]) -> pd.DataFrame:
-    """Add a merged class's votes to the class it joins (``disgust:angry``); no-op without
-    votes."""
+    """Add a merged class's votes to the class it joins (no-op without votes)."""
     index = index.copy()
     for src, dst in pairs.items():
         if VOTE_PREFIX + src in index.columns and VOTE_PREFIX + dst in index.columns:

@@ -1,12 +1,5 @@
-"""The leakage caveat a report carries: how many test images have a copy in train.
-
-A test image that is a near copy of a training image is recognised from memory, so test
-accuracy on such a split is optimistic; on FER-2013's test split 418 images (11.6%) have one.
-A stakeholder reading a report must see that next to the accuracy. The audit
-(``fer_core.data.audit``) finds the copies in about 2 s on FER-2013, and its findings are kept
-in the audit cache (``fer_core.data.audit_cache``) that Explore reads too, so a report costs
-that once per data set, or nothing after Explore has shown the data.
-"""
+"""The leakage caveat a report carries next to the accuracy: how many test images have a copy
+in train (418, 11.6%, on FER-2013), read from the audit cache that Explore fills too."""
 
 from __future__ import annotations
 
@@ -17,8 +10,7 @@ from fer_core.data.dataset import Dataset
 
 @dataclass(frozen=True)
 class LeakageCaveat:
-    """Of ``n_split`` images of ``split`` in the data set ``fingerprint``, ``n_leaked`` have an
-    exact or near copy in train or validation."""
+    """``n_leaked`` of the ``n_split`` images of ``split`` have a copy in train or val."""
 
     fingerprint: str
     data_name: str
@@ -43,8 +35,7 @@ class LeakageCaveat:
 
 
 def leakage_caveat(ds: Dataset, *, split: str = "test") -> LeakageCaveat | None:
-    """The caveat of ``split`` of ``ds`` (``None`` when the data set has no such split), from
-    the cached audit when this data set was audited before."""
+    """The caveat of ``split`` (``None`` when ``ds`` has none), from the cached audit."""
     from fer_core.data.audit_cache import cached_audit
 
     n_split = int((ds.index["split"] == split).sum())

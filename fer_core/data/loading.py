@@ -1,9 +1,5 @@
-"""Decode an index into one uint8 array of 48x48 grey images, and cache it on disk.
-
-Every image is normalised the same way (grey, 48x48, as Predict's photos in ``faces.py``) and
-every problem is *counted or listed* rather than raised: one bad file in 30,000 must not stop a
-user, but they must be told.
-"""
+"""Decode an index into one uint8 array of 48x48 grey images, and cache it on disk. Problems
+are counted or listed rather than raised: one bad file in 30,000 must not stop a user."""
 
 from __future__ import annotations
 
@@ -65,11 +61,8 @@ class LoadReport:
 
 
 def decode_image(path: str | Path) -> tuple[np.ndarray, bool, bool]:
-    """Read one image file as 48x48 uint8 grey; return it and (converted, resized) flags.
-
-    Raises ``ValueError`` with a short reason for anything that is not a readable image; the
-    caller turns that into a "skipped" entry. Pillow's decompression-bomb guard stays on.
-    """
+    """One image file as 48x48 uint8 grey, and (converted, resized) flags; a ``ValueError``
+    with a short reason (a "skipped" entry) for anything unreadable."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

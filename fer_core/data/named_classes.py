@@ -1,10 +1,5 @@
-"""Settings that name a class must find it in the data, checked before anything trains.
-
-``seed-no-disgust`` drops disgust; a CK+ or AffectNet folder set may have no class called that,
-or the user may have renamed it. Without this check the job would fail deep in data preparation
-with a bare "class must be one of"; here the message names the preset (or the setting), the
-missing class and the classes the data has.
-"""
+"""Settings that name a class (``seed-no-disgust`` drops disgust) must find it in the data:
+checked before anything trains, with a message naming the preset, not deep in a job."""
 
 from __future__ import annotations
 
@@ -35,8 +30,7 @@ def preset_naming(config: TrainConfig, field: str) -> str | None:
 
 def check_named_classes(config: TrainConfig, classes: Sequence[str], *,
                         preset: str | None = None) -> None:
-    """Raise ``DataError`` if a class named by ``drop_classes`` or ``merge_classes`` is not
-    among ``classes``; ``preset`` (else the preset the values match) is named in the message."""
+    """Raise ``DataError`` if a class the config names is not among ``classes``."""
     for field, names in named_classes(config).items():
         missing = [n for n in names if (canonical_emotion(n) or n.strip().lower()) not in classes]
         if not missing:

@@ -1,14 +1,8 @@
 """Label overrides: the user's decisions to exclude an image or give it another label.
 
-The user's own files never change. Decisions live in one small JSON file per data set in the
-cache folder (``<cache>/overrides/<fingerprint>.json``), keyed by the data set's fingerprint, and
-the file records that fingerprint too, so a copy that reaches another data set (a run folder
-moved to other data, the data edited after launch) is recognised and ignored with a note
-instead of excluding or relabelling the wrong images.
-
-A launched job takes a copy into its run folder, so a job on a Ray node applies exactly what
-was chosen at launch, and training records what it applied in ``config.json``: the run folder's
-side is ``fer_core.runs.overrides``.
+The user's files never change: decisions live in the cache, in a file that records the data
+set's fingerprint, so a copy that reaches other data is ignored instead of changing the wrong
+images.
 """
 
 from __future__ import annotations
@@ -59,14 +53,12 @@ class LabelOverrides:
         return self.relabel.get(image_id)
 
     def with_exclude(self, *image_ids: str) -> LabelOverrides:
-        ids = set(image_ids)
-        relabel = {k: v for k, v in self.relabel.items() if k not in ids}
-        return replace(self, exclude=tuple(sorted({*self.exclude, *ids})), relabel=relabel)
+        rest = self.without(*image_ids)
+        return replace(rest, exclude=tuple(sorted({*rest.exclude, *image_ids})))
 
     def with_relabel(self, image_id: str, label: str) -> LabelOverrides:
-        exclude = tuple(i for i in self.exclude if i != image_id)
-        return replace(self, exclude=exclude, relabel=dict(sorted({**self.relabel,
-                                                                   image_id: label}.items())))
+        rest = self.without(image_id)
+        return replace(rest, relabel=dict(sorted({**rest.relabel, image_id: label}.items())))
 
     def without(self, *image_ids: str) -> LabelOverrides:
         """The images back as given (undo)."""
@@ -87,19 +79,16 @@ def load(fingerprint: str) -> LabelOverrides:
     return found or LabelOverrides(fingerprint)
 
 
-def save(overrides: LabelOverrides) -> Path:
+def save(overrides: LabelOverrides) -> LabelOverrides:
     access.ensure_writable("Changing label overrides")
-    path = overrides_path(overrides.fingerprint)
-    atomic.write_json(path, overrides.to_json())
-    return path
+    atomic.write_json(overrides_path(overrides.fingerprint), overrides.to_json())
+    return overrides
 
 
 def exclude(ds: Dataset, *image_ids: str) -> LabelOverrides:
     """Leave images out of training from now on (one, or the most suspect hundreds at once)."""
     _known_images(ds, image_ids)
-    changed = load(ds.fingerprint).with_exclude(*image_ids)
-    save(changed)
-    return changed
+    return save(load(ds.fingerprint).with_exclude(*image_ids))
 
 
 def relabel(ds: Dataset, image_id: str, label: str) -> LabelOverrides:
@@ -108,16 +97,12 @@ def relabel(ds: Dataset, image_id: str, label: str) -> LabelOverrides:
     name = canonical_emotion(label) or label.strip().lower()  # class names are lower-case
     if name not in ds.classes:
         raise DataError(f"label must be one of {', '.join(ds.classes)}; got {label!r}.")
-    changed = load(ds.fingerprint).with_relabel(image_id, name)
-    save(changed)
-    return changed
+    return save(load(ds.fingerprint).with_relabel(image_id, name))
 
 
 def restore(ds: Dataset, *image_ids: str) -> LabelOverrides:
     """Undo: the images train as given again."""
-    changed = load(ds.fingerprint).without(*image_ids)
-    save(changed)
-    return changed
+    return save(load(ds.fingerprint).without(*image_ids))
 
 
 def _known_images(ds: Dataset, image_ids: tuple[str, ...]) -> None:
@@ -128,8 +113,8 @@ def _known_images(ds: Dataset, image_ids: tuple[str, ...]) -> None:
 
 
 def read_file(path: Path, fingerprint: str) -> tuple[LabelOverrides | None, str | None]:
-    """The overrides in ``path`` if they belong to the data set with ``fingerprint``; else
-    ``None`` and, when the file was for another data set, a note that says so."""
+    """The overrides in ``path`` if made for ``fingerprint``; else ``None`` and, when they were
+    made for other data, a note that says so."""
     data = atomic.read_json(path)
     if data is None:
         return None, None
@@ -144,8 +129,7 @@ def read_file(path: Path, fingerprint: str) -> tuple[LabelOverrides | None, str 
 # --- applying them -------------------------------------------------------------------------------
 
 def apply(ds: Dataset, overrides: LabelOverrides) -> tuple[Dataset, dict[str, int]]:
-    """The data set with images left out and relabelled; how many of each were applied
-    (ids the data set lacks, or labels it has no class for, are skipped)."""
+    """The data set with the overrides it can apply (known ids and classes), and their counts."""
     ids = ds.index["id"]
     dropped = ids.isin(overrides.exclude).to_numpy()
     relabels = {k: v for k, v in overrides.relabel.items() if v in ds.classes}

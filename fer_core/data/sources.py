@@ -1,13 +1,6 @@
-"""Find what the user pointed at and turn it into an index: one row per image.
-
-Three kinds of source give the same index (columns ``id, split, label, source``):
-
-- the Kaggle folder layout, ``ROOT/<split>/<class>/*.jpg`` (or ``ROOT/<class>/*.jpg``);
-- the original challenge file ``fer2013.csv`` (``emotion, pixels, Usage``);
-- a ``.zip`` of either, extracted safely into the cache first.
-
-Indexing only lists files; decoding pixels is ``loading.py``'s job, so a wrong layout is
-reported in a fraction of a second, before anything slow happens.
+"""Turn what the user pointed at (Kaggle folders, ``fer2013.csv``, a ``.zip`` of either) into
+one index, a row per image. Indexing only lists files, so a wrong layout is reported in a
+fraction of a second, before ``loading.py`` decodes anything.
 """
 
 from __future__ import annotations
@@ -77,11 +70,7 @@ def index_source(path: Path, *, cache_root: Path) -> SourceIndex:
 
 
 def find_data_root(path: Path) -> Path:
-    """Return the folder (or CSV) that holds the data, looking through wrapper folders.
-
-    Zips and downloads often wrap the layout in one or two extra folders
-    (``archive/fer2013/train/...``); those are descended when they are the only child.
-    """
+    """The folder (or CSV) holding the data, through lone wrapper folders (``archive/...``)."""
     if path.is_file():
         if path.suffix.lower() == ".csv":
             return path
@@ -200,11 +189,7 @@ def _file_key(path: Path) -> str:
 
 
 def extract_zip(zip_path: Path, target_root: Path) -> Path:
-    """Extract ``zip_path`` once into ``target_root/<fingerprint>`` and return that folder.
-
-    Every entry is checked before anything is written: no absolute path, no ``..``, no link,
-    a bounded total size, file count and compression ratio (zip bombs).
-    """
+    """Extract once into ``target_root/<fingerprint>``, every entry checked before writing."""
     final = target_root / _file_key(zip_path)[:16]
     if final.is_dir():
         return final
@@ -222,11 +207,8 @@ def extract_zip(zip_path: Path, target_root: Path) -> Path:
 
 @contextmanager
 def staged_dir(final: Path, prefix: str) -> Iterator[Path]:
-    """Yield a new temporary folder beside ``final`` that becomes ``final`` if the block succeeds.
-
-    An interrupted block never leaves a half-filled ``final`` that a later call would trust;
-    when another process made ``final`` first, its copy is kept and ours discarded.
-    """
+    """Yield a temporary folder beside ``final`` that becomes ``final`` if the block succeeds,
+    so no half-filled ``final`` is ever trusted; when another process won, its copy is kept."""
     staging = atomic.temp_dir(final.parent, prefix)
     try:
         yield staging

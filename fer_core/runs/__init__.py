@@ -1,15 +1,10 @@
 """The run store: the only code that knows a run folder's files (:class:`RunFiles`) and its
-status keys (``records``); ``frames``, ``evaluation``, ``archive`` and ``report`` go through it.
-
-Every file is written atomically (``fer_core.core.atomic``), so a page reading a run while its job
-writes, or after the job died, sees whole files only; a run folder zipped and sent shows the
-same in another FER Studio.
+status keys (``records``). Every file is written atomically.
 
 A run's life is five verbs: :func:`create_run` (queued), :func:`start`,
 :func:`report_progress`, :func:`request_cancel` and :func:`finish`. Status writes merge under a
-lock held for milliseconds, so two writers on one machine (the worker and the job, the job and
-the app) never lose each other's fields. A cancel request is a marker file of its own, so no
-status write, from any process on any machine sharing the runs folder, can undo it. Readers
+lock held for milliseconds, so two writers on one machine never lose each other's fields; a
+cancel request is a marker file that no status write, from any machine, can undo. Readers
 never lock: a viewer works on a runs folder it cannot write to.
 """
 
@@ -75,9 +70,8 @@ class RunFiles:
 
     @property
     def lock(self) -> Path:
-        """This machine's lock of the run's status: outside the run (no part of what a zip
-        carries, and a viewer's read-only runs folder needs none) and local to the machine,
-        as the writers it serialises are."""
+        """The status lock, outside the run (a viewer's read-only runs folder needs none) and
+        local to the machine, as the writers it serialises are."""
         key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()
         return Path(tempfile.gettempdir()) / "fer-studio-locks" / f"{key}.lock"
 
@@ -201,8 +195,7 @@ def read_status(run_dir: Path) -> Status:
 
 
 def write_status(run_dir: Path, **fields: Any) -> Status:
-    """Merge ``fields`` into the status under the run's lock, so concurrent writers on this
-    machine are serialised instead of dropping each other's fields."""
+    """Merge ``fields`` into the status under the lock, so concurrent writers lose nothing."""
     paths = files(run_dir)
     paths.lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(paths.lock, timeout=30):
@@ -311,8 +304,7 @@ def read_log_tail(run_dir: Path, *, lines: int = 40) -> str:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What lists and tables show of a run, read from its small files only: its state and
-    status, its metrics, and its ``config.json`` record as read."""
+    """What lists and tables show of a run, read from its small files only."""
 
     run_id: str
     path: Path
@@ -337,17 +329,14 @@ class RunInfo:
 
     @property
     def data(self) -> dict[str, Any]:
-        """The data set it trained on, as ``config.json`` records it (empty when unknown)."""
         return self.record.data
 
     @property
     def environment(self) -> dict[str, Any]:
-        """The device and library versions it ran on."""
         return self.record.environment
 
     @property
     def extra(self) -> dict[str, Any]:
-        """``config.json``'s other blocks (study, label overrides, time budget, ...)."""
         return self.record.extra
 
 

@@ -1,9 +1,5 @@
-"""What a user does to a finished run besides reading it: name it, note on it, delete it.
-
-The folder id never changes (deep links, Ray and MLflow know a run by it): a display name and
-a note are fields of the run's status, written through the run store's verb. Each action passes
-the read-only gate first, where it is carried out.
-"""
+"""What a user does to a finished run besides reading it: name it, note on it, delete it. The
+folder id never changes (deep links, Ray and MLflow know a run by it)."""
 
 from __future__ import annotations
 

@@ -1,17 +1,11 @@
-"""Run folders as zip files: export one to send it, import one that was sent.
+"""Run folders as zip files: export one to send it, import one that was sent. Importing is
+where care is needed, because the zip comes from someone else:
 
-A run folder is self-contained (docs/architecture.md), so a zip of it is all another FER
-Studio needs to show the run. Importing is where care is needed, because the zip comes from
-someone else:
-
-- no entry may land outside the new run folder (absolute paths, ``..``, backslashes, drive
-  letters and symbolic links are refused, not "cleaned");
-- the unpacked size and the number of entries are capped (a zip bomb is refused up front:
-  ``zipfile`` never inflates an entry past the size its header declares);
-- the zip must hold a run folder: ``config.json`` and ``status.json`` at its top, readable,
-  and a final state (a queued run would otherwise be picked up and trained by the local queue);
-- the run id is sanitised and made unique, and the folder appears in one rename, so the runs
-  list never sees it half-written.
+- no entry may land outside the new run folder (unsafe paths and links are refused, not
+  "cleaned"), and the unpacked size and entries are capped (``zipfile`` never inflates an
+  entry past its declared size, so a zip bomb is refused up front);
+- the run must have ended (the local queue would train a queued one);
+- the folder appears in one rename, so the runs list never sees it half-written.
 """
 
 from __future__ import annotations
@@ -46,13 +40,9 @@ FALLBACK_ID = "imported-run"
 # --- export --------------------------------------------------------------------------------------
 
 def export_run_zip(run_dir: Path, *, card: Callable[[Path], str] | None = None) -> bytes:
-    """The run folder as a zip whose entries sit under ``<run-id>/``; ``card`` writes the model
-    card of a run trained before cards, so the zip carries one anyway (the store knows the
-    card's file, the reports know its text).
-
-    Hidden files (the atomic writer's temporary files) and symbolic links are left out.
-    ``model.keras`` is a zip itself, so it is stored rather than compressed again.
-    """
+    """The run folder as a zip whose entries sit under ``<run-id>/``, without hidden files
+    (the atomic writer's) or links; ``card`` writes the model card of a run trained before
+    cards (the reports know its text), so the zip carries one anyway."""
     run_dir = Path(run_dir)
     if not runs.files(run_dir).config.is_file():
         raise RunError(f"{run_dir} is not a run folder (no config.json); nothing to export.")
@@ -81,11 +71,8 @@ def export_run_zip(run_dir: Path, *, card: Callable[[Path], str] | None = None) 
 
 def import_run_zip(data: bytes, runs_root: Path, *, max_bytes: int = MAX_IMPORT_BYTES,
                    name_hint: str | None = None) -> Path:
-    """Unpack an exported run zip into ``runs_root``; return the new run folder.
-
-    ``name_hint`` (the upload's file name) names the run when the zip holds the run's files
-    at its top instead of in a folder.
-    """
+    """Unpack an exported run zip into ``runs_root``; return the new run folder. ``name_hint``
+    (the upload's file name) names a run whose files sit at the zip's top."""
     ensure_writable("Importing a run")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -102,9 +89,8 @@ def import_run_zip(data: bytes, runs_root: Path, *, max_bytes: int = MAX_IMPORT_
 
 def _refuse_if_present(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo],
                        runs_root: Path, run_id: str) -> None:
-    """The same run (its config.json byte for byte) already in the runs folder is not copied
-    again as ``<id>-2``: the user is told it is there. A different run of the same id is
-    still imported, under a free id."""
+    """The same run (config.json byte for byte) already there is refused rather than copied
+    again as ``<id>-2``; a different run of the same id is imported under a free id."""
     present = runs_root / run_id
     try:
         same = present.is_dir() and (runs.files(present).config.read_bytes()

@@ -1,8 +1,4 @@
-"""What a run folder holds, as tidy DataFrames: the shapes every chart and table of runs takes.
-
-``history.csv``, the ``metrics.json`` dicts and a probability vector become long frames here,
-so the app's Altair charts and the HTML report draw the same numbers.
-"""
+"""Run folders as tidy DataFrames, so the app's charts and the HTML report agree."""
 
 from __future__ import annotations
 
@@ -19,11 +15,8 @@ SCORE_COLORS = {"precision": "#56B4E9", "recall": "#E69F00", "f1": "#009E73"}
 
 
 def history_frame(history: pd.DataFrame, run_id: str = "") -> pd.DataFrame:
-    """``history.csv`` in long form: one row per run, epoch, metric and split.
-
-    Columns: run, phase, epoch, metric (accuracy or loss), split (train or validation), value.
-    Rows with a missing value (an epoch cut short) are dropped rather than drawn as zero.
-    """
+    """``history.csv`` in long form, a row per run, epoch, metric and split; missing values
+    (an epoch cut short) are dropped rather than drawn as zero."""
     columns = ["run", "phase", "epoch", "metric", "split", "value"]
     if history is None or history.empty or "epoch" not in history:
         return pd.DataFrame(columns=columns)
@@ -48,10 +41,7 @@ def phase_boundaries(frame: pd.DataFrame) -> list[float]:
 
 
 def confusion_frame(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> pd.DataFrame:
-    """A confusion matrix in long form: true, predicted, count and share of the true class.
-
-    ``share`` is the row-normalised value (the recall on the diagonal), 0 for an empty row.
-    """
+    """A confusion matrix in long form, with each cell's share of its true class."""
     counts = np.asarray(matrix, dtype=np.int64)
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=float), where=rows > 0)

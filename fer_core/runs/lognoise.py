@@ -1,11 +1,5 @@
-"""TensorFlow's start-up noise, kept out of the log a user reads.
-
-On a machine without a GPU, every TensorFlow process prints lines such as ``failed call to
-cuInit: ... CUDA error`` and "Could not find cuda drivers" before training starts. They are
-harmless, but a user reads them as a failure. The log the app shows leaves them out; a finished
-local job moves them into the run's debug log (``runs.files(run).debug_log``), so nothing is
-lost for whoever needs them.
-"""
+"""TensorFlow's start-up noise ("failed call to cuInit" without a GPU), harmless but read as a
+failure, kept out of the log a user reads; a finished job moves it into the debug log."""
 
 from __future__ import annotations
 

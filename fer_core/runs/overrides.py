@@ -1,10 +1,5 @@
-"""A run folder's copy of the label overrides: taken at launch, applied and recorded by training.
-
-The data set's own overrides live in the cache (``fer_core.data.overrides``); a launched job
-takes a copy into its run folder (:func:`copy_into_run`), so a job on a Ray node applies exactly
-what was chosen at launch, and training records what it applied in ``config.json``
-(:func:`apply_for_run`).
-"""
+"""A run folder's copy of the label overrides, taken at launch so a job on a Ray node applies
+exactly what was chosen then; training records what it applied in ``config.json``."""
 
 from __future__ import annotations
 
@@ -24,11 +19,8 @@ log = logging.getLogger("fer_core.runs")
 
 
 def copy_into_run(run_dir: Path, data: DataRef) -> int:
-    """Copy the data set's overrides into a new run folder; return how many decisions.
-
-    Data this machine cannot read (a path that exists only on the cluster's nodes) has no
-    overrides here, as none could have been chosen: nothing is copied and the launch goes on.
-    """
+    """Copy the data set's overrides into a new run folder; return how many decisions. Data
+    this machine cannot read (a path on the cluster's nodes only) can have none chosen here."""
     try:
         fingerprint = data.fingerprint()
     except DataError:
@@ -40,8 +32,7 @@ def copy_into_run(run_dir: Path, data: DataRef) -> int:
 
 
 def apply_for_run(run_dir: Path, ds: Dataset) -> Dataset:
-    """Apply the run folder's overrides to the data it trains on and record in
-    ``config.json`` what was applied, or why a file there was not."""
+    """Apply the run folder's overrides; record in ``config.json`` what was (or why not)."""
     found, note = read_file(runs.files(run_dir).overrides, ds.fingerprint)
     if note:
         log.warning(note)

@@ -1,9 +1,6 @@
-"""Typed records of what a run folder's JSON files hold: ``config.json`` and ``status.json``.
-
-The files stay flat JSON, as every earlier version wrote them, so old run folders and run zips
-read as they are. Each record keeps the keys it does not know in ``extra`` and writes them back,
-so a newer version's fields survive an older reader, and it is also a read-only ``Mapping``
-over its JSON form for code (and scripts) that reads a file's keys directly.
+"""Typed records of a run folder's ``config.json`` and ``status.json``, which stay flat JSON so
+old run folders read as they are. Each keeps keys it does not know in ``extra`` and writes them
+back, so a newer version's fields survive an older reader.
 """
 
 from __future__ import annotations
@@ -123,11 +120,6 @@ class BackendRef:
         return out
 
 
-_STATUS_KEYS = ("state", "created", "updated", "queued", "started", "finished", "pid", "host",
-                "error", "preset", "sweep", "resumed", "cancel_requested", "display_name",
-                "note", "rerun_of")
-
-
 @dataclass(frozen=True, eq=False)
 class Status(_JsonView):
     """``status.json``: the state of a run's job, its times, progress and backend."""
@@ -177,10 +169,13 @@ class Status(_JsonView):
         return self.state in FINAL_STATES
 
 
+_STATUS_KEYS = tuple(f.name for f in fields(Status)  # status.json's flat keys
+                     if f.name not in ("progress", "backend", "extra"))
+
+
 @dataclass(frozen=True, eq=False)
 class RunRecord(_JsonView):
-    """``config.json``: the TrainConfig, the preset it came from, the data set it trained on
-    (name, location, fingerprint, classes, sizes) and the environment (device, versions)."""
+    """``config.json``: the TrainConfig, its preset, the data set and the environment."""
 
     config: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None

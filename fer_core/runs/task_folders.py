@@ -1,12 +1,7 @@
-"""Task folders: the long work that is not training (suspect labels, exports, videos, time
-estimates, and the kinds to come), with the run folder's contract.
-
-A task folder holds what a run folder holds for its job's life, written by the same verbs of
-the store (``status.json``, the cancel marker, ``log.txt``), plus ``task.json`` (its kind, what
-it was asked, and the function that does it) and ``result.json`` (what it made). Task folders
-live beside the runs, in ``<runs>/.tasks/<task-id>/``: a path every Ray node shares, hidden
-from the run listing, and never part of a run's zip. Files a task was given (an uploaded
-video) are copied into its ``inputs/`` at submission, so they reach a Ray worker with it.
+"""Task folders: the long work that is not training, with the run folder's contract (the same
+store verbs) plus ``task.json`` and ``result.json``. They live in ``<runs>/.tasks/``, which
+every Ray node shares and the run listing hides; a task's input files are copied into its
+``inputs/`` at submission, so they reach a Ray worker with it.
 """
 
 from __future__ import annotations
@@ -28,10 +23,8 @@ INPUTS = "inputs"
 
 @dataclass(frozen=True)
 class TaskRecord:
-    """``task.json``: the kind, the spec (a JSON object: the data reference, the run, the
-    options), the function that runs it (``module:function``), whether it is heavy (it
-    trains: one at a time per machine, after the queue's training jobs) and what it is about
-    (a run id, a data set's fingerprint), so a page finds the latest task of its subject."""
+    """``task.json``. ``heavy`` tasks train (one at a time per machine, after the queue's
+    training jobs); ``subject`` (a run id, a fingerprint) lets a page find its latest task."""
 
     kind: str
     spec: dict[str, Any] = field(default_factory=dict)
@@ -68,10 +61,8 @@ def new_task_dir(kind: str, *, runs_root: Path | None = None) -> Path:
 
 def create_task(task_dir: Path, record: TaskRecord, *, inputs: dict[str, Path] | None = None,
                 **status: Any) -> Path:
-    """Write a new task's ``task.json`` and a ``queued`` status; copy its input files in.
-
-    The status comes last: a worker takes only folders with a status, so it never sees a task
-    whose inputs are still being copied."""
+    """Write a new task's inputs, ``task.json`` and, last, its ``queued`` status: a worker
+    takes only folders with a status, so it never sees a task half-copied."""
     ensure_may_write(task_dir)
     task_dir.mkdir(parents=True, exist_ok=True)
     for name, source in (inputs or {}).items():
@@ -104,12 +95,8 @@ def read_result(task_dir: Path) -> dict[str, Any] | None:
 
 
 def task_folders(runs_root: Path | None = None) -> list[Path]:
-    """Every task folder, newest first (ids start with their time)."""
-    folders = root(runs_root)
-    if not folders.is_dir():
-        return []
-    return sorted((p for p in folders.iterdir() if p.is_dir() and is_task(p)),
-                  key=lambda p: p.name, reverse=True)
+    """Every task folder, newest first."""
+    return [folder for folder in runs.run_folders(root(runs_root)) if is_task(folder)]
 
 
 def job_folders(runs_root: Path | None = None) -> list[Path]:
@@ -130,8 +117,7 @@ def latest(kind: str, subject: str | None, *, runs_root: Path | None = None,
 
 
 def clean(*, runs_root: Path | None = None, older_than_days: float = 30) -> list[Path]:
-    """Delete ended task folders older than ``older_than_days``; return them. Running and
-    queued tasks are never touched."""
+    """Delete ended task folders older than ``older_than_days``; return them."""
     cutoff = time.time() - older_than_days * 86400
     removed = []
     for folder in task_folders(runs_root):

@@ -1,2 +1,1 @@
-"""Training: the backbone registry, the input pipeline and augmentation, and the trainer that
-turns a TrainConfig into a finished run folder."""
+"""Training: models, the input pipeline and augmentation, the trainer and its time budget."""

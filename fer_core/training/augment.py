@@ -1,8 +1,5 @@
-"""Augmentation as Keras preprocessing layers, run in the ``tf.data`` pipeline.
-
-The augmenter is never part of the saved model: some of these layers do not load back
-(RandomShear, keras#21110), and a model that serves predictions must not augment. It works on
-float32 batches (B, 48, 48, 1) of raw 0-255 pixels; call it with ``training=True``.
+"""Augmentation as Keras layers run in the ``tf.data`` pipeline, never in the saved model: some
+do not load back (RandomShear, keras#21110), and a model serving predictions must not augment.
 """
 
 from __future__ import annotations
@@ -23,11 +20,8 @@ FILL_MODE = "reflect"
 
 
 def build_augmenter(config: TrainConfig, *, seed: int = 0) -> keras.Sequential | None:
-    """The transforms ``config`` switches on, as one Sequential; None when nothing is on.
-
-    Each layer gets a seed of its own (seed, seed+1, ...): layers sharing one seed would draw
-    the same random numbers and move together, e.g. every flipped face also rotated left.
-    """
+    """The transforms ``config`` switches on, as one Sequential, each layer with a seed of its
+    own: layers sharing one would move together (every flipped face also rotated left)."""
     steps = _steps(config) if config.augment else []
     if not steps:
         return None
@@ -83,11 +77,7 @@ def _clip_layer() -> Any:
 def augment_preview(
     image: np.ndarray, config: TrainConfig, *, n: int = 6, seed: int = 0
 ) -> np.ndarray:
-    """``n`` random draws of the augmentation on one face, so users see what training sees.
-
-    Takes a (48, 48) uint8 image, returns (n, 48, 48) uint8; with augmentation off the draws
-    are plain copies.
-    """
+    """``n`` random draws of the augmentation on one face, so users see what training sees."""
     image = np.asarray(image)
     if image.shape != (IMAGE_SIZE, IMAGE_SIZE):
         raise DataError(

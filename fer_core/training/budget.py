@@ -1,21 +1,17 @@
 """Time budgets: a run is given minutes, and the speed it measures sets its epochs.
 
-Training speed depends on the host (the same ``best`` recipe runs 2x slower on one 2-core
-machine than on another), so ``time_budget_min`` asks for time instead of epochs. The plan:
+Training speed depends on the host (``best`` runs 2x slower on one 2-core machine than on
+another), so ``time_budget_min`` asks for time instead of epochs. The plan:
 
-1. After the first epoch of a phase, its duration fixes the number of epochs so that the
-   learning-rate schedule ends, and evaluation after it ends, at the budget.
-2. The first epoch includes graph tracing, so it is slower than the rest: a quarter of the way
-   through, the number is fitted again from the steady epochs.
-3. Each time the number changes, the cosine schedule is rescaled from where it stands to end
-   at the new last epoch (:class:`CosineMap`), so it never jumps.
+1. After a phase's first epoch, its duration fixes the epochs so that the schedule, and the
+   evaluation after it, end at the budget.
+2. The first epoch includes graph tracing: a quarter of the way, the epochs are fitted again.
+3. Each change rescales the cosine schedule from where it stands (:class:`CosineMap`).
 4. After the quarter, each epoch checks the plan against the last few epochs' speed, so a
-   machine that gets busier (or quieter) still ends on time; the plan changes only when the
-   epoch count would.
+   machine that gets busier (or quieter) still ends on time.
 
-With two phases, the training time is split between them as their configured epochs are; each
-phase plans its own epochs from its own speed. Everything here is plain arithmetic on
-timings, so it is tested with synthetic ones; the Keras side is ``budget_callback.py``.
+With two phases, the time is split as their configured epochs are. This is plain arithmetic,
+tested with synthetic timings; the Keras side is ``budget_callback.py``.
 """
 
 from __future__ import annotations
@@ -63,11 +59,8 @@ def phase_one_share(config: TrainConfig) -> float:
 
 def fit_epochs(*, done: int, seconds_left: float, epoch_seconds: float,
                high: int = MAX_EPOCHS) -> int:
-    """A phase's total epochs: those done, and as many more as fit in ``seconds_left``.
-
-    Rounded to the nearest epoch, so the run ends within half an epoch of its target either
-    way; never fewer than the epochs done, never more than ``high``, and at least one.
-    """
+    """A phase's total epochs: those done, and as many more as fit in ``seconds_left``,
+    rounded so the run ends within half an epoch of its target either way."""
     more = math.floor(max(seconds_left, 0.0) / max(epoch_seconds, 1e-6) + 0.5)
     return int(min(max(done + more, done, 1), max(high, done)))
 
@@ -97,12 +90,9 @@ def refit_epoch(planned: int) -> int:
 
 @dataclass
 class CosineMap:
-    """Cosine decay whose length can change while it runs, without a jump.
-
-    Like Keras' ``CosineDecay`` (alpha 0), the rate is ``base * (1 + cos(pi * progress)) / 2``.
-    :meth:`rescale` keeps the progress reached so far and spreads the rest over the new number
-    of steps, so the rate is continuous and still reaches zero at the new last step.
-    """
+    """Cosine decay (as Keras' ``CosineDecay``, alpha 0) whose length can change while it
+    runs: :meth:`rescale` spreads the progress left over the new number of steps, so the rate
+    never jumps and still reaches zero at the new last step."""
 
     base_lr: float
     total_steps: int
@@ -126,10 +116,7 @@ class CosineMap:
 
 @dataclass
 class BudgetPlanner:
-    """The budget of one run: when it started, what evaluation will cost, every decision.
-
-    ``started`` and every ``now`` are ``time.monotonic()`` seconds.
-    """
+    """The budget of one run; ``started`` and every ``now`` are ``time.monotonic()``."""
 
     seconds: float
     started: float

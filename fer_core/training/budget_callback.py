@@ -1,10 +1,6 @@
-"""The Keras side of a time budget: time each epoch and validation pass, fit the epochs, steer
-the learning rate, stop at the planned epoch.
-
-A phase with a budget is fitted with a generous epoch limit and this callback stops it: Keras'
-``fit`` cannot be told a new number of epochs while it runs. The cosine schedule is applied
-here, step by step, from a :class:`~fer_core.training.budget.CosineMap` that is rescaled when the
-plan changes (a Keras ``LearningRateSchedule`` is fixed once the optimizer is built).
+"""The Keras side of a time budget. A budgeted phase is fitted with a generous epoch limit and
+this callback stops it, as ``fit`` cannot be given a new number of epochs while it runs; it
+also steps the cosine schedule itself, as a Keras ``LearningRateSchedule`` is fixed once built.
 """
 
 from __future__ import annotations

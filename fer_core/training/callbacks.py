@@ -1,10 +1,4 @@
-"""Keras callbacks of the trainer: the epoch clock, the best model, backups, and the stop
-flag (``fer_core.core.signals``) at each step.
-
-The app follows a job only through its run folder, so the best model and each epoch's backup
-land there during training, atomically; what an epoch reports goes to the loggers
-(``loggers.py``) through :class:`EpochReporter`.
-"""
+"""Keras callbacks of the trainer: the epoch clock, best model, backups and the stop flag."""
 
 from __future__ import annotations
 
@@ -76,14 +70,9 @@ class EpochReporter(keras.callbacks.Callback):
 
 
 class PhaseBackup(keras.callbacks.Callback):
-    """Back up the weights and optimizer state after every epoch, for a job that dies.
-
-    Keras' ``BackupAndRestore`` restores by setting a private attribute that outlives the
-    ``fit`` call (and so cut a resumed run's next phase short); here the trainer restores with
-    :func:`resume.restore` and passes ``initial_epoch`` to ``fit``. Each backup is one file
-    named by its epoch, renamed into place, so a crash never leaves weights and epoch count
-    disagreeing. A ``fit`` that ends (stopped or not) removes it; only a crash leaves it.
-    """
+    """Back up weights and optimizer state after every epoch, in one file named by its epoch,
+    so the two never disagree. (Keras' ``BackupAndRestore`` cut a resumed run's next phase
+    short: its private attribute outlives ``fit``.)"""
 
     def __init__(self, run_dir: Path, phase: int) -> None:
         super().__init__()
@@ -100,11 +89,8 @@ class PhaseBackup(keras.callbacks.Callback):
 
 
 class BestModelSaver(keras.callbacks.Callback):
-    """Save ``model_to_save`` atomically when validation accuracy improves.
-
-    Keras' ``ModelCheckpoint`` writes the file in place, so a reader (or a crash) can meet
-    half a file; and in phase 1 with cached features the model being fitted is only the head,
-    while the model worth saving is the full one that shares its weights.
+    """Save ``model_to_save`` atomically when validation accuracy improves: Keras'
+    ``ModelCheckpoint`` writes in place, and with cached features it would save the head only.
     """
 
     def __init__(self, path: Path, model_to_save: keras.Model, best: BestTracker,

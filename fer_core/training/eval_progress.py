@@ -1,10 +1,5 @@
-"""Progress of the final evaluation, so a job's card keeps moving after its last epoch.
-
-Evaluating the best model on validation and test with ten-view test-time augmentation is
-twenty prediction passes: about two minutes for a small job on two CPU cores. A Keras predict
-callback counts the batches and reports them through the run store's ``report_progress``
-verb, with the training progress kept (epoch 42/42) and ``stage`` set to ``evaluating``.
-"""
+"""Progress of the final evaluation, so a job's card keeps moving after its last epoch: with
+ten-view test-time augmentation it is twenty prediction passes, minutes on two CPU cores."""
 
 from __future__ import annotations
 
@@ -26,8 +21,7 @@ def evaluation_batches(sizes: list[int], *, views: int, batch_size: int) -> int:
 
 
 class EvaluationProgress(keras.callbacks.Callback):
-    """Counts predict batches across every ``model.predict`` it is passed to; writes the
-    run's progress at most every ``every_seconds``, and once at the last batch."""
+    """Counts predict batches across predict calls; writes progress every ``every_seconds``."""
 
     def __init__(self, run_dir: Path, total_batches: int, *, every_seconds: float = 2.0
                  ) -> None:

@@ -1,9 +1,5 @@
-"""From a TrainConfig to arrays per split, and from arrays to fast ``tf.data`` pipelines.
-
-Images stay 48x48 uint8 in memory (FER-2013 is 66 MB that way); casting, augmentation and
-mixup happen per batch inside the pipeline, and resizing to a backbone's size happens inside
-the model, so no 224x224x3 copy of the data set ever exists.
-"""
+"""From a TrainConfig to arrays per split, and to ``tf.data`` pipelines that cast, augment and
+mix per batch, so images stay 48x48 uint8 in memory (FER-2013 is 66 MB that way)."""
 
 from __future__ import annotations
 
@@ -26,10 +22,8 @@ from fer_core.data.named_classes import check_named_classes
 
 @dataclass(frozen=True)
 class Split:
-    """One split as arrays: images (N, 48, 48) uint8, labels (N,) int32, and their ids.
-
-    ``targets`` (N, classes) float32 are soft targets (FER+ votes) that training fits instead
-    of one-hot labels; ``labels`` stay the majority class that evaluation scores against."""
+    """One split as arrays; ``targets`` are soft targets (FER+ votes) that training fits
+    instead of one-hot labels, while evaluation scores against ``labels``."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -81,11 +75,8 @@ def _split(ds: Dataset, name: str) -> Split:
 
 
 def oversample(split: Split, target: int, *, seed: int) -> Split:
-    """Repeat images of classes with fewer than ``target`` until they have ``target``.
-
-    The copies are identical here; augmentation in the pipeline makes each draw different,
-    which is how the seed report grew disgust from 436 to about 3,500 images.
-    """
+    """Repeat images of classes with fewer than ``target`` until they have ``target``; the
+    pipeline's augmentation makes the copies differ (the seed report's way to grow disgust)."""
     rng = np.random.default_rng(seed)
     extra = []
     for label in np.unique(split.labels):

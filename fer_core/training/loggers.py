@@ -1,10 +1,5 @@
-"""Where a run's progress goes while it trains: the run folder, TensorBoard and MLflow, each a
-logger behind one small interface, fed by one Keras callback (``callbacks.EpochReporter``).
-
-The trainer knows nothing of what a logger does with an epoch, so adding or dropping one (no
-``tensorboard`` package, no ``MLFLOW_TRACKING_URI``) changes one line of the train task
-(``fer_core.tasks.train``).
-"""
+"""Where a run's progress goes while it trains (the run folder, TensorBoard, MLflow): each a
+logger behind one small interface, so the trainer knows nothing of what a logger does."""
 
 from __future__ import annotations
 
@@ -73,11 +68,8 @@ class Loggers(RunLogger):
 
 
 class RunFolderLogger(RunLogger):
-    """History rows, the log line of each epoch, and ``status.json`` progress.
-
-    The app follows a job only through its run folder, so this is the logger that matters;
-    progress is written at most every ``every_seconds``, never per step.
-    """
+    """History rows, each epoch's log line and ``status.json`` progress (at most every
+    ``every_seconds``): the app follows a job only through its run folder."""
 
     def __init__(self, run_dir: Path, clock: Any, *, every_seconds: float = 2.0) -> None:
         self.run_dir, self.clock, self.every = run_dir, clock, every_seconds
@@ -117,14 +109,8 @@ class RunFolderLogger(RunLogger):
 
 
 class TensorBoardLogger(RunLogger):
-    """Scalars once per epoch for ``tensorboard --logdir runs/``, laid out as Keras' own
-    callback lays them out: a folder per phase with a ``train`` and a ``validation`` run,
-    ``epoch_loss``-style names, and each phase's epochs counted from 0.
-
-    ``tf.summary.scalar`` lives in the ``tensorboard`` package, which requirements.txt leaves
-    out; :meth:`create` then skips TensorBoard (one line in the run's log) instead of failing
-    the run at its first epoch.
-    """
+    """Scalars once per epoch, as Keras' own callback lays them out. Without the optional
+    ``tensorboard`` package :meth:`create` skips it rather than fail the run at its first epoch."""
 
     SCALARS = {"train": {"loss": "epoch_loss", "accuracy": "epoch_accuracy",
                          "learning_rate": "epoch_learning_rate"},

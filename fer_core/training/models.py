@@ -1,11 +1,6 @@
-"""Backbone registry: a name gives a builder, an input size and the preprocessing it expects.
-
-Every model built here takes what the data set holds, raw 48x48 grey pixels (0-255, float32),
-and does its own resizing, grey-to-RGB and preprocessing inside, so the saved ``model.keras``
-works on raw pixels and the pipeline never materialises 224x224x3 copies of FER-2013.
-
-The table of names and sizes lives in ``fer_core.core.backbones`` (no Keras); Keras is imported
-inside functions only, as TensorFlow takes seconds to import.
+"""Models built from the backbone table. Every model takes raw 48x48 grey pixels and resizes,
+converts to RGB and preprocesses inside, so the saved ``model.keras`` works on raw pixels and
+no 224x224x3 copy of FER-2013 is ever made. Keras is imported in functions (seconds).
 """
 
 from __future__ import annotations
@@ -39,11 +34,8 @@ _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras
 
 @dataclass
 class FerModel:
-    """A built model and the views of it that two-phase training needs.
-
-    ``features`` and ``head`` share their layers (and so their weights) with ``model``: training
-    the head on cached features trains ``model`` too, and ``model`` is what gets saved.
-    """
+    """A built model and its views that share its weights: training the ``head`` on cached
+    features trains ``model`` too, and ``model`` is what gets saved."""
 
     model: keras.Model  # (48, 48, 1) raw pixels -> class probabilities (float32)
     features: keras.Model  # same input -> pooled feature vector
@@ -58,11 +50,8 @@ class FerModel:
 
 @functools.cache
 def register_layers() -> dict[str, type]:
-    """Define and register FER Studio's layers with Keras; returns them as ``custom_objects``.
-
-    Defining a layer needs Keras, hence a function. :func:`load_model` calls it; so must any
-    other reader of a FER Studio model before ``keras.saving.load_model``.
-    """
+    """Define and register FER Studio's layers (defining needs Keras, hence a function); any
+    reader of a FER Studio model calls it before ``keras.saving.load_model``."""
     import keras
     from keras import ops
 
@@ -108,12 +97,8 @@ if "keras" in sys.modules:  # Keras is loaded already, so registering now costs 
 
 def build_model(backbone: str, *, num_classes: int, input_size: int = 0, weights: str = "none",
                 dropout: float = 0.5, seed: int = 0) -> FerModel:
-    """Build a classifier of raw 48x48 grey faces on a backbone from :func:`backbone_names`.
-
-    ``input_size`` is the side faces are resized to inside the model (0: the backbone's own).
-    ``weights`` is "none", "imagenet" (downloaded once into ``~/.keras/models``) or the path of
-    a notop weights file of the same architecture; pre-trained backbones start frozen, in
-    inference mode, as transfer learning wants. ``seed`` seeds the initial weights and dropout.
+    """A classifier of raw 48x48 grey faces on a backbone; ``weights`` is "none", "imagenet"
+    or a notop weights file, and pre-trained backbones start frozen, as transfer learning wants.
     """
     import keras
     from keras import layers
@@ -234,14 +219,9 @@ def _conv_bn_relu(x: Any, filters: int, name: str) -> Any:
 
 
 def _fer_cnn(x: Any) -> Any:
-    """Four conv blocks, one conv each: an epoch of FER-2013 in about 40 s on two cores.
-
-    Widths 48-96-192-384: the 32-256 version underfitted (train accuracy barely above
-    validation) and gained less per minute than this 1.5x wider one.
-
-    Flatten, not global pooling: where a feature sits (mouth or brows) is what tells
-    expressions apart; pooling it away made learning several times slower.
-    """
+    """Four conv blocks: an epoch of FER-2013 in about 40 s on two cores. Widths 48-384, as
+    32-256 underfitted; flatten, as pooling away where a feature sits (mouth or brows) made
+    learning several times slower."""
     from keras import layers
 
     for stage, filters in enumerate((48, 96, 192, 384), start=1):
@@ -251,11 +231,8 @@ def _fer_cnn(x: Any) -> Any:
 
 
 def _fer_vgg(x: Any) -> Any:
-    """VGG as in Khaireddin & Chen (2021): four stages of two convs, then a dense layer.
-
-    Channels are halved (32-256, not 64-512) so an epoch of FER-2013 fits in minutes on a CPU.
-    Flatten rather than pooling: at 3x3 where the parts of a face are still apart.
-    """
+    """VGG as in Khaireddin & Chen (2021), channels halved so an epoch of FER-2013 takes
+    minutes on a CPU; flatten, not pooling, at 3x3 where the parts of a face are still apart."""
     from keras import layers
 
     for stage, filters in enumerate((32, 64, 128, 256), start=1):
@@ -275,12 +252,8 @@ _OUR_BUILDERS = {"fer-cnn": _fer_cnn, "fer-vgg": _fer_vgg}
 
 
 def unfreeze_top(fer_model: FerModel, n_layers: int) -> int:
-    """Make the top ``n_layers`` layers of a frozen backbone trainable, for fine-tuning.
-
-    BatchNorm layers stay frozen: their statistics come from ImageNet, and updating them from
-    small FER batches wrecks what the frozen phase learnt. Returns how many layers with weights
-    became trainable (0 for a backbone that was never frozen). Recompile the model afterwards.
-    """
+    """Make the top ``n_layers`` of a frozen backbone trainable, but not BatchNorm: small FER
+    batches would wreck its ImageNet statistics. Return how many with weights; recompile."""
     from keras import layers
 
     base = fer_model.backbone

@@ -1,13 +1,7 @@
-"""Resuming a run whose process died (a crash, ``kill -9``, a lost machine).
-
-While a phase trains, ``callbacks.PhaseBackup`` keeps its last epoch's weights and optimizer
-state in ``backup/phase<N>/epoch<K>.weights.h5`` and deletes the folder when the phase ends.
-Each phase has its own folder, and a finished phase 1 leaves a marker
-(``backup/phase1.done.json``) so a resumed job skips it and fine-tunes from the best phase-1
-model. History rows and the best-so-far accuracy are brought back in line with the backup, so
-a resumed run reaches the same number of epochs as one that never stopped.
-
-Nothing here imports Keras: the app asks :func:`is_resumable` of every failed run.
+"""Resuming a run whose process died, from the last epoch's backup of its phase; a finished
+phase 1 leaves a marker, so a resumed job fine-tunes from the best phase-1 model. History and
+the best so far are brought in line with the backup, so a resumed run reaches the same number
+of epochs as one that never stopped. No Keras: the app asks :func:`is_resumable` of failed runs.
 """
 
 from __future__ import annotations
@@ -48,11 +42,8 @@ def restored_epochs(run_dir: Path, phase: int) -> int:
 
 
 def restore(model: Any, run_dir: Path, phase: int) -> int:
-    """Load the phase's backup into a compiled ``model``; return the epochs it holds.
-
-    The optimizer is built first so its state (moments, step count, hence the learning-rate
-    schedule) is restored along with the weights.
-    """
+    """Load the phase's backup into a compiled ``model``; return the epochs it holds. The
+    optimizer is built first so its state (hence the schedule's step) is restored too."""
     epochs = restored_epochs(run_dir, phase)
     if epochs:
         if not model.optimizer.built:

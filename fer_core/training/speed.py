@@ -1,13 +1,6 @@
-"""How long a config takes on this machine: a few timed training steps, cached per machine.
-
-    python -m fer_core estimate --preset best        # measures once (about 20 s), then instant
-
-The same recipe trains at very different speeds on different hosts, so the Train page shows
-the duration measured here before **Launch**. A measurement builds the chosen backbone with
-random weights (the speed does not depend on them), traces it on one batch, then times a few
-training steps and inference batches at the chosen batch size and image size. It is kept in
-``FER_CACHE_DIR/speed/``, one small JSON file per key: the machine (host, CPU, cores, GPU),
-the backbone, batch size, input size, precision setting and whether the backbone is frozen.
+"""How long a config takes on this machine, from a few timed training steps of the backbone
+with random weights (the speed does not depend on them), cached per :class:`SpeedKey`. The same
+recipe trains at very different speeds on different hosts, so Train shows it before Launch.
 """
 
 from __future__ import annotations
@@ -160,8 +153,7 @@ class SplitSizes:
 
 
 def split_sizes(config: TrainConfig, dataset: Dataset) -> SplitSizes:
-    """Images per split as the config trains on them (classes, validation, subsampling,
-    oversampling), without copying any image."""
+    """Images per split as the config trains on them, without copying any image."""
     from fer_core.training.inputs import apply_data_config
 
     ds = apply_data_config(dataset, config)
@@ -193,15 +185,13 @@ def estimate(config: TrainConfig, sizes: SplitSizes, speeds: dict[int, Speed]) -
     epoch = {phase: sizes.train / speed.train_images_per_s + sizes.val / speed.infer_images_per_s
              for phase, speed in speeds.items()}
     fixed = STARTUP_S + evaluation + sum(2 * speed.tracing_s for speed in speeds.values())
-    epochs = {1: config.epochs, 2: config.finetune_epochs}
+    epochs = {1: config.epochs, 2: config.finetune_epochs}  # also the budget's split
     if config.time_budget_min:
         seconds = config.time_budget_min * 60.0
-        share = {1: config.epochs, 2: config.finetune_epochs}
-        total = sum(share[p] for p in epoch) or 1
+        total = sum(epochs[p] for p in epoch) or 1
         left = max(seconds - fixed, 0.0)
-        epochs = {p: max(1, math.floor(left * share[p] / total / epoch[p] + 0.5))
+        epochs = {p: max(1, math.floor(left * epochs[p] / total / epoch[p] + 0.5))
                   for p in epoch}
-        epochs.setdefault(2, 0)
     else:
         seconds = fixed + sum(epochs[p] * epoch[p] for p in epoch)
     return Estimate(seconds=round(seconds, 1), epochs=epochs.get(1, 0),

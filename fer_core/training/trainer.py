@@ -1,16 +1,8 @@
 """``fit(config, run_dir, data)``: the model trained into ``run_dir``, and nothing else.
 
-It reads top to bottom: model, phase 1 (the backbone frozen when it starts from pre-trained
-weights; its features computed once when nothing augments them), phase 2 (fine-tuning the top
-of the backbone), the best model reloaded. What it writes is what training makes: the best
-``model.keras``, ``history.csv`` and progress (through the run-folder logger), and the backups
-a crashed job resumes from. Evaluation, calibration, the model card and tracking are steps of
-the ``train`` task (``fer_core.tasks.train``), which composes them around ``fit``; the suspect
-labels' folds call ``fit`` alone.
-
-A :class:`Trainer` owns what lasts across the phases (the best model so far, the epoch clock,
-the stop flag, resuming), so the two phases are two calls of one fit step, each described by
-a :class:`PhaseSpec`. Each epoch goes to the run's loggers (``loggers.py``).
+Phase 1 and phase 2 (fine-tuning) are two calls of one fit step, with a :class:`Trainer` owning
+what lasts across them. Evaluation and tracking are the ``train`` task's, so the suspect labels'
+folds call ``fit`` alone.
 """
 
 from __future__ import annotations
@@ -57,12 +49,8 @@ class Fitted:
 
 def fit(config: TrainConfig, run_dir: Path, data: PreparedData, *, stop: StopFlag,
         loggers: Loggers | None = None, started: float | None = None) -> Fitted:
-    """Train ``config``'s model on ``data``, saving the best epoch's model in ``run_dir``.
-
-    Call it inside ``device.configured`` (precision and seed). ``loggers`` get every epoch
-    after the run folder's own logger, which ``fit`` adds; ``started`` is when a time budget
-    starts counting (``time.monotonic()``; default now).
-    """
+    """Train ``config``'s model and save the best epoch's in ``run_dir``; call it inside
+    ``device.configured``. A time budget counts from ``started`` (``time.monotonic()``)."""
     from fer_core.training.callbacks import BestTracker, EpochClock
 
     run_dir = Path(run_dir)
@@ -80,8 +68,7 @@ def fit(config: TrainConfig, run_dir: Path, data: PreparedData, *, stop: StopFla
 
 @dataclass(frozen=True)
 class PhaseSpec:
-    """One call of the fit step: which phase, for how long, at what rate, what it trains
-    (the head alone on cached features, or the whole model) and on which data."""
+    """One call of the fit step: phase, epochs, rate, what it trains and on which data."""
 
     number: int
     epochs: int
@@ -114,8 +101,7 @@ class Trainer:
         return max(len(self.data.train) // self.config.batch_size, 1)
 
     def run(self) -> None:
-        """Phase 1 (unless a resumed job finished it before), then phase 2; each if asked
-        for and not stopped."""
+        """Phase 1 (unless a resumed job finished it before), then phase 2."""
         config = self.config
         done = resume.phase_done(self.run_dir, 1)
         if done is not None:
