@@ -1,7 +1,7 @@
 """Results: learning curves, run comparison, test-split errors, galleries, report and export.
 
-Everything here is read from run folders (the contract of ``fer_core.runs``); nothing is
-computed that a run did not record, so a run zipped on one machine shows the same here.
+Everything is read from run folders (``fer_core.runs``), nothing computed that a run did not
+record, so a run zipped on one machine shows the same on another.
 """
 
 from __future__ import annotations
@@ -14,11 +14,8 @@ from fer_core.core.errors import FerError
 from fer_core.reports import report, wording
 from fer_core.reports.baseline import baseline_of_result, is_unusable, verdict
 from fer_core.runs import archive
-from ui import export_tab as export_tab_view
-from ui import gallery as gallery_view
+from ui import export_tab, gallery, seed_report, share_tab, state, trust, viewer
 from ui import links as ui_links
-from ui import seed_report, state, trust, viewer
-from ui import share_tab as share_view
 from ui.run_actions import render_run_actions
 from views import links, run_charts
 from views.gallery import SPLIT_LABELS
@@ -55,7 +52,7 @@ def main() -> None:
     render_run_actions(focus)
     link_slot = st.container()
 
-    curves, compare, errors, calibrated, gallery, seed, share, export_tab = st.tabs(
+    curves, compare, errors, calibrated, faces, seed, share, export = st.tabs(
         list(links.TABS), key=TAB_KEY, on_change="rerun")
     with curves:
         _render_curves(focus)
@@ -66,17 +63,17 @@ def main() -> None:
     with calibrated:
         trust.render_calibration(focus.path)
     with share:  # before the gallery, which stops the page if the data set cannot be read
-        share_view.render(selected, focus)
-    with export_tab:
-        export_tab_view.render(focus)
+        share_tab.render(selected, focus)
+    with export:
+        export_tab.render(focus)
     url = ui_links.publish([info.run_id for info in selected], tab=st.session_state.get(TAB_KEY),
                            split=split, default_runs=_default_runs(readable))
     ui_links.render_copy_link(link_slot, url)
-    with seed:  # drawn only when open; every run, not only the picked ones (a study's answer
-        if st.session_state.get(TAB_KEY) == "Seed report":  # needs all of its runs)
+    with seed:  # drawn only when open: it reads every run, not only the picked ones
+        if st.session_state.get(TAB_KEY) == "Seed report":
             seed_report.render(readable)
-    with gallery:
-        gallery_view.render(focus, split)
+    with faces:
+        gallery.render(focus, split)
 
 
 # --- choosing runs -------------------------------------------------------------------------------

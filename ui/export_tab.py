@@ -1,6 +1,5 @@
-"""The Results page's Export tab: choose formats, export as a task (conversion never runs in
-the web server) and follow it, see each export's agreement with the Keras model (targets met
-or missed), download the folder. After a reload the tab finds its export task again."""
+"""The Results page's Export tab: exporting is a task, since conversion never runs in the web
+server; the tab follows it (after a reload too) and shows how each export agrees with Keras."""
 
 from __future__ import annotations
 

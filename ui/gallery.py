@@ -3,8 +3,10 @@ filters, sort order and an optional Grad-CAM overlay."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -57,12 +59,17 @@ def render(run: runs.RunInfo, split: str | None) -> None:
     if len(found) < len(rows):
         st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data set.")
     shown = found.iloc[:count]
-    heat = trust.overlays(run.path, ds.images[shown["position"].to_numpy()]) if explain else None
-    for start in range(0, len(shown), COLUMNS):
-        cells = st.columns(COLUMNS)
-        for k, (cell, row) in enumerate(zip(
-                cells, shown.iloc[start:start + COLUMNS].itertuples(), strict=False)):
-            cell.image(heat[start + k] if heat else ds.images[row.position], width=96)
+    faces = ds.images[shown["position"].to_numpy()]
+    heat = trust.overlays(run.path, faces) if explain else None
+    render_faces(heat or faces, shown)
+
+
+def render_faces(images: Sequence[np.ndarray], rows: pd.DataFrame) -> None:
+    """``rows`` (predictions) as a grid of their ``images``, each captioned right or wrong."""
+    for start in range(0, len(rows), COLUMNS):
+        for cell, image, row in zip(st.columns(COLUMNS), images[start:start + COLUMNS],
+                                    rows.iloc[start:start + COLUMNS].itertuples(), strict=False):
+            cell.image(image, width=96)
             cell.markdown(caption(row.true, row.pred, row.confidence))
 
 

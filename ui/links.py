@@ -46,12 +46,10 @@ def forget_seen() -> None:
 
 
 def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key: str) -> None:
-    """Set the runs, tab and split a link asks for when the address names a view this session
-    has not shown yet: a link opened in a new tab, or a page link (a finished job's card).
-
-    Any address this page published itself leaves the user's choices alone, not only the
-    latest: a click sent while a run is still publishing carries the address from before it,
-    and applying that would undo the click (a tab switched, then switched straight back)."""
+    """Apply the runs, tab and split of an address this session has not shown (a link opened
+    in a new tab, a finished job's card). Not of any address this page published, not only
+    the latest: a click sent while a run publishes carries the address from before it, and
+    applying that would undo the click (a tab switched, then straight back)."""
     query = _query()
     if query in _seen():
         return
@@ -70,10 +68,9 @@ def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key
 
 def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
             default_runs: Sequence[str]) -> str:
-    """Keep the address bar showing the current view, and return its full URL (for Copy
-    link: always complete, since the default runs change as new runs finish). The page as
-    it first opens keeps no view in its address, so a plain visit or bookmark stays
-    ``/results``; the address's other parameters (the data choice) stay, in the link too."""
+    """Keep the address bar showing the view, except the view Results opens on, so a plain
+    visit stays ``/results``; return the full URL for Copy link, always complete since the
+    default runs change as runs finish. Other parameters (the data choice) stay in both."""
     params = links.link_params(runs, tab=tab, split=split)
     shown = not links.is_default_view(runs, tab=tab, split=split, default_runs=default_runs)
     for name in links.PARAMS:
@@ -94,11 +91,8 @@ def render_copy_link(where, url: str) -> None:
 
 
 def results_link(run_id: str, label: str) -> None:
-    """A link to Results showing ``run_id`` (the same ``?runs=`` a copied link carries).
-
-    A page script run on its own (``AppTest.from_file`` on one page) has no ``st.navigation``
-    to link through; it names the run in words instead of failing.
-    """
+    """A link to Results on ``run_id``; in words where there is no ``st.navigation`` to link
+    through (a page script run on its own, as ``AppTest.from_file`` does)."""
     try:
         st.page_link(RESULTS_PAGE, label=label, icon=":material/leaderboard:",
                      query_params={**dict(links.link_params([run_id])), **state.data_param()})

@@ -1,8 +1,4 @@
-"""The Results page's actions on one run: display name, note, re-run, delete.
-
-Each goes through the engine (``fer_core.runs.actions``, ``fer_core.tasks.rerun``), which
-refuses it on a read-only viewer; errors are shown where the button is.
-"""
+"""The Results page's actions on one run: display name, note, re-run, delete."""
 
 from __future__ import annotations
 
@@ -19,7 +15,7 @@ NOTICE_KEY = "results.action_notice"  # (kind, text) from the last action, shown
 
 
 def render_run_actions(info: runs.RunInfo) -> None:
-    """Name, note, re-run and delete for ``info``, in an expander under the run picker."""
+    """In an expander under the run picker; an error shows where its button is."""
     status = info.status
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
