@@ -8,7 +8,7 @@ import functools
 import streamlit as st
 
 from fer_core import runs
-from fer_core.export import zip_export
+from fer_core.export import default_out, read_export, zip_export
 from fer_core.runs import task_folders
 from fer_core.tasks import export as export_task
 from ui import state, task_panel, viewer
@@ -29,7 +29,8 @@ def render(run: runs.RunInfo) -> None:
         _render_export_button(run, has_model, busy=task_panel.busy(task))
     if task_panel.render(task, key="results.export") in ACTIVE_STATES:
         return
-    out, entries = view.current_export(run.path)
+    out = default_out(run.path)
+    entries = read_export(out)
     if not entries:
         st.info("Not exported yet.")
         return
