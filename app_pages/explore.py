@@ -1,9 +1,7 @@
 """Explore: what the data set holds before anything is trained on it.
 
-Class balance, sample faces, image quality (blank frames, duplicates, train/test leakage), what
-augmentation does to a face, and the validation split training will make. Each section is a
-tab that runs only when open, and everything costly is cached by the data set's fingerprint,
-so a rerun on the full FER-2013 redraws from cache.
+Each section is a tab that runs only when open, and everything costly is cached by the data
+set's fingerprint, so a rerun on the full FER-2013 redraws from cache.
 """
 
 from __future__ import annotations
@@ -38,7 +36,6 @@ st.session_state.setdefault("explore.aug_seed", 0)
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _overview(fingerprint: str, _ds: Dataset) -> tuple[str, pd.DataFrame, str]:
-    """Caption, distribution frame and imbalance call-out."""
     return (explore.dataset_caption(_ds), explore.distribution_frame(_ds),
             imbalance_callout(summarize(_ds)))
 

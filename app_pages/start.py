@@ -1,8 +1,5 @@
-"""Start here: what FER Studio is for and the four steps, in order, for someone new to it.
-
-The app opens on this page, so a first visit is never a wall of charts. It reads nothing heavy
-(no data set, no model): only the sidebar's choices and the runs folder's listing.
-"""
+"""Start here: what FER Studio is for and its four steps. The app opens on it, so it reads
+nothing heavy (no data set, no model): only the sidebar's choices and the runs folder."""
 
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
 """Draws TrainConfig widgets from ``views.forms``' specs: the Train form and Explore's controls.
 
-Every widget of a TrainConfig field, on any page, goes through :func:`render_widget`, so all
-share one spec per field. The form's values live in session state under ``train.cfg.<field>``:
-choosing a preset writes its values there (a callback, so before the widgets are drawn), and a
-shadow copy keeps the form across a visit to another page, where Streamlit forgets the state
-of widgets it did not draw.
+The form's values live in session state under ``train.cfg.<field>``: choosing a preset writes
+them there (a callback, so before the widgets are drawn), and a shadow copy keeps the form across
+a visit to another page, where Streamlit forgets the state of widgets it did not draw.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""The Explore page's Suspect labels tab: start the pass, follow it, and decide per image.
-
-The pass trains models, so it is a heavy task (``fer_core.tasks.suspects``): it waits behind a
-training job, and this tab follows the latest pass over the data set and reads its
-``suspects.csv`` from its task folder, so a rerun, a new session or an app restart shows the
-last result again without re-running it.
-"""
+"""The Explore page's Suspect labels tab. The pass trains models, so it is a heavy task
+(``fer_core.tasks.suspects``) that waits behind training; the tab reads the latest pass's
+``suspects.csv``, so a rerun, a new session or a restart shows the last result again."""
 
 from __future__ import annotations
 

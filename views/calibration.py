@@ -1,9 +1,5 @@
-"""The reliability diagram: how often the model is right against how sure it says it is.
-
-Takes the long frame of ``fer_core.inference.calibration.reliability_frame`` (one row per split,
-version and confidence bin). A calibrated model's points lie on the diagonal; points below it
-are overconfident bins. Tagged ``usermeta = {"fer_chart": "reliability"}`` like every chart.
-"""
+"""The reliability diagram: how often the model is right against how sure it says it is. A
+calibrated model's points lie on the diagonal; points below it are overconfident bins."""
 
 from __future__ import annotations
 

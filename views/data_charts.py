@@ -33,10 +33,8 @@ def _class_color(labels: list[str]) -> alt.Color:
 
 
 def class_distribution_chart(frame: pd.DataFrame) -> alt.FacetChart | alt.Chart:
-    """Bars of images per class, one panel per split, each with its own count axis.
-
-    Separate axes because test is a tenth of train; the share in the tooltip compares them.
-    """
+    """Bars of images per class, one panel per split, each with its own count axis since test
+    is a tenth of train; the share in the tooltip compares them."""
     labels, splits = _order(frame["label"]), _order(frame["split"])
     base = (
         alt.Chart(frame)
@@ -57,10 +55,8 @@ def class_distribution_chart(frame: pd.DataFrame) -> alt.FacetChart | alt.Chart:
 
 
 def stat_distribution_chart(frame: pd.DataFrame, column: str) -> alt.Chart:
-    """One line per class: the share of its images in each bin of ``column``.
-
-    Shares rather than counts, so the rare class's shape is as readable as the common one's.
-    """
+    """One line per class: the share (not count, so a rare class reads as well as a common one)
+    of its images in each bin of ``column``."""
     labels = _order(frame["label"])
     title = column.capitalize()
     return (
@@ -83,8 +79,7 @@ def stat_distribution_chart(frame: pd.DataFrame, column: str) -> alt.Chart:
 
 
 def split_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Each class's share of each split, bars side by side: equal bars mean a stratified split.
-    """
+    """Each class's share of each split side by side: equal bars mean a stratified split."""
     labels, splits = _order(frame["label"]), _order(frame["split"])
     return (
         alt.Chart(frame)

@@ -1,7 +1,5 @@
-"""What the Explore page shows, as plain data: DataFrames and arrays in, DataFrames and lists out.
-
-Frames are "long" (one row per split and class) because that is what Altair charts want; the
-tables a person reads are pivoted from them with :func:`counts_table`.
+"""What the Explore page shows, as plain data. Frames are "long" (a row per split and class)
+because Altair charts want that; the tables a person reads are pivoted with :func:`counts_table`.
 """
 
 from __future__ import annotations
@@ -44,11 +42,8 @@ def dataset_caption(ds: Dataset) -> str:
 # --- Class distribution --------------------------------------------------------------------------
 
 def distribution_frame(ds: Dataset) -> pd.DataFrame:
-    """Images per split and class, with each class's share of its split.
-
-    Every class appears in every split (count 0 where it has none), in the data set's class
-    order, so charts and tables line up across splits.
-    """
+    """Images per split and class, with each class's share of its split; every class in every
+    split (count 0 where it has none), in class order, so charts and tables line up."""
     counts = ds.counts().melt(ignore_index=False, var_name="split", value_name="count")
     frame = counts.reset_index(names="label")[["split", "label", "count"]]
     totals = frame.groupby("split", sort=False)["count"].transform("sum")
@@ -77,12 +72,10 @@ def counts_table(frame: pd.DataFrame) -> pd.DataFrame:
 def sample_ids(
     ds: Dataset, per_class: int, seed: int, label: str | None = None
 ) -> dict[str, list[int]]:
-    """Row positions (into ``ds.images``) of up to ``per_class`` random images of each class.
+    """Row positions of up to ``per_class`` random images of each class (or of ``label``).
 
-    Each class is shuffled with its own generator seeded by ``(seed, class number)`` and the
-    first ``per_class`` rows are taken, so asking for more images of one class (``label``)
-    shows the same first faces plus new ones, and reshuffling one class does not depend on
-    which other classes exist.
+    Each class has its own generator, seeded by ``(seed, class number)``, so more images of one
+    class show the same first faces plus new ones, whatever other classes exist.
     """
     if per_class < 1:
         raise DataError(f"per_class must be at least 1; got {per_class}.")
@@ -175,12 +168,8 @@ def load_report_notes(report: LoadReport) -> list[str]:
 # --- Image statistics and the audit --------------------------------------------------------------
 
 def stat_histogram(stats: pd.DataFrame, column: str, *, bins: int = 32) -> pd.DataFrame:
-    """Per-class histogram of one image statistic, as ``label, bin_start, bin_end, bin_mid,
-    count, share``; ``share`` is within the class so a rare class is as visible as a common one.
-
-    Computed here rather than by Altair: 32k raw rows per chart would be sent to the browser
-    on every rerun, one row per class and bin is not.
-    """
+    """Per-class histogram of one image statistic; ``share`` is within the class. Binned here,
+    not by Altair, so a rerun sends the browser a row per class and bin, not 32k raw rows."""
     if column not in STAT_RANGES:
         raise DataError(f"column must be one of {', '.join(STAT_RANGES)}; got {column!r}.")
     if bins < 1:
@@ -214,8 +203,8 @@ def stat_summary(stats: pd.DataFrame, classes: tuple[str, ...] | list[str]) -> p
 
 @dataclass(frozen=True)
 class Finding:
-    """One kind of audit finding, with example groups of images to show side by side: their
-    ids, and their positions in the audited arrays (``rows``)."""
+    """One kind of audit finding, with example groups of images (ids, and ``rows`` into the
+    audited arrays) to show side by side."""
 
     key: str
     title: str
@@ -257,8 +246,8 @@ def audit_findings(report: AuditReport, *, limit: int = 6, per_group: int = 6) -
 # --- Augmentation preview ------------------------------------------------------------------------
 
 def augmentation_controls() -> list[forms.WidgetSpec]:
-    """The per-image augmentation fields of TrainConfig as sliders and checkboxes, in form
-    order: drawn by the Train form's own rule, so the preview can never drift from training."""
+    """TrainConfig's per-image augmentation fields, drawn by the Train form's own rule, so the
+    preview can never drift from training."""
     return [
         forms.widget_spec(f, slider=True) for f in config_fields()
         if f.metadata["group"] == "augmentation" and f.name not in _NOT_PREVIEWED
@@ -266,8 +255,8 @@ def augmentation_controls() -> list[forms.WidgetSpec]:
 
 
 def split_control() -> forms.WidgetSpec:
-    """The validation share as the split tab's slider: TrainConfig's range and default in
-    5% steps, finer than a preview needs."""
+    """The validation share's slider: TrainConfig's range and default, in 5% steps (finer
+    steps preview nothing new)."""
     spec = forms.field_spec("val_fraction", slider=True)
     return dataclasses.replace(spec, label="Validation share of train", step=0.05)
 

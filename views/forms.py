@@ -1,11 +1,7 @@
-"""Widget specs for TrainConfig fields: the one rule every form in the app is drawn by.
-
-The Train form, the Explore page's augmentation sliders and its validation-split slider all
-come from :func:`widget_spec`, so a field's bounds, step, format and help can never differ
-between pages, and a field added to ``TrainConfig`` gets a widget without touching a page.
-Values cross between widgets and TrainConfig here, typed by the field's kind, never as text:
-``build_config({"epochs": 3, "merge_classes": "disgust:angry"})``.
-"""
+"""Widget specs for TrainConfig fields: the one rule every form in the app is drawn by, so a
+field's bounds, step, format and help never differ between pages, and a new field gets a widget
+without touching a page. Values cross between widgets and TrainConfig here, typed by the
+field's kind, never as text."""
 
 from __future__ import annotations
 

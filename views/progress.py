@@ -1,9 +1,6 @@
-"""What the Train page shows of jobs, computed from run folders: pure functions, no Streamlit.
-
-The page polls every couple of seconds and must stay cheap and dumb: it draws the rows of
-:func:`job_rows`; anything that could be wrong (a status half written by an old version, a
-clock that moved) is settled here, where it is tested.
-"""
+"""What the Train page shows of jobs, computed from run folders, without Streamlit. The page
+polls and only draws :func:`job_rows`; what could be wrong (a status half written by an old
+version, a clock that moved) is settled here, where it is tested."""
 
 from __future__ import annotations
 
@@ -90,11 +87,8 @@ def elapsed_seconds(status: Status | Mapping[str, Any], *, now: float | None = N
 
 def eta_seconds(status: Status | Mapping[str, Any], *, now: float | None = None
                 ) -> float | None:
-    """Seconds left, counted down from the job's last estimate.
-
-    The job writes its estimate every couple of seconds at most, so the time since that write
-    (``updated``) is taken off; the estimate never goes below zero.
-    """
+    """Seconds left: the job's last estimate less the time since it wrote it (``updated``, every
+    couple of seconds at most), never below zero."""
     status = _status(status)
     eta = status.progress.eta_seconds if status.progress else None
     if eta is None:
@@ -237,11 +231,8 @@ def job_rows(infos: Iterable[RunInfo], *, tasks: Iterable[Any] = (), recent: int
 # --- sweeps --------------------------------------------------------------------------------------
 
 def parse_values(name: str, text: str) -> list[Any]:
-    """'16, 32, 64' as a list typed by the field (ints for batch_size), each value in range.
-
-    Values are separated by commas or spaces; repeats are dropped, order kept. Raises
-    ``ConfigError`` naming the field and the bad value.
-    """
+    """'16, 32, 64' as a list typed by the field (ints for batch_size), each value in range;
+    repeats dropped, order kept. A bad value is a ``ConfigError`` naming the field."""
     if field_kind(config_field(name)).python_type in (list, dict):
         raise ConfigError(f"{name} cannot be swept: it holds a list or mapping, not one value.")
     values: list[Any] = []

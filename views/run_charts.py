@@ -1,9 +1,6 @@
-"""Altair charts of runs: learning curves, run comparison, confusion matrix, per-class scores.
-
-Each ``*_chart()`` takes a tidy frame of ``fer_core.runs.frames`` (re-exported here, as the
-pages use both) and carries ``usermeta = {"fer_chart": <name>}`` in its spec, so a test (or
-anyone reading a saved spec) can tell the charts on a page apart without relying on their
-order. Class colours always come from ``fer_core.core.emotions``.
+"""Altair charts of runs, from the tidy frames of ``fer_core.runs.frames`` (re-exported, as the
+pages use both). Each carries ``usermeta = {"fer_chart": <name>}``, so a test or a saved spec
+tells the charts on a page apart without relying on their order.
 """
 
 from __future__ import annotations
@@ -51,11 +48,8 @@ def _metric_panel(frame: pd.DataFrame, metric: str,
 
 
 def learning_curves_chart(frame: pd.DataFrame) -> alt.HConcatChart:
-    """Train against validation accuracy and loss of one run, per epoch.
-
-    A dashed rule marks the change from phase 1 (frozen backbone) to phase 2 (fine-tuning):
-    a jump in the curves there is the unfreezing, not a bug.
-    """
+    """Train against validation accuracy and loss of one run; a dashed rule marks the change to
+    phase 2 (fine-tuning), since a jump there is the unfreezing, not a bug."""
     boundaries = phase_boundaries(frame)
     panels = [_metric_panel(frame, metric, boundaries) for metric in METRICS]
     return _tag(alt.hconcat(*panels), "learning_curves")
@@ -77,10 +71,8 @@ def comparison_chart(frame: pd.DataFrame, metric: str = "accuracy") -> alt.Chart
 
 
 def confusion_chart(frame: pd.DataFrame, *, normalised: bool = False) -> alt.LayerChart:
-    """A heatmap of true (rows) against predicted (columns) classes, with each cell's value.
-
-    Normalised, each row sums to 1, so rare classes (disgust) are as readable as common ones.
-    """
+    """True (rows) against predicted (columns) classes, each cell's value written in; normalised,
+    each row sums to 1, so rare classes (disgust) are as readable as common ones."""
     order = list(dict.fromkeys(frame["true"]))
     field, fmt, title = ("share", ".0%", "share of true") if normalised else ("count", "d",
                                                                                "images")
