@@ -129,14 +129,9 @@ def probability_chart(frame: pd.DataFrame) -> alt.Chart:
 def job_curve_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
     """One metric of a job as it trains, small enough for the Train page's job card."""
     axis = alt.Axis(format="%") if metric == "accuracy" else alt.Axis()
-    return (
-        alt.Chart(data, height=180, title=metric.capitalize())
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title=metric, axis=axis, scale=alt.Scale(zero=False)),
-            color=alt.Color("split:N", title=None,
-                            scale=alt.Scale(domain=["train", "validation"])),
-            tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
-        )
+    return alt.Chart(data, height=180, title=metric.capitalize()).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("value:Q", title=metric, axis=axis, scale=alt.Scale(zero=False)),
+        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "validation"])),
+        tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
     )
