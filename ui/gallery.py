@@ -13,16 +13,7 @@ import streamlit as st
 from fer_core import runs
 from fer_core.data import Dataset
 from ui import state, trust
-from views.gallery import (
-    SORTS,
-    SPLIT_LABELS,
-    GalleryFilter,
-    caption,
-    filter_rows,
-    gallery_classes,
-    locate,
-    trained_on,
-)
+from views import gallery as view
 
 COLUMNS = 8
 
@@ -42,7 +33,7 @@ def render(run: runs.RunInfo, split: str | None) -> None:
     if ds is None:
         return
     rows = predictions[predictions["split"] == split]
-    classes = gallery_classes(rows)
+    classes = view.gallery_classes(rows)
     columns = st.columns([2, 2, 1, 2, 1])
     true = columns[0].multiselect("True class", classes, key="results.g_true",
                                   placeholder="any")
@@ -50,11 +41,11 @@ def render(run: runs.RunInfo, split: str | None) -> None:
                                   placeholder="any")
     errors_only = columns[2].checkbox("Errors only", key="results.g_errors")
     explain = st.toggle("Show Grad-CAM (where each face's evidence lies)", key="results.g_cam")
-    order = columns[3].selectbox("Sort", list(SORTS), key="results.g_sort")
+    order = columns[3].selectbox("Sort", list(view.SORTS), key="results.g_sort")
     count = columns[4].number_input("Show", 8, 200, 32, step=8, key="results.g_count")
-    rows = filter_rows(rows, GalleryFilter(true, pred, errors_only, order))
-    found = locate(rows, ds.index["id"])
-    st.caption(f"{len(rows):,} {SPLIT_LABELS.get(split, split).lower()} images match; showing "
+    rows = view.filter_rows(rows, view.GalleryFilter(true, pred, errors_only, order))
+    found = view.locate(rows, ds.index["id"])
+    st.caption(f"{len(rows):,} {view.SPLIT_LABELS.get(split, split).lower()} images match; showing "
                f"{min(count, len(found)):,}. Green: right, red: wrong (with the true class).")
     if len(found) < len(rows):
         st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data set.")
@@ -70,14 +61,14 @@ def render_faces(images: Sequence[np.ndarray], rows: pd.DataFrame) -> None:
         for cell, image, row in zip(st.columns(COLUMNS), images[start:start + COLUMNS],
                                     rows.iloc[start:start + COLUMNS].itertuples(), strict=False):
             cell.image(image, width=96)
-            cell.markdown(caption(row.true, row.pred, row.confidence))
+            cell.markdown(view.caption(row.true, row.pred, row.confidence))
 
 
 def dataset_of(run: runs.RunInfo) -> Dataset | None:
     """The current data set when it is the one the run used; otherwise say so."""
     record = run.data or {}
     ds = state.current_dataset()
-    if not trained_on(record, ds.fingerprint):
+    if not view.trained_on(record, ds.fingerprint):
         st.info(f"{run.run_id} was trained on {record.get('name', 'another data set')} "
                 f"({record.get('location', 'location unknown')}); the current data source is "
                 f"{ds.name}. Choose the run's data set in the sidebar to see its images.")

@@ -55,12 +55,9 @@ def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key
         return
     _remember(query)
     view = links.parse_link(st.query_params.get_all, known_runs)
-    if view.runs:
-        st.session_state[runs_key] = view.runs
-    if view.tab:
-        st.session_state[tab_key] = view.tab
-    if view.split:
-        st.session_state[split_key] = view.split
+    for key, value in ((runs_key, view.runs), (tab_key, view.tab), (split_key, view.split)):
+        if value:
+            st.session_state[key] = value
     if view.unknown_runs:
         st.warning(f"The link names runs that are not in this runs folder: "
                    f"{', '.join(view.unknown_runs)}.")
