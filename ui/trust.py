@@ -42,7 +42,7 @@ def overlays(run_path: Path, faces: np.ndarray) -> list[np.ndarray] | None:
 def render_calibration(run_path: Path) -> None:
     """ECE, Brier and NLL and the reliability diagrams of a run (validation and test)."""
     from fer_core.inference import calibration
-    from views.calibration import reliability_chart, scores_table
+    from views.run_charts import reliability_chart, scores_table
 
     frame = calibration.reliability_frame(run_path)
     if frame.empty:

@@ -1,6 +1,6 @@
 """Altair charts of runs, from the tidy frames of ``fer_core.runs.frames`` (re-exported, as the
-pages use both). Each carries ``usermeta = {"fer_chart": <name>}``, so a test or a saved spec
-tells the charts on a page apart without relying on their order.
+pages use both) and of ``fer_core.inference.calibration``. Each carries ``usermeta =
+{"fer_chart": <name>}``, so a test or a saved spec tells a page's charts apart without their order.
 """
 
 from __future__ import annotations
@@ -135,3 +135,35 @@ def job_curve_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
         color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "validation"])),
         tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
     )
+
+
+def reliability_chart(frame: pd.DataFrame, *, split: str = "test") -> alt.LayerChart:
+    """The reliability diagram of one split, uncalibrated and after scaling: accuracy against
+    mean confidence per bin (point size: images in the bin). A calibrated model's points lie on
+    the diagonal of perfect calibration; points below it are overconfident bins."""
+    shown = frame[(frame["split"] == split) & (frame["count"] > 0)]
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
+        color="#999999", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
+    base = alt.Chart(shown).encode(
+        x=alt.X("confidence:Q", title="confidence (mean of the bin)",
+                scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("version:N", title=None),
+        tooltip=["version:N", alt.Tooltip("bin_low:Q", format=".2f", title="from"),
+                 alt.Tooltip("bin_high:Q", format=".2f", title="to"), "count:Q",
+                 alt.Tooltip("confidence:Q", format=".3f"),
+                 alt.Tooltip("accuracy:Q", format=".3f")],
+    )
+    lines = base.mark_line(point=False)
+    points = base.mark_circle().encode(size=alt.Size("count:Q", title="images", legend=None))
+    chart = alt.layer(diagonal, lines, points).properties(
+        title=f"Reliability ({'validation' if split == 'val' else split})", width=340, height=300)
+    return _tag(chart, "reliability")
+
+
+def scores_table(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    table = frame[["split", "version", "n", "ece", "brier", "nll"]].copy()
+    table["split"] = table["split"].map({"val": "validation"}).fillna(table["split"])
+    return table.round({"ece": 4, "brier": 4, "nll": 4})
