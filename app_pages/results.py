@@ -79,7 +79,6 @@ def main() -> None:
 # --- choosing runs -------------------------------------------------------------------------------
 
 def _report_problems(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
-    """Warn about run folders that cannot be read; return the others."""
     broken = [info for info in infos if info.problem]
     if broken:
         names = "; ".join(f"{info.run_id} ({info.problem})" for info in broken[:5])
@@ -224,7 +223,6 @@ def _render_errors(run: runs.RunInfo) -> str | None:
 
 
 def _render_import() -> None:
-    """Import a run .zip exported from another FER Studio; each upload is imported once."""
     with st.sidebar:
         st.subheader("Import a run")
         upload = st.file_uploader("Run folder .zip", type=["zip"], key="results.import",

@@ -146,10 +146,8 @@ def _render_jobs_live() -> None:
     if st.session_state.get(ACTIVE_KEY, set()) - active:
         st.session_state[ACTIVE_KEY] = active
         st.rerun()
-    notice = st.session_state.get(NOTICE_KEY)
-    if notice:
+    if notice := st.session_state.pop(NOTICE_KEY, None):
         getattr(st, notice[0])(notice[1])
-        st.session_state[NOTICE_KEY] = None
     if not rows:
         st.info("No jobs yet." if viewer.is_viewer()
                 else "No jobs yet. Pick a preset and press **Launch**.")

@@ -54,7 +54,6 @@ def init_form_state() -> None:
 # --- widgets -------------------------------------------------------------------------------------
 
 def render_preset_picker() -> str:
-    """The preset selectbox; choosing one resets the form to it. Returns the preset name."""
     init_form_state()
     name = st.selectbox("Preset", list(PRESETS), key=PRESET_KEY, on_change=apply_preset,
                         help="A named recipe. Choosing one resets every field below to its values.")

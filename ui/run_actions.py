@@ -17,8 +17,7 @@ NOTICE_KEY = "results.action_notice"  # (kind, text) from the last action, shown
 def render_run_actions(info: runs.RunInfo) -> None:
     """In an expander under the run picker; an error shows where its button is."""
     status = info.status
-    notice = st.session_state.pop(NOTICE_KEY, None)
-    if notice:
+    if notice := st.session_state.pop(NOTICE_KEY, None):
         getattr(st, notice[0])(notice[1])
     if status.display_name or status.note or status.rerun_of:
         st.caption(" · ".join(filter(None, [

@@ -130,7 +130,6 @@ def upscale(image: np.ndarray, factor: int = 2) -> np.ndarray:
 # --- Load report ---------------------------------------------------------------------------------
 
 def load_report_caption(report: LoadReport) -> str:
-    """One line: loaded, converted, resized and skipped counts."""
     return (
         f"{report.n_loaded:,} of {report.n_listed:,} images loaded · "
         f"{report.converted_to_grey:,} converted to grey · {report.resized:,} resized to 48x48 · "
@@ -148,7 +147,6 @@ def classes_caption(classes: tuple[str, ...]) -> str:
 
 
 def skipped_frame(report: LoadReport) -> pd.DataFrame:
-    """The files that could not be read, with why."""
     return pd.DataFrame(report.skipped, columns=["file", "reason"])
 
 

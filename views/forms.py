@@ -64,7 +64,6 @@ class WidgetSpec:
 
 
 def widget_spec(f: dataclasses.Field, *, slider: bool = False) -> WidgetSpec:
-    """The spec of one field, from its kind and metadata."""
     kind, meta = field_kind(f), f.metadata
     low, high = (None if v is None or kind not in _NUMBERS else kind.python_type(v)
                  for v in (meta["low"], meta["high"]))
@@ -96,7 +95,6 @@ def sweep_spec(name: str) -> WidgetSpec:
 
 
 def group_title(group: str) -> str:
-    """A Train form tab's title for a TrainConfig group."""
     return GROUP_TITLES.get(group, group.capitalize())
 
 

@@ -181,12 +181,9 @@ def estimate_text(result: Mapping[str, Any]) -> str:
 
 def metrics_text(metrics: Mapping[str, float]) -> str:
     """Latest training metrics in a fixed order, e.g. 'loss 1.234 · val_accuracy 41.2%'."""
-    parts = []
-    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        if name in metrics:  # checked numbers: see fer_core.runs.Progress
-            value = metrics[name]
-            parts.append(f"{name} {value:.1%}" if "accuracy" in name else f"{name} {value:.3f}")
-    return " · ".join(parts)
+    return " · ".join(  # checked numbers: see fer_core.runs.Progress
+        f"{name} {metrics[name]:.1%}" if "accuracy" in name else f"{name} {metrics[name]:.3f}"
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy") if name in metrics)
 
 
 def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | None = None

@@ -38,6 +38,5 @@ def counts_distribution(train_counts: Mapping[str, int]) -> pd.DataFrame:
 
 
 def rows_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with columns named for people, empty columns left out."""
     shown = rows.dropna(axis="columns", how="all")
     return shown.rename(columns=ROW_LABELS)
