@@ -1,8 +1,6 @@
-"""Explore: what the data set holds before anything is trained on it.
-
-Each section is a tab that runs only when open, and everything costly is cached by the data
-set's fingerprint, so a rerun on the full FER-2013 redraws from cache.
-"""
+"""Explore: what the data set holds before anything is trained on it. Each section is a tab
+that runs only when open, and everything costly is cached by the data set's fingerprint, so a
+rerun on the full FER-2013 redraws from cache."""
 
 from __future__ import annotations
 
@@ -148,8 +146,7 @@ def _render_samples(ds: Dataset) -> None:
 
 def _render_quality(ds: Dataset) -> None:
     quality = _quality(ds)
-    left, right = st.columns(2)
-    for column, stat in zip((left, right), STATS, strict=True):
+    for column, stat in zip(st.columns(2), STATS, strict=True):
         column.altair_chart(data_charts.stat_distribution_chart(quality["histograms"][stat], stat))
     st.dataframe(quality["summary"], column_config={
         f"median {stat}": st.column_config.NumberColumn(format="%.1f") for stat in STATS

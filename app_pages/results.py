@@ -1,8 +1,6 @@
 """Results: learning curves, run comparison, test-split errors, galleries, report and export.
-
 Everything is read from run folders (``fer_core.runs``), nothing computed that a run did not
-record, so a run zipped on one machine shows the same on another.
-"""
+record, so a run zipped on one machine shows the same on another."""
 
 from __future__ import annotations
 
@@ -35,8 +33,7 @@ def main() -> None:
     if not viewer.is_viewer():
         _render_import()
 
-    infos = state.list_runs()
-    readable = _report_problems(infos)
+    readable = _report_problems(state.list_runs())
     if not readable:
         st.info("No runs to show yet: train one on the Train page, or import a run .zip in "
                 "the sidebar.")

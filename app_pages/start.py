@@ -12,8 +12,7 @@ st.title("Start here")
 st.caption("FER Studio explores a facial-emotion data set, trains Keras models on it, and "
            "shows and shares how well they do. Four steps, each a page in the sidebar:")
 
-infos = state.list_runs()
-for step in start.steps(state.data_ref(), infos):
+for step in start.steps(state.data_ref(), state.list_runs()):
     with st.container(border=True):
         st.page_link(step.page, label=step.title, icon=step.icon,
                      query_params={**step.query_params, **state.data_param()})

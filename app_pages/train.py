@@ -1,8 +1,6 @@
 """Train: pick a preset, change any hyperparameter, launch jobs, sweeps or studies, watch them.
-
 Training never runs in this process: Launch queues a run folder that a background worker trains
-(``fer_core.tasks``), so a job survives reruns, closed tabs and app restarts.
-"""
+(``fer_core.tasks``), so a job survives reruns, closed tabs and app restarts."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """Draws TrainConfig widgets from ``views.forms``' specs: the Train form and Explore's controls.
-
-The form's values live in session state under ``train.cfg.<field>``: choosing a preset writes
-them there (a callback, so before the widgets are drawn), and a shadow copy keeps the form across
-a visit to another page, where Streamlit forgets the state of widgets it did not draw.
-"""
+The form's values live in session state under ``train.cfg.<field>``; a preset writes them from a
+callback (so before the widgets are drawn), and a shadow copy keeps the form across a visit to
+another page, where Streamlit forgets the state of widgets it did not draw."""
 
 from __future__ import annotations
 

@@ -46,10 +46,9 @@ def forget_seen() -> None:
 
 
 def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key: str) -> None:
-    """Apply the runs, tab and split of an address this session has not shown (a link opened
-    in a new tab, a finished job's card). Not of any address this page published, not only
-    the latest: a click sent while a run publishes carries the address from before it, and
-    applying that would undo the click (a tab switched, then straight back)."""
+    """Apply the view of an address this session has not shown (a link opened in a new tab, a
+    job's card); not of any this page published: a click sent while a run publishes carries the
+    address from before it, and applying that would undo the click."""
     query = _query()
     if query in _seen():
         return

@@ -60,8 +60,7 @@ def counts_table(frame: pd.DataFrame) -> pd.DataFrame:
     table = table.reindex(index=labels, columns=splits, fill_value=0).astype(int)
     table["total"] = table[splits].sum(axis=1)
     if "train" in splits:
-        train_total = max(int(table["train"].sum()), 1)
-        table["train share"] = table["train"] / train_total
+        table["train share"] = table["train"] / max(int(table["train"].sum()), 1)
     table.columns.name = None
     table.index.name = "class"
     return table
@@ -69,14 +68,11 @@ def counts_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 # --- Samples -------------------------------------------------------------------------------------
 
-def sample_ids(
-    ds: Dataset, per_class: int, seed: int, label: str | None = None
-) -> dict[str, list[int]]:
-    """Row positions of up to ``per_class`` random images of each class (or of ``label``).
-
-    Each class has its own generator, seeded by ``(seed, class number)``, so more images of one
-    class show the same first faces plus new ones, whatever other classes exist.
-    """
+def sample_ids(ds: Dataset, per_class: int, seed: int, label: str | None = None
+               ) -> dict[str, list[int]]:
+    """Row positions of up to ``per_class`` random images of each class (or of ``label``). Each
+    class has its own generator, seeded by ``(seed, class number)``, so more images of one class
+    show the same first faces plus new ones, whatever other classes exist."""
     if per_class < 1:
         raise DataError(f"per_class must be at least 1; got {per_class}.")
     if label is not None and label not in ds.classes:
@@ -130,11 +126,10 @@ def upscale(image: np.ndarray, factor: int = 2) -> np.ndarray:
 # --- Load report ---------------------------------------------------------------------------------
 
 def load_report_caption(report: LoadReport) -> str:
-    return (
-        f"{report.n_loaded:,} of {report.n_listed:,} images loaded · "
-        f"{report.converted_to_grey:,} converted to grey · {report.resized:,} resized to 48x48 · "
-        f"{len(report.skipped):,} skipped" + (" · from the disk cache" if report.from_cache else "")
-    )
+    return (f"{report.n_loaded:,} of {report.n_listed:,} images loaded · "
+            f"{report.converted_to_grey:,} converted to grey · {report.resized:,} resized to "
+            f"48x48 · {len(report.skipped):,} skipped"
+            + (" · from the disk cache" if report.from_cache else ""))
 
 
 def classes_caption(classes: tuple[str, ...]) -> str:
@@ -178,10 +173,8 @@ def stat_histogram(stats: pd.DataFrame, column: str, *, bins: int = 32) -> pd.Da
     for label, values in stats.groupby("label", sort=False)[column]:
         counts, _ = np.histogram(np.clip(values.to_numpy(), low, high), bins=edges)
         total = max(int(counts.sum()), 1)
-        rows.extend(
-            (label, edges[i], edges[i + 1], (edges[i] + edges[i + 1]) / 2, int(c), c / total)
-            for i, c in enumerate(counts)
-        )
+        rows.extend((label, edges[i], edges[i + 1], (edges[i] + edges[i + 1]) / 2, int(c),
+                     c / total) for i, c in enumerate(counts))
     return pd.DataFrame(rows, columns=["label", "bin_start", "bin_end", "bin_mid", "count",
                                        "share"])
 

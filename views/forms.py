@@ -1,7 +1,6 @@
 """Widget specs for TrainConfig fields: the one rule every form in the app is drawn by, so a
 field's bounds, step, format and help never differ between pages, and a new field gets a widget
-without touching a page. Values cross between widgets and TrainConfig here, typed by the
-field's kind, never as text."""
+without touching a page. Values cross to and from TrainConfig here, typed, never as text."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Deep links to a Results view: ``?runs=ID&runs=ID&tab=Errors&split=val`` opens those runs,
 that tab and split. Run ids go into the URL, not the picker's labels, whose state and score
-change. Values that no longer match (a run deleted, a tab renamed) are left out, not failed.
-"""
+change. Values that no longer match (a run deleted, a tab renamed) are left out, not failed."""
 
 from __future__ import annotations
 

@@ -206,9 +206,8 @@ def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | No
 
 def job_rows(infos: Iterable[RunInfo], *, tasks: Iterable[Any] = (), recent: int = 5,
              now: float | None = None) -> list[JobRow]:
-    """The job list: running jobs, then the queue in the order it will run, then the
-    ``recent`` most recently finished ones; training runs (``infos``) and other tasks
-    (``fer_core.tasks.Job``) together, each newest first as listed."""
+    """Running jobs, then the queue in the order it will run, then the ``recent`` last finished;
+    training runs (``infos``) and other tasks (``fer_core.tasks.Job``) together."""
     jobs = [(i.run_id, i) for i in infos] + [(t.path.name, t) for t in tasks]
     jobs.sort(key=lambda pair: pair[0], reverse=True)  # ids start with their time
     queued = sorted((pair for pair in jobs if pair[1].state == "queued"),
