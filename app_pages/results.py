@@ -148,8 +148,7 @@ def _render_curves(run: runs.RunInfo) -> None:
         return
     st.altair_chart(run_charts.learning_curves_chart(frame), key="results.curves")
     notes = []
-    best = (run.metrics or {}).get("best_epoch")
-    if best:
+    if best := (run.metrics or {}).get("best_epoch"):
         notes.append(f"The saved model is from epoch {best} (best validation accuracy).")
     if run_charts.phase_boundaries(frame):
         notes.append("The dashed line marks the start of fine-tuning (phase 2).")
@@ -161,10 +160,9 @@ def _render_comparison(selected: list[runs.RunInfo]) -> None:
     frame = pd.concat([run_charts.history_frame(state.history(r.path), r.run_id) for r in selected],
                       ignore_index=True)
     if not frame.empty:
-        left, right = st.columns(2)
-        left.altair_chart(run_charts.comparison_chart(frame, "accuracy"),
-                          key="results.compare_accuracy")
-        right.altair_chart(run_charts.comparison_chart(frame, "loss"), key="results.compare_loss")
+        for column, metric in zip(st.columns(2), ("accuracy", "loss"), strict=True):
+            column.altair_chart(run_charts.comparison_chart(frame, metric),
+                                key=f"results.compare_{metric}")
     table = wording.with_usable(report.summary_table(selected), selected)
     st.dataframe(table, hide_index=True, column_config={
         name: SCORE_FORMAT for name in table.columns if name.endswith(("accuracy", "loss", "f1"))

@@ -193,8 +193,7 @@ def _render_job(row: progress.JobRow) -> None:
             if row.kind == TRAIN:
                 _render_curves(row)
             with st.expander("Log", expanded=row.state == "failed"):
-                st.code(tasks.log_tail(row.path, lines=40) or "(no output yet)",
-                        language=None)
+                st.code(tasks.log_tail(row.path, lines=40) or "(no output yet)", language=None)
 
 
 def _job_title(row: progress.JobRow) -> str:
@@ -212,10 +211,9 @@ def _render_curves(row: progress.JobRow) -> None:
         if row.state == "running":
             st.caption("Curves appear after the first epoch.")
         return
-    left, right = st.columns(2)
-    for column, metric in ((left, "loss"), (right, "accuracy")):
-        data = history[history["metric"] == metric]
-        column.altair_chart(run_charts.job_curve_chart(data, metric), width="stretch")
+    for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
+        column.altair_chart(run_charts.job_curve_chart(history[history["metric"] == metric],
+                                                       metric), width="stretch")
 
 
 def _act(action: Callable[[Path], object], path: Path, done: str) -> None:

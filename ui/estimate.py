@@ -41,8 +41,7 @@ def render_estimate(config: TrainConfig, data: DataRef) -> None:
     if backend == "local" and all(speeds.values()):
         sizes = _sizes(str(data), json.dumps(config.to_dict(), sort_keys=True))
         if sizes is not None:
-            result = speed.estimate(config, sizes, speeds)
-            st.caption(f":material/timer: {speed.describe(result)}")
+            st.caption(f":material/timer: {speed.describe(speed.estimate(config, sizes, speeds))}")
         return
     subject = estimate_task.subject(config, backend)
     task = task_folders.latest(estimate_task.KIND, subject, runs_root=state.runs_root())

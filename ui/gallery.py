@@ -1,5 +1,4 @@
-"""The Results page's Gallery tab: the focused run's predictions on one split as faces, with
-filters, sort order and an optional Grad-CAM overlay."""
+"""The Results page's Gallery tab: a run's predictions on one split as faces, or Grad-CAMs."""
 
 from __future__ import annotations
 
@@ -24,8 +23,7 @@ def _read_predictions(path: str, stamp: float) -> pd.DataFrame | None:
 
 
 def render(run: runs.RunInfo, split: str | None) -> None:
-    predictions = _read_predictions(str(run.path),
-                                    state.mtime(runs.files(run.path).predictions))
+    predictions = _read_predictions(str(run.path), state.mtime(runs.files(run.path).predictions))
     if predictions is None or split is None:
         st.info(f"{run.run_id} has no predictions.csv, so there is nothing to show.")
         return

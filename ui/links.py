@@ -1,6 +1,5 @@
-"""Results' deep links in Streamlit: restore a view from the URL when it names a new one, keep the
-URL showing the current view, offer it under **Copy link** (``views.links`` parses), and link
-other pages (a finished job's card, Start here) to Results on one run."""
+"""Results' deep links in Streamlit: restore a new view from the URL, keep the URL showing the
+view, offer it under **Copy link**, and link other pages (a job's card, Start) to one run."""
 
 from __future__ import annotations
 

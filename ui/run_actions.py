@@ -19,12 +19,10 @@ def render_run_actions(info: runs.RunInfo) -> None:
     status = info.status
     if notice := st.session_state.pop(NOTICE_KEY, None):
         getattr(st, notice[0])(notice[1])
-    if status.display_name or status.note or status.rerun_of:
-        st.caption(" · ".join(filter(None, [
-            f"**{status.display_name}**" if status.display_name else None,
-            status.note,
-            f"re-run of {status.rerun_of}" if status.rerun_of else None,
-        ])))
+    parts = [f"**{status.display_name}**" if status.display_name else None, status.note,
+             f"re-run of {status.rerun_of}" if status.rerun_of else None]
+    if any(parts):
+        st.caption(" · ".join(filter(None, parts)))
     if settings.read_only():  # a viewer: the engine would refuse them anyway
         return
     with st.expander(f"Name, note, re-run or delete {info.run_id}"):

@@ -63,10 +63,9 @@ def _render_figures(seed: SeedReport) -> None:
         st.info("Figures 5a and 5b need the batch-size study: launch it to compare the "
                 "validation curves of batch 16, 32 and 64.")
     else:
-        left, right = st.columns(2)
-        left.altair_chart(seed_view.batch_size_chart(frame, "accuracy"),
-                          key="results.seed_5a")
-        right.altair_chart(seed_view.batch_size_chart(frame, "loss"), key="results.seed_5b")
+        for column, metric in zip(st.columns(2), ("accuracy", "loss"), strict=True):
+            column.altair_chart(seed_view.batch_size_chart(frame, metric),
+                                key=f"results.{seed_view.FIGURES[metric][0]}")
     ids = [info.run_id for info in seed.measured]
     state.keep_valid(FOCUS_KEY, ids)
     chosen = st.selectbox("Run the other figures show", ids, key=FOCUS_KEY,

@@ -1,6 +1,5 @@
-"""Altair charts of the frames of :mod:`views.explore`. Classes keep their colour from
-:mod:`fer_core.core.emotions` in every chart, and class order is the order of the frame's rows.
-"""
+"""Altair charts of the frames of :mod:`views.explore`: a class keeps its colour
+(``fer_core.core.emotions``) in every chart, and classes keep the order of the frame's rows."""
 
 from __future__ import annotations
 

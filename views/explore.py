@@ -1,6 +1,5 @@
 """What the Explore page shows, as plain data. Frames are "long" (a row per split and class)
-because Altair charts want that; the tables a person reads are pivoted with :func:`counts_table`.
-"""
+because Altair wants that; the tables a person reads are pivoted with :func:`counts_table`."""
 
 from __future__ import annotations
 
@@ -182,11 +181,9 @@ def stat_histogram(stats: pd.DataFrame, column: str, *, bins: int = 32) -> pd.Da
 def stat_summary(stats: pd.DataFrame, classes: tuple[str, ...] | list[str]) -> pd.DataFrame:
     """Median brightness and contrast per class: a dark or washed-out class shows up here."""
     grouped = stats.groupby("label")
-    table = pd.DataFrame({
-        "images": grouped.size(),
-        "median brightness": grouped["brightness"].median(),
-        "median contrast": grouped["contrast"].median(),
-    })
+    table = pd.DataFrame({"images": grouped.size(),
+                          "median brightness": grouped["brightness"].median(),
+                          "median contrast": grouped["contrast"].median()})
     table = table.reindex([c for c in classes if c in table.index])
     table.index.name = "class"
     return table
@@ -227,11 +224,9 @@ def audit_findings(report: AuditReport, *, limit: int = 6, per_group: int = 6) -
     ]
     # One lookup table for every example id: building it per group costs more than the rest.
     positions = pd.Index(report.stats["id"])
-    findings = []
-    for key, title, count, explanation, examples in kinds:
-        rows = [[int(p) for p in positions.get_indexer(group)] for group in examples]
-        findings.append(Finding(key, title, count, explanation, examples, rows))
-    return findings
+    return [Finding(key, title, count, explanation, examples,
+                    [[int(p) for p in positions.get_indexer(group)] for group in examples])
+            for key, title, count, explanation, examples in kinds]
 
 
 # --- Augmentation preview ------------------------------------------------------------------------

@@ -1,5 +1,4 @@
-"""The Results page's Export tab without Streamlit: the format choices, the ``export.json``
-table with each target met or missed, and what the page says about it."""
+"""The Results page's Export tab without Streamlit: format choices, the table, the verdict."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What the Results gallery shows, as plain data: the predictions of one split filtered and
-sorted as the user asked, each matched to its image in the current data set."""
+"""What the Results gallery shows, as plain data: one split's predictions, filtered and sorted."""
 
 from __future__ import annotations
 

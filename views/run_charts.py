@@ -1,7 +1,6 @@
-"""Altair charts of runs, from the tidy frames of ``fer_core.runs.frames`` (re-exported, as the
-pages use both) and of ``fer_core.inference.calibration``. Each carries ``usermeta =
-{"fer_chart": <name>}``, so a test or a saved spec tells a page's charts apart without their order.
-"""
+"""Altair charts of runs, from the frames of ``fer_core.runs.frames`` (re-exported, as the pages
+use both) and ``fer_core.inference.calibration``. Each carries ``usermeta = {"fer_chart": name}``,
+so a test or a saved spec tells a page's charts apart without relying on their order."""
 
 from __future__ import annotations
 

@@ -38,5 +38,4 @@ def counts_distribution(train_counts: Mapping[str, int]) -> pd.DataFrame:
 
 
 def rows_table(rows: pd.DataFrame) -> pd.DataFrame:
-    shown = rows.dropna(axis="columns", how="all")
-    return shown.rename(columns=ROW_LABELS)
+    return rows.dropna(axis="columns", how="all").rename(columns=ROW_LABELS)

@@ -1,5 +1,4 @@
-"""What the Suspect labels tab shows, as plain data: the suspects beside each image's current
-override, the filters, and the pass's progress in words."""
+"""What the Suspect labels tab shows, as plain data: suspects, their overrides, the filters."""
 
 from __future__ import annotations
 
