@@ -1,10 +1,6 @@
-"""Explore: what the data set holds before anything is trained on it.
-
-Class balance, sample faces, image quality (blank frames, duplicates, train/test leakage), what
-augmentation does to a face, and the validation split training will make. Each section is a
-tab that runs only when open, and everything costly is cached by the data set's fingerprint,
-so a rerun on the full FER-2013 redraws from cache.
-"""
+"""Explore: what the data set holds before anything is trained on it. Each section is a tab
+that runs only when open, and everything costly is cached by the data set's fingerprint, so a
+rerun on the full FER-2013 redraws from cache."""
 
 from __future__ import annotations
 
@@ -38,7 +34,6 @@ st.session_state.setdefault("explore.aug_seed", 0)
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _overview(fingerprint: str, _ds: Dataset) -> tuple[str, pd.DataFrame, str]:
-    """Caption, distribution frame and imbalance call-out."""
     return (explore.dataset_caption(_ds), explore.distribution_frame(_ds),
             imbalance_callout(summarize(_ds)))
 
@@ -151,8 +146,7 @@ def _render_samples(ds: Dataset) -> None:
 
 def _render_quality(ds: Dataset) -> None:
     quality = _quality(ds)
-    left, right = st.columns(2)
-    for column, stat in zip((left, right), STATS, strict=True):
+    for column, stat in zip(st.columns(2), STATS, strict=True):
         column.altair_chart(data_charts.stat_distribution_chart(quality["histograms"][stat], stat))
     st.dataframe(quality["summary"], column_config={
         f"median {stat}": st.column_config.NumberColumn(format="%.1f") for stat in STATS

@@ -1,8 +1,6 @@
 """Results: learning curves, run comparison, test-split errors, galleries, report and export.
-
-Everything here is read from run folders (the contract of ``fer_core.runs``); nothing is
-computed that a run did not record, so a run zipped on one machine shows the same here.
-"""
+Everything is read from run folders (``fer_core.runs``), nothing computed that a run did not
+record, so a run zipped on one machine shows the same on another."""
 
 from __future__ import annotations
 
@@ -14,11 +12,8 @@ from fer_core.core.errors import FerError
 from fer_core.reports import report, wording
 from fer_core.reports.baseline import baseline_of_result, is_unusable, verdict
 from fer_core.runs import archive
-from ui import export_tab as export_tab_view
-from ui import gallery as gallery_view
+from ui import export_tab, gallery, seed_report, share_tab, state, trust, viewer
 from ui import links as ui_links
-from ui import seed_report, state, trust, viewer
-from ui import share_tab as share_view
 from ui.run_actions import render_run_actions
 from views import links, run_charts
 from views.gallery import SPLIT_LABELS
@@ -38,8 +33,7 @@ def main() -> None:
     if not viewer.is_viewer():
         _render_import()
 
-    infos = state.list_runs()
-    readable = _report_problems(infos)
+    readable = _report_problems(state.list_runs())
     if not readable:
         st.info("No runs to show yet: train one on the Train page, or import a run .zip in "
                 "the sidebar.")
@@ -55,7 +49,7 @@ def main() -> None:
     render_run_actions(focus)
     link_slot = st.container()
 
-    curves, compare, errors, calibrated, gallery, seed, share, export_tab = st.tabs(
+    curves, compare, errors, calibrated, faces, seed, share, export = st.tabs(
         list(links.TABS), key=TAB_KEY, on_change="rerun")
     with curves:
         _render_curves(focus)
@@ -66,23 +60,22 @@ def main() -> None:
     with calibrated:
         trust.render_calibration(focus.path)
     with share:  # before the gallery, which stops the page if the data set cannot be read
-        share_view.render(selected, focus)
-    with export_tab:
-        export_tab_view.render(focus)
+        share_tab.render(selected, focus)
+    with export:
+        export_tab.render(focus)
     url = ui_links.publish([info.run_id for info in selected], tab=st.session_state.get(TAB_KEY),
                            split=split, default_runs=_default_runs(readable))
     ui_links.render_copy_link(link_slot, url)
-    with seed:  # drawn only when open; every run, not only the picked ones (a study's answer
-        if st.session_state.get(TAB_KEY) == "Seed report":  # needs all of its runs)
+    with seed:  # drawn only when open: it reads every run, not only the picked ones
+        if st.session_state.get(TAB_KEY) == "Seed report":
             seed_report.render(readable)
-    with gallery:
-        gallery_view.render(focus, split)
+    with faces:
+        gallery.render(focus, split)
 
 
 # --- choosing runs -------------------------------------------------------------------------------
 
 def _report_problems(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
-    """Warn about run folders that cannot be read; return the others."""
     broken = [info for info in infos if info.problem]
     if broken:
         names = "; ".join(f"{info.run_id} ({info.problem})" for info in broken[:5])
@@ -155,8 +148,7 @@ def _render_curves(run: runs.RunInfo) -> None:
         return
     st.altair_chart(run_charts.learning_curves_chart(frame), key="results.curves")
     notes = []
-    best = (run.metrics or {}).get("best_epoch")
-    if best:
+    if best := (run.metrics or {}).get("best_epoch"):
         notes.append(f"The saved model is from epoch {best} (best validation accuracy).")
     if run_charts.phase_boundaries(frame):
         notes.append("The dashed line marks the start of fine-tuning (phase 2).")
@@ -168,10 +160,9 @@ def _render_comparison(selected: list[runs.RunInfo]) -> None:
     frame = pd.concat([run_charts.history_frame(state.history(r.path), r.run_id) for r in selected],
                       ignore_index=True)
     if not frame.empty:
-        left, right = st.columns(2)
-        left.altair_chart(run_charts.comparison_chart(frame, "accuracy"),
-                          key="results.compare_accuracy")
-        right.altair_chart(run_charts.comparison_chart(frame, "loss"), key="results.compare_loss")
+        for column, metric in zip(st.columns(2), ("accuracy", "loss"), strict=True):
+            column.altair_chart(run_charts.comparison_chart(frame, metric),
+                                key=f"results.compare_{metric}")
     table = wording.with_usable(report.summary_table(selected), selected)
     st.dataframe(table, hide_index=True, column_config={
         name: SCORE_FORMAT for name in table.columns if name.endswith(("accuracy", "loss", "f1"))
@@ -227,7 +218,6 @@ def _render_errors(run: runs.RunInfo) -> str | None:
 
 
 def _render_import() -> None:
-    """Import a run .zip exported from another FER Studio; each upload is imported once."""
     with st.sidebar:
         st.subheader("Import a run")
         upload = st.file_uploader("Run folder .zip", type=["zip"], key="results.import",

@@ -1,15 +1,12 @@
 """Train: pick a preset, change any hyperparameter, launch jobs, sweeps or studies, watch them.
-
-Training never runs in this process: Launch creates a queued run folder and a background
-worker trains it (``fer_core.tasks``), so a job survives reruns, closed tabs and app restarts.
-The job list is a fragment that re-reads only status files every 2 s while a job is active,
-and reruns the whole page once when a job ends.
-"""
+Training never runs in this process: Launch queues a run folder that a background worker trains
+(``fer_core.tasks``), so a job survives reruns, closed tabs and app restarts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -17,10 +14,11 @@ from fer_core import runs, tasks
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import ConfigError, FerError
 from fer_core.data import DataRef
+from fer_core.data.named_classes import check_named_classes, named_classes
+from fer_core.tasks import studies
 from fer_core.tasks.kinds import KINDS, TRAIN
 from fer_core.training.resume import is_resumable
-from ui import class_check, config_form, estimate, links, state, viewer
-from ui.study import render_study
+from ui import config_form, estimate, links, state, viewer
 from views import forms, progress, run_charts
 
 POLL_SECONDS = 2
@@ -29,7 +27,7 @@ ACTIVE_KEY = "train.active_runs"  # ids active at the last full run: a job endin
 NOTICE_KEY = "train.notice"  # (kind, text) left by a callback for the next run to show
 
 
-# --- the form ------------------------------------------------------------------------------------
+# --- launching -----------------------------------------------------------------------------------
 
 def _render_form() -> tuple[str, TrainConfig | None]:
     """Preset, then every hyperparameter; the config, or ``None`` with the error shown."""
@@ -48,6 +46,16 @@ def _with_sidebar_data(config: TrainConfig) -> TrainConfig:
     return config if config.data else config.replace(data=str(state.data_ref()))
 
 
+def _queue(launch: Callable[[], Any], done: Callable[[Any], str]) -> None:
+    """Launch, sweep and study: what was queued, or why not, shows under the button."""
+    try:
+        queued = launch()
+    except FerError as err:
+        st.error(str(err))
+    else:
+        st.success(done(queued))
+
+
 def _render_launch(preset_name: str, config: TrainConfig | None) -> TrainConfig | None:
     """Launch; the config back, or ``None`` when the data cannot be trained on (so the sweep
     below is refused too)."""
@@ -56,8 +64,10 @@ def _render_launch(preset_name: str, config: TrainConfig | None) -> TrainConfig 
                f"`{state.runs_root()}` · jobs run on {state.jobs_backend_label()}")
     try:
         chosen.check()
-        if config is not None:
-            class_check.check_before_launch(config, chosen, preset_name)
+        # A job would refuse a class the data lacks too, but only once queued and loaded. The
+        # data loads (from its disk cache) only for a config that names a class; most do not.
+        if config is not None and any(named_classes(config).values()):
+            check_named_classes(config, chosen.load().classes, preset=preset_name)
     except FerError as err:
         st.error(str(err))
         config = None
@@ -65,13 +75,9 @@ def _render_launch(preset_name: str, config: TrainConfig | None) -> TrainConfig 
         estimate.render_estimate(config, chosen)
     if st.button("Launch", type="primary", key="train.launch", disabled=config is None,
                  help="Queue a training job; it runs in its own process (where: sidebar)."):
-        try:
-            run_dir = tasks.launch(_with_sidebar_data(config), runs_root=state.runs_root(),
-                                  preset=preset_name, backend=state.jobs_backend())
-        except FerError as err:
-            st.error(str(err))
-        else:
-            st.success(f"Queued **{run_dir.name}**. Follow it below.")
+        _queue(lambda: tasks.launch(_with_sidebar_data(config), runs_root=state.runs_root(),
+                                    preset=preset_name, backend=state.jobs_backend()),
+               lambda run_dir: f"Queued **{run_dir.name}**. Follow it below.")
     return config
 
 
@@ -96,15 +102,31 @@ def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
             st.caption(f"{size} job{'s' if size != 1 else ''}.")
         if st.button(f"Launch sweep ({size} jobs)" if size else "Launch sweep",
                      key="train.launch_sweep", disabled=config is None or not size):
-            try:
-                run_dirs = tasks.launch_sweep(_with_sidebar_data(config), grid,
-                                             preset=preset_name, runs_root=state.runs_root(),
-                                             backend=state.jobs_backend())
-            except FerError as err:
-                st.error(str(err))
-            else:
-                sweep = runs.read_status(run_dirs[0]).sweep
-                st.success(f"Queued {len(run_dirs)} jobs as **{sweep}**.")
+            _queue(lambda: tasks.launch_sweep(_with_sidebar_data(config), grid,
+                                              preset=preset_name, runs_root=state.runs_root(),
+                                              backend=state.jobs_backend()),
+                   lambda dirs: f"Queued {len(dirs)} jobs as "
+                                f"**{runs.read_status(dirs[0]).sweep}**.")
+
+
+def _render_study(preset_name: str, config: TrainConfig | None) -> None:
+    """One click queues every run a seed-report question needs, as one group like a sweep."""
+    with st.expander("Study: the seed report's questions, one click each"):
+        st.caption("Every arm is the form above with a few settings changed, so shorten the "
+                   "epochs there for a quick answer. Results shows the group together, and its "
+                   "Seed report tab answers the question.")
+        name = st.selectbox("Study", list(studies.STUDIES), key="train.study",
+                            format_func=lambda n: f"{n}: {studies.STUDIES[n].question}")
+        study = studies.get_study(name)
+        st.table([{"Run": arm.label,
+                   "Changes": ", ".join(f"{k} = {v}" for k, v in arm.fields.items())}
+                  for arm in study.arms])
+        if st.button(f"Launch study ({len(study.arms)} jobs)", key="train.launch_study",
+                     disabled=config is None):
+            _queue(lambda: studies.launch_study(name, _with_sidebar_data(config),
+                                                preset=preset_name, runs_root=state.runs_root(),
+                                                backend=state.jobs_backend()),
+                   lambda dirs: f"Queued {len(dirs)} jobs as study **{name}**.")
 
 
 # --- the job list (live) -------------------------------------------------------------------------
@@ -116,19 +138,14 @@ def _job_rows() -> list[progress.JobRow]:
 
 def _render_jobs_live() -> None:
     """Re-read the status files; when a job ended since the last full run, rerun the page.
-
-    The ids stored at the last full run are the guard: they are updated before the rerun, so
-    the rerun that follows finds nothing new and the page never loops.
-    """
+    The stored ids are updated before the rerun, so it finds nothing new and never loops."""
     rows = _job_rows()
     active = {row.run_id for row in rows if row.active}
     if st.session_state.get(ACTIVE_KEY, set()) - active:
         st.session_state[ACTIVE_KEY] = active
         st.rerun()
-    notice = st.session_state.get(NOTICE_KEY)
-    if notice:
+    if notice := st.session_state.pop(NOTICE_KEY, None):
         getattr(st, notice[0])(notice[1])
-        st.session_state[NOTICE_KEY] = None
     if not rows:
         st.info("No jobs yet." if viewer.is_viewer()
                 else "No jobs yet. Pick a preset and press **Launch**.")
@@ -176,8 +193,7 @@ def _render_job(row: progress.JobRow) -> None:
             if row.kind == TRAIN:
                 _render_curves(row)
             with st.expander("Log", expanded=row.state == "failed"):
-                st.code(tasks.log_tail(row.path, lines=40) or "(no output yet)",
-                        language=None)
+                st.code(tasks.log_tail(row.path, lines=40) or "(no output yet)", language=None)
 
 
 def _job_title(row: progress.JobRow) -> str:
@@ -195,10 +211,9 @@ def _render_curves(row: progress.JobRow) -> None:
         if row.state == "running":
             st.caption("Curves appear after the first epoch.")
         return
-    left, right = st.columns(2)
-    for column, metric in ((left, "loss"), (right, "accuracy")):
-        data = history[history["metric"] == metric]
-        column.altair_chart(run_charts.job_curve_chart(data, metric), width="stretch")
+    for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
+        column.altair_chart(run_charts.job_curve_chart(history[history["metric"] == metric],
+                                                       metric), width="stretch")
 
 
 def _act(action: Callable[[Path], object], path: Path, done: str) -> None:
@@ -232,5 +247,5 @@ else:
     preset_name, config = _render_form()
     config = _render_launch(preset_name, config)
     _render_sweep(preset_name, config)
-    render_study(preset_name, config, _with_sidebar_data)
+    _render_study(preset_name, config)
 _render_jobs()

@@ -1,11 +1,7 @@
 """Draws TrainConfig widgets from ``views.forms``' specs: the Train form and Explore's controls.
-
-Every widget of a TrainConfig field, on any page, goes through :func:`render_widget`, so all
-share one spec per field. The form's values live in session state under ``train.cfg.<field>``:
-choosing a preset writes its values there (a callback, so before the widgets are drawn), and a
-shadow copy keeps the form across a visit to another page, where Streamlit forgets the state
-of widgets it did not draw.
-"""
+The form's values live in session state under ``train.cfg.<field>``; a preset writes them from a
+callback (so before the widgets are drawn), and a shadow copy keeps the form across a visit to
+another page, where Streamlit forgets the state of widgets it did not draw."""
 
 from __future__ import annotations
 
@@ -56,7 +52,6 @@ def init_form_state() -> None:
 # --- widgets -------------------------------------------------------------------------------------
 
 def render_preset_picker() -> str:
-    """The preset selectbox; choosing one resets the form to it. Returns the preset name."""
     init_form_state()
     name = st.selectbox("Preset", list(PRESETS), key=PRESET_KEY, on_change=apply_preset,
                         help="A named recipe. Choosing one resets every field below to its values.")

@@ -1,10 +1,6 @@
-"""The Train page's "how long" line, above **Launch**.
-
-Jobs on this machine: the speeds come from ``fer_core.training.speed``'s cache. A missing one,
-or any speed of a Ray cluster, is measured only when the user asks, as an estimate job
-(``fer_core.tasks.estimate``) where training jobs run: measuring imports TensorFlow and takes
-seconds, and the web server never trains, not even a few steps.
-"""
+"""The Train page's "how long" line, above **Launch**. Local speeds come from
+``fer_core.training.speed``'s cache; a missing one, or a Ray cluster's, is timed only on request,
+as an estimate job where jobs run: the web server never trains, not even a few steps."""
 
 from __future__ import annotations
 
@@ -45,8 +41,7 @@ def render_estimate(config: TrainConfig, data: DataRef) -> None:
     if backend == "local" and all(speeds.values()):
         sizes = _sizes(str(data), json.dumps(config.to_dict(), sort_keys=True))
         if sizes is not None:
-            result = speed.estimate(config, sizes, speeds)
-            st.caption(f":material/timer: {speed.describe(result)}")
+            st.caption(f":material/timer: {speed.describe(speed.estimate(config, sizes, speeds))}")
         return
     subject = estimate_task.subject(config, backend)
     task = task_folders.latest(estimate_task.KIND, subject, runs_root=state.runs_root())

@@ -1,6 +1,5 @@
-"""The Results page's Export tab: choose formats, export as a task (conversion never runs in
-the web server) and follow it, see each export's agreement with the Keras model (targets met
-or missed), download the folder. After a reload the tab finds its export task again."""
+"""The Results page's Export tab: exporting is a task, since conversion never runs in the web
+server; the tab follows it (after a reload too) and shows how each export agrees with Keras."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import functools
 import streamlit as st
 
 from fer_core import runs
-from fer_core.export import zip_export
+from fer_core.export import default_out, read_export, zip_export
 from fer_core.runs import task_folders
 from fer_core.tasks import export as export_task
 from ui import state, task_panel, viewer
@@ -30,7 +29,8 @@ def render(run: runs.RunInfo) -> None:
         _render_export_button(run, has_model, busy=task_panel.busy(task))
     if task_panel.render(task, key="results.export") in ACTIVE_STATES:
         return
-    out, entries = view.current_export(run.path)
+    out = default_out(run.path)
+    entries = read_export(out)
     if not entries:
         st.info("Not exported yet.")
         return

@@ -1,26 +1,18 @@
-"""The Results page's Gallery tab: the focused run's predictions on one split as faces, with
-filters, sort order and an optional Grad-CAM overlay."""
+"""The Results page's Gallery tab: a run's predictions on one split as faces, or Grad-CAMs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from fer_core import runs
 from fer_core.data import Dataset
 from ui import state, trust
-from views.gallery import (
-    SORTS,
-    SPLIT_LABELS,
-    GalleryFilter,
-    caption,
-    filter_rows,
-    gallery_classes,
-    locate,
-    trained_on,
-)
+from views import gallery as view
 
 COLUMNS = 8
 
@@ -31,8 +23,7 @@ def _read_predictions(path: str, stamp: float) -> pd.DataFrame | None:
 
 
 def render(run: runs.RunInfo, split: str | None) -> None:
-    predictions = _read_predictions(str(run.path),
-                                    state.mtime(runs.files(run.path).predictions))
+    predictions = _read_predictions(str(run.path), state.mtime(runs.files(run.path).predictions))
     if predictions is None or split is None:
         st.info(f"{run.run_id} has no predictions.csv, so there is nothing to show.")
         return
@@ -40,7 +31,7 @@ def render(run: runs.RunInfo, split: str | None) -> None:
     if ds is None:
         return
     rows = predictions[predictions["split"] == split]
-    classes = gallery_classes(rows)
+    classes = view.gallery_classes(rows)
     columns = st.columns([2, 2, 1, 2, 1])
     true = columns[0].multiselect("True class", classes, key="results.g_true",
                                   placeholder="any")
@@ -48,29 +39,34 @@ def render(run: runs.RunInfo, split: str | None) -> None:
                                   placeholder="any")
     errors_only = columns[2].checkbox("Errors only", key="results.g_errors")
     explain = st.toggle("Show Grad-CAM (where each face's evidence lies)", key="results.g_cam")
-    order = columns[3].selectbox("Sort", list(SORTS), key="results.g_sort")
+    order = columns[3].selectbox("Sort", list(view.SORTS), key="results.g_sort")
     count = columns[4].number_input("Show", 8, 200, 32, step=8, key="results.g_count")
-    rows = filter_rows(rows, GalleryFilter(true, pred, errors_only, order))
-    found = locate(rows, ds.index["id"])
-    st.caption(f"{len(rows):,} {SPLIT_LABELS.get(split, split).lower()} images match; showing "
+    rows = view.filter_rows(rows, view.GalleryFilter(true, pred, errors_only, order))
+    found = view.locate(rows, ds.index["id"])
+    st.caption(f"{len(rows):,} {view.SPLIT_LABELS.get(split, split).lower()} images match; showing "
                f"{min(count, len(found)):,}. Green: right, red: wrong (with the true class).")
     if len(found) < len(rows):
         st.warning(f"{len(rows) - len(found):,} predicted images are not in the current data set.")
     shown = found.iloc[:count]
-    heat = trust.overlays(run.path, ds.images[shown["position"].to_numpy()]) if explain else None
-    for start in range(0, len(shown), COLUMNS):
-        cells = st.columns(COLUMNS)
-        for k, (cell, row) in enumerate(zip(
-                cells, shown.iloc[start:start + COLUMNS].itertuples(), strict=False)):
-            cell.image(heat[start + k] if heat else ds.images[row.position], width=96)
-            cell.markdown(caption(row.true, row.pred, row.confidence))
+    faces = ds.images[shown["position"].to_numpy()]
+    heat = trust.overlays(run.path, faces) if explain else None
+    render_faces(heat or faces, shown)
+
+
+def render_faces(images: Sequence[np.ndarray], rows: pd.DataFrame) -> None:
+    """``rows`` (predictions) as a grid of their ``images``, each captioned right or wrong."""
+    for start in range(0, len(rows), COLUMNS):
+        for cell, image, row in zip(st.columns(COLUMNS), images[start:start + COLUMNS],
+                                    rows.iloc[start:start + COLUMNS].itertuples(), strict=False):
+            cell.image(image, width=96)
+            cell.markdown(view.caption(row.true, row.pred, row.confidence))
 
 
 def dataset_of(run: runs.RunInfo) -> Dataset | None:
     """The current data set when it is the one the run used; otherwise say so."""
     record = run.data or {}
     ds = state.current_dataset()
-    if not trained_on(record, ds.fingerprint):
+    if not view.trained_on(record, ds.fingerprint):
         st.info(f"{run.run_id} was trained on {record.get('name', 'another data set')} "
                 f"({record.get('location', 'location unknown')}); the current data source is "
                 f"{ds.name}. Choose the run's data set in the sidebar to see its images.")

@@ -1,6 +1,5 @@
-"""Results' deep links in Streamlit: restore a view from the URL when it names a new one, keep the
-URL showing the current view, offer it under **Copy link** (``views.links`` parses), and link
-other pages (a finished job's card, Start here) to Results on one run."""
+"""Results' deep links in Streamlit: restore a new view from the URL, keep the URL showing the
+view, offer it under **Copy link**, and link other pages (a job's card, Start) to one run."""
 
 from __future__ import annotations
 
@@ -46,23 +45,17 @@ def forget_seen() -> None:
 
 
 def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key: str) -> None:
-    """Set the runs, tab and split a link asks for when the address names a view this session
-    has not shown yet: a link opened in a new tab, or a page link (a finished job's card).
-
-    Any address this page published itself leaves the user's choices alone, not only the
-    latest: a click sent while a run is still publishing carries the address from before it,
-    and applying that would undo the click (a tab switched, then switched straight back)."""
+    """Apply the view of an address this session has not shown (a link opened in a new tab, a
+    job's card); not of any this page published: a click sent while a run publishes carries the
+    address from before it, and applying that would undo the click."""
     query = _query()
     if query in _seen():
         return
     _remember(query)
     view = links.parse_link(st.query_params.get_all, known_runs)
-    if view.runs:
-        st.session_state[runs_key] = view.runs
-    if view.tab:
-        st.session_state[tab_key] = view.tab
-    if view.split:
-        st.session_state[split_key] = view.split
+    for key, value in ((runs_key, view.runs), (tab_key, view.tab), (split_key, view.split)):
+        if value:
+            st.session_state[key] = value
     if view.unknown_runs:
         st.warning(f"The link names runs that are not in this runs folder: "
                    f"{', '.join(view.unknown_runs)}.")
@@ -70,10 +63,9 @@ def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key
 
 def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
             default_runs: Sequence[str]) -> str:
-    """Keep the address bar showing the current view, and return its full URL (for Copy
-    link: always complete, since the default runs change as new runs finish). The page as
-    it first opens keeps no view in its address, so a plain visit or bookmark stays
-    ``/results``; the address's other parameters (the data choice) stay, in the link too."""
+    """Keep the address bar showing the view, except the view Results opens on, so a plain
+    visit stays ``/results``; return the full URL for Copy link, always complete since the
+    default runs change as runs finish. Other parameters (the data choice) stay in both."""
     params = links.link_params(runs, tab=tab, split=split)
     shown = not links.is_default_view(runs, tab=tab, split=split, default_runs=default_runs)
     for name in links.PARAMS:
@@ -94,11 +86,8 @@ def render_copy_link(where, url: str) -> None:
 
 
 def results_link(run_id: str, label: str) -> None:
-    """A link to Results showing ``run_id`` (the same ``?runs=`` a copied link carries).
-
-    A page script run on its own (``AppTest.from_file`` on one page) has no ``st.navigation``
-    to link through; it names the run in words instead of failing.
-    """
+    """A link to Results on ``run_id``; in words where there is no ``st.navigation`` to link
+    through (a page script run on its own, as ``AppTest.from_file`` does)."""
     try:
         st.page_link(RESULTS_PAGE, label=label, icon=":material/leaderboard:",
                      query_params={**dict(links.link_params([run_id])), **state.data_param()})

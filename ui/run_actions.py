@@ -1,8 +1,4 @@
-"""The Results page's actions on one run: display name, note, re-run, delete.
-
-Each goes through the engine (``fer_core.runs.actions``, ``fer_core.tasks.rerun``), which
-refuses it on a read-only viewer; errors are shown where the button is.
-"""
+"""The Results page's actions on one run: display name, note, re-run, delete."""
 
 from __future__ import annotations
 
@@ -19,17 +15,14 @@ NOTICE_KEY = "results.action_notice"  # (kind, text) from the last action, shown
 
 
 def render_run_actions(info: runs.RunInfo) -> None:
-    """Name, note, re-run and delete for ``info``, in an expander under the run picker."""
+    """In an expander under the run picker; an error shows where its button is."""
     status = info.status
-    notice = st.session_state.pop(NOTICE_KEY, None)
-    if notice:
+    if notice := st.session_state.pop(NOTICE_KEY, None):
         getattr(st, notice[0])(notice[1])
-    if status.display_name or status.note or status.rerun_of:
-        st.caption(" · ".join(filter(None, [
-            f"**{status.display_name}**" if status.display_name else None,
-            status.note,
-            f"re-run of {status.rerun_of}" if status.rerun_of else None,
-        ])))
+    parts = [f"**{status.display_name}**" if status.display_name else None, status.note,
+             f"re-run of {status.rerun_of}" if status.rerun_of else None]
+    if any(parts):
+        st.caption(" · ".join(filter(None, parts)))
     if settings.read_only():  # a viewer: the engine would refuse them anyway
         return
     with st.expander(f"Name, note, re-run or delete {info.run_id}"):

@@ -1,6 +1,5 @@
 """The Results page's "Seed report" tab: the seed report's numbers beside ours, its questions
-answered from the study runs, and its figures redrawn from them. View only: it launches
-nothing, so a read-only viewer sees the same tab."""
+answered and its figures redrawn from the study runs. A read-only viewer sees the same tab."""
 
 from __future__ import annotations
 
@@ -11,18 +10,17 @@ from fer_core.data import Dataset
 from fer_core.reports import blocks
 from fer_core.reports.seed_report import STUDIES, SeedReport, build_seed_report
 from ui import state, viewer
+from ui.gallery import render_faces
 from views import data_charts, explore, run_charts
 from views import seed_report as seed_view
-from views.gallery import caption, locate, trained_on
+from views.gallery import locate, trained_on
 
 FOCUS_KEY = "results.seed_focus"
 GALLERY_SIZE = 16
-GALLERY_COLUMNS = 8
 
 
 def render(infos: list[runs.RunInfo]) -> None:
-    """The tab, for every readable run of the runs folder (not only the picked ones): a study
-    is a group of runs, and its answer needs all of them."""
+    """``infos``: every readable run, since a study's answer needs all of its group's runs."""
     seed = build_seed_report(infos)
     st.markdown("The seed report trained InceptionV3 with ImageNet weights on FER-2013. Its "
                 "numbers are **quoted**; ours are **measured** here by the studies, each a "
@@ -65,10 +63,9 @@ def _render_figures(seed: SeedReport) -> None:
         st.info("Figures 5a and 5b need the batch-size study: launch it to compare the "
                 "validation curves of batch 16, 32 and 64.")
     else:
-        left, right = st.columns(2)
-        left.altair_chart(seed_view.batch_size_chart(frame, "accuracy"),
-                          key="results.seed_5a")
-        right.altair_chart(seed_view.batch_size_chart(frame, "loss"), key="results.seed_5b")
+        for column, metric in zip(st.columns(2), ("accuracy", "loss"), strict=True):
+            column.altair_chart(seed_view.batch_size_chart(frame, metric),
+                                key=f"results.{seed_view.FIGURES[metric][0]}")
     ids = [info.run_id for info in seed.measured]
     state.keep_valid(FOCUS_KEY, ids)
     chosen = st.selectbox("Run the other figures show", ids, key=FOCUS_KEY,
@@ -117,9 +114,4 @@ def _render_gallery(run: runs.RunInfo, ds: Dataset | None) -> None:
     sample = locate(sample, ds.index["id"])
     st.caption("True against predicted, on test: the most confident right answers, then the "
                "most confident mistakes (red, with the true class).")
-    rows = list(sample.itertuples())
-    for start in range(0, len(rows), GALLERY_COLUMNS):
-        for cell, row in zip(st.columns(GALLERY_COLUMNS), rows[start:start + GALLERY_COLUMNS],
-                             strict=False):
-            cell.image(ds.images[row.position], width=96)
-            cell.markdown(caption(row.true, row.pred, row.confidence))
+    render_faces(ds.images[sample["position"].to_numpy()], sample)

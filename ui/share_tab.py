@@ -1,5 +1,4 @@
-"""The Results page's Share tab: the HTML report of the selected runs, and the focused run's
-model, metrics and folder to download."""
+"""The Results page's Share tab: the selected runs' HTML report, one run's files to download."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The Explore page's Suspect labels tab: start the pass, follow it, and decide per image.
-
-The pass trains models, so it is a heavy task (``fer_core.tasks.suspects``): it waits behind a
-training job, and this tab follows the latest pass over the data set and reads its
-``suspects.csv`` from its task folder, so a rerun, a new session or an app restart shows the
-last result again without re-running it.
-"""
+"""The Explore page's Suspect labels tab. The pass trains models, so it is a heavy task
+(``fer_core.tasks.suspects``) that waits behind training; the tab reads the latest pass's
+``suspects.csv``, so a rerun, a new session or a restart shows the last result again."""
 
 from __future__ import annotations
 
@@ -90,16 +86,13 @@ def _card(column, ds: Dataset, row) -> None:
     with column:
         st.image(explore_views.upscale(ds.images[row.row], ZOOM), caption=views.caption(row),
                  width=ZOOM * settings.IMAGE_SIZE)
-        buttons = st.columns(3)
-        disabled = settings.read_only()
-        buttons[0].button("Exclude", key=f"explore.suspects_x.{row.file}", disabled=disabled,
-                          on_click=_decide, args=(ds, row.file, None), help="Leave it out")
-        buttons[1].button("Relabel", key=f"explore.suspects_r.{row.file}", disabled=disabled,
-                          on_click=_decide, args=(ds, row.file, row.suggested),
-                          help=f"Train on it as {row.suggested}")
-        buttons[2].button("Undo", key=f"explore.suspects_u.{row.file}",
-                          disabled=disabled or not row.choice, on_click=_decide,
-                          args=(ds, row.file, ""), help="Back to its given label")
+        choices = (("Exclude", "x", None, "Leave it out"),
+                   ("Relabel", "r", row.suggested, f"Train on it as {row.suggested}"),
+                   ("Undo", "u", "", "Back to its given label"))
+        for cell, (text, tag, label, why) in zip(st.columns(3), choices, strict=True):
+            cell.button(text, key=f"explore.suspects_{tag}.{row.file}", help=why,
+                        disabled=settings.read_only() or (label == "" and not row.choice),
+                        on_click=_decide, args=(ds, row.file, label))
 
 
 def _bulk(ds: Dataset, flagged: int) -> None:

@@ -12,8 +12,7 @@ from fer_core.core.errors import FerError
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def gradcam(run_path: str, stamp: float):
-    """A run's Grad-CAM, kept loaded (``stamp``: the model file's mtime, so a new model
-    replaces it)."""
+    """A run's Grad-CAM, kept loaded; ``stamp`` (the model file's mtime) reloads a new model."""
     from fer_core.inference.evaluation import load_run_model
     from fer_core.inference.explain import GradCam
 
@@ -35,14 +34,13 @@ def overlays(run_path: Path, faces: np.ndarray) -> list[np.ndarray] | None:
     except FerError as err:
         st.warning(f"No explanation: {err}")
         return None
-    return [overlay(face, heat, size=96) for face, heat in zip(faces, result.maps,
-                                                                strict=True)]
+    return [overlay(face, heat, size=96) for face, heat in zip(faces, result.maps, strict=True)]
 
 
 def render_calibration(run_path: Path) -> None:
     """ECE, Brier and NLL and the reliability diagrams of a run (validation and test)."""
     from fer_core.inference import calibration
-    from views.calibration import reliability_chart, scores_table
+    from views.run_charts import reliability_chart, scores_table
 
     frame = calibration.reliability_frame(run_path)
     if frame.empty:

@@ -1,8 +1,5 @@
-"""What a read-only viewer (``FER_READ_ONLY``) sees instead of the controls that change things.
-
-The engine refuses those actions anyway (``fer_core.core.access``); hiding them here only spares the
-viewer buttons that would answer with an error.
-"""
+"""What a read-only viewer (``FER_READ_ONLY``) sees instead of the controls that change things:
+the engine refuses those anyway (``fer_core.core.access``); this spares the viewer the errors."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Load TensorFlow in the background once a page that will need it has been drawn.
-
-Explore's Augmentation tab draws through Keras layers: the first draw used to wait for
-TensorFlow to import (most of the ~9 s a user saw with only a spinner). Explore starts this
-after it has rendered, so by the time the tab is opened TensorFlow is usually in memory and
-the first draw costs a fraction of a second. One thread per process, at most once.
-"""
+"""Import TensorFlow in the background once Explore has been drawn: its Augmentation tab's first
+draw would otherwise wait ~9 s for the import. One thread per process, at most once."""
 
 from __future__ import annotations
 
@@ -17,8 +12,7 @@ import numpy as np
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
-# Imported before TensorFlow where installed: pylibsrtp (aiortc, streamlit-webrtc) segfaults
-# the process when it is imported after TensorFlow.
+# Imported first where installed: pylibsrtp segfaults when imported after TensorFlow (app.py).
 _BEFORE_TENSORFLOW = ("pylibsrtp",)
 
 

@@ -1,8 +1,5 @@
-"""What the Explore page shows, as plain data: DataFrames and arrays in, DataFrames and lists out.
-
-Frames are "long" (one row per split and class) because that is what Altair charts want; the
-tables a person reads are pivoted from them with :func:`counts_table`.
-"""
+"""What the Explore page shows, as plain data. Frames are "long" (a row per split and class)
+because Altair wants that; the tables a person reads are pivoted with :func:`counts_table`."""
 
 from __future__ import annotations
 
@@ -44,11 +41,8 @@ def dataset_caption(ds: Dataset) -> str:
 # --- Class distribution --------------------------------------------------------------------------
 
 def distribution_frame(ds: Dataset) -> pd.DataFrame:
-    """Images per split and class, with each class's share of its split.
-
-    Every class appears in every split (count 0 where it has none), in the data set's class
-    order, so charts and tables line up across splits.
-    """
+    """Images per split and class, with each class's share of its split; every class in every
+    split (count 0 where it has none), in class order, so charts and tables line up."""
     counts = ds.counts().melt(ignore_index=False, var_name="split", value_name="count")
     frame = counts.reset_index(names="label")[["split", "label", "count"]]
     totals = frame.groupby("split", sort=False)["count"].transform("sum")
@@ -65,8 +59,7 @@ def counts_table(frame: pd.DataFrame) -> pd.DataFrame:
     table = table.reindex(index=labels, columns=splits, fill_value=0).astype(int)
     table["total"] = table[splits].sum(axis=1)
     if "train" in splits:
-        train_total = max(int(table["train"].sum()), 1)
-        table["train share"] = table["train"] / train_total
+        table["train share"] = table["train"] / max(int(table["train"].sum()), 1)
     table.columns.name = None
     table.index.name = "class"
     return table
@@ -74,16 +67,11 @@ def counts_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 # --- Samples -------------------------------------------------------------------------------------
 
-def sample_ids(
-    ds: Dataset, per_class: int, seed: int, label: str | None = None
-) -> dict[str, list[int]]:
-    """Row positions (into ``ds.images``) of up to ``per_class`` random images of each class.
-
-    Each class is shuffled with its own generator seeded by ``(seed, class number)`` and the
-    first ``per_class`` rows are taken, so asking for more images of one class (``label``)
-    shows the same first faces plus new ones, and reshuffling one class does not depend on
-    which other classes exist.
-    """
+def sample_ids(ds: Dataset, per_class: int, seed: int, label: str | None = None
+               ) -> dict[str, list[int]]:
+    """Row positions of up to ``per_class`` random images of each class (or of ``label``). Each
+    class has its own generator, seeded by ``(seed, class number)``, so more images of one class
+    show the same first faces plus new ones, whatever other classes exist."""
     if per_class < 1:
         raise DataError(f"per_class must be at least 1; got {per_class}.")
     if label is not None and label not in ds.classes:
@@ -137,12 +125,10 @@ def upscale(image: np.ndarray, factor: int = 2) -> np.ndarray:
 # --- Load report ---------------------------------------------------------------------------------
 
 def load_report_caption(report: LoadReport) -> str:
-    """One line: loaded, converted, resized and skipped counts."""
-    return (
-        f"{report.n_loaded:,} of {report.n_listed:,} images loaded · "
-        f"{report.converted_to_grey:,} converted to grey · {report.resized:,} resized to 48x48 · "
-        f"{len(report.skipped):,} skipped" + (" · from the disk cache" if report.from_cache else "")
-    )
+    return (f"{report.n_loaded:,} of {report.n_listed:,} images loaded · "
+            f"{report.converted_to_grey:,} converted to grey · {report.resized:,} resized to "
+            f"48x48 · {len(report.skipped):,} skipped"
+            + (" · from the disk cache" if report.from_cache else ""))
 
 
 def classes_caption(classes: tuple[str, ...]) -> str:
@@ -155,7 +141,6 @@ def classes_caption(classes: tuple[str, ...]) -> str:
 
 
 def skipped_frame(report: LoadReport) -> pd.DataFrame:
-    """The files that could not be read, with why."""
     return pd.DataFrame(report.skipped, columns=["file", "reason"])
 
 
@@ -175,12 +160,8 @@ def load_report_notes(report: LoadReport) -> list[str]:
 # --- Image statistics and the audit --------------------------------------------------------------
 
 def stat_histogram(stats: pd.DataFrame, column: str, *, bins: int = 32) -> pd.DataFrame:
-    """Per-class histogram of one image statistic, as ``label, bin_start, bin_end, bin_mid,
-    count, share``; ``share`` is within the class so a rare class is as visible as a common one.
-
-    Computed here rather than by Altair: 32k raw rows per chart would be sent to the browser
-    on every rerun, one row per class and bin is not.
-    """
+    """Per-class histogram of one image statistic; ``share`` is within the class. Binned here,
+    not by Altair, so a rerun sends the browser a row per class and bin, not 32k raw rows."""
     if column not in STAT_RANGES:
         raise DataError(f"column must be one of {', '.join(STAT_RANGES)}; got {column!r}.")
     if bins < 1:
@@ -191,10 +172,8 @@ def stat_histogram(stats: pd.DataFrame, column: str, *, bins: int = 32) -> pd.Da
     for label, values in stats.groupby("label", sort=False)[column]:
         counts, _ = np.histogram(np.clip(values.to_numpy(), low, high), bins=edges)
         total = max(int(counts.sum()), 1)
-        rows.extend(
-            (label, edges[i], edges[i + 1], (edges[i] + edges[i + 1]) / 2, int(c), c / total)
-            for i, c in enumerate(counts)
-        )
+        rows.extend((label, edges[i], edges[i + 1], (edges[i] + edges[i + 1]) / 2, int(c),
+                     c / total) for i, c in enumerate(counts))
     return pd.DataFrame(rows, columns=["label", "bin_start", "bin_end", "bin_mid", "count",
                                        "share"])
 
@@ -202,11 +181,9 @@ def stat_histogram(stats: pd.DataFrame, column: str, *, bins: int = 32) -> pd.Da
 def stat_summary(stats: pd.DataFrame, classes: tuple[str, ...] | list[str]) -> pd.DataFrame:
     """Median brightness and contrast per class: a dark or washed-out class shows up here."""
     grouped = stats.groupby("label")
-    table = pd.DataFrame({
-        "images": grouped.size(),
-        "median brightness": grouped["brightness"].median(),
-        "median contrast": grouped["contrast"].median(),
-    })
+    table = pd.DataFrame({"images": grouped.size(),
+                          "median brightness": grouped["brightness"].median(),
+                          "median contrast": grouped["contrast"].median()})
     table = table.reindex([c for c in classes if c in table.index])
     table.index.name = "class"
     return table
@@ -214,8 +191,8 @@ def stat_summary(stats: pd.DataFrame, classes: tuple[str, ...] | list[str]) -> p
 
 @dataclass(frozen=True)
 class Finding:
-    """One kind of audit finding, with example groups of images to show side by side: their
-    ids, and their positions in the audited arrays (``rows``)."""
+    """One kind of audit finding, with example groups of images (ids, and ``rows`` into the
+    audited arrays) to show side by side."""
 
     key: str
     title: str
@@ -247,18 +224,16 @@ def audit_findings(report: AuditReport, *, limit: int = 6, per_group: int = 6) -
     ]
     # One lookup table for every example id: building it per group costs more than the rest.
     positions = pd.Index(report.stats["id"])
-    findings = []
-    for key, title, count, explanation, examples in kinds:
-        rows = [[int(p) for p in positions.get_indexer(group)] for group in examples]
-        findings.append(Finding(key, title, count, explanation, examples, rows))
-    return findings
+    return [Finding(key, title, count, explanation, examples,
+                    [[int(p) for p in positions.get_indexer(group)] for group in examples])
+            for key, title, count, explanation, examples in kinds]
 
 
 # --- Augmentation preview ------------------------------------------------------------------------
 
 def augmentation_controls() -> list[forms.WidgetSpec]:
-    """The per-image augmentation fields of TrainConfig as sliders and checkboxes, in form
-    order: drawn by the Train form's own rule, so the preview can never drift from training."""
+    """TrainConfig's per-image augmentation fields, drawn by the Train form's own rule, so the
+    preview can never drift from training."""
     return [
         forms.widget_spec(f, slider=True) for f in config_fields()
         if f.metadata["group"] == "augmentation" and f.name not in _NOT_PREVIEWED
@@ -266,8 +241,8 @@ def augmentation_controls() -> list[forms.WidgetSpec]:
 
 
 def split_control() -> forms.WidgetSpec:
-    """The validation share as the split tab's slider: TrainConfig's range and default in
-    5% steps, finer than a preview needs."""
+    """The validation share's slider: TrainConfig's range and default, in 5% steps (finer
+    steps preview nothing new)."""
     spec = forms.field_spec("val_fraction", slider=True)
     return dataclasses.replace(spec, label="Validation share of train", step=0.05)
 

@@ -1,14 +1,12 @@
-"""The Results page's Export tab without Streamlit: the format choices, the ``export.json``
-table with each target met or missed, and what the page says about it."""
+"""The Results page's Export tab without Streamlit: format choices, the table, the verdict."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from fer_core.export import FORMATS, default_out, read_export
+from fer_core.export import FORMATS
 from fer_core.export.report import COLUMNS, rows
 
 CHOICES = ["all", *FORMATS]
@@ -22,23 +20,12 @@ def export_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows(entries), columns=COLUMNS)
 
 
-def missed(entries: list[dict[str, Any]]) -> list[str]:
-    """The formats that missed their target."""
-    return [entry["format"] for entry in entries if not entry.get("target_met")]
-
-
 def verdict(entries: list[dict[str, Any]]) -> tuple[bool, str]:
     """(all targets met, the sentence the page shows above the table)."""
-    failed = missed(entries)
+    failed = [entry["format"] for entry in entries if not entry.get("target_met")]
     n = entries[0].get("images", 0) if entries else 0
     if failed:
         return False, (f"Target missed by {', '.join(failed)} (re-scored on {n:,} test images): "
                        "do not ship it without checking why.")
     return True, (f"Every export agrees with the Keras model within its target "
                   f"(re-scored on {n:,} test images in its own runtime).")
-
-
-def current_export(run_dir: Path) -> tuple[Path, list[dict[str, Any]]]:
-    """The run's export folder and what its ``export.json`` lists (empty: none yet)."""
-    out = default_out(run_dir)
-    return out, read_export(out)

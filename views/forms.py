@@ -1,11 +1,6 @@
-"""Widget specs for TrainConfig fields: the one rule every form in the app is drawn by.
-
-The Train form, the Explore page's augmentation sliders and its validation-split slider all
-come from :func:`widget_spec`, so a field's bounds, step, format and help can never differ
-between pages, and a field added to ``TrainConfig`` gets a widget without touching a page.
-Values cross between widgets and TrainConfig here, typed by the field's kind, never as text:
-``build_config({"epochs": 3, "merge_classes": "disgust:angry"})``.
-"""
+"""Widget specs for TrainConfig fields: the one rule every form in the app is drawn by, so a
+field's bounds, step, format and help never differ between pages, and a new field gets a widget
+without touching a page. Values cross to and from TrainConfig here, typed, never as text."""
 
 from __future__ import annotations
 
@@ -68,7 +63,6 @@ class WidgetSpec:
 
 
 def widget_spec(f: dataclasses.Field, *, slider: bool = False) -> WidgetSpec:
-    """The spec of one field, from its kind and metadata."""
     kind, meta = field_kind(f), f.metadata
     low, high = (None if v is None or kind not in _NUMBERS else kind.python_type(v)
                  for v in (meta["low"], meta["high"]))
@@ -100,7 +94,6 @@ def sweep_spec(name: str) -> WidgetSpec:
 
 
 def group_title(group: str) -> str:
-    """A Train form tab's title for a TrainConfig group."""
     return GROUP_TITLES.get(group, group.capitalize())
 
 

@@ -1,5 +1,4 @@
-"""What the Results gallery shows, as plain data: the predictions of one split filtered and
-sorted as the user asked, each matched to its image in the current data set."""
+"""What the Results gallery shows, as plain data: one split's predictions, filtered and sorted."""
 
 from __future__ import annotations
 
@@ -46,9 +45,8 @@ def filter_rows(rows: pd.DataFrame, chosen: GalleryFilter) -> pd.DataFrame:
 
 
 def locate(rows: pd.DataFrame, image_ids: Sequence[str]) -> pd.DataFrame:
-    """The rows whose image is in the data set (``image_ids``, in its order), with a
-    ``position`` column to index its images by; a prediction of an image since removed from
-    the folder is left out (the page says how many)."""
+    """The rows whose image is in the data set (``image_ids``), with a ``position`` into its
+    images; an image since removed from the folder is left out (the page says how many)."""
     positions = pd.Index(image_ids).get_indexer(rows["id"])
     return rows.assign(position=positions)[positions >= 0]
 

@@ -1,10 +1,6 @@
-"""Deep links to a Results view: which runs, which tab, which split, as URL query parameters.
-
-``?runs=ID&runs=ID&tab=Errors&split=val`` opens Results on those runs, that tab and split, so
-a stakeholder can be sent exactly what someone is looking at. Run ids, not the picker's labels,
-go into the URL: a label carries the run's state and score, which change; an id never does.
-Values that no longer match (a run deleted, a tab renamed) are left out rather than failing.
-"""
+"""Deep links to a Results view: ``?runs=ID&runs=ID&tab=Errors&split=val`` opens those runs,
+that tab and split. Run ids go into the URL, not the picker's labels, whose state and score
+change. Values that no longer match (a run deleted, a tab renamed) are left out, not failed."""
 
 from __future__ import annotations
 

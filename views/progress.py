@@ -1,9 +1,6 @@
-"""What the Train page shows of jobs, computed from run folders: pure functions, no Streamlit.
-
-The page polls every couple of seconds and must stay cheap and dumb: it draws the rows of
-:func:`job_rows`; anything that could be wrong (a status half written by an old version, a
-clock that moved) is settled here, where it is tested.
-"""
+"""What the Train page shows of jobs, computed from run folders, without Streamlit. The page
+polls and only draws :func:`job_rows`; what could be wrong (a status half written by an old
+version, a clock that moved) is settled here, where it is tested."""
 
 from __future__ import annotations
 
@@ -90,11 +87,8 @@ def elapsed_seconds(status: Status | Mapping[str, Any], *, now: float | None = N
 
 def eta_seconds(status: Status | Mapping[str, Any], *, now: float | None = None
                 ) -> float | None:
-    """Seconds left, counted down from the job's last estimate.
-
-    The job writes its estimate every couple of seconds at most, so the time since that write
-    (``updated``) is taken off; the estimate never goes below zero.
-    """
+    """Seconds left: the job's last estimate less the time since it wrote it (``updated``, every
+    couple of seconds at most), never below zero."""
     status = _status(status)
     eta = status.progress.eta_seconds if status.progress else None
     if eta is None:
@@ -187,12 +181,9 @@ def estimate_text(result: Mapping[str, Any]) -> str:
 
 def metrics_text(metrics: Mapping[str, float]) -> str:
     """Latest training metrics in a fixed order, e.g. 'loss 1.234 · val_accuracy 41.2%'."""
-    parts = []
-    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        if name in metrics:  # checked numbers: see fer_core.runs.Progress
-            value = metrics[name]
-            parts.append(f"{name} {value:.1%}" if "accuracy" in name else f"{name} {value:.3f}")
-    return " · ".join(parts)
+    return " · ".join(  # checked numbers: see fer_core.runs.Progress
+        f"{name} {metrics[name]:.1%}" if "accuracy" in name else f"{name} {metrics[name]:.3f}"
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy") if name in metrics)
 
 
 def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | None = None
@@ -215,9 +206,8 @@ def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | No
 
 def job_rows(infos: Iterable[RunInfo], *, tasks: Iterable[Any] = (), recent: int = 5,
              now: float | None = None) -> list[JobRow]:
-    """The job list: running jobs, then the queue in the order it will run, then the
-    ``recent`` most recently finished ones; training runs (``infos``) and other tasks
-    (``fer_core.tasks.Job``) together, each newest first as listed."""
+    """Running jobs, then the queue in the order it will run, then the ``recent`` last finished;
+    training runs (``infos``) and other tasks (``fer_core.tasks.Job``) together."""
     jobs = [(i.run_id, i) for i in infos] + [(t.path.name, t) for t in tasks]
     jobs.sort(key=lambda pair: pair[0], reverse=True)  # ids start with their time
     queued = sorted((pair for pair in jobs if pair[1].state == "queued"),
@@ -237,11 +227,8 @@ def job_rows(infos: Iterable[RunInfo], *, tasks: Iterable[Any] = (), recent: int
 # --- sweeps --------------------------------------------------------------------------------------
 
 def parse_values(name: str, text: str) -> list[Any]:
-    """'16, 32, 64' as a list typed by the field (ints for batch_size), each value in range.
-
-    Values are separated by commas or spaces; repeats are dropped, order kept. Raises
-    ``ConfigError`` naming the field and the bad value.
-    """
+    """'16, 32, 64' as a list typed by the field (ints for batch_size), each value in range;
+    repeats dropped, order kept. A bad value is a ``ConfigError`` naming the field."""
     if field_kind(config_field(name)).python_type in (list, dict):
         raise ConfigError(f"{name} cannot be swept: it holds a list or mapping, not one value.")
     values: list[Any] = []

@@ -1,10 +1,6 @@
-"""Altair charts of runs: learning curves, run comparison, confusion matrix, per-class scores.
-
-Each ``*_chart()`` takes a tidy frame of ``fer_core.runs.frames`` (re-exported here, as the
-pages use both) and carries ``usermeta = {"fer_chart": <name>}`` in its spec, so a test (or
-anyone reading a saved spec) can tell the charts on a page apart without relying on their
-order. Class colours always come from ``fer_core.core.emotions``.
-"""
+"""Altair charts of runs, from the frames of ``fer_core.runs.frames`` (re-exported, as the pages
+use both) and ``fer_core.inference.calibration``. Each carries ``usermeta = {"fer_chart": name}``,
+so a test or a saved spec tells a page's charts apart without relying on their order."""
 
 from __future__ import annotations
 
@@ -51,11 +47,8 @@ def _metric_panel(frame: pd.DataFrame, metric: str,
 
 
 def learning_curves_chart(frame: pd.DataFrame) -> alt.HConcatChart:
-    """Train against validation accuracy and loss of one run, per epoch.
-
-    A dashed rule marks the change from phase 1 (frozen backbone) to phase 2 (fine-tuning):
-    a jump in the curves there is the unfreezing, not a bug.
-    """
+    """Train against validation accuracy and loss of one run; a dashed rule marks the change to
+    phase 2 (fine-tuning), since a jump there is the unfreezing, not a bug."""
     boundaries = phase_boundaries(frame)
     panels = [_metric_panel(frame, metric, boundaries) for metric in METRICS]
     return _tag(alt.hconcat(*panels), "learning_curves")
@@ -77,10 +70,8 @@ def comparison_chart(frame: pd.DataFrame, metric: str = "accuracy") -> alt.Chart
 
 
 def confusion_chart(frame: pd.DataFrame, *, normalised: bool = False) -> alt.LayerChart:
-    """A heatmap of true (rows) against predicted (columns) classes, with each cell's value.
-
-    Normalised, each row sums to 1, so rare classes (disgust) are as readable as common ones.
-    """
+    """True (rows) against predicted (columns) classes, each cell's value written in; normalised,
+    each row sums to 1, so rare classes (disgust) are as readable as common ones."""
     order = list(dict.fromkeys(frame["true"]))
     field, fmt, title = ("share", ".0%", "share of true") if normalised else ("count", "d",
                                                                                "images")
@@ -137,14 +128,41 @@ def probability_chart(frame: pd.DataFrame) -> alt.Chart:
 def job_curve_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
     """One metric of a job as it trains, small enough for the Train page's job card."""
     axis = alt.Axis(format="%") if metric == "accuracy" else alt.Axis()
-    return (
-        alt.Chart(data, height=180, title=metric.capitalize())
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title=metric, axis=axis, scale=alt.Scale(zero=False)),
-            color=alt.Color("split:N", title=None,
-                            scale=alt.Scale(domain=["train", "validation"])),
-            tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
-        )
+    return alt.Chart(data, height=180, title=metric.capitalize()).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("value:Q", title=metric, axis=axis, scale=alt.Scale(zero=False)),
+        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "validation"])),
+        tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
     )
+
+
+def reliability_chart(frame: pd.DataFrame, *, split: str = "test") -> alt.LayerChart:
+    """The reliability diagram of one split, uncalibrated and after scaling: accuracy against
+    mean confidence per bin (point size: images in the bin). A calibrated model's points lie on
+    the diagonal of perfect calibration; points below it are overconfident bins."""
+    shown = frame[(frame["split"] == split) & (frame["count"] > 0)]
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
+        color="#999999", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
+    base = alt.Chart(shown).encode(
+        x=alt.X("confidence:Q", title="confidence (mean of the bin)",
+                scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("version:N", title=None),
+        tooltip=["version:N", alt.Tooltip("bin_low:Q", format=".2f", title="from"),
+                 alt.Tooltip("bin_high:Q", format=".2f", title="to"), "count:Q",
+                 alt.Tooltip("confidence:Q", format=".3f"),
+                 alt.Tooltip("accuracy:Q", format=".3f")],
+    )
+    lines = base.mark_line(point=False)
+    points = base.mark_circle().encode(size=alt.Size("count:Q", title="images", legend=None))
+    chart = alt.layer(diagonal, lines, points).properties(
+        title=f"Reliability ({'validation' if split == 'val' else split})", width=340, height=300)
+    return _tag(chart, "reliability")
+
+
+def scores_table(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    table = frame[["split", "version", "n", "ece", "brier", "nll"]].copy()
+    table["split"] = table["split"].map({"val": "validation"}).fillna(table["split"])
+    return table.round({"ece": 4, "brier": 4, "nll": 4})

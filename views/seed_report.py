@@ -1,10 +1,5 @@
-"""The seed report's figures, drawn by the existing chart builders from the study runs.
-
-Figures 5a and 5b of the seed report overlaid the validation accuracy and loss curves of batch
-sizes 16, 32 and 64; here they are ``run_charts.comparison_chart`` with one line per batch-size
-arm (the arm label stands in for the run id). The class distribution is Explore's chart, fed
-from the data set when it is at hand, else from the training counts the run recorded.
-"""
+"""The seed report's figures, redrawn from the study runs by the existing chart builders:
+figures 5a and 5b are ``run_charts.comparison_chart`` with one line per batch-size arm."""
 
 from __future__ import annotations
 
@@ -43,6 +38,4 @@ def counts_distribution(train_counts: Mapping[str, int]) -> pd.DataFrame:
 
 
 def rows_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with columns named for people, empty columns left out."""
-    shown = rows.dropna(axis="columns", how="all")
-    return shown.rename(columns=ROW_LABELS)
+    return rows.dropna(axis="columns", how="all").rename(columns=ROW_LABELS)

@@ -1,5 +1,4 @@
-"""What the Suspect labels tab shows, as plain data: the suspects beside each image's current
-override, the filters, and the pass's progress in words."""
+"""What the Suspect labels tab shows, as plain data: suspects, their overrides, the filters."""
 
 from __future__ import annotations
 
@@ -22,9 +21,8 @@ def filter_options(table: pd.DataFrame, column: str) -> list[str]:
 
 def gallery_frame(table: pd.DataFrame, ds: Dataset, overrides: LabelOverrides, *,
                   given: str = ANY, suggested: str = ANY) -> pd.DataFrame:
-    """The suspects to show, best first, each with its row in ``ds.images`` and the user's
-    current choice (``excluded``, ``relabelled as X`` or empty); suspects whose image is no
-    longer in the data set are left out."""
+    """The suspects to show, best first, with their row in ``ds.images`` and the user's choice
+    (``excluded``, ``relabelled as X`` or empty); images no longer in the data set left out."""
     rows = pd.Series(np.arange(len(ds)), index=ds.index["id"].to_numpy())
     chosen = table
     if given != ANY:

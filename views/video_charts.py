@@ -1,9 +1,6 @@
-"""The emotion timeline of a video or the live camera: one line per class over time.
-
-Takes the table ``fer_core.inference.video`` writes (``time_s``, ``face``, one column per class)
-or the live annotator's rolling history (the same without ``face``). A frame can hold several
-faces; the timeline follows face 1, the largest, as a viewer follows the main person.
-"""
+"""The emotion timeline of a video (``fer_core.inference.video``'s table) or the live camera
+(the same without ``face``). A frame can hold several faces; the timeline follows face 1, the
+largest, as a viewer follows the main person."""
 
 from __future__ import annotations
 
