@@ -409,10 +409,10 @@ def test_results_page_names_reruns_and_deletes_a_run(tmp_path, demo_run, monkeyp
 
 def test_results_page_offers_no_run_actions_on_a_read_only_viewer(tmp_path, demo_run,
                                                                   monkeypatch):
-    monkeypatch.setenv("FER_READ_ONLY", "1")
     root = tmp_path / "runs"
     shutil.copytree(demo_run, root / demo_run.name)
     runs.write_status(root / demo_run.name, display_name="Shared run")
+    monkeypatch.setenv("FER_READ_ONLY", "1")  # the viewer starts on the team's folder
     at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)
     at.session_state["app.runs_dir"] = str(root)
     at.session_state["app.data"] = DataRef()
