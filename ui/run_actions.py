@@ -7,6 +7,7 @@ import streamlit as st
 from fer_core import runs
 from fer_core.core import settings
 from fer_core.core.errors import FerError
+from fer_core.reports import wording
 from fer_core.runs import actions
 from fer_core.tasks.rerun import rerun
 from ui import state
@@ -20,7 +21,8 @@ def render_run_actions(info: runs.RunInfo) -> None:
     if notice := st.session_state.pop(NOTICE_KEY, None):
         getattr(st, notice[0])(notice[1])
     parts = [f"**{status.display_name}**" if status.display_name else None, status.note,
-             f"re-run of {status.rerun_of}" if status.rerun_of else None]
+             f"re-run of {status.rerun_of}" if status.rerun_of else None,
+             wording.REPRODUCIBLE.get((info.record.environment or {}).get("reproducible"))]
     if any(parts):
         st.caption(" · ".join(filter(None, parts)))
     if settings.read_only():  # a viewer: the engine would refuse them anyway

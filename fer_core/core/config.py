@@ -173,6 +173,11 @@ class TrainConfig:
     cache_features: bool = param(True, "Compute a frozen backbone's features once and train "
                                  "the head on them (only without augmentation).",
                                  group="batches and speed", label="Cache frozen-backbone features")
+    deterministic: bool = param(True, "On a CPU, the same seed gives the same weights and "
+                                "predictions run after run (TensorFlow's op determinism; no "
+                                "measurable cost on 2 cores). A GPU and a time budget, which "
+                                "chooses epochs by the clock, do not repeat exactly.",
+                                group="batches and speed", label="Reproducible on a CPU")
 
     # evaluation
     tta: bool = param(False, "Test-time augmentation: average predictions over flips.",

@@ -68,13 +68,18 @@ def precision_policy(setting: str) -> str:
 
 
 @contextmanager
-def configured(*, policy: str, seed: int) -> Iterator[None]:
+def configured(*, policy: str, seed: int, deterministic: bool = False) -> Iterator[None]:
     """Seed every generator and set the dtype policy for one run, then restore the previous
-    policy: Keras keeps it in a global, which a later model would silently inherit."""
+    policy: Keras keeps it in a global, which a later model would silently inherit. Op
+    determinism, once on, stays on in the process (a job has one of its own); without it
+    tf.data's parallel augmentation and threaded reductions differ from run to run."""
     import keras
+    import tensorflow as tf
 
     previous = keras.mixed_precision.global_policy()
     keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy(policy)
     try:
         yield

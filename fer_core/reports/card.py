@@ -21,6 +21,7 @@ import pandas as pd
 
 from fer_core import runs
 from fer_core.core import atomic
+from fer_core.reports import wording
 from fer_core.runs import archive
 
 log = logging.getLogger("fer_core.runs")
@@ -101,7 +102,8 @@ def _details(run_dir: Path, record: runs.RunRecord, metrics: dict) -> Section:
         "Input: one 48x48 grey face crop, raw 0-255 pixels; output: one probability per "
         "class. Trained with " + (env.get("precision") or "float32") + " on "
         + (env.get("device") or "an unrecorded device") + f", TensorFlow "
-        f"{env.get('tensorflow', '?')}, Keras {env.get('keras', '?')}.",
+        f"{env.get('tensorflow', '?')}, Keras {env.get('keras', '?')}. "
+        + wording.REPRODUCIBLE.get(env.get("reproducible"), ""),
     ])
 
 

@@ -27,6 +27,14 @@ COLUMN_LABELS = {
     "support": "Images", "true": "True class", "predicted": "Taken for", "count": "Images",
     "share_of_true": "Share of the true class", "share_of_errors": "Share of its errors",
 }
+# Whether the seed repeats a run (config.json's environment.reproducible), for card and page.
+REPRODUCIBLE = {
+    "yes": "Reproducible: the same settings and seed give the same weights and predictions on a "
+           "CPU.",
+    "gpu": "Not exactly reproducible: trained on a GPU, whose kernels may add in any order.",
+    "time budget": "Not exactly reproducible: a time budget chose the epochs by the clock.",
+    "off": "Not exactly reproducible: trained with \"Reproducible on a CPU\" off.",
+}
 # The summary in two tables of about ten columns each, so both fit a page without scrolling.
 SCORE_COLUMNS = ["run", "state", "preset", "backbone", "val_accuracy", "test_accuracy",
                  "test_loss", "macro_f1", "usable", "epochs", "minutes"]

@@ -77,12 +77,14 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
            loggers: Loggers, *, started: float) -> dict:
     """The steps of a training run: data, fit, evaluate, then what reads the result."""
     policy = device.precision_policy(config.mixed_precision)
-    with device.configured(policy=policy, seed=config.seed):
+    repeats = _reproducibility(config)
+    with device.configured(policy=policy, seed=config.seed, deterministic=repeats == "yes"):
         data = prepare_data(config, apply_for_run(
             run_dir, dataset or DataRef.parse(config.data).load()))
         log.info("Data: %s; classes %s; train %d, val %d, test %d.", data.dataset.name,
                  ", ".join(data.classes), len(data.train), len(data.val), len(data.test))
-        _record_environment(run_dir, config, data, policy=policy)  # MLflow's experiment name
+        # before the loggers: MLflow names its experiment from the recorded data set
+        _record_environment(run_dir, config, data, policy=policy, reproducible=repeats)
         loggers.add(TensorBoardLogger.create(run_dir),
                     tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
         fitted = fit(config, run_dir, data, stop=stop, loggers=loggers, started=started)
@@ -100,8 +102,18 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
     return metrics
 
 
+def _reproducibility(config: TrainConfig) -> str:
+    """Whether the seed repeats this run exactly, or what keeps it from doing so (a key of
+    ``wording.REPRODUCIBLE``)."""
+    if config.time_budget_min:
+        return "time budget"
+    if not config.deterministic:
+        return "off"
+    return "gpu" if device.gpu_names() else "yes"
+
+
 def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, *,
-                        policy: str) -> None:
+                        policy: str, reproducible: str) -> None:
     """Complete config.json with what is needed to reproduce and compare the run."""
     import keras
     import tensorflow as tf
@@ -117,6 +129,7 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
         },
         environment={
             "device": device.describe_device(), "precision": policy,
+            "reproducible": reproducible,
             "python": platform.python_version(), "tensorflow": tf.__version__,
             "keras": keras.__version__, "numpy": np.__version__, "host": socket.gethostname(),
         },
