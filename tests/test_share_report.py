@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fer_core.data import load_dataset
+from fer_core import cli
+from fer_core.data import DataRef, load_dataset
 from fer_core.data.leakage import LeakageCaveat, leakage_caveat
 from fer_core.reports import blocks, report
 
@@ -94,3 +95,15 @@ def test_fer2013_test_split_leakage_is_418_images_11_6_percent(real_fer2013):
 
     assert (caveat.n_leaked, caveat.n_split) == (418, 3589)
     assert "418 of the 3,589 test images" in caveat.text and "(11.6%)" in caveat.text
+
+
+def test_runs_report_command_writes_the_share_tabs_file(demo_run, tmp_path, capsys):
+    """One run or a comparison, with the demo's galleries: the file Share downloads."""
+    out = tmp_path / "report.html"
+    assert cli.main(["runs", "report", str(demo_run), str(demo_run), "--data", "demo",
+                     "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    minute = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
+    shared = report.report_on([demo_run, demo_run], DataRef())
+    assert minute.sub("", out.read_text()) == minute.sub("", shared)
+    assert demo_run.name in shared and "<img" in shared  # the gallery's faces

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import streamlit as st
 
 from fer_core import runs
-from fer_core.core.errors import FerError
-from fer_core.data import DataRef
-from fer_core.data.leakage import leakage_caveat
 from fer_core.reports import card, report
 from ui import state
 
@@ -21,7 +17,7 @@ def render(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
                 "opens offline in any browser.")
     st.download_button(
         "Download the report (HTML)",
-        functools.partial(build_report, [r.path for r in selected], state.data_ref()),
+        functools.partial(report.report_on, [r.path for r in selected], state.data_ref()),
         file_name=f"fer-studio-report-{focus.run_id}.html", mime="text/html",
         key="results.report", on_click="ignore")
     st.markdown(f"**{focus.run_id}** on its own:")
@@ -39,14 +35,3 @@ def render(selected: list[runs.RunInfo], focus: runs.RunInfo) -> None:
                                key="results.zip", on_click="ignore",
                                help="Import it in another FER Studio from the sidebar.")
 
-
-def build_report(run_dirs: list[Path], data: DataRef) -> str:
-    """Made on click only, outside the script run: galleries come from the chosen data set
-    (from its disk cache) for the runs trained on it, and are left out if it cannot be read."""
-    try:
-        ds = data.load()
-    except FerError:
-        return report.build_report(run_dirs)
-    images = dict(zip(ds.index["id"], ds.images, strict=True))
-    return report.build_report(run_dirs, images, fingerprint=ds.fingerprint,
-                               leakage=leakage_caveat(ds))

@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs_ = _group(sub, "runs", "list run folders")
     _command(runs_, "list", _runs_list, "every run, newest first", JSON)
     _command(runs_, "card", _runs_card, "write MODEL_CARD.md for finished runs", RUN_DIRS)
+    _command(runs_, "report", _runs_report, "the HTML report of one run, or a comparison of "
+             "several: the file Results' Share tab downloads", RUN_DIRS, DATA,
+             _arg("--out", type=Path, required=True, help="the .html file to write"))
     _command(runs_, "export-mlflow", _runs_export_mlflow,
              "log finished runs to MLflow (config, curves, metrics, files)", RUN_DIRS,
              _arg("--tracking-uri", help="default: MLFLOW_TRACKING_URI"))
@@ -373,6 +376,14 @@ def _runs_card(args: argparse.Namespace) -> None:
 
     for run_dir in args.run_dirs:
         print(write_card(run_dir))
+
+
+def _runs_report(args: argparse.Namespace) -> None:
+    from fer_core.core import atomic
+    from fer_core.reports.report import report_on
+
+    atomic.write_text(args.out, report_on(args.run_dirs, _data(args)))
+    print(args.out)
 
 
 def _runs_export_mlflow(args: argparse.Namespace) -> None:

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from fer_core import runs
-from fer_core.core.errors import RunError
-from fer_core.data.leakage import LeakageCaveat
+from fer_core.core.errors import FerError, RunError
+from fer_core.data import DataRef
+from fer_core.data.leakage import LeakageCaveat, leakage_caveat
 from fer_core.reports import blocks, report_trust, seed_report, wording
 from fer_core.reports.baseline import verdict
 from fer_core.reports.card import card_html
@@ -87,6 +88,19 @@ svg.chart text.on-dark { fill: #ffffff; } svg.chart text.on-light { fill: #00000
 .right figcaption b { color: #007a5a; } .wrong figcaption b { color: #b34700; }
 .note { background: #fff8e1; padding: 0.5rem 0.8rem; border-radius: 4px; }
 """
+
+
+def report_on(run_dirs: Sequence[Path], data: DataRef) -> str:
+    """The report the Share tab downloads and ``runs report`` writes: galleries come from the
+    chosen data set (from its disk cache) for the runs trained on it, and are left out if it
+    cannot be read."""
+    try:
+        ds = data.load()
+    except FerError:
+        return build_report(run_dirs)
+    images = dict(zip(ds.index["id"], ds.images, strict=True))
+    return build_report(run_dirs, images, fingerprint=ds.fingerprint,
+                        leakage=leakage_caveat(ds))
 
 
 def build_report(run_dirs: Sequence[Path], images_by_id: Mapping[str, np.ndarray] | None = None,
