@@ -95,7 +95,6 @@ class AppServer:
             "--server.headless", "true", "--server.address", "127.0.0.1",
             "--server.port", str(self.port), "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",
-            "--client.toolbarMode", "viewer",  # no "Deploy" button in the screenshots
         ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env(),

@@ -49,6 +49,7 @@ def test_copied_link_opens_the_same_runs_tab_and_split(app: bs.AppServer, browse
         nav = page.get_by_test_id("stSidebarNav").get_by_role("link")
         expect(nav).to_have_text([re.compile(f"{name}$") for name in bs.PAGE_TITLES])
         expect(page.get_by_test_id("stSidebar")).to_contain_text("Runs folder")
+        expect(page.get_by_text("Deploy", exact=True)).to_have_count(0)  # .streamlit/config
         main = page.get_by_test_id("stMain")
         runs = main.get_by_test_id("stMultiSelect").filter(has_text="Runs")
         runs.get_by_role("combobox").click()

@@ -70,6 +70,21 @@ def test_results_link_chooses_runs_tab_and_split(two_runs, demo_run):
     assert code == (f"?runs={demo_run.name}&runs=20260102-000000-second&tab=Errors&split=val")
 
 
+def test_parse_link_reads_run_as_runs():
+    view = links.parse_link(_params(run=["a"], runs=["b"]), ["a", "b"])
+    assert view.runs == ["b", "a"] and view.unknown_runs == []
+
+
+@pytest.mark.slow
+def test_results_link_with_run_instead_of_runs_opens_that_run(two_runs, demo_run):
+    at = _app(two_runs, run=demo_run.name)
+
+    assert not at.exception and not at.warning
+    assert at.multiselect(key="results.runs").value == [demo_run.name]
+    assert "run" not in at.query_params and at.query_params["runs"] in (
+        demo_run.name, [demo_run.name])  # the address now says it the one way
+
+
 @pytest.mark.slow
 def test_results_link_to_a_missing_run_warns_and_shows_the_default(two_runs, demo_run):
     at = _app(two_runs, runs="20250101-000000-deleted")

@@ -70,10 +70,10 @@ def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
     shown = not links.is_default_view(runs, tab=tab, split=split, default_runs=default_runs)
     for name in links.PARAMS:
         values = [v for n, v in params if n == name]
+        for spelling in links.SPELLINGS.get(name, (name,)):
+            st.query_params.pop(spelling, None)
         if shown and values:
             st.query_params[name] = values
-        else:
-            st.query_params.pop(name, None)
     _remember(_query())
     return links.link_url(st.context.url, [*params, *_query(view=False)])
 

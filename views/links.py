@@ -12,6 +12,7 @@ TABS = ("Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Se
         "Share", "Export")
 SPLITS = ("test", "val")
 PARAMS = ("runs", "tab", "split")  # the view's; the address may hold others (the data choice)
+SPELLINGS = {"runs": ("runs", "run")}  # ?run=ID, as people guess it, means ?runs=ID
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ def parse_link(get_all: Callable[[str], Sequence[str]], known_runs: Iterable[str
     """Read a link through ``get_all(name)`` (``st.query_params.get_all``); runs not in
     ``known_runs`` are reported apart, an unknown tab or split is ignored."""
     known = set(known_runs)
-    asked = list(dict.fromkeys(run for value in get_all("runs") for run in value.split(",")
-                               if run))
+    asked = list(dict.fromkeys(run for name in SPELLINGS["runs"] for value in get_all(name)
+                               for run in value.split(",") if run))
     tab = next((t for t in get_all("tab") if t in TABS), None)
     split = next((s for s in get_all("split") if s in SPLITS), None)
     return LinkView(runs=[r for r in asked if r in known], tab=tab, split=split,
