@@ -238,7 +238,10 @@ def _render_jobs() -> None:
 
 state.init_state()
 st.title("Train")
-st.caption("Pick a preset, adjust any setting, then launch. Each job trains in its own "
+st.caption("The training jobs of this FER Studio, followed live. Each trains in its own "
+           "process, one at a time on this machine or in parallel on a Ray cluster."
+           if viewer.is_viewer() else
+           "Pick a preset, adjust any setting, then launch. Each job trains in its own "
            "process, one at a time on this machine or in parallel on a Ray cluster (sidebar); "
            "this page follows them live and keeps following them after a reload or restart.")
 if viewer.is_viewer():

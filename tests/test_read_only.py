@@ -189,6 +189,7 @@ def test_read_only_train_page_shows_jobs_without_controls(read_only, shared_runs
     assert not at.exception
     assert any("Read-only view" in i.value for i in at.info)
     assert "train.launch" not in {b.key for b in at.button}
+    assert not [c for c in at.caption if "launch" in c.value.lower()]  # it speaks as a viewer
     markdown = " ".join(m.value for m in at.markdown)
     assert "20260103-000000-queued" in markdown and "20260102-000000-failed" in markdown
 

@@ -52,7 +52,7 @@ def test_seed_report_no_runs_has_the_quoted_rows_and_says_to_launch_each_study()
     assert list(seed.rows["test_accuracy"]) == [0.4414, 0.49, 0.4866]
     assert list(seed.rows["classes"]) == [7, 7, 6]
     for name in seed_report.STUDY_NAMES:
-        assert seed.answers[name].startswith(f"Not measured yet: launch the study {name}")
+        assert seed.answers[name].startswith(f"Not measured yet: the study {name} has no runs")
     assert seed.measured == []
 
 
@@ -93,7 +93,7 @@ def test_seed_report_answers_are_computed_from_the_measured_arms(study_root):
     imbalance = seed.answers["imbalance"]
     assert imbalance.startswith("Only none has finished so far")
     assert "Disgust recall on test: none" in imbalance
-    assert seed.answers["subsample"].startswith("Not measured yet: launch the study subsample")
+    assert seed.answers["subsample"].startswith("Not measured yet: the study subsample has no runs")
 
 
 def test_seed_report_ignores_unfinished_and_foreign_study_runs(study_root):
@@ -143,13 +143,13 @@ def test_results_seed_tab_shows_rows_answers_and_figures_5a_5b(study_root):
     assert {"seed_5a", "seed_5b", "learning_curves", "confusion_matrix"} <= _chart_names(tab)
     text = " ".join(m.value for m in tab.markdown)
     assert "batch 32 scored best on test" in text
-    assert "Not measured yet: launch the study subsample" in text
+    assert "Not measured yet: the study subsample has no runs" in text
     images = tab.get("image")
     assert len(images) == 1 + 16  # an example face, then the true-vs-predicted gallery
     assert sum(m.value.startswith((":green[", ":red[")) for m in tab.markdown) == 16
 
 
-def test_results_seed_tab_without_studies_says_to_launch_them(tmp_path, demo_run, monkeypatch):
+def test_results_seed_tab_of_a_viewer_without_studies_says_who_launches_them(tmp_path, demo_run, monkeypatch):
     monkeypatch.setenv("FER_READ_ONLY", "1")
     root = tmp_path / "runs"
     shutil.copytree(demo_run, root / demo_run.name)
@@ -162,7 +162,7 @@ def test_results_seed_tab_without_studies_says_to_launch_them(tmp_path, demo_run
     assert "seed_5a" not in _chart_names(tab)
     notes = " ".join(info.value for info in tab.info)
     assert "No study has finished yet" in notes and "Ask whoever runs this FER Studio" in notes
-    assert "launch it to compare" in notes  # figures 5a and 5b
+    assert "batch-size study" in notes and "it has no runs here" in notes  # figures 5a, 5b
     text = " ".join(m.value for m in tab.markdown)
     assert text.count("Not measured yet") == 3
 
@@ -180,7 +180,7 @@ def test_report_seed_section_has_rows_answers_and_figures(study_root):
 
     assert section.count("<td>quoted</td>") == 3 and section.count("<td>measured</td>") == 4
     assert "batch 32 scored best on test" in section
-    assert "Not measured yet: launch the study subsample" in section
+    assert "Not measured yet: the study subsample has no runs" in section
     assert 'aria-label="Validation accuracy"' in section  # figure 5a
     assert 'aria-label="Validation loss"' in section  # figure 5b
     assert section.count(">batch 16</text>") == 2 and section.count(">batch 32</text>") == 2

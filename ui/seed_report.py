@@ -60,8 +60,9 @@ def _render_figures(seed: SeedReport) -> None:
     st.subheader("The report's figures, from these runs")
     frame = seed_view.batch_size_frame(seed)
     if frame.empty:
-        st.info("Figures 5a and 5b need the batch-size study: launch it to compare the "
-                "validation curves of batch 16, 32 and 64.")
+        st.info("Figures 5a and 5b need the batch-size study, which compares the validation "
+                "curves of batch 16, 32 and 64: "
+                + ("it has no runs here." if viewer.is_viewer() else "launch it on Train."))
     else:
         for column, metric in zip(st.columns(2), ("accuracy", "loss"), strict=True):
             column.altair_chart(seed_view.batch_size_chart(frame, metric),

@@ -39,7 +39,7 @@ def _figures_html(seed: SeedReport, images_by_id: Mapping[str, np.ndarray] | Non
     if arms:
         parts.append(blocks.comparison_html({arm.label: arm.history for arm in arms}))
     else:
-        parts.append('<p class="note">Not measured yet: launch the study batch-size.</p>')
+        parts.append('<p class="note">Not measured yet: the study batch-size has no runs here.</p>')
     if not seed.measured:
         return "\n".join(parts)
     run = seed.measured[0]

@@ -200,8 +200,8 @@ def seed_rows(studies: dict[str, StudyResult], other: runs.RunInfo | None) -> pd
 # --- answers -------------------------------------------------------------------------------------
 
 def not_measured(study: Study) -> str:
-    return (f"Not measured yet: launch the study {study.name} (Train page, or `python -m "
-            f"fer_core jobs launch --study {study.name}`).")
+    return (f"Not measured yet: the study {study.name} has no runs here (it is launched from "
+            f"the Train page, or with `python -m fer_core jobs launch --study {study.name}`).")
 
 
 def _points(value: float) -> str:
