@@ -20,7 +20,7 @@ import streamlit as st
 from fer_core import runs
 from fer_core.core.errors import FerError
 from fer_core.data import faces
-from fer_core.inference import evaluation
+from fer_core.inference import evaluation, photos
 from fer_core.reports.baseline import is_unusable, verdict
 from ui import state, trust, video_modes
 from views import run_charts
@@ -94,11 +94,11 @@ def main() -> None:
                                 load_model=lambda path: _model(str(path),
                                                                state.mtime(runs.files(path).model)))
         return
-    photos = _collect_photos()
-    if not photos:
+    taken = _collect_photos()
+    if not taken:
         st.info("Upload a photo (PNG, JPEG, WebP or BMP) or take one with the camera.")
         return
-    for number, (name, data) in enumerate(photos):
+    for number, (name, data) in enumerate(taken):
         _render_photo(name, data, chosen, number=number, options=options)
 
 
@@ -121,13 +121,13 @@ def _collect_photos() -> list[tuple[str, bytes]]:
     """Every photo to classify, as (name, bytes): the uploads, then the camera shot."""
     uploads = st.file_uploader("Photos", type=IMAGE_TYPES, accept_multiple_files=True,
                                key="predict.upload")
-    photos = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    taken = [(upload.name, upload.getvalue()) for upload in uploads or []]
     # The camera widget asks for the browser's permission as soon as it is drawn: only on request.
     if st.toggle("Use the camera", key="predict.use_camera"):
         shot = st.camera_input("Take a photo", key="predict.camera")
         if shot is not None:
-            photos.append(("camera photo", shot.getvalue()))
-    return photos
+            taken.append(("camera photo", shot.getvalue()))
+    return taken
 
 
 # --- models --------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
         st.image(grey, width=320)
         return
     if result.method == "whole":
-        st.caption("The centre square of the photo was used as the face.")
+        st.warning(f"{name}: {photos.WHOLE_CAVEAT}.")
     elif result.method == "detected":
         st.image(faces.draw_boxes(grey, result.boxes), width=480,
                  caption=f"{len(result.boxes)} face(s) found")
@@ -180,6 +180,8 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
         if heat:
             left.image(heat[face - 1], width=144, caption=f"face {face}: Grad-CAM")
         right.markdown(f"Face {face}: **{top['class']}** ({top['probability']:.0%})")
+        if photos.trained_on_demo([info.path for info in chosen]):
+            right.caption(f":orange[:material/warning: A model {photos.DEMO_CAVEAT}.]")
         right.altair_chart(run_charts.probability_chart(frame),
                            key=f"predict.proba.{number}.{face}")
 

@@ -3,6 +3,7 @@ runs, carried by the run zip, the HTML report and MLflow's files."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shlex
 import shutil
@@ -33,10 +34,23 @@ def test_training_writes_a_card_with_mitchell_sections(run):
     text = runs.files(run).model_card.read_text()
     assert [line[3:] for line in text.splitlines() if line.startswith("## ")] == SECTIONS
     assert "synthetic demo faces" in text and "Out of scope" in text
-    assert "demographic make-up" in text and "noisy" in text and "48x48 grey" in text
+    assert "never seen a real face" in text and "noisy" not in text  # the demo's limits
     assert "near-duplicate pairs" in text and "test images (" in text  # the audit ran
     accuracy = runs.read_metrics(run)["test"]["accuracy"]
     assert f"accuracy {accuracy:.4f} (95% interval [" in text
+
+
+def test_card_of_real_photos_states_their_limits_not_the_demos(demo_run, tmp_path):
+    """A run trained on real faces (here a demo run relabelled as such) gets the limits of
+    real photos; the demo's own card says it has never seen a real face."""
+    demo = card.build_card(demo_run, audit_line="Audit: skipped here.").to_markdown()
+    assert "never seen a real face" in demo and "FER-2013's were given" not in demo
+    real = Path(shutil.copytree(demo_run, tmp_path / demo_run.name))
+    record = runs.read_config(real)
+    runs.write_config(real, dataclasses.replace(record, data={**record.data, "synthetic": False}))
+    text = card.build_card(real, audit_line="Audit: skipped here.").to_markdown()
+    assert "never seen a real face" not in text
+    assert "demographic make-up" in text and "noisy" in text and "48x48 grey" in text
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core.core.emotions import EMOTIONS
 from fer_core.data import faces, load_dataset
+from fer_core.inference.photos import DEMO_CAVEAT, WHOLE_CAVEAT
 from tests.page_support import open_page
 
 
@@ -168,6 +169,7 @@ def test_predict_page_upload_shows_probabilities_and_top_emotion(runs_root, demo
     assert len(_probability_charts(at)) == 1
     [text] = _top_emotions(at)
     assert any(f"**{name}**" in text for name in EMOTIONS)
+    assert [c for c in at.caption if DEMO_CAVEAT in c.value]  # beside the demo run's label
 
 
 def test_predict_page_upload_that_is_not_an_image_shows_an_error(runs_root, demo_face):
@@ -194,6 +196,18 @@ def test_predict_page_blank_photo_says_there_is_no_face(runs_root):
     assert not at.exception
     assert any("no face" in w.value for w in at.warning)
     assert not _probability_charts(at)
+
+
+def test_predict_page_whole_photo_without_a_face_says_so_beside_the_label(runs_root):
+    at = _app(runs_root).run()
+    at.toggle(key="predict.whole").set_value(True)
+    cup = np.tile(np.linspace(40, 220, 300, dtype=np.uint8), (300, 1))  # no face in it
+    at.file_uploader(key="predict.upload").set_value(("cup.png", _encode(cup), "image/png"))
+    at.run()
+
+    assert not at.exception
+    assert [w for w in at.warning if w.value == f"cup.png: {WHOLE_CAVEAT}."]
+    assert len(_probability_charts(at)) == 1  # classified all the same, as asked
 
 
 def test_predict_page_camera_photo_takes_the_upload_path(runs_root, demo_face):

@@ -14,6 +14,7 @@ from PIL import Image
 from fer_core.cli import main
 from fer_core.data import faces
 from fer_core.inference.evaluation import predict_images
+from fer_core.inference.photos import DEMO_CAVEAT, WHOLE_CAVEAT
 
 pytestmark = pytest.mark.slow
 needs_detector = pytest.mark.skipif(not faces.detector_available(),
@@ -49,6 +50,7 @@ def test_predict_prints_one_line_per_face_with_its_box_as_the_app(demo_run, phot
             f"{photos['two']}: face {number} at x={box.x} y={box.y} w={box.w} h={box.h}: "
             f"{classes[int(p.argmax())]}  ")
     assert lines[2] == f"no face found: {photos['cup']}"
+    assert all(line.endswith(f"  ({DEMO_CAVEAT})") for line in lines[:2])  # a demo-trained run
 
 
 @needs_detector
@@ -59,10 +61,11 @@ def test_predict_json_lists_faces_and_whole_uses_the_centre_square(demo_run, pho
     assert set(two["faces"][0]) == {"box", "label", "probabilities"}
     assert two["faces"][0]["label"] == max(two["faces"][0]["probabilities"],
                                            key=two["faces"][0]["probabilities"].get)
-    assert cup == {"file": str(photos["cup"]), "faces": []}
+    assert cup == {"file": str(photos["cup"]), "faces": [], "caveats": [DEMO_CAVEAT]}
     assert main(["predict", str(demo_run), str(photos["cup"]), "--whole", "--json"]) == 0
     (whole,) = json.loads(capsys.readouterr().out)
     assert whole["faces"][0]["box"] == [50, 0, 300, 300]
+    assert whole["caveats"] == [WHOLE_CAVEAT, DEMO_CAVEAT]  # no face: the whole photo, said
 
 
 def test_predict_file_that_is_not_an_image_is_a_one_line_error(demo_run, tmp_path, capsys):

@@ -149,7 +149,8 @@ def test_results_seed_tab_shows_rows_answers_and_figures_5a_5b(study_root):
     assert sum(m.value.startswith((":green[", ":red[")) for m in tab.markdown) == 16
 
 
-def test_results_seed_tab_of_a_viewer_without_studies_says_who_launches_them(tmp_path, demo_run, monkeypatch):
+def test_results_seed_tab_of_a_viewer_without_studies_says_who_launches_them(tmp_path, demo_run,
+                                                                              monkeypatch):
     monkeypatch.setenv("FER_READ_ONLY", "1")
     root = tmp_path / "runs"
     shutil.copytree(demo_run, root / demo_run.name)

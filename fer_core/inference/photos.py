@@ -11,8 +11,18 @@ from typing import Any
 
 import numpy as np
 
+from fer_core import runs
 from fer_core.core.errors import DataError
 from fer_core.data import faces
+
+# Said beside the label wherever a prediction is shown (Predict, ``predict``).
+DEMO_CAVEAT = "trained on the synthetic demo faces: this label says nothing about a real face"
+WHOLE_CAVEAT = "no face detected: the centre square of the whole photo was classified as one"
+
+
+def trained_on_demo(run_dirs: list[Path]) -> bool:
+    """Whether any of the runs learnt from the synthetic demo faces (drawn, not photographed)."""
+    return any((runs.read_config(Path(d)).data or {}).get("synthetic") for d in run_dirs)
 
 
 def read_photo(path: Path) -> np.ndarray:
@@ -39,9 +49,10 @@ def predict_photos(run_dirs: list[Path], paths: list[Path], *, whole: bool = Fal
     if crops:
         classes, proba = predict_images(run_dirs, np.stack(crops), tta=tta,
                                         calibration=calibration)
-    results, k = [], 0
+    results, k, demo = [], 0, trained_on_demo(run_dirs)
     for path, result in zip(paths, found, strict=True):
-        entry: dict[str, Any] = {"file": str(path), "faces": []}
+        caveats = [WHOLE_CAVEAT] * (result.method == "whole") + [DEMO_CAVEAT] * demo
+        entry: dict[str, Any] = {"file": str(path), "faces": [], "caveats": caveats}
         for box in result.boxes[:len(result.crops)]:
             p = proba[k]
             k += 1
@@ -63,5 +74,6 @@ def describe(result: dict[str, Any]) -> list[str]:
         x, y, w, h = face["box"]
         ranked = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])
         lines.append(f"{result['file']}: face {number} at x={x} y={y} w={w} h={h}: "
-                     f"{face['label']}  " + "  ".join(f"{c} {v:.1%}" for c, v in ranked[:3]))
+                     f"{face['label']}  " + "  ".join(f"{c} {v:.1%}" for c, v in ranked[:3])
+                     + "".join(f"  ({caveat})" for caveat in result.get("caveats", [])))
     return lines

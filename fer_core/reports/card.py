@@ -249,6 +249,12 @@ def _calibration(run_dir: Path) -> Section:
 
 
 def _limitations(data: dict) -> Section:
+    if data.get("synthetic"):  # what holds for real photos does not apply: say what does
+        return Section("Limitations", [
+            "Trained on synthetic faces, drawn rather than photographed: the model has never "
+            "seen a real face, and what it predicts for one means nothing.",
+            "Its scores measure the drawings, not expression recognition.",
+        ])
     return Section("Limitations", [
         "Faces are 48x48 grey crops: fine detail, colour and context are lost; faces that "
         "are not upright and frontal are missed by the detector or misread.",
