@@ -14,7 +14,7 @@ from fer_core.reports.baseline import baseline_of_result, is_unusable, verdict
 from fer_core.runs import archive
 from ui import export_tab, gallery, seed_report, share_tab, state, trust, viewer
 from ui import links as ui_links
-from ui.run_actions import render_run_actions
+from ui.run_actions import render_notice, render_run_actions
 from views import links, run_charts
 from views.gallery import SPLIT_LABELS
 
@@ -30,6 +30,7 @@ def main() -> None:
     st.caption("Learning curves, comparisons, where each model goes wrong, and a report to "
                "share. Every figure is read from the run folders.")
     st.session_state.setdefault(IMPORTED_KEY, {})
+    render_notice()
     if not viewer.is_viewer():
         _render_import()
 

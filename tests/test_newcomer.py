@@ -401,10 +401,29 @@ def test_results_page_names_reruns_and_deletes_a_run(tmp_path, demo_run, monkeyp
     assert not at.exception
     assert len(runs.run_folders(root)) == 2
     assert at.button(key=f"{key}.delete").disabled
+    at.query_params["runs"] = [demo_run.name]  # the address names it, as a link would
     at.checkbox(key=f"{key}.sure").check().run()
     at.button(key=f"{key}.delete").click().run()
     assert not at.exception
     assert not (root / demo_run.name).exists()
+    assert [s.value for s in at.success] == [
+        f"Deleted {demo_run.name}: its folder is gone for good."]
+    assert demo_run.name not in at.query_params.get("runs", [])
+
+
+def test_deleting_the_last_run_says_it_was_deleted(tmp_path, demo_run):
+    root = tmp_path / "runs"
+    shutil.copytree(demo_run, root / demo_run.name)
+    at = AppTest.from_file(RESULTS_PAGE, default_timeout=60)
+    at.session_state["app.runs_dir"] = str(root)
+    at.run()
+    key = f"results.actions.{demo_run.name}"
+    at.checkbox(key=f"{key}.sure").check().run()
+    at.button(key=f"{key}.delete").click().run()
+    assert not at.exception and not (root / demo_run.name).exists()
+    assert [s.value for s in at.success] == [
+        f"Deleted {demo_run.name}: its folder is gone for good."]
+    assert any("No runs to show yet" in i.value for i in at.info)
 
 
 def test_results_page_offers_no_run_actions_on_a_read_only_viewer(tmp_path, demo_run,

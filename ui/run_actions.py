@@ -15,11 +15,16 @@ from ui import state
 NOTICE_KEY = "results.action_notice"  # (kind, text) from the last action, shown once
 
 
+def render_notice() -> None:
+    """What the last action did, at the top of Results: after a delete there may be no run
+    left to show the actions under."""
+    if notice := st.session_state.pop(NOTICE_KEY, None):
+        getattr(st, notice[0])(notice[1])
+
+
 def render_run_actions(info: runs.RunInfo) -> None:
     """In an expander under the run picker; an error shows where its button is."""
     status = info.status
-    if notice := st.session_state.pop(NOTICE_KEY, None):
-        getattr(st, notice[0])(notice[1])
     parts = [f"**{status.display_name}**" if status.display_name else None, status.note,
              f"re-run of {status.rerun_of}" if status.rerun_of else None,
              wording.REPRODUCIBLE.get((info.record.environment or {}).get("reproducible"))]
@@ -49,7 +54,14 @@ def render_run_actions(info: runs.RunInfo) -> None:
         sure = right.checkbox("I want to delete this run", key=f"{key}.sure")
         if right.button("Delete", key=f"{key}.delete", icon=":material/delete:",
                         disabled=not sure, help="Deletes the run folder for good."):
-            _do(lambda: actions.delete_run(info.path), f"Deleted {info.run_id}.")
+            _do(lambda: _delete(info), f"Deleted {info.run_id}: its folder is gone for good.")
+
+
+def _delete(info: runs.RunInfo) -> None:
+    """Delete the run and take it out of the address, which would name a run no longer there."""
+    actions.delete_run(info.path)
+    if info.run_id in (named := st.query_params.get_all("runs")):
+        st.query_params["runs"] = [run for run in named if run != info.run_id]
 
 
 def _do(action, done: str) -> None:
