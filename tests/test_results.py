@@ -374,6 +374,13 @@ def test_import_refuses_a_zip_that_is_not_a_run(tmp_path):
         import_run_zip(_run_zip({"holiday/photo.txt": "x"}), tmp_path / "runs")
 
 
+def test_import_of_a_model_export_says_it_is_one(tmp_path):
+    export = {"export/model.onnx": "x", "export/labels.txt": "angry",
+              "export/preprocessing.json": "{}"}
+    with pytest.raises(RunError, match="is a model export .*not a run folder"):
+        import_run_zip(_run_zip(export), tmp_path / "runs")
+
+
 def test_import_refuses_a_run_without_status(tmp_path):
     with pytest.raises(RunError, match="status.json"):
         import_run_zip(_run_zip({"run/config.json": RUN_FILES["config.json"]}), tmp_path)

@@ -143,8 +143,12 @@ def _safe_parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
 
 def _check_run_files(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> None:
     if missing := [name for name in REQUIRED if name not in members]:
+        if "preprocessing.json" in members:  # what a model export carries beside the model
+            raise RunError("The zip is a model export (ONNX, TFLite or SavedModel, for use "
+                           "elsewhere), not a run folder. Import a run's zip: Results, Share "
+                           "tab, **Run folder (.zip)**.")
         raise RunError(f"The zip is not a FER Studio run: {' and '.join(missing)} "
-                       "missing. Export the run from the Results page.")
+                       "missing. Download the run's zip from Results, Share tab.")
     config, status = (_read_json(archive, members[name]) for name in REQUIRED)
     if not runs.RunRecord.from_json(config).config:
         raise RunError("The zip's config.json is not a FER Studio run config (no \"config\").")
