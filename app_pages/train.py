@@ -165,6 +165,7 @@ def _render_job(row: progress.JobRow) -> None:
         elif row.active:
             # a running job stops after its current step, a queued one now
             actions.button("Cancel", key=f"train.cancel.{row.run_id}", on_click=_act,
+                           disabled=row.cancelling,
                            args=(tasks.cancel, row.path, f"Cancel sent to {row.run_id}; a running "
                                  "job finishes its current step and keeps its best model."))
         elif row.kind != TRAIN and row.state in ("failed", "cancelled"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -412,3 +413,25 @@ def test_form_values_are_typed_without_going_through_text() -> None:
     assert forms.from_widget_values({"merge_classes": " "}) == {"merge_classes": {}}
     with pytest.raises(ConfigError, match=r"merge_classes takes from:to pairs.*'x' is not one"):
         forms.build_config({"merge_classes": "disgust:angry, x"})
+
+
+def test_a_running_job_being_cancelled_says_so_and_cannot_be_cancelled_twice(
+        runs_dir: Path, no_worker: None) -> None:
+    run_dir = tasks.launch(preset("fast-cpu"), runs_root=runs_dir, preset="fast-cpu")
+    runs.start(run_dir, pid=os.getpid())  # alive: this process stands for the training job
+    runs.report_progress(run_dir, {"phase": 1, "epoch": 1, "epochs": 2, "step": 3, "steps": 9})
+    runs.request_cancel(run_dir)
+    at = page(runs_dir).run()
+    assert not at.exception
+    assert at.button(key=f"train.cancel.{run_dir.name}").disabled
+    bar = [p for p in at.get("progress") if "Cancelling" in p.proto.text]
+    assert bar and bar[0].proto.text.startswith("Cancelling: evaluating the best model so far")
+
+
+def test_a_job_cancelled_within_its_first_epoch_counts_only_that_epoch(runs_dir: Path) -> None:
+    run_dir = runs.create_run(preset("fast-cpu").to_dict(), run_dir=runs_dir / "20260101-000000-x")
+    runs.report_progress(run_dir, {"phase": 1, "epoch": 2, "epochs": 2, "step": 9, "steps": 9})
+    runs.write_metrics(run_dir, {"epochs": 1, "cancelled": True})
+    runs.finish(run_dir, "cancelled")
+    (row,) = progress.job_rows(runs.list_runs(runs_dir))
+    assert progress.progress_text(row) == "epoch 1/2 · cancelled"  # not 2/2: one ran

@@ -14,7 +14,7 @@ from typing import Any
 
 from fer_core.core.config import TrainConfig, config_field, field_kind, parse_text
 from fer_core.core.errors import ConfigError
-from fer_core.runs import FINAL_STATES, Progress, RunInfo, Status, parse_time
+from fer_core.runs import FINAL_STATES, Progress, RunInfo, Status, cancel_requested, parse_time
 from fer_core.runs.records import finite_number
 
 ACTIVE_STATES = ("running", "queued")
@@ -46,6 +46,7 @@ class JobRow:
     test_accuracy: float | None = None
     stage: str | None = None  # "evaluating" after the last epoch; a task's sentence
     kind: str = "train"  # the task kind (fer_core.tasks.kinds)
+    cancelling: bool = False  # a stop was asked for; a training job evaluates its best model
 
     @property
     def active(self) -> bool:
@@ -120,6 +121,9 @@ def progress_text(row: JobRow) -> str:
     if row.state == "queued":
         where = f"position {row.queue_position} in the queue" if row.queue_position else ""
         return f"Queued{', ' + where if where else ''}"
+    if row.cancelling:
+        doing = "Cancelling" + (": evaluating the best model so far" * (row.kind == "train"))
+        return task_text(row.state, doing, row.elapsed_seconds)
     if row.kind != "train":
         return task_text(row.state, row.stage, row.elapsed_seconds)
     parts = []
@@ -169,7 +173,11 @@ def task_row(job: Any, *, now: float | None = None, queue_position: int | None =
                   fraction=progress_fraction(job.state, progress), stage=progress.stage,
                   elapsed_seconds=elapsed_seconds(status, now=now),
                   error=status.error if job.state == "failed" else None,
-                  queue_position=queue_position)
+                  queue_position=queue_position, cancelling=_cancelling(job.path, job.state))
+
+
+def _cancelling(path: Path, state: str) -> bool:
+    return state == "running" and cancel_requested(path) is not None
 
 
 def estimate_text(result: Mapping[str, Any]) -> str:
@@ -191,16 +199,19 @@ def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | No
     """One run as a job; tolerant of missing or malformed progress (old or half-copied runs)."""
     status = _status(info.status)
     progress = status.progress or Progress()
-    test = ((info.metrics or {}).get("test") or {}) if isinstance(info.metrics, dict) else {}
+    metrics = info.metrics if isinstance(info.metrics, dict) else {}
+    test = metrics.get("test") or {}
+    ran = finite_number(metrics.get("epochs")) if info.state in FINAL_STATES else None
     return JobRow(
         run_id=info.run_id, path=info.path, state=info.state, phase=progress.phase,
-        epoch=progress.epoch, epochs=progress.epochs, step=progress.step, steps=progress.steps,
+        epoch=int(ran) if ran is not None else progress.epoch, epochs=progress.epochs,
+        step=progress.step, steps=progress.steps,
         fraction=progress_fraction(info.state, progress), stage=progress.stage,
         eta_seconds=eta_seconds(status, now=now) if info.state == "running" else None,
         elapsed_seconds=elapsed_seconds(status, now=now), metrics=progress.metrics,
         error=(status.error or info.problem) if info.state == "failed" else None,
         sweep=status.sweep, preset=status.preset, backbone=info.config.get("backbone"),
-        queue_position=queue_position,
+        queue_position=queue_position, cancelling=_cancelling(info.path, info.state),
         test_accuracy=finite_number(test.get("accuracy")) if isinstance(test, dict) else None)
 
 
