@@ -149,12 +149,12 @@ def test_export_of_a_run_without_model_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_int8_keeps_the_worst_layers_in_float_only_when_full_int8_disagrees(exported):
-    from fer_core.export import convert, int8
+    from fer_core.export import int8
     from fer_core.export import runtimes as rt
     from fer_core.inference.evaluation import load_run_model, run_split
 
     run = exported[0]
-    model = convert.as_float32(load_run_model(run))
+    model = load_run_model(run)  # float32 already
     train, _ = run_split(run, "train")
     val, _ = run_split(run, "val")
     check = val.images[:300]
@@ -178,3 +178,20 @@ def test_int8_keeps_the_worst_layers_in_float_only_when_full_int8_disagrees(expo
     assert chosen_agreement >= full_agreement - 1 / len(check)  # the converter's own jitter
     assert len(kept) <= int8.MAX_FLOAT_LAYERS
     assert len(chosen) <= 0.30 * (out / "model.tflite").stat().st_size
+
+
+def test_one_model_one_answer_the_stored_scores_come_from_the_float32_model(exported):
+    """A bfloat16-trained run is scored, predicted from and exported as one float32 model, so
+    Results, Predict and every export give the same label."""
+    from fer_core.inference.evaluation import load_run_model, predict_proba, run_split
+
+    run = exported[0]
+    model = load_run_model(run)
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    metrics = runs.read_metrics(run)
+    assert metrics["computed_in"] == "float32"
+    test, classes = run_split(run, "test")
+    proba = predict_proba(model, test.images, tta=metrics["tta"], shift=metrics["tta_shift"])
+    stored = runs.read_predictions(run).query("split == 'test'")
+    columns = [f"p_{name}" for name in classes]
+    np.testing.assert_allclose(stored[columns].to_numpy(), proba, atol=1e-4)

@@ -27,7 +27,8 @@ def render_run_actions(info: runs.RunInfo) -> None:
     status = info.status
     parts = [f"**{status.display_name}**" if status.display_name else None, status.note,
              f"re-run of {status.rerun_of}" if status.rerun_of else None,
-             wording.REPRODUCIBLE.get((info.record.environment or {}).get("reproducible"))]
+             wording.REPRODUCIBLE.get((info.record.environment or {}).get("reproducible")),
+             wording.bfloat16_scores_note(info.record.environment or {}, info.metrics or {})]
     if any(parts):
         st.caption(" · ".join(filter(None, parts)))
     if settings.read_only():  # a viewer: the engine would refuse them anyway

@@ -67,7 +67,7 @@ def export_run(run_dir: Path, formats: list[str], *, out_dir: Path | None = None
     report = progress or (lambda fraction, message: None)
     steps = len(formats) * 2 + 2
     report(0.0, "Loading the model and the test images")
-    model = convert.as_float32(load_run_model(run_dir))
+    model = load_run_model(run_dir)  # float32, as the app computes
     test, classes = run_split(run_dir, "test")
     images, labels = _sample(test.images, test.labels, limit)
     reference = model.predict(images[..., None].astype(np.float32), batch_size=256, verbose=0)

@@ -128,14 +128,15 @@ def _progress(run_dir: Path, data: PreparedData, *, tta: bool, shift: int, batch
 # --- saved runs ----------------------------------------------------------------------------------
 
 def load_run_model(run_dir: Path):
-    from fer_core.training.models import load_model
+    """The run's model as every prediction uses it: the float32 rebuild exports are made of."""
+    from fer_core.training.models import as_float32, load_model
 
     path = runs.files(run_dir).model
     if not path.is_file():
         state = runs.effective_state(runs.read_status(Path(run_dir)))
         raise RunError(f"Run {Path(run_dir).name} has no model.keras (state: {state}); wait "
                        "for it to finish or pick a finished run.")
-    return load_model(path)
+    return as_float32(load_model(path))
 
 
 def run_classes(run_dir: Path) -> tuple[str, ...]:

@@ -103,7 +103,8 @@ def _details(run_dir: Path, record: runs.RunRecord, metrics: dict) -> Section:
         "class. Trained with " + (env.get("precision") or "float32") + " on "
         + (env.get("device") or "an unrecorded device") + f", TensorFlow "
         f"{env.get('tensorflow', '?')}, Keras {env.get('keras', '?')}. "
-        + wording.REPRODUCIBLE.get(env.get("reproducible"), ""),
+        + wording.REPRODUCIBLE.get(env.get("reproducible"), "")
+        + " " + (wording.bfloat16_scores_note(env, metrics) or ""),
     ])
 
 

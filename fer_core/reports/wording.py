@@ -35,6 +35,17 @@ REPRODUCIBLE = {
     "time budget": "Not exactly reproducible: a time budget chose the epochs by the clock.",
     "off": "Not exactly reproducible: trained with \"Reproducible on a CPU\" off.",
 }
+
+
+def bfloat16_scores_note(environment: Mapping[str, Any], metrics: Mapping[str, Any]) -> str | None:
+    """For a run scored before every prediction came from the float32 model: its stored
+    scores were computed in bfloat16, so they may differ a little from what Predict shows."""
+    if str(environment.get("precision", "")).startswith("mixed") and "computed_in" not in metrics:
+        return ("Scores computed in bfloat16 when it was trained; predictions now use the "
+                "float32 model its exports are made from, which may differ slightly.")
+    return None
+
+
 # The summary in two tables of about ten columns each, so both fit a page without scrolling.
 SCORE_COLUMNS = ["run", "state", "preset", "backbone", "val_accuracy", "test_accuracy",
                  "test_loss", "macro_f1", "usable", "epochs", "minutes"]

@@ -34,6 +34,7 @@ from fer_core.reports.card import write_after_training
 from fer_core.runs.overrides import apply_for_run
 from fer_core.training.inputs import PreparedData, prepare_data
 from fer_core.training.loggers import Loggers, TensorBoardLogger
+from fer_core.training.models import as_float32
 from fer_core.training.trainer import fit
 
 log = logging.getLogger("fer_core.training")
@@ -88,9 +89,10 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
         loggers.add(TensorBoardLogger.create(run_dir),
                     tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
         fitted = fit(config, run_dir, data, stop=stop, loggers=loggers, started=started)
-        metrics = evaluate_model(fitted.model, data, run_dir=run_dir, tta=config.tta,
+        metrics = evaluate_model(as_float32(fitted.model), data, run_dir=run_dir, tta=config.tta,
                                  shift=config.tta_shift, batch_size=max(config.batch_size, 128))
-    metrics.update(seconds=round(time.monotonic() - started, 1), epochs=fitted.epochs,
+    metrics.update(computed_in="float32", seconds=round(time.monotonic() - started, 1),
+                   epochs=fitted.epochs,
                    best_epoch=fitted.best_epoch, cancelled=fitted.cancelled)
     runs.write_metrics(run_dir, metrics)
     if "val" in metrics:  # the temperature Predict, evaluate and predict apply by default

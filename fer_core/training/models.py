@@ -5,6 +5,7 @@ no 224x224x3 copy of FER-2013 is ever made. Keras is imported in functions (seco
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -267,6 +268,41 @@ def unfreeze_top(fer_model: FerModel, n_layers: int) -> int:
         unfrozen += bool(layer.trainable and layer.weights)
     fer_model.frozen = False
     return unfrozen
+
+
+MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16", "bfloat16", "float16")
+
+
+def _float32_config(value: Any) -> Any:
+    """A model config with every mixed or half dtype policy replaced by float32."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "DTypePolicy" and isinstance(value.get("config"), dict):
+            return {**value, "config": {**value["config"], "name": "float32"}}
+        return {key: _float32_config(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_float32_config(item) for item in value]
+    if isinstance(value, str) and value in MIXED_POLICIES:
+        return "float32"
+    return value
+
+
+def as_float32(model: Any) -> Any:
+    """``model`` itself when it computes in float32; otherwise a float32 copy of it: rebuilt from
+    its config with every dtype policy float32 and given the same weights (mixed precision keeps
+    variables in float32, so nothing is lost). Every prediction (pages, commands, evaluation,
+    video, exports) comes from this one model, so the app and its exports give one answer; the
+    bfloat16 graph differs from it by up to ~3e-2 in a probability."""
+    import keras
+    import numpy as np
+
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+    with keras.dtype_policies.policy_scope("float32") if hasattr(
+            keras.dtype_policies, "policy_scope") else contextlib.nullcontext():
+        copy = keras.Model.from_config(_float32_config(model.get_config()),
+                                       custom_objects=register_layers())
+    copy.set_weights([np.asarray(w, dtype=np.float32) for w in model.get_weights()])
+    return copy
 
 
 def load_model(path: str | Path) -> keras.Model:
