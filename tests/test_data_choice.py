@@ -47,7 +47,7 @@ def test_no_address_choice_takes_fer_data_dir_and_the_address_follows_changes(tm
                                                                              env_data):
     at = _app(tmp_path)
     assert at.session_state["app.data"] == DataRef(env_data)
-    assert at.query_params["data"] in (str(env_data), [str(env_data)])
+    assert "data" not in at.query_params  # the default choice: no rewrite, no history entry
     at.sidebar.radio(key="sidebar.source").set_value(DEMO_SOURCE).run()
     assert at.query_params["data"] in (DEMO_DATA, [DEMO_DATA])
 

@@ -94,13 +94,23 @@ def data_ref() -> DataRef:
 
 
 def data_param() -> dict[str, str]:
-    """The choice as a query parameter, for the address and for links a new tab may open."""
-    return {DATA_PARAM: str(data_ref())}
+    """The choice as a query parameter, for the address and for links a new tab may open; none
+    for the default choice, which a new session makes anyway."""
+    data = data_ref()
+    return {} if data == DataRef.default() else {DATA_PARAM: str(data)}
 
 
 def keep_data_in_address() -> None:
-    """Write the choice into the address on every run: Streamlit clears it on page switches."""
-    st.query_params.update(data_param())
+    """Keep the address naming the choice: Streamlit clears it on page switches. Every change
+    of the address is a browser history entry, so it is written only when it differs, and not
+    at all for the default choice: Back then takes one press, as on any site."""
+    wanted = data_param().get(DATA_PARAM)
+    if st.query_params.get(DATA_PARAM) == wanted:
+        return
+    if wanted is None:
+        st.query_params.pop(DATA_PARAM, None)
+    else:
+        st.query_params[DATA_PARAM] = wanted
 
 
 def runs_root() -> Path:
