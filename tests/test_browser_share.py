@@ -64,7 +64,7 @@ def test_copied_link_opens_the_same_runs_tab_and_split(app: bs.AppServer, browse
         code = page.get_by_test_id("stPopoverBody").get_by_test_id("stCode")
         link = code.inner_text().strip()
     assert link.startswith(f"{app.url}/results?runs=20260102-000000-second&runs={demo_run.name}")
-    assert link.endswith("&tab=Errors&split=val&data=demo")  # the data choice comes along
+    assert link.endswith("&tab=Errors&split=val")  # the default data choice needs no parameter
 
     with bs.new_page(browser) as fresh:  # no cookies, no session: only the link
         _results(fresh, link)
@@ -93,3 +93,14 @@ def test_report_fits_the_page_and_dark_cells_have_white_numbers(browser: Browser
     assert any(ink == white for _, ink in inks)  # the darkest cells, at least
     assert all((ink == white) == blocks._is_dark(fill) for fill, ink in inks)
     assert all(ink in (white, "rgb(0, 0, 0)") for _, ink in inks)
+
+
+def test_back_from_results_takes_one_press(app: bs.AppServer, browser: Browser) -> None:
+    """The page's own rewrites of the address add no history entry: Back leaves Results."""
+    with bs.new_page(browser) as page:
+        bs.open_app(page, app.url)
+        bs.go_to(page, "Results")
+        page.wait_for_timeout(1000)  # any late rewrite of the address would land by now
+        page.go_back()
+        expect(page.get_by_role("heading", name="Start here", level=1)).to_be_visible(
+            timeout=30_000)
