@@ -96,11 +96,21 @@ def test_report_fits_the_page_and_dark_cells_have_white_numbers(browser: Browser
 
 
 def test_back_from_results_takes_one_press(app: bs.AppServer, browser: Browser) -> None:
-    """The page's own rewrites of the address add no history entry: Back leaves Results."""
+    """A page switch or a view change the user made is one history entry; the page's own
+    rewrites of the address add none, so Back undoes one step at a time."""
     with bs.new_page(browser) as page:
         bs.open_app(page, app.url)
-        bs.go_to(page, "Results")
         page.wait_for_timeout(1000)  # any late rewrite of the address would land by now
+        start = page.evaluate("window.history.length")
+        bs.go_to(page, "Results")
+        page.wait_for_timeout(1000)
+        assert page.evaluate("window.history.length") == start + 1
+        main = page.get_by_test_id("stMain")
+        main.get_by_role("tab", name="Errors", exact=True).click()
+        bs.wait_for_run(page)
+        page.wait_for_timeout(1000)
+        assert page.evaluate("window.history.length") == start + 2
+        page.go_back()
         page.go_back()
         expect(page.get_by_role("heading", name="Start here", level=1)).to_be_visible(
             timeout=30_000)

@@ -68,12 +68,14 @@ def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
     default runs change as runs finish. Other parameters (the data choice) stay in both."""
     params = links.link_params(runs, tab=tab, split=split)
     shown = not links.is_default_view(runs, tab=tab, split=split, default_runs=default_runs)
-    for name in links.PARAMS:
-        values = [v for n, v in params if n == name]
-        for spelling in links.SPELLINGS.get(name, (name,)):
-            st.query_params.pop(spelling, None)
-        if shown and values:
-            st.query_params[name] = values
+    view_names = {s for name in links.PARAMS for s in links.SPELLINGS.get(name, (name,))}
+    current = {name: st.query_params.get_all(name) for name in st.query_params}
+    wanted = {name: values for name, values in current.items() if name not in view_names}
+    for name in links.PARAMS if shown else ():
+        if values := [v for n, v in params if n == name]:
+            wanted[name] = values
+    if wanted != current:  # one message: each one the browser sees is a history entry
+        st.query_params.from_dict(wanted)
     _remember(_query())
     return links.link_url(st.context.url, [*params, *_query(view=False)])
 
