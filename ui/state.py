@@ -1,9 +1,8 @@
-"""Session state and cached loaders every page uses.
+"""Session state and cached loaders every page uses (keys are named ``"<page>.<name>"``).
 
-Session keys are named ``"<page>.<name>"``; the ones here are shared by all pages. The data
-choice is also kept in the page's address (``?data=demo``, ``?data=/path``), so a reload or a
-link opened in a new tab works on the same data set. Loaders are cached so that switching
-pages never reloads the data set: the data set and models with ``st.cache_resource`` (large,
+The data choice is also kept in the page's address (``?data=demo``, ``?data=/path``), so a
+reload or a link opened in a new tab works on the same data set. Loaders are cached so that
+switching pages never reloads the data set: the data set with ``st.cache_resource`` (large,
 read-only: never copied), small files with ``st.cache_data`` keyed by path and modification
 time so a job's new progress shows on the next rerun.
 """
@@ -164,11 +163,8 @@ def history(run_dir: Path) -> pd.DataFrame:
 
 
 def keep_valid(key: str, options: Sequence[Any]) -> None:
-    """Forget a widget's remembered value that is no longer an option (a run was deleted).
-
-    Streamlit raises when a widget's session value is not among its options, so pages call
-    this before drawing a picker over things that can vanish between reruns.
-    """
+    """Forget a widget's remembered value that is no longer an option (a run was deleted):
+    Streamlit raises when a widget's session value is not among its options."""
     if key not in st.session_state:
         return
     value = st.session_state[key]

@@ -1,9 +1,9 @@
 """Follow a task from the page that started it: progress and Cancel while it runs, its error,
 log and Retry when it failed; the page reruns once when it ends, so its result shows.
 
-The page finds its task again after a reload (``fer_core.runs.task_folders.latest``), so this
-panel needs nothing from the session but a guard against rerunning in a loop. It reads only
-the task's small status file, every :data:`POLL_SECONDS` while the task is active.
+The page finds its task again after a reload (``task_folders.latest``), so this panel needs
+nothing from the session but a guard against rerunning in a loop; it polls only the task's
+small status file.
 """
 
 from __future__ import annotations

@@ -1,16 +1,11 @@
 """One task system for all long work: launch or submit, queue, follow, cancel, retry.
 
-A task is a kind (``kinds.py``: train, suspects, export, video, estimate), a spec and a folder
-with one contract: ``status.json`` (state, progress as a fraction and a sentence, backend), the
-cancel marker, ``log.txt``. Training is :func:`launch` and its folder is a run folder; every
-other kind is :func:`submit` and gets a task folder (``fer_core.runs.task_folders``). Each runs
-in its own process (``python -m fer_core train --run-dir`` or ``jobs run --task-dir``), so it
-survives Streamlit reruns, closed tabs and app restarts; the web server only reads folders.
-
-Two backends implement :class:`JobBackend`: ``local`` (this machine's queue, in a heavy and a
-light lane) and ``ray`` (each task a Ray job). A task records its backend reference when it is
-queued, and every later call (status, logs, cancel, refresh) gets the backend back from it
-(:func:`backend_of_run`), so it always reaches the place that runs the job.
+A task is a kind (``kinds.py``), a spec and a folder with one contract: ``status.json``, the
+cancel marker, ``log.txt``. Training is :func:`launch` into a run folder; every other kind is
+:func:`submit` into a task folder (``fer_core.runs.task_folders``). Each runs in its own
+process, so it survives Streamlit reruns, closed tabs and app restarts; the web server only
+reads folders. A task records its backend (``local`` or ``ray``) when it is queued, and every
+later call gets it back from there (:func:`backend_of_run`), so it reaches the place running it.
 """
 
 from __future__ import annotations

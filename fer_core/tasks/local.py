@@ -1,12 +1,9 @@
-"""The ``local`` job backend: the queued work of this machine, first in first out, in two lanes.
+"""The ``local`` job backend: this machine's queue, first in first out, in two lanes.
 
-Queued jobs are run and task folders whose status is ``queued``; a detached *worker* process
-per lane takes them in order. The heavy lane runs what trains (training runs, the suspect-labels
-pass) one at a time, so a pass waits behind a training job instead of sharing the cores with
-it. The light lane (exports, videos, estimates) runs beside it, one at a time, at a lower
-priority (``nice``) and on capped threads, so it never takes the cores from training. A file
-lock per lane (the ``filelock`` library) makes sure only one worker serves it, even when two
-app instances share the runs folder, so a queued job is started exactly once.
+A detached worker process per lane takes the lane's queued run and task folders in order: the
+heavy lane's one at a time, the light lane's beside them at a lower priority (``nice``) and on
+capped threads (``fer_core.tasks.kinds``). A file lock per lane makes sure only one worker
+serves it, even when two app instances share the runs folder, so a job is started once.
 """
 
 from __future__ import annotations
@@ -28,6 +25,8 @@ LANES = ("heavy", "light")
 LOCK_NAME = ".queue.lock"  # the heavy lane's, as it always was; the light lane adds its name
 LIGHT_NICE = 10  # below training's priority
 LIGHT_THREADS = "1"  # TensorFlow's and the BLAS libraries' threads for a light task
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                    "OPENBLAS_NUM_THREADS")
 START_LOCK_NAME = ".start.lock"  # held for milliseconds: a job's start, or a cancel
 
 
@@ -89,7 +88,6 @@ class LocalBackend:
 
 
 def lane_of(folder: Path) -> str:
-    """Heavy for a run folder and a heavy task, light for the rest."""
     if task_folders.is_task(folder) and not task_folders.read_task(folder).heavy:
         return "light"
     return "heavy"
@@ -142,8 +140,7 @@ def run_worker(runs_root: Path, *, lane: str = "heavy", poll_seconds: float = 0.
 
 
 def command(folder: Path) -> list[str]:
-    """The job's command line, the same on every backend: training for a run folder, the task
-    runner for a task folder."""
+    """The job's command line, the same on every backend."""
     if task_folders.is_task(folder):
         return ["-m", "fer_core", "jobs", "run", "--task-dir", str(folder)]
     return ["-m", "fer_core", "train", "--run-dir", str(folder)]
@@ -155,9 +152,7 @@ def run_job(run_dir: Path) -> int:
     light = lane_of(run_dir) == "light"
     env = {**_job_env(runs_root_of(run_dir)), settings.JOB_LOG: str(log_path)}
     if light:  # beside training: fewer threads, and the cores go to training first
-        env.update({name: LIGHT_THREADS for name in ("TF_NUM_INTRAOP_THREADS",
-                                                    "TF_NUM_INTEROP_THREADS",
-                                                    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+        env.update(dict.fromkeys(THREAD_VARIABLES, LIGHT_THREADS))
     with _start_lock(run_dir):  # a cancel now either comes first or sees it running
         if runs.effective_state(runs.read_status(run_dir)) != "queued":
             return 0  # cancelled while waiting its turn

@@ -1,13 +1,10 @@
 """The ``ray`` job backend: one Ray job per run, through Ray's job API.
 
-A launch submits the local job's own entrypoint (``python -m fer_core train --run-dir ...``)
-with the code as working folder and GPUs/CPUs as its reservation: Ray's queue decides where and
-when each runs, so a sweep runs as many jobs at once as the cluster has GPUs. The Ray job id is
-the run id (``<run-id>-resume<n>`` for a resumed attempt).
-
-The runs folder is a path every node shares; the job writes its run folder there as a local job
-does. Ray is asked only what a run folder cannot say: whether a job that never wrote its end
-(killed, never started, its node lost) failed or was stopped (:func:`sync_status`).
+A launch submits the local job's own command line with the code as working folder and GPUs/CPUs
+as its reservation: Ray's queue decides where and when each runs, so a sweep runs as many jobs
+at once as the cluster has GPUs. The runs folder is a path every node shares, where the job
+writes its folder as a local job does; Ray is asked only what a folder cannot say: whether a job
+that never wrote its end (killed, never started, its node lost) failed or was stopped.
 """
 
 from __future__ import annotations
@@ -28,10 +25,9 @@ from fer_core.runs import lognoise
 from fer_core.tasks.local import command, lane_of, runs_root_of
 
 PACKAGE_ROOT = settings.PROJECT_ROOT
-# Never shipped with a job: the venv (each node has its own), run folders, models, data files
-# and tracking stores (they live on the shared mount), history, caches and documentation.
-# Patterns as in .gitignore: top-level folders are anchored ("/runs"), as the code has a
-# package of the same name (fer_core/runs).
+# Never shipped with a job: the venv (each node has its own), what lives on the shared mount
+# (runs, models, data, tracking stores), history, caches, docs. Top-level folders are anchored
+# ("/runs", as in .gitignore): the code has a package of the same name (fer_core/runs).
 EXCLUDES = ["/.venv", "/runs", "/.git", "/bench-runs", "/docs", "*.keras", "*.h5", "*.zip", "*.csv",
             "*.npz", "*.npy", "*.db", "mlruns", "mlartifacts", "__pycache__", ".pytest_cache",
             ".ruff_cache", ".hypothesis", ".cache"]
@@ -139,11 +135,8 @@ class RayBackend:
         return cls(ref.address, num_gpus=ref.gpus, num_cpus=ref.cpus)
 
     def submit(self, run_dir: Path) -> None:
-        """Hand the queued run to Ray; the run records its job id before Ray can start it.
-
-        Recorded first because the job itself writes ``status.json`` as soon as it starts, and
-        a write after the submission could overwrite that.
-        """
+        """Hand the queued run to Ray, recording its job id first: the job writes
+        ``status.json`` as soon as it starts, and a later write could overwrite that."""
         run_dir = Path(run_dir).expanduser().resolve()
         job_id = job_id_for(run_dir, runs.read_status(run_dir).resumed)
         runs.set_backend(run_dir, runs.BackendRef(self.name, self.address, job_id,
@@ -161,12 +154,9 @@ class RayBackend:
         log.info("Submitted %s to Ray at %s.", job_id, self.address)
 
     def cancel(self, run_dir: Path) -> None:
-        """Ask Ray to stop the job: SIGTERM, then the run ends as cancelled after its step.
-
-        A job Ray has not started yet is recorded as cancelled at once: Ray cannot drop a
-        pending job, so it stops it the instant it would start, and the job's own start
-        refuses a run already cancelled (``fer_core.cli``).
-        """
+        """SIGTERM through Ray: the run ends as cancelled after its step. One Ray has not
+        started is recorded as cancelled at once: Ray cannot drop a pending job, and the job's
+        own start refuses a run already cancelled (``fer_core.cli``)."""
         status = runs.read_status(run_dir)
         if status.ended:
             return
@@ -183,7 +173,15 @@ class RayBackend:
         return runs.effective_state(sync_status(run_dir, background=False))
 
     def log_tail(self, run_dir: Path, lines: int = 40) -> str:
-        return log_tail(run_dir, lines=lines)
+        """The live log of a queued or running Ray job (Ray's, which includes runtime set-up
+        and everything the process printed); the run folder's ``log.txt`` once it ended."""
+        status = runs.read_status(run_dir)
+        if status.ended or not status.backend.job_id:
+            return runs.read_log_tail(run_dir, lines=lines)
+        text = _job_logs(status.backend.address, status.backend.job_id, background=True)
+        if not text:
+            return runs.read_log_tail(run_dir, lines=lines)
+        return "\n".join(lognoise.without_noise(text).splitlines()[-lines:])
 
 
 def sync_status(run_dir: Path, *, background: bool = True) -> runs.Status:
@@ -199,10 +197,8 @@ def sync_status(run_dir: Path, *, background: bool = True) -> runs.Status:
         return status
     try:
         info = client(address, background=background).get_job_info(job_id)
-    except RunError:
+    except (RunError, ConnectionError, OSError):
         return status  # unreachable: nothing is known, nothing changes
-    except (ConnectionError, OSError):
-        return status
     except RuntimeError as err:
         if "does not exist" not in str(err):
             return status
@@ -229,18 +225,6 @@ def sync_status(run_dir: Path, *, background: bool = True) -> runs.Status:
                                   "See the log.")
     return _end(run_dir, state, error, logs=_job_logs(address, job_id), job_id=job_id,
                 ray_state=ray_state)
-
-
-def log_tail(run_dir: Path, *, lines: int = 40) -> str:
-    """The live log of a queued or running Ray job (Ray's, which includes runtime set-up and
-    everything the process printed); the run folder's ``log.txt`` once it ended."""
-    status = runs.read_status(run_dir)
-    if status.ended or not status.backend.job_id:
-        return runs.read_log_tail(run_dir, lines=lines)
-    text = _job_logs(status.backend.address, status.backend.job_id, background=True)
-    if not text:
-        return runs.read_log_tail(run_dir, lines=lines)
-    return "\n".join(lognoise.without_noise(text).splitlines()[-lines:])
 
 
 def _end(run_dir: Path, state: str, error: str | None, *, logs: str | None, job_id: str,

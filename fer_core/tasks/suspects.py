@@ -2,18 +2,12 @@
 
     python -m fer_core data suspects [--data PATH] [--folds 5] [--json]
 
-Every training image gets class probabilities from a model that never saw it (out of fold):
-the training images are cut into ``folds`` stratified parts, and for each part a quick model
-(``fer-cnn`` from scratch, a few epochs: nothing needs ImageNet weights) is trained on the
-others by the ordinary fit (:func:`fer_core.training.trainer.fit`), and the held-out part is
-scored as a test split is. cleanlab's ``find_label_issues`` then ranks the images whose given
-label the held-out model trusts least (self-confidence).
-
-The pass is a heavy task of the task system (``suspects``): it waits behind a training job
-on this machine, runs on a Ray worker when jobs go there (its folds could run side by side
-there), can be cancelled, and keeps ``suspects.csv`` in its task folder beside the runs. A
-pass's result from before the task system, in the cache folder under the data set's
-fingerprint, still reads.
+Every training image gets class probabilities from a quick model that never saw it (out of
+fold: ``folds`` stratified parts, each scored by ``fer-cnn`` fitted from scratch on the others,
+as nothing needs ImageNet weights); cleanlab's ``find_label_issues`` then ranks the images whose
+given label that model trusts least. The pass is a heavy task (``suspects``): it waits behind
+training on this machine, runs on a Ray worker when jobs go there, can be cancelled, and keeps
+``suspects.csv`` in its task folder.
 """
 
 from __future__ import annotations
@@ -210,7 +204,6 @@ def find_suspects(ds: Dataset, out_dir: Path, *, folds: int = DEFAULT_FOLDS,
                   stop: StopFlag | None = None) -> tuple[pd.DataFrame, int]:
     """Run the whole pass on ``ds`` and keep its ``suspects.csv`` in ``out_dir``; return the
     suspects and the number of images judged."""
-    check_folds(ds, folds)
     work = out_dir / "folds"
     scope, proba = out_of_fold_probabilities(
         ds, folds=folds, config=pass_config(epochs=epochs, seed=seed), work_dir=work,
@@ -223,9 +216,8 @@ def find_suspects(ds: Dataset, out_dir: Path, *, folds: int = DEFAULT_FOLDS,
 
 def spec(data: DataRef, ds: Dataset, *, folds: int = DEFAULT_FOLDS,
          epochs: int = DEFAULT_EPOCHS, seed: int = 0) -> dict[str, Any]:
-    """What a pass is asked: the data set ``ds`` loaded from ``data`` (its text, as the job
-    reads it), folds, epochs; a data set too small for the folds is refused before anything is
-    queued."""
+    """What a pass over ``ds`` (loaded from ``data``) is asked; a data set too small for the
+    folds is refused before anything is queued."""
     check_folds(ds, folds)
     return {"data": str(data), "folds": folds, "epochs": epochs, "seed": seed}
 

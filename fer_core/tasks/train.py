@@ -2,10 +2,9 @@
 
     python -m fer_core train --preset fast-cpu --run-dir runs/my-first-run
 
-The run's life around the fit: its status (running, then succeeded, cancelled or failed with
-the error), its log, a stop on SIGTERM, and the steps that read the trained model: evaluation
-(``metrics.json``, ``predictions.csv``), the fitted temperature, the model card, and the run
-logged to TensorBoard and MLflow. ``fer_core.training.trainer.fit`` only trains.
+The run's life around the fit (``fer_core.training.trainer.fit`` only trains): its status, its
+log, a stop on SIGTERM, and the steps that read the trained model: evaluation, the fitted
+temperature, the model card, TensorBoard and MLflow.
 """
 
 from __future__ import annotations
@@ -40,11 +39,8 @@ log = logging.getLogger("fer_core.training")
 
 
 def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None) -> dict:
-    """Train, evaluate and write the run folder; return the metrics.
-
-    The status ends as ``succeeded``, ``cancelled`` (SIGTERM/SIGINT: the current step is
-    finished and the best model so far is kept and evaluated) or ``failed`` with the error.
-    """
+    """Train, evaluate and write the run folder; return the metrics. A stop (SIGTERM/SIGINT)
+    finishes the current step, and the best model so far is kept and evaluated."""
     started = time.monotonic()  # a time budget counts from here, TensorFlow's import included
     run_dir = Path(run_dir)
     if not runs.files(run_dir).config.exists():
