@@ -73,7 +73,6 @@ def _render_data_source() -> None:
 
 
 def _render_jobs_backend() -> None:
-    """Where Launch sends jobs: this machine's queue, or a Ray cluster (address, GPUs)."""
     st.subheader("Jobs")
     labels = {"local": "This machine", "ray": "Ray cluster"}
     current = st.session_state[state.BACKEND_KEY]

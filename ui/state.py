@@ -165,12 +165,10 @@ def history(run_dir: Path) -> pd.DataFrame:
 def keep_valid(key: str, options: Sequence[Any]) -> None:
     """Forget a widget's remembered value that is no longer an option (a run was deleted):
     Streamlit raises when a widget's session value is not among its options."""
-    if key not in st.session_state:
-        return
-    value = st.session_state[key]
+    value = st.session_state.get(key)
     if isinstance(value, list):
         st.session_state[key] = [v for v in value if v in options]
-    elif value not in options:
+    elif key in st.session_state and value not in options:
         del st.session_state[key]
 
 

@@ -70,10 +70,9 @@ def render(task_dir: Path | None, *, key: str) -> str | None:
 
 
 def _render_ended(task_dir: Path, state: str, key: str) -> None:
-    status = runs.read_status(task_dir)
     if state == "failed":
-        st.error(f"It failed: {status.error or 'the task ended without a message'}",
-                 icon=":material/error:")
+        error = runs.read_status(task_dir).error or "the task ended without a message"
+        st.error(f"It failed: {error}", icon=":material/error:")
         with st.expander("Log"):
             st.code(tasks.log_tail(task_dir, lines=40) or "(no output)", language=None)
     elif state == "cancelled":

@@ -1,13 +1,9 @@
 """Predict's Video file and Live camera modes: Streamlit around ``fer_core.inference.video``.
 
-Video file: the upload is probed at once (a bad file gets its message before anything is
-queued), then scored as a job (``fer_core.tasks.video``): the web server never scores a video
-itself. The page follows the latest video job of the chosen model, and shows its CSV, timeline
-and labelled copy from the job's folder, after a reload too.
-
-Live camera: streamlit-webrtc sends the browser's camera to a :class:`LiveAnnotator` and shows
-the frames it returns. The ICE servers come from ``FER_ICE_SERVERS``: none by default, no STUN
-on the internet.
+A video file is probed at once (a bad file gets its message before anything is queued), then
+scored as a job (``fer_core.tasks.video``): the web server never scores a video itself, and the
+page finds the job's result again after a reload. The live camera goes through streamlit-webrtc,
+with ICE servers from ``FER_ICE_SERVERS``: none by default, no STUN on the internet.
 """
 
 from __future__ import annotations
@@ -34,8 +30,6 @@ ANNOTATOR_KEY = "predict.live_annotator"
 
 LoadModel = Callable[[Path], Any]
 
-
-# --- video file ----------------------------------------------------------------------------------
 
 def render_video_file(run_dirs: list[Path], *, tta: bool, whole: bool) -> None:
     task = task_folders.latest(video_task.KIND, video_task.subject(run_dirs),
@@ -97,8 +91,6 @@ def _render_result(task: Path) -> None:
     right.download_button("Labelled video (MP4, H.264)", video.read_bytes(),
                           f"{name}-annotated.mp4", "video/mp4", key="predict.video_mp4")
 
-
-# --- live camera ---------------------------------------------------------------------------------
 
 def render_live(run_dirs: list[Path], *, tta: bool, whole: bool, load_model: LoadModel) -> None:
     # pylibsrtp (under aiortc) segfaults when first imported after TensorFlow: app.py and the

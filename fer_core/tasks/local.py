@@ -37,8 +37,7 @@ class LocalBackend:
     description = "this machine, one training at a time"
 
     def __init__(self, runs_root: Path | None = None) -> None:
-        # Absolute: the worker runs in the package folder, where a relative path means
-        # another folder than the app's.
+        # Absolute: the worker runs in the package folder, where a relative path is another one
         self.runs_root = Path(runs_root or settings.runs_dir()).resolve()
 
     def submit(self, run_dir: Path) -> None:
@@ -51,7 +50,6 @@ class LocalBackend:
         return runs.read_log_tail(run_dir, lines=lines)
 
     def ensure_worker(self, lane: str = "heavy") -> None:
-        """Start the lane's worker unless one already holds its lock."""
         lock = FileLock(lock_path(self.runs_root, lane))
         try:
             lock.acquire(timeout=0)
@@ -66,11 +64,9 @@ class LocalBackend:
         )
 
     def cancel(self, run_dir: Path) -> None:
-        """Queued: cancelled at once. Running: SIGTERM, the job ends its step and stops.
-
-        Under the start lock, so a cancel and the job's start never interleave; requested
-        before the signal, so a job killed before its handler is in still ends cancelled.
-        """
+        """Queued: cancelled at once. Running: SIGTERM, the job ends its step and stops. Under
+        the start lock, so a cancel and the job's start never interleave; requested before the
+        signal, so a job killed before its handler is in still ends cancelled."""
         with _start_lock(run_dir):
             status = runs.read_status(run_dir)
             state = runs.effective_state(status)
@@ -115,11 +111,8 @@ def queued_runs(runs_root: Path, lane: str = "heavy") -> list[Path]:
 
 
 def run_worker(runs_root: Path, *, lane: str = "heavy", poll_seconds: float = 0.5) -> int:
-    """Serve the lane's queue until it is empty; return how many jobs ran.
-
-    Re-checks the queue after releasing the lock: a job queued in the instant between the
-    last look and the release would otherwise wait for the next launch.
-    """
+    """Serve the lane's queue until it is empty; return how many jobs ran. The queue is checked
+    again after the lock is released: a job queued in that instant would wait for a launch."""
     runs_root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_path(runs_root, lane))
     ran = 0
@@ -176,13 +169,11 @@ def run_job(run_dir: Path) -> int:
 
 
 def runs_root_of(folder: Path) -> Path:
-    """The runs folder a run or task folder belongs to."""
     folder = Path(folder)
     return folder.parent.parent if folder.parent.name == task_folders.FOLDER else folder.parent
 
 
 def _start_lock(run_dir: Path) -> FileLock:
-    """One lock per runs folder for the instant a job starts or is cancelled."""
     return FileLock(runs_root_of(run_dir) / START_LOCK_NAME, timeout=30)
 
 

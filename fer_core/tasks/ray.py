@@ -24,7 +24,6 @@ from fer_core.core.errors import ConfigError, FerError, RunError
 from fer_core.runs import lognoise
 from fer_core.tasks.local import command, lane_of, runs_root_of
 
-PACKAGE_ROOT = settings.PROJECT_ROOT
 # Never shipped with a job: the venv (each node has its own), what lives on the shared mount
 # (runs, models, data, tracking stores), history, caches, docs. Top-level folders are anchored
 # ("/runs", as in .gitignore): the code has a package of the same name (fer_core/runs).
@@ -45,11 +44,8 @@ _lock = threading.Lock()
 
 
 def job_api_address(address: str | None) -> str:
-    """The Ray dashboard's HTTP address, the only one the job API speaks.
-
-    Without a scheme the Ray client would take ``head:8265`` for a GCS address and hang for
-    30 s; ``http://`` is what ``ray start --head`` prints for job submission.
-    """
+    """The Ray dashboard's HTTP address, the only one the job API speaks: without a scheme
+    the Ray client would take ``head:8265`` for a GCS address and hang for 30 s."""
     text = (address or "").strip().rstrip("/")
     if not text:
         raise ConfigError("The ray backend needs the cluster's address: set RAY_ADDRESS (e.g. "
@@ -63,11 +59,9 @@ def job_api_address(address: str | None) -> str:
 
 
 def client(address: str, *, background: bool = False):
-    """A connected ``JobSubmissionClient``, one per address for the process.
-
-    ``background``: a listing asking on its own; after a failure it does not try again for
-    :data:`RETRY_SECONDS`, so a page polling a dead cluster stays fast.
-    """
+    """A connected ``JobSubmissionClient``, one per address for the process. A ``background``
+    call does not try a failed address again for :data:`RETRY_SECONDS`, so a page polling a
+    dead cluster stays fast."""
     address = job_api_address(address)
     with _lock:
         if address in _clients:
@@ -96,13 +90,12 @@ def client(address: str, *, background: bool = False):
 
 def runtime_env(runs_root: Path) -> dict[str, Any]:
     """The project's code as the job's working folder, and the folders it must write to."""
-    env_vars = {
+    return {"working_dir": str(settings.PROJECT_ROOT), "excludes": list(EXCLUDES), "env_vars": {
         "FER_RUNS_DIR": str(Path(runs_root).expanduser().resolve()),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "RAY_JOB_STOP_WAIT_TIME_S": str(STOP_GRACE_SECONDS),
         **settings.for_jobs_elsewhere(),
-    }
-    return {"working_dir": str(PACKAGE_ROOT), "excludes": list(EXCLUDES), "env_vars": env_vars}
+    }}
 
 
 def entrypoint(run_dir: Path) -> str:
@@ -131,7 +124,6 @@ class RayBackend:
 
     @classmethod
     def from_ref(cls, ref: runs.BackendRef) -> RayBackend:
-        """The backend a run's stored reference names (its cluster and reservation)."""
         return cls(ref.address, num_gpus=ref.gpus, num_cpus=ref.cpus)
 
     def submit(self, run_dir: Path) -> None:
@@ -186,11 +178,8 @@ class RayBackend:
 
 def sync_status(run_dir: Path, *, background: bool = True) -> runs.Status:
     """Bring a Ray run's ``status.json`` up to date with what Ray knows; return the status.
-
-    Only a run the folder does not show as ended is asked about. Ray saying FAILED or STOPPED
-    (or SUCCEEDED, when the folder never heard of it: a runs folder that is not shared) ends
-    the run as failed or cancelled, with Ray's message and log.
-    """
+    Ray saying FAILED or STOPPED (or SUCCEEDED, when the folder never heard of it: a runs
+    folder that is not shared) ends the run as failed or cancelled, with Ray's message and log."""
     status = runs.read_status(run_dir)
     job_id, address = status.backend.job_id, status.backend.address
     if status.backend.kind != RayBackend.name or status.ended or not job_id:
@@ -251,8 +240,7 @@ def _first_line(value: object) -> str:
 
 
 def _quiet_ray_logging() -> None:
-    """Ray's client logs every file it leaves out of a package at INFO; the app's terminal
-    and the command line would drown in it."""
+    """Ray's client logs each file it leaves out of a package at INFO: a flood in the terminal."""
     for name in ("ray", "ray._private.runtime_env", "ray.dashboard",
                  "ray.dashboard.modules.dashboard_sdk"):
         logger = logging.getLogger(name)

@@ -69,8 +69,7 @@ def resolve(entry: str) -> Callable[[TaskContext], dict[str, Any]]:
 
 def run_task(task_dir: Path, *, log_stream: TextIO | None = None) -> int:
     """Run the task in this process; the exit status says whether it succeeded. The engine's
-    log lines go to ``log_stream``: stdout, which a backend sends to the task's log, unless a
-    command in the foreground keeps its stdout for its own output (``--json``)."""
+    log lines go to ``log_stream``, by default stdout, which a backend sends to the task's log."""
     task_dir = Path(task_dir)
     status = runs.read_status(task_dir)
     if status.ended:  # cancelled while it waited (Ray cannot drop a pending job)

@@ -11,8 +11,6 @@ from fer_core.core.config import TrainConfig
 from fer_core.core.studies import (  # noqa: F401  (the plans, for whoever launches them)
     RECORD_KEY,
     STUDIES,
-    Arm,
-    Study,
     get_study,
     new_group_id,
     study_configs,

@@ -46,8 +46,6 @@ RESULT = "suspects.csv"
 KIND = "suspects"
 
 
-# --- where results live --------------------------------------------------------------------------
-
 def csv_path(fingerprint: str) -> Path:
     """Where passes kept their result before they were tasks (the cache folder)."""
     return settings.cache_dir() / "suspects" / fingerprint / RESULT
@@ -60,8 +58,7 @@ def latest_pass(fingerprint: str, *, runs_root: Path | None = None,
 
 
 def read_suspects(fingerprint: str, *, runs_root: Path | None = None) -> pd.DataFrame | None:
-    """The last finished pass's suspects for this data set, best first, or ``None`` if it
-    never ran."""
+    """The last finished pass's suspects for this data set, or ``None`` if it never ran."""
     done = latest_pass(fingerprint, runs_root=runs_root, state="succeeded")
     try:
         return pd.read_csv(done / RESULT if done else csv_path(fingerprint),
@@ -71,8 +68,7 @@ def read_suspects(fingerprint: str, *, runs_root: Path | None = None) -> pd.Data
 
 
 def most_suspect(fingerprint: str, count: int, *, runs_root: Path | None = None) -> list[str]:
-    """The ids of the ``count`` most suspect labels of the last pass (fewer if it flagged
-    fewer), for excluding them all at once."""
+    """The ids of the ``count`` most suspect labels of the last pass (fewer if it flagged fewer)."""
     table = read_suspects(fingerprint, runs_root=runs_root)
     if table is None:
         raise DataError("This data set has no suspect labels yet: find them first "
@@ -88,16 +84,12 @@ def exclude_most_suspect(ds: Dataset, count: int, *, undo: bool = False,
     return len(ids), (overrides.restore if undo else overrides.exclude)(ds, *ids)
 
 
-# --- the pass ------------------------------------------------------------------------------------
-
 def pass_config(*, epochs: int = DEFAULT_EPOCHS, seed: int = 0) -> TrainConfig:
-    """``fast-cpu``'s network, cosine schedule and label smoothing (it keeps the held-out
-    probabilities from being all-or-nothing, so an ambiguous face is not ranked with a wrong
-    label), cut short. No augmentation: a few epochs learn fastest on the images as they
-    are. Balanced class weights: without them a rare class (FER-2013's disgust) is seldom
-    predicted, so its correct labels look suspect. The held-out images are scored with their
-    mirror (test-time augmentation is nearly free beside training); a small validation
-    share, so most of each fold's images train."""
+    """``fast-cpu``'s network, schedule and label smoothing (so an ambiguous face's held-out
+    probabilities are not all-or-nothing), cut short. No augmentation: a few epochs learn
+    fastest on the images as they are. Balanced class weights, or a rare class (FER-2013's
+    disgust) is seldom predicted and its correct labels look suspect. Mirror TTA is nearly free
+    beside training; a small validation share leaves most of each fold's images to train."""
     return preset("fast-cpu").replace(epochs=epochs, seed=seed, batch_size=32, augment=False,
                                       random_crop=0, class_weights="balanced", label_smoothing=0.1,
                                       tta=True, tta_shift=0, val_fraction=0.1, data="")
@@ -123,10 +115,8 @@ def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, w
                               progress: Progress | None = None, stop: StopFlag | None = None
                               ) -> tuple[Dataset, np.ndarray]:
     """The training images and, row for row, probabilities from a model trained without them.
-
-    Each fold is a fit alone (no evaluation, calibration, card or tracking of the fold model),
-    then its held-out images scored as training scores a test split. A stop (SIGTERM) ends the
-    fold's step and the pass."""
+    Each fold is a fit alone (no evaluation, calibration, card or tracking of the fold model);
+    a stop (SIGTERM) ends the fold's step and the pass."""
     from sklearn.model_selection import StratifiedKFold
 
     check_folds(ds, folds)
@@ -167,8 +157,7 @@ class FoldProgress(RunLogger):
 def _held_out_probabilities(config: TrainConfig, run_dir: Path, scope: Dataset,
                             held_out: np.ndarray, stop: StopFlag, progress: RunLogger
                             ) -> np.ndarray:
-    """Fit a fold model on the scope without ``held_out`` and score ``held_out`` with it, in
-    the scope's row order."""
+    """A fold model's probabilities for ``held_out``, in the scope's row order."""
     with device.configured(policy=device.precision_policy(config.mixed_precision),
                            seed=config.seed):
         data = prepare_data(config, _fold_dataset(scope, held_out))
@@ -236,8 +225,6 @@ def to_json(table: pd.DataFrame, n_images: int) -> dict[str, Any]:
         {"file": row.file, "given": row.given, "suggested": row.suggested,
          "score": float(row.self_confidence)} for row in table.itertuples()]}
 
-
-# --- helpers -------------------------------------------------------------------------------------
 
 def _in_scope(ds: Dataset) -> Dataset:
     return ds.subset(ds.index["split"].isin(SCOPE).to_numpy())

@@ -71,7 +71,6 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
 
 def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: StopFlag,
            loggers: Loggers, *, started: float) -> dict:
-    """The steps of a training run: data, fit, evaluate, then what reads the result."""
     policy = device.precision_policy(config.mixed_precision)
     repeats = _reproducibility(config)
     with device.configured(policy=policy, seed=config.seed, deterministic=repeats == "yes"):
@@ -124,8 +123,7 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
             "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
         },
         environment={
-            "device": device.describe_device(), "precision": policy,
-            "reproducible": reproducible,
+            "device": device.describe_device(), "precision": policy, "reproducible": reproducible,
             "python": platform.python_version(), "tensorflow": tf.__version__,
             "keras": keras.__version__, "numpy": np.__version__, "host": socket.gethostname(),
         },
