@@ -76,9 +76,8 @@ def _render_jobs_backend() -> None:
     st.subheader("Jobs")
     labels = {"local": "This machine", "ray": "Ray cluster"}
     current = st.session_state[state.BACKEND_KEY]
-    backend = st.radio("Run jobs on", list(labels), format_func=labels.get,
+    backend = st.radio("Run jobs on", list(labels), format_func=labels.get, horizontal=True,
                        index=list(labels).index(current), key="sidebar.jobs_backend",
-                       horizontal=True,
                        help="This machine: one job at a time. Ray cluster: each job is a Ray "
                        "job and Ray runs as many at once as it has GPUs; the runs folder "
                        "must be a path every node shares.")
@@ -91,8 +90,7 @@ def _render_jobs_backend() -> None:
                             "API listens.")
     st.session_state[state.RAY_ADDRESS_KEY] = address.strip()
     gpus = st.number_input("GPUs per job", min_value=0, max_value=8, step=1,
-                           value=int(st.session_state[state.RAY_GPUS_KEY]),
-                           key="sidebar.ray_gpus",
+                           value=int(st.session_state[state.RAY_GPUS_KEY]), key="sidebar.ray_gpus",
                            help="1 on a GPU cluster, 0 on CPUs. A job waits until a node has "
                            "this many GPUs free.")
     st.session_state[state.RAY_GPUS_KEY] = int(gpus)

@@ -1,10 +1,8 @@
 """Session state and cached loaders every page uses (keys are named ``"<page>.<name>"``).
 
 The data choice is also kept in the page's address (``?data=demo``, ``?data=/path``), so a
-reload or a link opened in a new tab works on the same data set. Loaders are cached so that
-switching pages never reloads the data set: the data set with ``st.cache_resource`` (large,
-read-only: never copied), small files with ``st.cache_data`` keyed by path and modification
-time so a job's new progress shows on the next rerun.
+reload or a link opened in a new tab works on the same data set. The data set is cached with
+``st.cache_resource`` (large, read-only: never copied), so switching pages never reloads it.
 """
 
 from __future__ import annotations
@@ -30,8 +28,7 @@ RAY_GPUS_KEY = "app.ray_gpus"  # GPUs each Ray job reserves (FER_RAY_GPUS, defau
 
 
 def init_state() -> None:
-    """Set the shared keys once per session, from the environment (a bad value stops the app
-    with its message)."""
+    """Set the shared keys once per session, from the environment (a bad value stops the app)."""
     defaults: dict[str, Callable[[], Any]] = {
         DATA_KEY: _initial_data,
         RUNS_KEY: lambda: str(settings.runs_dir()),
@@ -56,7 +53,6 @@ def jobs_backend() -> tasks.JobBackend:
 
 
 def jobs_backend_name() -> str:
-    """``local`` or ``ray``: where Launch sends jobs, as chosen in the sidebar."""
     init_state()
     return st.session_state[BACKEND_KEY]
 

@@ -25,9 +25,8 @@ POLL_SECONDS = 2
 
 def submit(kind: str, make_spec: Callable[[], dict[str, Any]], *, subject: str,
            inputs: dict[str, Path] | None = None) -> None:
-    """Queue a task where the sidebar sends jobs, then rerun so the page follows it. A refusal
-    shows where the button was: the queue's, or the spec's own (too few images for the folds),
-    which is why the spec is made in here."""
+    """Queue a task where the sidebar sends jobs, then rerun so the page follows it. The spec is
+    made in here so that its refusal (too few images for the folds) shows by the button."""
     try:
         tasks.submit(kind, make_spec(), subject=subject, inputs=inputs,
                      runs_root=state.runs_root(), backend=state.jobs_backend())

@@ -44,11 +44,8 @@ class JobBackend(Protocol):
     description: str  # where jobs run, in a few words, for captions
 
     def submit(self, run_dir: Path) -> None: ...
-
     def cancel(self, run_dir: Path) -> None: ...
-
     def status(self, run_dir: Path) -> str: ...
-
     def log_tail(self, run_dir: Path, lines: int = 40) -> str: ...
 
 
@@ -145,8 +142,6 @@ def _new_task(kind: str, spec: dict[str, Any], subject: str | None, root: Path, 
 
 @dataclass(frozen=True)
 class Job:
-    """A run or task as the job lists show it: its folder, kind and status."""
-
     path: Path
     kind: str
     state: str
@@ -155,8 +150,7 @@ class Job:
 
 
 def list_tasks(runs_root: Path | None = None) -> list[Job]:
-    """Every task that is not training, newest first, each with the state to show (a task
-    that has not ended is asked of its backend: a Ray job lost, a crash)."""
+    """Every task that is not training, newest first, each with the state its backend knows."""
     return [_job(folder, task_folders.read_task(folder))
             for folder in task_folders.task_folders(runs_root)]
 
@@ -243,10 +237,8 @@ def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
 def wait(run_dir: Path, *, timeout: float | None = None, poll_seconds: float = 1.0) -> str:
     """Block until the job ends; return its final state."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        state = refresh(run_dir)
-        if state in runs.FINAL_STATES:
-            return state
+    while (state := refresh(run_dir)) not in runs.FINAL_STATES:
         if deadline is not None and time.monotonic() > deadline:
             raise RunError(f"Run {run_dir.name} is still {state} after {timeout:.0f} s.")
         time.sleep(poll_seconds)
+    return state

@@ -26,12 +26,10 @@ class TaskKind:
 
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
     TaskKind(TRAIN, "", heavy=True, label="training"),
-    TaskKind("suspects", "fer_core.tasks.suspects:run_task", heavy=True,
-             label="suspect labels"),
+    TaskKind("suspects", "fer_core.tasks.suspects:run_task", heavy=True, label="suspect labels"),
     TaskKind("export", "fer_core.tasks.export:run_task", heavy=False, label="export"),
     TaskKind("video", "fer_core.tasks.video:run_task", heavy=False, label="video"),
-    TaskKind("estimate", "fer_core.tasks.estimate:run_task", heavy=False,
-             label="time estimate"),
+    TaskKind("estimate", "fer_core.tasks.estimate:run_task", heavy=False, label="time estimate"),
 )}
 
 

@@ -31,8 +31,6 @@ START_LOCK_NAME = ".start.lock"  # held for milliseconds: a job's start, or a ca
 
 
 class LocalBackend:
-    """One job at a time on this machine, served by a detached worker process."""
-
     name = "local"
     description = "this machine, one training at a time"
 

@@ -72,7 +72,6 @@ def client(address: str, *, background: bool = False):
     from ray.job_submission import JobSubmissionClient
 
     _quiet_ray_logging()  # after the import: Ray's modules set their own levels on import
-
     try:
         made = JobSubmissionClient(address)
     except (ConnectionError, RuntimeError, OSError, ValueError) as err:
@@ -89,7 +88,6 @@ def client(address: str, *, background: bool = False):
 
 
 def runtime_env(runs_root: Path) -> dict[str, Any]:
-    """The project's code as the job's working folder, and the folders it must write to."""
     return {"working_dir": str(settings.PROJECT_ROOT), "excludes": list(EXCLUDES), "env_vars": {
         "FER_RUNS_DIR": str(Path(runs_root).expanduser().resolve()),
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -103,14 +101,7 @@ def entrypoint(run_dir: Path) -> str:
     return shlex.join(["python", *command(run_dir)])
 
 
-def job_id_for(run_dir: Path, resumed: int) -> str:
-    """The run id; a resumed run's attempt gets its own id (Ray never reuses one)."""
-    return run_dir.name if not resumed else f"{run_dir.name}-resume{resumed}"
-
-
 class RayBackend:
-    """Jobs on a Ray cluster; Ray's own scheduling decides where and when each runs."""
-
     name = "ray"
 
     def __init__(self, address: str | None, *, num_gpus: float = 0, num_cpus: float = 1
@@ -118,8 +109,7 @@ class RayBackend:
         self.address = job_api_address(address)
         if num_gpus < 0 or num_cpus < 0:
             raise ConfigError("GPUs and CPUs per Ray job cannot be negative.")
-        self.num_gpus = num_gpus
-        self.num_cpus = num_cpus
+        self.num_gpus, self.num_cpus = num_gpus, num_cpus
         self.description = f"the Ray cluster at {self.address}"
 
     @classmethod
@@ -130,7 +120,8 @@ class RayBackend:
         """Hand the queued run to Ray, recording its job id first: the job writes
         ``status.json`` as soon as it starts, and a later write could overwrite that."""
         run_dir = Path(run_dir).expanduser().resolve()
-        job_id = job_id_for(run_dir, runs.read_status(run_dir).resumed)
+        resumed = runs.read_status(run_dir).resumed  # an attempt's own id: Ray never reuses one
+        job_id = f"{run_dir.name}-resume{resumed}" if resumed else run_dir.name
         runs.set_backend(run_dir, runs.BackendRef(self.name, self.address, job_id,
                                                   self.num_gpus, self.num_cpus))
         api = client(self.address)
@@ -168,9 +159,8 @@ class RayBackend:
         """The live log of a queued or running Ray job (Ray's, which includes runtime set-up
         and everything the process printed); the run folder's ``log.txt`` once it ended."""
         status = runs.read_status(run_dir)
-        if status.ended or not status.backend.job_id:
-            return runs.read_log_tail(run_dir, lines=lines)
-        text = _job_logs(status.backend.address, status.backend.job_id, background=True)
+        text = "" if status.ended or not status.backend.job_id else _job_logs(
+            status.backend.address, status.backend.job_id, background=True)
         if not text:
             return runs.read_log_tail(run_dir, lines=lines)
         return "\n".join(lognoise.without_noise(text).splitlines()[-lines:])

@@ -23,9 +23,8 @@ def rerun(run_dir: Path, *, runs_root: Path | None = None, backend=None) -> Path
     record = runs.read_config(run_dir)
     if not record.config:
         raise RunError(f"Run {run_dir.name} has no readable config.json; it cannot be re-run.")
-    config = TrainConfig.from_dict(record.config)
     preset = record.preset or runs.read_status(run_dir).preset
-    new_dir = tasks.launch(config, runs_root=runs_root or run_dir.parent, preset=preset,
-                          backend=backend)
+    new_dir = tasks.launch(TrainConfig.from_dict(record.config), preset=preset, backend=backend,
+                          runs_root=runs_root or run_dir.parent)
     runs.write_status(new_dir, rerun_of=run_dir.name)
     return new_dir

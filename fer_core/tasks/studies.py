@@ -1,5 +1,4 @@
-"""Launching a study: every arm of a plan (``fer_core.core.studies``) queued as its own job,
-grouped as one sweep."""
+"""Launching a study, a plan of ``fer_core.core.studies``."""
 
 from __future__ import annotations
 

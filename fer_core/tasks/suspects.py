@@ -53,7 +53,6 @@ def csv_path(fingerprint: str) -> Path:
 
 def latest_pass(fingerprint: str, *, runs_root: Path | None = None,
                 state: str | None = None) -> Path | None:
-    """The folder of the newest pass over this data set (in ``state``, when given)."""
     return task_folders.latest(KIND, fingerprint, runs_root=runs_root, state=state)
 
 
@@ -121,11 +120,10 @@ def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, w
 
     check_folds(ds, folds)
     scope = _in_scope(ds)
-    labels = scope.labels
     proba = np.full((len(scope), len(ds.classes)), np.nan, dtype=np.float32)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
     stop = stop or StopFlag()
-    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(scope)), scope.labels)):
         run_dir = work_dir / f"fold-{fold + 1}"
         shutil.rmtree(run_dir, ignore_errors=True)
         log.info("Suspect labels: fold %d of %d (%d held out).", fold + 1, folds, len(held_out))
@@ -174,8 +172,7 @@ def rank_suspects(scope: Dataset, proba: np.ndarray) -> pd.DataFrame:
     from cleanlab.filter import find_label_issues
 
     labels = scope.labels
-    ranked = find_label_issues(labels, proba, return_indices_ranked_by="self_confidence",
-                               n_jobs=1)
+    ranked = find_label_issues(labels, proba, return_indices_ranked_by="self_confidence", n_jobs=1)
     classes = np.asarray(scope.classes, dtype=object)
     others = proba.copy()
     others[np.arange(len(labels)), labels] = -1.0  # the suggestion is never the given label
