@@ -88,7 +88,6 @@ def lane_of(folder: Path) -> str:
 
 
 def heavy_job_running(runs_root: Path) -> bool:
-    """Whether a training job (or another heavy task) of this machine's queue is running."""
     return any(runs.effective_state(runs.read_status(folder)) == "running"
                and lane_of(folder) == "heavy" for folder in task_folders.job_folders(runs_root))
 

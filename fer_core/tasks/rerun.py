@@ -1,8 +1,5 @@
-"""Re-run: a new job with exactly the settings of an earlier run.
-
-The new run gets its own folder id (the old one never changes) and records which run it
-repeats (``rerun_of``), so Results can say so.
-"""
+"""Re-run: a new job with exactly the settings of an earlier run, in a folder of its own that
+records which run it repeats (``rerun_of``), so Results can say so."""
 
 from __future__ import annotations
 

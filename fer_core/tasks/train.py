@@ -98,8 +98,7 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
 
 
 def _reproducibility(config: TrainConfig) -> str:
-    """Whether the seed repeats this run exactly, or what keeps it from doing so (a key of
-    ``wording.REPRODUCIBLE``)."""
+    """Whether the seed repeats the run, or what keeps it from that (``wording.REPRODUCIBLE``)."""
     if config.time_budget_min:
         return "time budget"
     if not config.deterministic:
