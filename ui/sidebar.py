@@ -18,26 +18,25 @@ FOLDER_MEMORY_KEY = "app.data_folder"  # the path typed, kept while another sour
 
 def render_sidebar() -> None:
     state.init_state()
-    if viewer.is_viewer():
-        _render_viewer()
-    else:
-        _render_controls()
+    with st.sidebar:
+        if viewer.is_viewer():
+            _render_viewer()
+        else:
+            _render_controls()
+        st.caption(f"Device: **{describe_device_quick()}**")
     state.keep_data_in_address()
 
 
 def _render_controls() -> None:
-    with st.sidebar:
-        st.subheader("Data")
-        _render_data_source()
-        if st.button("Reload data", key="sidebar.reload", help="Re-read the data folder"):
-            state.reload_dataset()
+    st.subheader("Data")
+    _render_data_source()
+    if st.button("Reload data", key="sidebar.reload", help="Re-read the data folder"):
+        state.reload_dataset()
 
-        st.subheader("Runs")
-        runs_dir = st.text_input("Runs folder", value=str(state.runs_root()),
-                                 key="sidebar.runs_dir")
-        st.session_state[state.RUNS_KEY] = runs_dir
-        _render_jobs_backend()
-        st.caption(f"Device: **{describe_device_quick()}**")
+    st.subheader("Runs")
+    runs_dir = st.text_input("Runs folder", value=str(state.runs_root()), key="sidebar.runs_dir")
+    st.session_state[state.RUNS_KEY] = runs_dir
+    _render_jobs_backend()
 
 
 def _render_data_source() -> None:
@@ -74,13 +73,11 @@ def _render_data_source() -> None:
 
 
 def _render_jobs_backend() -> None:
-    """Where Launch sends jobs: this machine's queue, or a Ray cluster (address, GPUs)."""
     st.subheader("Jobs")
     labels = {"local": "This machine", "ray": "Ray cluster"}
     current = st.session_state[state.BACKEND_KEY]
-    backend = st.radio("Run jobs on", list(labels), format_func=labels.get,
+    backend = st.radio("Run jobs on", list(labels), format_func=labels.get, horizontal=True,
                        index=list(labels).index(current), key="sidebar.jobs_backend",
-                       horizontal=True,
                        help="This machine: one job at a time. Ray cluster: each job is a Ray "
                        "job and Ray runs as many at once as it has GPUs; the runs folder "
                        "must be a path every node shares.")
@@ -93,8 +90,7 @@ def _render_jobs_backend() -> None:
                             "API listens.")
     st.session_state[state.RAY_ADDRESS_KEY] = address.strip()
     gpus = st.number_input("GPUs per job", min_value=0, max_value=8, step=1,
-                           value=int(st.session_state[state.RAY_GPUS_KEY]),
-                           key="sidebar.ray_gpus",
+                           value=int(st.session_state[state.RAY_GPUS_KEY]), key="sidebar.ray_gpus",
                            help="1 on a GPU cluster, 0 on CPUs. A job waits until a node has "
                            "this many GPUs free.")
     st.session_state[state.RAY_GPUS_KEY] = int(gpus)
@@ -108,10 +104,8 @@ def _set_data(data: DataRef) -> None:
 
 def _render_viewer() -> None:
     """A viewer's sidebar: what it shows, fixed by whoever started it, and nothing to change."""
-    with st.sidebar:
-        viewer.render_note()
-        st.caption(f"Data: **{state.data_ref().label}**")
-        st.caption(f"Runs folder: `{state.runs_root()}`")
-        if st.button("Reload", key="sidebar.reload", help="Re-read the data and the runs"):
-            state.reload_dataset()
-        st.caption(f"Device: **{describe_device_quick()}**")
+    viewer.render_note()
+    st.caption(f"Data: **{state.data_ref().label}**")
+    st.caption(f"Runs folder: `{state.runs_root()}`")
+    if st.button("Reload", key="sidebar.reload", help="Re-read the data and the runs"):
+        state.reload_dataset()

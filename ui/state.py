@@ -1,11 +1,8 @@
-"""Session state and cached loaders every page uses.
+"""Session state and cached loaders every page uses (keys are named ``"<page>.<name>"``).
 
-Session keys are named ``"<page>.<name>"``; the ones here are shared by all pages. The data
-choice is also kept in the page's address (``?data=demo``, ``?data=/path``), so a reload or a
-link opened in a new tab works on the same data set. Loaders are cached so that switching
-pages never reloads the data set: the data set and models with ``st.cache_resource`` (large,
-read-only: never copied), small files with ``st.cache_data`` keyed by path and modification
-time so a job's new progress shows on the next rerun.
+The data choice is also kept in the page's address (``?data=demo``, ``?data=/path``), so a
+reload or a link opened in a new tab works on the same data set. The data set is cached with
+``st.cache_resource`` (large, read-only: never copied), so switching pages never reloads it.
 """
 
 from __future__ import annotations
@@ -31,8 +28,7 @@ RAY_GPUS_KEY = "app.ray_gpus"  # GPUs each Ray job reserves (FER_RAY_GPUS, defau
 
 
 def init_state() -> None:
-    """Set the shared keys once per session, from the environment (a bad value stops the app
-    with its message)."""
+    """Set the shared keys once per session, from the environment (a bad value stops the app)."""
     defaults: dict[str, Callable[[], Any]] = {
         DATA_KEY: _initial_data,
         RUNS_KEY: lambda: str(settings.runs_dir()),
@@ -57,7 +53,6 @@ def jobs_backend() -> tasks.JobBackend:
 
 
 def jobs_backend_name() -> str:
-    """``local`` or ``ray``: where Launch sends jobs, as chosen in the sidebar."""
     init_state()
     return st.session_state[BACKEND_KEY]
 
@@ -174,17 +169,12 @@ def history(run_dir: Path) -> pd.DataFrame:
 
 
 def keep_valid(key: str, options: Sequence[Any]) -> None:
-    """Forget a widget's remembered value that is no longer an option (a run was deleted).
-
-    Streamlit raises when a widget's session value is not among its options, so pages call
-    this before drawing a picker over things that can vanish between reruns.
-    """
-    if key not in st.session_state:
-        return
-    value = st.session_state[key]
+    """Forget a widget's remembered value that is no longer an option (a run was deleted):
+    Streamlit raises when a widget's session value is not among its options."""
+    value = st.session_state.get(key)
     if isinstance(value, list):
         st.session_state[key] = [v for v in value if v in options]
-    elif value not in options:
+    elif key in st.session_state and value not in options:
         del st.session_state[key]
 
 

@@ -1,9 +1,9 @@
 """Follow a task from the page that started it: progress and Cancel while it runs, its error,
 log and Retry when it failed; the page reruns once when it ends, so its result shows.
 
-The page finds its task again after a reload (``fer_core.runs.task_folders.latest``), so this
-panel needs nothing from the session but a guard against rerunning in a loop. It reads only
-the task's small status file, every :data:`POLL_SECONDS` while the task is active.
+The page finds its task again after a reload (``task_folders.latest``), so this panel needs
+nothing from the session but a guard against rerunning in a loop; it polls only the task's
+small status file.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ POLL_SECONDS = 2
 
 def submit(kind: str, make_spec: Callable[[], dict[str, Any]], *, subject: str,
            inputs: dict[str, Path] | None = None) -> None:
-    """Queue a task where the sidebar sends jobs, then rerun so the page follows it. A refusal
-    shows where the button was: the queue's, or the spec's own (too few images for the folds),
-    which is why the spec is made in here."""
+    """Queue a task where the sidebar sends jobs, then rerun so the page follows it. The spec is
+    made in here so that its refusal (too few images for the folds) shows by the button."""
     try:
         tasks.submit(kind, make_spec(), subject=subject, inputs=inputs,
                      runs_root=state.runs_root(), backend=state.jobs_backend())
@@ -70,10 +69,9 @@ def render(task_dir: Path | None, *, key: str) -> str | None:
 
 
 def _render_ended(task_dir: Path, state: str, key: str) -> None:
-    status = runs.read_status(task_dir)
     if state == "failed":
-        st.error(f"It failed: {status.error or 'the task ended without a message'}",
-                 icon=":material/error:")
+        error = runs.read_status(task_dir).error or "the task ended without a message"
+        st.error(f"It failed: {error}", icon=":material/error:")
         with st.expander("Log"):
             st.code(tasks.log_tail(task_dir, lines=40) or "(no output)", language=None)
     elif state == "cancelled":

@@ -1,14 +1,9 @@
 """Predict's Video file and Live camera modes: Streamlit around ``fer_core.inference.video``.
 
-Video file: the upload is probed at once (a bad file gets its message before anything runs),
-then scored as a job (``fer_core.tasks.video``) with the clip copied into its folder: the web
-server never scores a video itself. The page follows the latest video job of the chosen
-model, with progress and Cancel, and shows its CSV, timeline and labelled copy from the job's
-folder, after a reload too.
-
-Live camera: streamlit-webrtc sends the browser's camera to a :class:`LiveAnnotator` and shows
-the frames it returns; a fragment redraws the rolling chart every second while the stream
-plays. The ICE servers come from ``FER_ICE_SERVERS``: none by default, no STUN on the internet.
+A video file is probed at once (a bad file gets its message before anything is queued), then
+scored as a job (``fer_core.tasks.video``): the web server never scores a video itself, and the
+page finds the job's result again after a reload. The live camera goes through streamlit-webrtc,
+with ICE servers from ``FER_ICE_SERVERS``: none by default, no STUN on the internet.
 """
 
 from __future__ import annotations
@@ -36,11 +31,9 @@ ANNOTATOR_KEY = "predict.live_annotator"
 LoadModel = Callable[[Path], Any]
 
 
-# --- video file ----------------------------------------------------------------------------------
-
 def render_video_file(run_dirs: list[Path], *, tta: bool, whole: bool) -> None:
-    subject = video_task.subject(run_dirs)
-    task = task_folders.latest(video_task.KIND, subject, runs_root=state.runs_root())
+    task = task_folders.latest(video_task.KIND, video_task.subject(run_dirs),
+                               runs_root=state.runs_root())
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="predict.video")
     every = st.number_input("Score every n-th frame", min_value=1, max_value=300, value=1,
                             step=1, key="predict.every",
@@ -58,8 +51,6 @@ def render_video_file(run_dirs: list[Path], *, tta: bool, whole: bool) -> None:
 
 def _render_upload(upload: Any, run_dirs: list[Path], *, every: int, tta: bool, whole: bool,
                    busy: bool) -> None:
-    """Probe the upload at once (a bad file gets its message before anything is queued) and
-    offer to score it as a job; the clip is copied into the job's folder."""
     with tempfile.TemporaryDirectory(prefix="fer-video-") as folder:
         source = Path(folder) / Path(upload.name).name
         source.write_bytes(upload.getvalue())
@@ -100,8 +91,6 @@ def _render_result(task: Path) -> None:
     right.download_button("Labelled video (MP4, H.264)", video.read_bytes(),
                           f"{name}-annotated.mp4", "video/mp4", key="predict.video_mp4")
 
-
-# --- live camera ---------------------------------------------------------------------------------
 
 def render_live(run_dirs: list[Path], *, tta: bool, whole: bool, load_model: LoadModel) -> None:
     # pylibsrtp (under aiortc) segfaults when first imported after TensorFlow: app.py and the

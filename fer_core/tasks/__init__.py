@@ -1,16 +1,11 @@
 """One task system for all long work: launch or submit, queue, follow, cancel, retry.
 
-A task is a kind (``kinds.py``: train, suspects, export, video, estimate), a spec and a folder
-with one contract: ``status.json`` (state, progress as a fraction and a sentence, backend), the
-cancel marker, ``log.txt``. Training is :func:`launch` and its folder is a run folder; every
-other kind is :func:`submit` and gets a task folder (``fer_core.runs.task_folders``). Each runs
-in its own process (``python -m fer_core train --run-dir`` or ``jobs run --task-dir``), so it
-survives Streamlit reruns, closed tabs and app restarts; the web server only reads folders.
-
-Two backends implement :class:`JobBackend`: ``local`` (this machine's queue, in a heavy and a
-light lane) and ``ray`` (each task a Ray job). A task records its backend reference when it is
-queued, and every later call (status, logs, cancel, refresh) gets the backend back from it
-(:func:`backend_of_run`), so it always reaches the place that runs the job.
+A task is a kind (``kinds.py``), a spec and a folder with one contract: ``status.json``, the
+cancel marker, ``log.txt``. Training is :func:`launch` into a run folder; every other kind is
+:func:`submit` into a task folder (``fer_core.runs.task_folders``). Each runs in its own
+process, so it survives Streamlit reruns, closed tabs and app restarts; the web server only
+reads folders. A task records its backend (``local`` or ``ray``) when it is queued, and every
+later call gets it back from there (:func:`backend_of_run`), so it reaches the place running it.
 """
 
 from __future__ import annotations
@@ -35,35 +30,30 @@ from fer_core.tasks.kinds import TRAIN, kind_of
 from fer_core.tasks.local import LocalBackend, queued_runs, run_job, run_worker, runs_root_of
 from fer_core.training.resume import is_resumable
 
-__all__ = ["BACKENDS", "JobBackend", "LocalBackend", "backend_from_env", "backend_of_run",
-           "cancel", "launch", "launch_sweep", "log_tail", "queued_runs", "refresh", "resume",
-           "run_job", "run_worker", "sweep_configs", "wait"]
-BACKENDS = settings.JOB_BACKENDS
+__all__ = ["JobBackend", "LocalBackend", "backend_from_env", "backend_of_run", "cancel", "launch",
+           "launch_sweep", "log_tail", "queued_runs", "refresh", "resume", "run_job", "run_worker",
+           "sweep_configs", "wait"]
 FOREGROUND = "foreground"  # a task a command runs in its own process, outside any queue
 
 
 class JobBackend(Protocol):
-    """What the pages and the CLI need from a place that runs jobs; everything else
-    (progress, metrics, the model) is read from the run folder, whichever backend ran it.
-    ``status`` asks the backend and records what only it knows (a job lost on a cluster)."""
+    """What pages and the CLI need from a place that runs jobs; the rest is read from the folder.
+    ``status`` records what only the backend knows (a job lost on a cluster)."""
 
     name: str
     description: str  # where jobs run, in a few words, for captions
 
     def submit(self, run_dir: Path) -> None: ...
-
     def cancel(self, run_dir: Path) -> None: ...
-
     def status(self, run_dir: Path) -> str: ...
-
     def log_tail(self, run_dir: Path, lines: int = 40) -> str: ...
 
 
 def backend_from_env(name: str | None = None, *, address: str | None = None,
                      runs_root: Path | None = None, num_gpus: float | None = None
                      ) -> JobBackend:
-    """The backend to launch on: ``name`` or ``FER_JOBS_BACKEND``; Ray's address and GPUs per
-    job from the arguments or ``RAY_ADDRESS`` and ``FER_RAY_GPUS``."""
+    """The backend to launch on: the arguments, or else the environment (``FER_JOBS_BACKEND``,
+    ``RAY_ADDRESS``, ``FER_RAY_GPUS``)."""
     chosen = (name or settings.jobs_backend()).strip().lower()
     if chosen == "local":
         return LocalBackend(runs_root)
@@ -73,7 +63,7 @@ def backend_from_env(name: str | None = None, *, address: str | None = None,
         gpus = settings.ray_gpus() if num_gpus is None else num_gpus
         return RayBackend(address or settings.ray_address(), num_gpus=gpus)
     raise ConfigError(f"Unknown jobs backend {chosen!r}: FER_JOBS_BACKEND must be one of "
-                      f"{', '.join(BACKENDS)}.")
+                      f"{', '.join(settings.JOB_BACKENDS)}.")
 
 
 def backend_of_run(run_dir: Path) -> JobBackend:
@@ -90,10 +80,8 @@ def backend_of_run(run_dir: Path) -> JobBackend:
 def launch(config: TrainConfig, *, runs_root: Path | None = None, preset: str | None = None,
            sweep: str | None = None, backend: JobBackend | None = None,
            record: dict[str, Any] | None = None, display_name: str | None = None) -> Path:
-    """Create a queued run folder for ``config`` and hand it to the backend (the configured
-    one by default); a backend that refuses the job leaves the run failed with its reason.
-    ``record`` adds blocks to ``config.json`` (a study's name, group and arm);
-    ``display_name`` names the run where Results lists it (its id never changes)."""
+    """Create a queued run folder for ``config`` and hand it to the backend. ``record`` adds
+    blocks to ``config.json`` (a study's arm); ``display_name`` names the run in Results."""
     ensure_writable("Launching a job")
     root = runs_root or settings.runs_dir()
     backend = backend or backend_from_env(runs_root=root)
@@ -110,9 +98,8 @@ def launch(config: TrainConfig, *, runs_root: Path | None = None, preset: str | 
 def submit(kind: str, spec: dict[str, Any], *, subject: str | None = None,
            inputs: dict[str, Path] | None = None, runs_root: Path | None = None,
            backend: JobBackend | None = None) -> Path:
-    """Queue a task of ``kind`` (not training: :func:`launch` does that) with its ``spec``
-    and input files (copied into the task, so a Ray worker has them); return its folder. A
-    backend that refuses it leaves the task failed with its reason."""
+    """Queue a task of ``kind`` with its ``spec`` and input files (copied into the task, so a
+    Ray worker has them); return its folder."""
     if kind == TRAIN:
         raise RunError("Training is launched with its config (tasks.launch), not submitted.")
     root = Path(runs_root or settings.runs_dir())
@@ -136,8 +123,7 @@ def _hand_over(backend: JobBackend, folder: Path, *, before=lambda: None) -> Pat
 def run_here(kind: str, spec: dict[str, Any], *, subject: str | None = None,
              runs_root: Path | None = None) -> Path:
     """Run a task in this process (a command in the foreground), in a task folder like any
-    other, so pages find its result; return the folder. No queue's worker takes it: it is
-    recorded as run here, and Cancel reaches it by its process id."""
+    other, so pages find its result; Cancel reaches it by its process id."""
     task_dir = _new_task(kind, spec, subject, Path(runs_root or settings.runs_dir()),
                          backend=FOREGROUND)
     runner.run_task(task_dir, log_stream=sys.stderr)  # stdout is the command's own
@@ -156,8 +142,6 @@ def _new_task(kind: str, spec: dict[str, Any], subject: str | None, root: Path, 
 
 @dataclass(frozen=True)
 class Job:
-    """A run or task as the job lists show it: its folder, kind and status."""
-
     path: Path
     kind: str
     state: str
@@ -166,8 +150,7 @@ class Job:
 
 
 def list_tasks(runs_root: Path | None = None) -> list[Job]:
-    """Every task that is not training, newest first, each with the state to show (a task
-    that has not ended is asked of its backend: a Ray job lost, a crash)."""
+    """Every task that is not training, newest first, each with the state its backend knows."""
     return [_job(folder, task_folders.read_task(folder))
             for folder in task_folders.task_folders(runs_root)]
 
@@ -224,7 +207,6 @@ def launch_sweep(base: TrainConfig, grid: dict[str, list[Any]], *, preset: str |
 
 
 def cancel(run_dir: Path) -> None:
-    """Cancel through the backend that runs the job."""
     ensure_writable("Cancelling a job")
     backend_of_run(run_dir).cancel(run_dir)
 
@@ -255,10 +237,8 @@ def resume(run_dir: Path, *, backend: JobBackend | None = None) -> None:
 def wait(run_dir: Path, *, timeout: float | None = None, poll_seconds: float = 1.0) -> str:
     """Block until the job ends; return its final state."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        state = refresh(run_dir)
-        if state in runs.FINAL_STATES:
-            return state
+    while (state := refresh(run_dir)) not in runs.FINAL_STATES:
         if deadline is not None and time.monotonic() > deadline:
             raise RunError(f"Run {run_dir.name} is still {state} after {timeout:.0f} s.")
         time.sleep(poll_seconds)
+    return state

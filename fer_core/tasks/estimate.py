@@ -1,9 +1,7 @@
 """The ``estimate`` task: how long a config trains, timed where its job will run.
 
-It times a few training steps of the config's backbone and batch size (once per machine; the
-speed is cached there) and applies them to the config's split sizes. It runs where the training
-job would (a Ray worker, when jobs go to Ray), and says when a training job was running beside
-it on this machine, since a shared CPU times slower than the job will run alone.
+It times a few training steps where the training job would run (a Ray worker, when jobs go to
+Ray), and says when a training job was running beside it, since a shared CPU times slower.
 """
 
 from __future__ import annotations

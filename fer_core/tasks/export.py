@@ -1,8 +1,7 @@
 """The ``export`` task: a run's model exported to the asked formats and checked against it.
 
-Conversion and int8 calibration load TensorFlow and take minutes: they run here, in the task's
-own process, never in the web server. The exports land in the run's ``export/`` as they always
-did (``fer_core.export.export_run``); the task's result is their ``export.json`` entries.
+Conversion and int8 calibration load TensorFlow and take minutes: they run in the task's own
+process, never in the web server. The exports land in the run's ``export/``.
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """The kinds of long work, and the one place a new kind is added.
 
-A kind is a name, the function that does the work (``module:function``, called in the task's
-own process with a :class:`fer_core.tasks.runner.TaskContext`) and whether it is heavy. Heavy
-kinds train (training runs, the suspect-labels pass, search trials): one at a time per
-machine, in the order queued. Light kinds (export, video, estimate) run beside them, at a lower
-priority and on a capped number of threads, so a page's export never waits an hour behind a
-training job. Training itself is the ``train`` kind, whose folder is a run folder
-(``python -m fer_core train --run-dir``); every other kind gets a task folder.
-
-To add a kind: write ``def run_task(ctx: TaskContext) -> dict`` (its result) in a module of
-``fer_core.tasks``, and add it to :data:`KINDS` below; both backends then run it unchanged.
+Heavy kinds train (training runs, the suspect-labels pass): one at a time per machine, in the
+order queued. Light kinds run beside them, at a lower priority and on capped threads, so a
+page's export never waits an hour behind a training job. To add a kind, write
+``def run_task(ctx: TaskContext) -> dict`` (its result) in a module of ``fer_core.tasks`` and
+add it to :data:`KINDS`; both backends then run it unchanged.
 """
 
 from __future__ import annotations
@@ -31,12 +26,10 @@ class TaskKind:
 
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
     TaskKind(TRAIN, "", heavy=True, label="training"),
-    TaskKind("suspects", "fer_core.tasks.suspects:run_task", heavy=True,
-             label="suspect labels"),
+    TaskKind("suspects", "fer_core.tasks.suspects:run_task", heavy=True, label="suspect labels"),
     TaskKind("export", "fer_core.tasks.export:run_task", heavy=False, label="export"),
     TaskKind("video", "fer_core.tasks.video:run_task", heavy=False, label="video"),
-    TaskKind("estimate", "fer_core.tasks.estimate:run_task", heavy=False,
-             label="time estimate"),
+    TaskKind("estimate", "fer_core.tasks.estimate:run_task", heavy=False, label="time estimate"),
 )}
 
 

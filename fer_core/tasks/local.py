@@ -1,12 +1,9 @@
-"""The ``local`` job backend: the queued work of this machine, first in first out, in two lanes.
+"""The ``local`` job backend: this machine's queue, first in first out, in two lanes.
 
-Queued jobs are run and task folders whose status is ``queued``; a detached *worker* process
-per lane takes them in order. The heavy lane runs what trains (training runs, the suspect-labels
-pass) one at a time, so a pass waits behind a training job instead of sharing the cores with
-it. The light lane (exports, videos, estimates) runs beside it, one at a time, at a lower
-priority (``nice``) and on capped threads, so it never takes the cores from training. A file
-lock per lane (the ``filelock`` library) makes sure only one worker serves it, even when two
-app instances share the runs folder, so a queued job is started exactly once.
+A detached worker process per lane takes the lane's queued run and task folders in order: the
+heavy lane's one at a time, the light lane's beside them at a lower priority (``nice``) and on
+capped threads (``fer_core.tasks.kinds``). A file lock per lane makes sure only one worker
+serves it, even when two app instances share the runs folder, so a job is started once.
 """
 
 from __future__ import annotations
@@ -28,18 +25,17 @@ LANES = ("heavy", "light")
 LOCK_NAME = ".queue.lock"  # the heavy lane's, as it always was; the light lane adds its name
 LIGHT_NICE = 10  # below training's priority
 LIGHT_THREADS = "1"  # TensorFlow's and the BLAS libraries' threads for a light task
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                    "OPENBLAS_NUM_THREADS")
 START_LOCK_NAME = ".start.lock"  # held for milliseconds: a job's start, or a cancel
 
 
 class LocalBackend:
-    """One job at a time on this machine, served by a detached worker process."""
-
     name = "local"
     description = "this machine, one training at a time"
 
     def __init__(self, runs_root: Path | None = None) -> None:
-        # Absolute: the worker runs in the package folder, where a relative path means
-        # another folder than the app's.
+        # Absolute: the worker runs in the package folder, where a relative path is another one
         self.runs_root = Path(runs_root or settings.runs_dir()).resolve()
 
     def submit(self, run_dir: Path) -> None:
@@ -52,7 +48,6 @@ class LocalBackend:
         return runs.read_log_tail(run_dir, lines=lines)
 
     def ensure_worker(self, lane: str = "heavy") -> None:
-        """Start the lane's worker unless one already holds its lock."""
         lock = FileLock(lock_path(self.runs_root, lane))
         try:
             lock.acquire(timeout=0)
@@ -67,11 +62,9 @@ class LocalBackend:
         )
 
     def cancel(self, run_dir: Path) -> None:
-        """Queued: cancelled at once. Running: SIGTERM, the job ends its step and stops.
-
-        Under the start lock, so a cancel and the job's start never interleave; requested
-        before the signal, so a job killed before its handler is in still ends cancelled.
-        """
+        """Queued: cancelled at once. Running: SIGTERM, the job ends its step and stops. Under
+        the start lock, so a cancel and the job's start never interleave; requested before the
+        signal, so a job killed before its handler is in still ends cancelled."""
         with _start_lock(run_dir):
             status = runs.read_status(run_dir)
             state = runs.effective_state(status)
@@ -89,14 +82,12 @@ class LocalBackend:
 
 
 def lane_of(folder: Path) -> str:
-    """Heavy for a run folder and a heavy task, light for the rest."""
     if task_folders.is_task(folder) and not task_folders.read_task(folder).heavy:
         return "light"
     return "heavy"
 
 
 def heavy_job_running(runs_root: Path) -> bool:
-    """Whether a training job (or another heavy task) of this machine's queue is running."""
     return any(runs.effective_state(runs.read_status(folder)) == "running"
                and lane_of(folder) == "heavy" for folder in task_folders.job_folders(runs_root))
 
@@ -117,11 +108,8 @@ def queued_runs(runs_root: Path, lane: str = "heavy") -> list[Path]:
 
 
 def run_worker(runs_root: Path, *, lane: str = "heavy", poll_seconds: float = 0.5) -> int:
-    """Serve the lane's queue until it is empty; return how many jobs ran.
-
-    Re-checks the queue after releasing the lock: a job queued in the instant between the
-    last look and the release would otherwise wait for the next launch.
-    """
+    """Serve the lane's queue until it is empty; return how many jobs ran. The queue is checked
+    again after the lock is released: a job queued in that instant would wait for a launch."""
     runs_root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_path(runs_root, lane))
     ran = 0
@@ -142,8 +130,7 @@ def run_worker(runs_root: Path, *, lane: str = "heavy", poll_seconds: float = 0.
 
 
 def command(folder: Path) -> list[str]:
-    """The job's command line, the same on every backend: training for a run folder, the task
-    runner for a task folder."""
+    """The job's command line, the same on every backend."""
     if task_folders.is_task(folder):
         return ["-m", "fer_core", "jobs", "run", "--task-dir", str(folder)]
     return ["-m", "fer_core", "train", "--run-dir", str(folder)]
@@ -155,9 +142,7 @@ def run_job(run_dir: Path) -> int:
     light = lane_of(run_dir) == "light"
     env = {**_job_env(runs_root_of(run_dir)), settings.JOB_LOG: str(log_path)}
     if light:  # beside training: fewer threads, and the cores go to training first
-        env.update({name: LIGHT_THREADS for name in ("TF_NUM_INTRAOP_THREADS",
-                                                    "TF_NUM_INTEROP_THREADS",
-                                                    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+        env.update(dict.fromkeys(THREAD_VARIABLES, LIGHT_THREADS))
     with _start_lock(run_dir):  # a cancel now either comes first or sees it running
         if runs.effective_state(runs.read_status(run_dir)) != "queued":
             return 0  # cancelled while waiting its turn
@@ -181,13 +166,11 @@ def run_job(run_dir: Path) -> int:
 
 
 def runs_root_of(folder: Path) -> Path:
-    """The runs folder a run or task folder belongs to."""
     folder = Path(folder)
     return folder.parent.parent if folder.parent.name == task_folders.FOLDER else folder.parent
 
 
 def _start_lock(run_dir: Path) -> FileLock:
-    """One lock per runs folder for the instant a job starts or is cancelled."""
     return FileLock(runs_root_of(run_dir) / START_LOCK_NAME, timeout=30)
 
 

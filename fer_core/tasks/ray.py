@@ -1,13 +1,10 @@
 """The ``ray`` job backend: one Ray job per run, through Ray's job API.
 
-A launch submits the local job's own entrypoint (``python -m fer_core train --run-dir ...``)
-with the code as working folder and GPUs/CPUs as its reservation: Ray's queue decides where and
-when each runs, so a sweep runs as many jobs at once as the cluster has GPUs. The Ray job id is
-the run id (``<run-id>-resume<n>`` for a resumed attempt).
-
-The runs folder is a path every node shares; the job writes its run folder there as a local job
-does. Ray is asked only what a run folder cannot say: whether a job that never wrote its end
-(killed, never started, its node lost) failed or was stopped (:func:`sync_status`).
+A launch submits the local job's own command line with the code as working folder and GPUs/CPUs
+as its reservation: Ray's queue decides where and when each runs, so a sweep runs as many jobs
+at once as the cluster has GPUs. The runs folder is a path every node shares, where the job
+writes its folder as a local job does; Ray is asked only what a folder cannot say: whether a job
+that never wrote its end (killed, never started, its node lost) failed or was stopped.
 """
 
 from __future__ import annotations
@@ -27,11 +24,9 @@ from fer_core.core.errors import ConfigError, FerError, RunError
 from fer_core.runs import lognoise
 from fer_core.tasks.local import command, lane_of, runs_root_of
 
-PACKAGE_ROOT = settings.PROJECT_ROOT
-# Never shipped with a job: the venv (each node has its own), run folders, models, data files
-# and tracking stores (they live on the shared mount), history, caches and documentation.
-# Patterns as in .gitignore: top-level folders are anchored ("/runs"), as the code has a
-# package of the same name (fer_core/runs).
+# Never shipped with a job: the venv (each node has its own), what lives on the shared mount
+# (runs, models, data, tracking stores), history, caches, docs. Top-level folders are anchored
+# ("/runs", as in .gitignore): the code has a package of the same name (fer_core/runs).
 EXCLUDES = ["/.venv", "/runs", "/.git", "/bench-runs", "/docs", "*.keras", "*.h5", "*.zip", "*.csv",
             "*.npz", "*.npy", "*.db", "mlruns", "mlartifacts", "__pycache__", ".pytest_cache",
             ".ruff_cache", ".hypothesis", ".cache"]
@@ -49,11 +44,8 @@ _lock = threading.Lock()
 
 
 def job_api_address(address: str | None) -> str:
-    """The Ray dashboard's HTTP address, the only one the job API speaks.
-
-    Without a scheme the Ray client would take ``head:8265`` for a GCS address and hang for
-    30 s; ``http://`` is what ``ray start --head`` prints for job submission.
-    """
+    """The Ray dashboard's HTTP address, the only one the job API speaks: without a scheme
+    the Ray client would take ``head:8265`` for a GCS address and hang for 30 s."""
     text = (address or "").strip().rstrip("/")
     if not text:
         raise ConfigError("The ray backend needs the cluster's address: set RAY_ADDRESS (e.g. "
@@ -67,11 +59,9 @@ def job_api_address(address: str | None) -> str:
 
 
 def client(address: str, *, background: bool = False):
-    """A connected ``JobSubmissionClient``, one per address for the process.
-
-    ``background``: a listing asking on its own; after a failure it does not try again for
-    :data:`RETRY_SECONDS`, so a page polling a dead cluster stays fast.
-    """
+    """A connected ``JobSubmissionClient``, one per address for the process. A ``background``
+    call does not try a failed address again for :data:`RETRY_SECONDS`, so a page polling a
+    dead cluster stays fast."""
     address = job_api_address(address)
     with _lock:
         if address in _clients:
@@ -82,7 +72,6 @@ def client(address: str, *, background: bool = False):
     from ray.job_submission import JobSubmissionClient
 
     _quiet_ray_logging()  # after the import: Ray's modules set their own levels on import
-
     try:
         made = JobSubmissionClient(address)
     except (ConnectionError, RuntimeError, OSError, ValueError) as err:
@@ -99,14 +88,12 @@ def client(address: str, *, background: bool = False):
 
 
 def runtime_env(runs_root: Path) -> dict[str, Any]:
-    """The project's code as the job's working folder, and the folders it must write to."""
-    env_vars = {
+    return {"working_dir": str(settings.PROJECT_ROOT), "excludes": list(EXCLUDES), "env_vars": {
         "FER_RUNS_DIR": str(Path(runs_root).expanduser().resolve()),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "RAY_JOB_STOP_WAIT_TIME_S": str(STOP_GRACE_SECONDS),
         **settings.for_jobs_elsewhere(),
-    }
-    return {"working_dir": str(PACKAGE_ROOT), "excludes": list(EXCLUDES), "env_vars": env_vars}
+    }}
 
 
 def entrypoint(run_dir: Path) -> str:
@@ -114,14 +101,7 @@ def entrypoint(run_dir: Path) -> str:
     return shlex.join(["python", *command(run_dir)])
 
 
-def job_id_for(run_dir: Path, resumed: int) -> str:
-    """The run id; a resumed run's attempt gets its own id (Ray never reuses one)."""
-    return run_dir.name if not resumed else f"{run_dir.name}-resume{resumed}"
-
-
 class RayBackend:
-    """Jobs on a Ray cluster; Ray's own scheduling decides where and when each runs."""
-
     name = "ray"
 
     def __init__(self, address: str | None, *, num_gpus: float = 0, num_cpus: float = 1
@@ -129,23 +109,19 @@ class RayBackend:
         self.address = job_api_address(address)
         if num_gpus < 0 or num_cpus < 0:
             raise ConfigError("GPUs and CPUs per Ray job cannot be negative.")
-        self.num_gpus = num_gpus
-        self.num_cpus = num_cpus
+        self.num_gpus, self.num_cpus = num_gpus, num_cpus
         self.description = f"the Ray cluster at {self.address}"
 
     @classmethod
     def from_ref(cls, ref: runs.BackendRef) -> RayBackend:
-        """The backend a run's stored reference names (its cluster and reservation)."""
         return cls(ref.address, num_gpus=ref.gpus, num_cpus=ref.cpus)
 
     def submit(self, run_dir: Path) -> None:
-        """Hand the queued run to Ray; the run records its job id before Ray can start it.
-
-        Recorded first because the job itself writes ``status.json`` as soon as it starts, and
-        a write after the submission could overwrite that.
-        """
+        """Hand the queued run to Ray, recording its job id first: the job writes
+        ``status.json`` as soon as it starts, and a later write could overwrite that."""
         run_dir = Path(run_dir).expanduser().resolve()
-        job_id = job_id_for(run_dir, runs.read_status(run_dir).resumed)
+        resumed = runs.read_status(run_dir).resumed  # an attempt's own id: Ray never reuses one
+        job_id = f"{run_dir.name}-resume{resumed}" if resumed else run_dir.name
         runs.set_backend(run_dir, runs.BackendRef(self.name, self.address, job_id,
                                                   self.num_gpus, self.num_cpus))
         api = client(self.address)
@@ -161,12 +137,9 @@ class RayBackend:
         log.info("Submitted %s to Ray at %s.", job_id, self.address)
 
     def cancel(self, run_dir: Path) -> None:
-        """Ask Ray to stop the job: SIGTERM, then the run ends as cancelled after its step.
-
-        A job Ray has not started yet is recorded as cancelled at once: Ray cannot drop a
-        pending job, so it stops it the instant it would start, and the job's own start
-        refuses a run already cancelled (``fer_core.cli``).
-        """
+        """SIGTERM through Ray: the run ends as cancelled after its step. One Ray has not
+        started is recorded as cancelled at once: Ray cannot drop a pending job, and the job's
+        own start refuses a run already cancelled (``fer_core.cli``)."""
         status = runs.read_status(run_dir)
         if status.ended:
             return
@@ -183,26 +156,28 @@ class RayBackend:
         return runs.effective_state(sync_status(run_dir, background=False))
 
     def log_tail(self, run_dir: Path, lines: int = 40) -> str:
-        return log_tail(run_dir, lines=lines)
+        """The live log of a queued or running Ray job (Ray's, which includes runtime set-up
+        and everything the process printed); the run folder's ``log.txt`` once it ended."""
+        status = runs.read_status(run_dir)
+        text = "" if status.ended or not status.backend.job_id else _job_logs(
+            status.backend.address, status.backend.job_id, background=True)
+        if not text:
+            return runs.read_log_tail(run_dir, lines=lines)
+        return "\n".join(lognoise.without_noise(text).splitlines()[-lines:])
 
 
 def sync_status(run_dir: Path, *, background: bool = True) -> runs.Status:
     """Bring a Ray run's ``status.json`` up to date with what Ray knows; return the status.
-
-    Only a run the folder does not show as ended is asked about. Ray saying FAILED or STOPPED
-    (or SUCCEEDED, when the folder never heard of it: a runs folder that is not shared) ends
-    the run as failed or cancelled, with Ray's message and log.
-    """
+    Ray saying FAILED or STOPPED (or SUCCEEDED, when the folder never heard of it: a runs
+    folder that is not shared) ends the run as failed or cancelled, with Ray's message and log."""
     status = runs.read_status(run_dir)
     job_id, address = status.backend.job_id, status.backend.address
     if status.backend.kind != RayBackend.name or status.ended or not job_id:
         return status
     try:
         info = client(address, background=background).get_job_info(job_id)
-    except RunError:
+    except (RunError, ConnectionError, OSError):
         return status  # unreachable: nothing is known, nothing changes
-    except (ConnectionError, OSError):
-        return status
     except RuntimeError as err:
         if "does not exist" not in str(err):
             return status
@@ -231,18 +206,6 @@ def sync_status(run_dir: Path, *, background: bool = True) -> runs.Status:
                 ray_state=ray_state)
 
 
-def log_tail(run_dir: Path, *, lines: int = 40) -> str:
-    """The live log of a queued or running Ray job (Ray's, which includes runtime set-up and
-    everything the process printed); the run folder's ``log.txt`` once it ended."""
-    status = runs.read_status(run_dir)
-    if status.ended or not status.backend.job_id:
-        return runs.read_log_tail(run_dir, lines=lines)
-    text = _job_logs(status.backend.address, status.backend.job_id, background=True)
-    if not text:
-        return runs.read_log_tail(run_dir, lines=lines)
-    return "\n".join(lognoise.without_noise(text).splitlines()[-lines:])
-
-
 def _end(run_dir: Path, state: str, error: str | None, *, logs: str | None, job_id: str,
          ray_state: str = "unknown") -> runs.Status:
     if logs:
@@ -267,8 +230,7 @@ def _first_line(value: object) -> str:
 
 
 def _quiet_ray_logging() -> None:
-    """Ray's client logs every file it leaves out of a package at INFO; the app's terminal
-    and the command line would drown in it."""
+    """Ray's client logs each file it leaves out of a package at INFO: a flood in the terminal."""
     for name in ("ray", "ray._private.runtime_env", "ray.dashboard",
                  "ray.dashboard.modules.dashboard_sdk"):
         logger = logging.getLogger(name)

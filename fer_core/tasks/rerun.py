@@ -1,8 +1,5 @@
-"""Re-run: a new job with exactly the settings of an earlier run.
-
-The new run gets its own folder id (the old one never changes) and records which run it
-repeats (``rerun_of``), so Results can say so.
-"""
+"""Re-run: a new job with exactly the settings of an earlier run, in a folder of its own that
+records which run it repeats (``rerun_of``), so Results can say so."""
 
 from __future__ import annotations
 
@@ -23,9 +20,8 @@ def rerun(run_dir: Path, *, runs_root: Path | None = None, backend=None) -> Path
     record = runs.read_config(run_dir)
     if not record.config:
         raise RunError(f"Run {run_dir.name} has no readable config.json; it cannot be re-run.")
-    config = TrainConfig.from_dict(record.config)
     preset = record.preset or runs.read_status(run_dir).preset
-    new_dir = tasks.launch(config, runs_root=runs_root or run_dir.parent, preset=preset,
-                          backend=backend)
+    new_dir = tasks.launch(TrainConfig.from_dict(record.config), preset=preset, backend=backend,
+                          runs_root=runs_root or run_dir.parent)
     runs.write_status(new_dir, rerun_of=run_dir.name)
     return new_dir

@@ -1,12 +1,10 @@
 """A task's own process: ``python -m fer_core jobs run --task-dir DIR``.
 
-Whichever backend started it, the process lives the same life: it marks the task running,
-calls the kind's function with a :class:`TaskContext`, writes what it returns to
-``result.json`` and ends the task as succeeded, cancelled or failed with the error. Progress
-has one shape everywhere: a fraction done and a sentence, ``(fraction, message)``; it is also
-where a task stops when it is cancelled (SIGTERM, from Cancel or Ray): the next progress call
-after the signal raises :class:`TaskCancelled`, so every kind that reports progress stops at a
-step boundary, and one that watches ``ctx.stop`` stops sooner.
+Whichever backend started it, it marks the task running, calls the kind's function with a
+:class:`TaskContext`, writes what it returns to ``result.json`` and ends the task. A progress
+call, ``(fraction, message)``, is also where a cancelled task (SIGTERM, from Cancel or Ray)
+stops: the next one after the signal raises :class:`TaskCancelled`, so every kind that
+reports progress stops at a step boundary, and one that watches ``ctx.stop`` stops sooner.
 """
 
 from __future__ import annotations
@@ -71,8 +69,7 @@ def resolve(entry: str) -> Callable[[TaskContext], dict[str, Any]]:
 
 def run_task(task_dir: Path, *, log_stream: TextIO | None = None) -> int:
     """Run the task in this process; the exit status says whether it succeeded. The engine's
-    log lines go to ``log_stream``: stdout, which a backend sends to the task's log, unless a
-    command in the foreground keeps its stdout for its own output (``--json``)."""
+    log lines go to ``log_stream``, by default stdout, which a backend sends to the task's log."""
     task_dir = Path(task_dir)
     status = runs.read_status(task_dir)
     if status.ended:  # cancelled while it waited (Ray cannot drop a pending job)

@@ -1,5 +1,4 @@
-"""Launching a study: every arm of a plan (``fer_core.core.studies``) queued as its own job,
-grouped as one sweep."""
+"""Launching a study, a plan of ``fer_core.core.studies``."""
 
 from __future__ import annotations
 
@@ -11,8 +10,6 @@ from fer_core.core.config import TrainConfig
 from fer_core.core.studies import (  # noqa: F401  (the plans, for whoever launches them)
     RECORD_KEY,
     STUDIES,
-    Arm,
-    Study,
     get_study,
     new_group_id,
     study_configs,

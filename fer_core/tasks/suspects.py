@@ -2,18 +2,12 @@
 
     python -m fer_core data suspects [--data PATH] [--folds 5] [--json]
 
-Every training image gets class probabilities from a model that never saw it (out of fold):
-the training images are cut into ``folds`` stratified parts, and for each part a quick model
-(``fer-cnn`` from scratch, a few epochs: nothing needs ImageNet weights) is trained on the
-others by the ordinary fit (:func:`fer_core.training.trainer.fit`), and the held-out part is
-scored as a test split is. cleanlab's ``find_label_issues`` then ranks the images whose given
-label the held-out model trusts least (self-confidence).
-
-The pass is a heavy task of the task system (``suspects``): it waits behind a training job
-on this machine, runs on a Ray worker when jobs go there (its folds could run side by side
-there), can be cancelled, and keeps ``suspects.csv`` in its task folder beside the runs. A
-pass's result from before the task system, in the cache folder under the data set's
-fingerprint, still reads.
+Every training image gets class probabilities from a quick model that never saw it (out of
+fold: ``folds`` stratified parts, each scored by ``fer-cnn`` fitted from scratch on the others,
+as nothing needs ImageNet weights); cleanlab's ``find_label_issues`` then ranks the images whose
+given label that model trusts least. The pass is a heavy task (``suspects``): it waits behind
+training on this machine, runs on a Ray worker when jobs go there, can be cancelled, and keeps
+``suspects.csv`` in its task folder.
 """
 
 from __future__ import annotations
@@ -52,8 +46,6 @@ RESULT = "suspects.csv"
 KIND = "suspects"
 
 
-# --- where results live --------------------------------------------------------------------------
-
 def csv_path(fingerprint: str) -> Path:
     """Where passes kept their result before they were tasks (the cache folder)."""
     return settings.cache_dir() / "suspects" / fingerprint / RESULT
@@ -61,13 +53,11 @@ def csv_path(fingerprint: str) -> Path:
 
 def latest_pass(fingerprint: str, *, runs_root: Path | None = None,
                 state: str | None = None) -> Path | None:
-    """The folder of the newest pass over this data set (in ``state``, when given)."""
     return task_folders.latest(KIND, fingerprint, runs_root=runs_root, state=state)
 
 
 def read_suspects(fingerprint: str, *, runs_root: Path | None = None) -> pd.DataFrame | None:
-    """The last finished pass's suspects for this data set, best first, or ``None`` if it
-    never ran."""
+    """The last finished pass's suspects for this data set, or ``None`` if it never ran."""
     done = latest_pass(fingerprint, runs_root=runs_root, state="succeeded")
     try:
         return pd.read_csv(done / RESULT if done else csv_path(fingerprint),
@@ -77,8 +67,7 @@ def read_suspects(fingerprint: str, *, runs_root: Path | None = None) -> pd.Data
 
 
 def most_suspect(fingerprint: str, count: int, *, runs_root: Path | None = None) -> list[str]:
-    """The ids of the ``count`` most suspect labels of the last pass (fewer if it flagged
-    fewer), for excluding them all at once."""
+    """The ids of the ``count`` most suspect labels of the last pass (fewer if it flagged fewer)."""
     table = read_suspects(fingerprint, runs_root=runs_root)
     if table is None:
         raise DataError("This data set has no suspect labels yet: find them first "
@@ -94,16 +83,12 @@ def exclude_most_suspect(ds: Dataset, count: int, *, undo: bool = False,
     return len(ids), (overrides.restore if undo else overrides.exclude)(ds, *ids)
 
 
-# --- the pass ------------------------------------------------------------------------------------
-
 def pass_config(*, epochs: int = DEFAULT_EPOCHS, seed: int = 0) -> TrainConfig:
-    """``fast-cpu``'s network, cosine schedule and label smoothing (it keeps the held-out
-    probabilities from being all-or-nothing, so an ambiguous face is not ranked with a wrong
-    label), cut short. No augmentation: a few epochs learn fastest on the images as they
-    are. Balanced class weights: without them a rare class (FER-2013's disgust) is seldom
-    predicted, so its correct labels look suspect. The held-out images are scored with their
-    mirror (test-time augmentation is nearly free beside training); a small validation
-    share, so most of each fold's images train."""
+    """``fast-cpu``'s network, schedule and label smoothing (so an ambiguous face's held-out
+    probabilities are not all-or-nothing), cut short. No augmentation: a few epochs learn
+    fastest on the images as they are. Balanced class weights, or a rare class (FER-2013's
+    disgust) is seldom predicted and its correct labels look suspect. Mirror TTA is nearly free
+    beside training; a small validation share leaves most of each fold's images to train."""
     return preset("fast-cpu").replace(epochs=epochs, seed=seed, batch_size=32, augment=False,
                                       random_crop=0, class_weights="balanced", label_smoothing=0.1,
                                       tta=True, tta_shift=0, val_fraction=0.1, data="")
@@ -129,19 +114,16 @@ def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, w
                               progress: Progress | None = None, stop: StopFlag | None = None
                               ) -> tuple[Dataset, np.ndarray]:
     """The training images and, row for row, probabilities from a model trained without them.
-
-    Each fold is a fit alone (no evaluation, calibration, card or tracking of the fold model),
-    then its held-out images scored as training scores a test split. A stop (SIGTERM) ends the
-    fold's step and the pass."""
+    Each fold is a fit alone (no evaluation, calibration, card or tracking of the fold model);
+    a stop (SIGTERM) ends the fold's step and the pass."""
     from sklearn.model_selection import StratifiedKFold
 
     check_folds(ds, folds)
     scope = _in_scope(ds)
-    labels = scope.labels
     proba = np.full((len(scope), len(ds.classes)), np.nan, dtype=np.float32)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
     stop = stop or StopFlag()
-    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(scope)), scope.labels)):
         run_dir = work_dir / f"fold-{fold + 1}"
         shutil.rmtree(run_dir, ignore_errors=True)
         log.info("Suspect labels: fold %d of %d (%d held out).", fold + 1, folds, len(held_out))
@@ -173,8 +155,7 @@ class FoldProgress(RunLogger):
 def _held_out_probabilities(config: TrainConfig, run_dir: Path, scope: Dataset,
                             held_out: np.ndarray, stop: StopFlag, progress: RunLogger
                             ) -> np.ndarray:
-    """Fit a fold model on the scope without ``held_out`` and score ``held_out`` with it, in
-    the scope's row order."""
+    """A fold model's probabilities for ``held_out``, in the scope's row order."""
     with device.configured(policy=device.precision_policy(config.mixed_precision),
                            seed=config.seed):
         data = prepare_data(config, _fold_dataset(scope, held_out))
@@ -191,8 +172,7 @@ def rank_suspects(scope: Dataset, proba: np.ndarray) -> pd.DataFrame:
     from cleanlab.filter import find_label_issues
 
     labels = scope.labels
-    ranked = find_label_issues(labels, proba, return_indices_ranked_by="self_confidence",
-                               n_jobs=1)
+    ranked = find_label_issues(labels, proba, return_indices_ranked_by="self_confidence", n_jobs=1)
     classes = np.asarray(scope.classes, dtype=object)
     others = proba.copy()
     others[np.arange(len(labels)), labels] = -1.0  # the suggestion is never the given label
@@ -210,7 +190,6 @@ def find_suspects(ds: Dataset, out_dir: Path, *, folds: int = DEFAULT_FOLDS,
                   stop: StopFlag | None = None) -> tuple[pd.DataFrame, int]:
     """Run the whole pass on ``ds`` and keep its ``suspects.csv`` in ``out_dir``; return the
     suspects and the number of images judged."""
-    check_folds(ds, folds)
     work = out_dir / "folds"
     scope, proba = out_of_fold_probabilities(
         ds, folds=folds, config=pass_config(epochs=epochs, seed=seed), work_dir=work,
@@ -223,9 +202,8 @@ def find_suspects(ds: Dataset, out_dir: Path, *, folds: int = DEFAULT_FOLDS,
 
 def spec(data: DataRef, ds: Dataset, *, folds: int = DEFAULT_FOLDS,
          epochs: int = DEFAULT_EPOCHS, seed: int = 0) -> dict[str, Any]:
-    """What a pass is asked: the data set ``ds`` loaded from ``data`` (its text, as the job
-    reads it), folds, epochs; a data set too small for the folds is refused before anything is
-    queued."""
+    """What a pass over ``ds`` (loaded from ``data``) is asked; a data set too small for the
+    folds is refused before anything is queued."""
     check_folds(ds, folds)
     return {"data": str(data), "folds": folds, "epochs": epochs, "seed": seed}
 
@@ -244,8 +222,6 @@ def to_json(table: pd.DataFrame, n_images: int) -> dict[str, Any]:
         {"file": row.file, "given": row.given, "suggested": row.suggested,
          "score": float(row.self_confidence)} for row in table.itertuples()]}
 
-
-# --- helpers -------------------------------------------------------------------------------------
 
 def _in_scope(ds: Dataset) -> Dataset:
     return ds.subset(ds.index["split"].isin(SCOPE).to_numpy())

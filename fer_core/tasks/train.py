@@ -2,10 +2,9 @@
 
     python -m fer_core train --preset fast-cpu --run-dir runs/my-first-run
 
-The run's life around the fit: its status (running, then succeeded, cancelled or failed with
-the error), its log, a stop on SIGTERM, and the steps that read the trained model: evaluation
-(``metrics.json``, ``predictions.csv``), the fitted temperature, the model card, and the run
-logged to TensorBoard and MLflow. ``fer_core.training.trainer.fit`` only trains.
+The run's life around the fit (``fer_core.training.trainer.fit`` only trains): its status, its
+log, a stop on SIGTERM, and the steps that read the trained model: evaluation, the fitted
+temperature, the model card, TensorBoard and MLflow.
 """
 
 from __future__ import annotations
@@ -41,11 +40,8 @@ log = logging.getLogger("fer_core.training")
 
 
 def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None) -> dict:
-    """Train, evaluate and write the run folder; return the metrics.
-
-    The status ends as ``succeeded``, ``cancelled`` (SIGTERM/SIGINT: the current step is
-    finished and the best model so far is kept and evaluated) or ``failed`` with the error.
-    """
+    """Train, evaluate and write the run folder; return the metrics. A stop (SIGTERM/SIGINT)
+    finishes the current step, and the best model so far is kept and evaluated."""
     started = time.monotonic()  # a time budget counts from here, TensorFlow's import included
     run_dir = Path(run_dir)
     if not runs.files(run_dir).config.exists():
@@ -76,7 +72,6 @@ def train(config: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None)
 
 def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: StopFlag,
            loggers: Loggers, *, started: float) -> dict:
-    """The steps of a training run: data, fit, evaluate, then what reads the result."""
     policy = device.precision_policy(config.mixed_precision)
     repeats = _reproducibility(config)
     with device.configured(policy=policy, seed=config.seed, deterministic=repeats == "yes"):
@@ -105,8 +100,7 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
 
 
 def _reproducibility(config: TrainConfig) -> str:
-    """Whether the seed repeats this run exactly, or what keeps it from doing so (a key of
-    ``wording.REPRODUCIBLE``)."""
+    """Whether the seed repeats the run, or what keeps it from that (``wording.REPRODUCIBLE``)."""
     if config.time_budget_min:
         return "time budget"
     if not config.deterministic:
@@ -130,8 +124,7 @@ def _record_environment(run_dir: Path, config: TrainConfig, data: PreparedData, 
             "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
         },
         environment={
-            "device": device.describe_device(), "precision": policy,
-            "reproducible": reproducible,
+            "device": device.describe_device(), "precision": policy, "reproducible": reproducible,
             "python": platform.python_version(), "tensorflow": tf.__version__,
             "keras": keras.__version__, "numpy": np.__version__, "host": socket.gethostname(),
         },

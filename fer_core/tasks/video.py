@@ -1,8 +1,7 @@
 """The ``video`` task: a clip scored frame by frame with one or more runs' models.
 
-The clip the user uploaded is copied into the task folder when it is submitted, so it reaches
-a Ray worker with the task; the emotions CSV and the labelled MP4 are written into the task
-folder's ``out/``, where the page that started the task shows them from.
+The uploaded clip is copied into the task folder, so it reaches a Ray worker with the task; the
+emotions CSV and the labelled MP4 are written into the task folder's ``out/``.
 """
 
 from __future__ import annotations
