@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import runs, tasks
-from fer_core.core import settings
+from fer_core.core import settings, vocabulary
 from fer_core.core.errors import DataError, FerError
 from fer_core.data import DataRef, Dataset
 
@@ -194,3 +194,12 @@ def pick_runs(label: str, infos: list[runs.RunInfo], key: str, *, default: list[
 
     chosen = st.multiselect(label, list(by_id), key=key, format_func=run_label, help=help)
     return [by_id[run_id] for run_id in chosen]
+
+
+def show_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *, where: Any = st,
+               **kwargs: Any) -> None:
+    """A table named and written for people (``vocabulary.for_people``), each column's help
+    on its header."""
+    shown = vocabulary.for_people(frame, columns)
+    where.dataframe(shown, hide_index=True, **kwargs, column_config={
+        name: st.column_config.TextColumn(help=text) for name, text in shown.attrs["help"].items()})
