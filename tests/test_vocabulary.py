@@ -130,7 +130,7 @@ def app_and_report_tables(run_dir: Path, runs_root: Path) -> list:
     tables += html_tables("report", report.build_report([run_dir]))
     tables += _markdown_tables("model card", card.build_card(run_dir).to_markdown())
     entries = [judge(dict(ENTRY))]
-    tables.append(_frame_table("Export tab", export_report.table(entries)))
+    tables.append(_frame_table("Export tab", vocabulary.for_people(export_report.frame(entries))))
     return tables
 
 
@@ -174,7 +174,7 @@ def test_job_card_and_export_lines_name_metrics_in_words():
 
 
 def test_export_names_the_view_count_beside_both_accuracies(demo_run: Path):
-    frame = export_report.table([judge(dict(ENTRY))])
+    frame = vocabulary.for_people(export_report.frame([judge(dict(ENTRY))]))
     assert "Accuracy (one view)" in frame.columns
     assert "ten views" in export_report.run_accuracy_text(runs.read_metrics(demo_run))
 

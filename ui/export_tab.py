@@ -37,9 +37,7 @@ def render(run: runs.RunInfo) -> None:
         return
     ok, sentence = view.verdict(entries)
     (st.success if ok else st.error)(sentence)
-    shown = export_report.table(entries)
-    st.dataframe(shown, hide_index=True, column_config={
-        name: st.column_config.TextColumn(help=text) for name, text in shown.attrs["help"].items()})
+    state.show_table(export_report.frame(entries))
     st.caption(export_report.run_accuracy_text(run.metrics))
     st.download_button("Export folder (.zip)", functools.partial(zip_export, out),
                        file_name=f"{run.run_id}-export.zip", mime="application/zip",

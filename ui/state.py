@@ -188,7 +188,8 @@ def pick_runs(label: str, infos: list[runs.RunInfo], key: str, *, default: list[
 
     def run_label(run_id: str) -> str:
         accuracy = ((by_id[run_id].metrics or {}).get("test") or {}).get("accuracy")
-        score = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
+        score = ("" if accuracy is None
+                 else f", test accuracy {vocabulary.text('accuracy', accuracy)}")
         name = by_id[run_id].status.display_name
         return f"{name + ' · ' if name else ''}{run_id} ({detail(by_id[run_id])}{score})"
 

@@ -23,9 +23,9 @@ def rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     } for e in entries]
 
 
-def table(entries: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per export, in ``export.json``'s order, named and written for people."""
-    return for_people(pd.DataFrame(rows(entries), columns=COLUMNS))
+def frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per export, in ``export.json``'s order (``for_people`` names it for people)."""
+    return pd.DataFrame(rows(entries), columns=COLUMNS)
 
 
 def run_accuracy_text(metrics: dict[str, Any] | None) -> str:
@@ -43,6 +43,7 @@ def describe(entries: list[dict[str, Any]], metrics: dict[str, Any] | None = Non
     """The command line's table, then whether every target was met and the views scored."""
     missed = [e["format"] for e in entries if not e.get("target_met")]
     n = entries[0]["images"] if entries else 0
-    return [table(entries).to_string(index=False), f"Re-scored {n:,} test images per format. " + (
-        "Every export meets its target." if not missed
-        else f"Target missed by: {', '.join(missed)}."), run_accuracy_text(metrics)]
+    verdict = ("Every export meets its target." if not missed
+               else f"Target missed by: {', '.join(missed)}.")
+    return [for_people(frame(entries)).to_string(index=False),
+            f"Re-scored {n:,} test images per format. {verdict}", run_accuracy_text(metrics)]

@@ -20,7 +20,7 @@ import pandas as pd
 
 from fer_core import runs
 from fer_core.core import atomic
-from fer_core.core.vocabulary import PERCENT, label, text, views_text
+from fer_core.core.vocabulary import PERCENT, SCORE, label, text, views_text
 from fer_core.reports import wording
 from fer_core.runs import archive
 
@@ -184,7 +184,7 @@ def bootstrap_scores(true: np.ndarray, pred: np.ndarray, n_classes: int, *,
             "precision": precision, "recall": recall, "f1": f1}
 
 
-def _interval(values: np.ndarray, fmt: str = ".3f") -> str:
+def _interval(values: np.ndarray, fmt: str = SCORE) -> str:
     low, high = np.percentile(values, [2.5, 97.5], axis=0)
     return f"[{low:{fmt}}, {high:{fmt}}]"
 

@@ -192,9 +192,8 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
         parts.append('<p class="note">No metrics.json: the run did not finish evaluating.</p>')
         return "\n".join(parts)
     result, classes = metrics[split], metrics.get("classes", [])
-    parts.append(f"<h3>{label(split)} split: " + ", ".join(
-        f"{label(k).lower()} {text(k, result.get(k))}" for k in ("n", "accuracy", "loss",
-                                                                 "macro_f1")) + "</h3>")
+    parts.append(f"<h3>{label(split)} split: {text('n', result.get('n'))} images, " + ", ".join(
+        f"{label(k)} {text(k, result.get(k))}" for k in ("accuracy", "loss", "macro_f1")) + "</h3>")
     per_class = per_class_frame(result)
     charts = []
     if result.get("confusion_matrix") and classes:
