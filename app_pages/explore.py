@@ -14,7 +14,7 @@ from fer_core.core.settings import IMAGE_SIZE
 from fer_core.data import Dataset, audit_cache, imbalance_callout, summarize
 from fer_core.training.augment import augment_preview  # loads TensorFlow on the first draw
 from ui.config_form import render_widget
-from ui.state import current_dataset, keep_valid
+from ui.state import current_dataset, keep_valid, show_table
 from ui.suspects import render_suspects
 from ui.warmup import warm_tensorflow
 from views import data_charts, explore
@@ -83,8 +83,7 @@ def _split_preview(fingerprint: str, fraction: float, seed: int, _ds: Dataset) -
 # --- small helpers --------------------------------------------------------------------------
 
 def _show_counts(frame: pd.DataFrame) -> None:
-    st.dataframe(explore.counts_table(frame),
-                 column_config={"train share": st.column_config.NumberColumn(format="percent")})
+    show_table(explore.counts_table(frame))
 
 
 def _show_images(ds: Dataset, rows: list[int], captions: list[str]) -> None:
@@ -110,7 +109,7 @@ def _render_header(ds: Dataset) -> None:
     st.caption(explore.classes_caption(ds.classes))
     if report.skipped:
         with st.expander(f"Skipped files ({len(report.skipped):,})"):
-            st.dataframe(explore.skipped_frame(report), hide_index=True)
+            show_table(explore.skipped_frame(report))
     for note in explore.load_report_notes(report):
         st.warning(note, icon=":material/warning:")
 
@@ -148,9 +147,7 @@ def _render_quality(ds: Dataset) -> None:
     quality = _quality(ds)
     for column, stat in zip(st.columns(2), STATS, strict=True):
         column.altair_chart(data_charts.stat_distribution_chart(quality["histograms"][stat], stat))
-    st.dataframe(quality["summary"], column_config={
-        f"median {stat}": st.column_config.NumberColumn(format="%.1f") for stat in STATS
-    })
+    show_table(quality["summary"])
     st.subheader("Audit")
     st.markdown("\n".join(f"- {line}" for line in quality["lines"]))
     for finding in quality["findings"]:

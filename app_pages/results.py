@@ -9,6 +9,7 @@ import streamlit as st
 
 from fer_core import runs
 from fer_core.core.errors import FerError
+from fer_core.core.vocabulary import TERMS, label, text
 from fer_core.reports import report, wording
 from fer_core.reports.baseline import baseline_of_result, is_unusable, verdict
 from fer_core.runs import archive
@@ -22,7 +23,6 @@ IMPORTED_KEY = "results.imported"  # upload file id -> (ok, message), so a rerun
 RUNS_KEY = "results.runs"
 TAB_KEY = "results.tab"
 SPLIT_KEY = "results.split"
-SCORE_FORMAT = st.column_config.NumberColumn(format="%.4f")
 
 
 def main() -> None:
@@ -165,9 +165,8 @@ def _render_comparison(selected: list[runs.RunInfo]) -> None:
             column.altair_chart(run_charts.comparison_chart(frame, metric),
                                 key=f"results.compare_{metric}")
     table = wording.with_usable(report.summary_table(selected), selected)
-    st.dataframe(table, hide_index=True, column_config={
-        name: SCORE_FORMAT for name in table.columns if name.endswith(("accuracy", "loss", "f1"))
-    })
+    state.show_table(table, wording.SCORE_COLUMNS)
+    state.show_table(table, wording.SETTING_COLUMNS)
     st.download_button("Download the table (CSV)", table.to_csv(index=False),
                        file_name="fer-studio-runs.csv", mime="text/csv",
                        key="results.table_csv", on_click="ignore")
@@ -186,14 +185,13 @@ def _render_errors(run: runs.RunInfo) -> str | None:
     result, classes = metrics[split], metrics.get("classes", [])
     cells = st.columns(4)
     base = baseline_of_result(result, classes, split=split)
-    cells[0].metric("Accuracy", f"{result.get('accuracy', 0):.2%}",
+    cells[0].metric("Accuracy", text("accuracy", result.get("accuracy", 0)),
                     delta=(f"{result.get('accuracy', 0) - base.accuracy:+.1%} vs. always "
                            f"{base.majority_class}") if base else None,
                     help="Against the majority-class baseline: always answering the "
                     "commonest class of this split.")
-    cells[1].metric("Loss", f"{result.get('loss', 0):.4f}")
-    cells[2].metric("Macro-F1", f"{result.get('macro_f1', 0):.4f}")
-    cells[3].metric("Images", f"{result.get('n', 0):,}")
+    for cell, key in zip(cells[1:], ("loss", "macro_f1", "n"), strict=True):
+        cell.metric(label(key), text(key, result.get(key, 0)), help=TERMS[key].help or None)
 
     normalised = st.toggle("Row-normalised (share of each true class)", key="results.normalised")
     left, right = st.columns([3, 2])
@@ -202,19 +200,12 @@ def _render_errors(run: runs.RunInfo) -> str | None:
         left.altair_chart(run_charts.confusion_chart(frame, normalised=normalised),
                           key="results.confusion")
     per_class = run_charts.per_class_frame(result)
-    right.dataframe(per_class, hide_index=True, column_config={
-        name: SCORE_FORMAT for name in ("precision", "recall", "f1")
-    })
+    state.show_table(per_class, where=right)
     right.altair_chart(run_charts.per_class_chart(per_class), key="results.per_class")
     confused = run_charts.most_confused_frame(result)
     if len(confused):
         st.subheader("Most confused")
-        st.dataframe(confused, hide_index=True, column_config={
-            "share_of_true": st.column_config.NumberColumn("share of true class",
-                                                           format="percent"),
-            "share_of_errors": st.column_config.NumberColumn("share of its errors",
-                                                             format="percent"),
-        })
+        state.show_table(confused)
     return split
 
 

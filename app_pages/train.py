@@ -13,6 +13,7 @@ import streamlit as st
 from fer_core import runs, tasks
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import ConfigError, FerError
+from fer_core.core.vocabulary import label, text
 from fer_core.data import DataRef
 from fer_core.data.named_classes import check_named_classes, named_classes
 from fer_core.tasks import studies
@@ -119,7 +120,7 @@ def _render_study(preset_name: str, config: TrainConfig | None) -> None:
                             format_func=lambda n: f"{n}: {studies.STUDIES[n].question}")
         study = studies.get_study(name)
         st.table([{"Run": arm.label,
-                   "Changes": ", ".join(f"{k} = {v}" for k, v in arm.fields.items())}
+                   "Changes": ", ".join(f"{label(k)} {text(k, v)}" for k, v in arm.fields.items())}
                   for arm in study.arms])
         if st.button(f"Launch study ({len(study.arms)} jobs)", key="train.launch_study",
                      disabled=config is None):

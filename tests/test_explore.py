@@ -359,8 +359,8 @@ def test_page_demo_shows_callout_chart_table_and_synthetic_notice(tmp_path):
     charts = at.get("vega_lite_chart")
     assert len(charts) == 1
     assert '"facet"' in charts[0].proto.spec
-    table = at.dataframe[0].value
-    assert table.loc["happy", "train"] == 704
+    table = at.dataframe[0].value.set_index("Class")
+    assert table.loc["happy", "Train"] == "704"
 
 
 def test_page_samples_tab_shows_per_class_images_with_captions(tmp_path):
@@ -408,7 +408,8 @@ def test_page_tiny_kaggle_tree_counts_and_quality_findings(tmp_path, tiny):
     at = _page(tmp_path, data_path=tiny.location)
     assert not at.exception
     assert "Synthetic demo data" not in _texts(at)
-    assert at.dataframe[0].value["train"].to_dict() == {"happy": 3, "sad": 2}
+    assert at.dataframe[0].value.set_index("Class")["Train"].to_dict() == {"happy": "3",
+                                                                            "sad": "2"}
     at.session_state["explore.section"] = "Image quality"
     at.run()
     assert not at.exception
@@ -431,15 +432,18 @@ def test_page_load_report_counts_conversions_and_lists_skipped_files(tmp_path):
     assert "1 converted to grey · 1 resized to 48x48 · 1 skipped" in text
     assert [e.label for e in at.expander] == ["Skipped files (1)"]
     skipped = at.dataframe[0].value
-    assert skipped["file"].tolist() == ["train/happy/broken.png"]
+    assert skipped["File"].tolist() == ["train/happy/broken.png"]
 
 
 def test_page_split_tab_shows_val_counts_from_the_slider(tmp_path):
     at = _page(tmp_path, section="Validation split")
     assert not at.exception
-    assert at.dataframe[0].value["val"].sum() == 560  # 20% of 2,800
+    def validation() -> int:
+        return sum(int(n.replace(",", "")) for n in at.dataframe[0].value["Validation"])
+
+    assert validation() == 560  # 20% of 2,800
     at.slider(key="explore.val_fraction").set_value(0.5).run()
-    assert at.dataframe[0].value["val"].sum() == 1400
+    assert validation() == 1400
     assert '"xOffset"' in at.get("vega_lite_chart")[0].proto.spec
 
 

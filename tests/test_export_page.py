@@ -48,9 +48,9 @@ def test_export_tab_exports_onnx_and_shows_the_targets(mixed_run, tmp_path):
     at.run()
 
     assert not at.exception
-    (frame,) = [df.value for df in at.dataframe if "target" in df.value.columns]
-    assert frame["format"].tolist() == ["onnx"]
-    assert frame["target"].tolist() == ["met"]
+    (frame,) = [df.value for df in at.dataframe if "Target" in df.value.columns]
+    assert frame["Format"].tolist() == ["onnx"]
+    assert frame["Target"].tolist() == ["met"]
     assert any("Every export agrees" in s.value for s in at.success)
     names = zipfile.ZipFile(io.BytesIO(zip_export(run / "export"))).namelist()
     assert {"export/model.onnx", "export/export.json", "export/labels.txt",

@@ -37,7 +37,7 @@ def test_training_writes_a_card_with_mitchell_sections(run):
     assert "never seen a real face" in text and "noisy" not in text  # the demo's limits
     assert "near-duplicate pairs" in text and "test images (" in text  # the audit ran
     accuracy = runs.read_metrics(run)["test"]["accuracy"]
-    assert f"accuracy {accuracy:.4f} (95% interval [" in text
+    assert f"accuracy {accuracy:.1%} (95% interval [" in text
 
 
 def test_card_of_real_photos_states_their_limits_not_the_demos(demo_run, tmp_path):

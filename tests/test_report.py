@@ -52,7 +52,7 @@ def test_build_report_shows_runs_metrics_confusion_matrix_and_gallery(two_runs, 
     for run_dir in two_runs:
         assert run_dir.name in page
     for split in ("val", "test"):
-        assert f"{metrics[split]['accuracy']:.4f}" in page
+        assert f"{metrics[split]['accuracy']:.1%}" in page
     assert f"{metrics['test']['macro_f1']:.4f}" in page
     assert "Confusion matrix" in page
     angry = metrics["test"]["confusion_matrix"][0][0]

@@ -58,7 +58,7 @@ def test_results_page_demo_run_shows_curves_matrix_table_and_gallery(runs_root, 
         assert name in charts
     assert at.multiselect(key="results.runs").value == [demo_run.name]
     tables = [frame.value for frame in at.dataframe]
-    assert any("run" in t.columns and list(t["run"]) == [demo_run.name] for t in tables)
+    assert any("Run" in t.columns and list(t["Run"]) == [demo_run.name] for t in tables)
     assert len(at.get("image")) == 32  # the default "Show" count
     assert _gallery_captions(at)
 

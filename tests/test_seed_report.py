@@ -134,7 +134,7 @@ def test_results_seed_tab_shows_rows_answers_and_figures_5a_5b(study_root):
     assert not at.exception
     tab = _tab(at, "Seed report")
     table = tab.dataframe[0].value
-    assert list(table["quoted or measured"]) == ["quoted"] * 3 + ["measured"] * 4
+    assert list(table["Quoted or measured"]) == ["quoted"] * 3 + ["measured"] * 4
     [figure_5a] = [c for c in tab.get("vega_lite_chart")
                    if json.loads(c.proto.spec).get("usermeta", {}).get("fer_chart") == "seed_5a"]
     [data] = figure_5a.proto.datasets
@@ -159,7 +159,7 @@ def test_results_seed_tab_of_a_viewer_without_studies_says_who_launches_them(tmp
 
     assert not at.exception
     tab = _tab(at, "Seed report")
-    assert list(tab.dataframe[0].value["quoted or measured"]) == ["quoted"] * 3 + ["measured"]
+    assert list(tab.dataframe[0].value["Quoted or measured"]) == ["quoted"] * 3 + ["measured"]
     assert "seed_5a" not in _chart_names(tab)
     notes = " ".join(info.value for info in tab.info)
     assert "No study has finished yet" in notes and "Ask whoever runs this FER Studio" in notes

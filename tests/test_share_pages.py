@@ -34,8 +34,8 @@ def test_results_marks_the_bad_run_not_usable(good_and_bad, demo_run, bad_run):
     options = at.multiselect(key="results.runs").options
     assert any("not usable" in o for o in options if bad_run.name in o)
     assert not any("not usable" in o for o in options if demo_run.name in o)
-    table = next(t.value for t in at.dataframe if "usable" in t.value.columns)
-    assert dict(zip(table["run"], table["usable"], strict=True))[demo_run.name] == "yes"
+    table = next(t.value for t in at.dataframe if "Usable" in t.value.columns)
+    assert dict(zip(table["Run"], table["Usable"], strict=True))[demo_run.name] == "yes"
 
 
 @pytest.mark.slow

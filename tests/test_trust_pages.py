@@ -38,8 +38,8 @@ def test_results_calibration_tab_and_gradcam_gallery(runs_root: Path) -> None:
     at = _app("results.py", runs_root, **{"results.g_count": 8}).run()
     assert not at.exception
     assert _chart_names(at).count("reliability") == 2  # validation and test
-    scores = next(f.value for f in at.dataframe if "ece" in f.value.columns)
-    assert set(scores["version"]) == {"uncalibrated", "calibrated"}
+    scores = next(f.value for f in at.dataframe if "ECE" in f.value.columns)
+    assert set(scores["Version"]) == {"uncalibrated", "calibrated"}
     assert any("Temperature" in c.value for c in at.caption)
     plain = [img.value[0] for img in at.get("image")]
 

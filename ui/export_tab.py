@@ -9,6 +9,7 @@ import streamlit as st
 
 from fer_core import runs
 from fer_core.export import default_out, read_export, zip_export
+from fer_core.export import report as export_report
 from fer_core.runs import task_folders
 from fer_core.tasks import export as export_task
 from ui import state, task_panel, viewer
@@ -36,10 +37,8 @@ def render(run: runs.RunInfo) -> None:
         return
     ok, sentence = view.verdict(entries)
     (st.success if ok else st.error)(sentence)
-    st.dataframe(view.export_frame(entries), hide_index=True,
-                 column_config={"max_abs_diff": st.column_config.NumberColumn(format="%.1e"),
-                                "top1_agreement": st.column_config.NumberColumn(format="percent"),
-                                "accuracy": st.column_config.NumberColumn(format="percent")})
+    state.show_table(export_report.frame(entries))
+    st.caption(export_report.run_accuracy_text(run.metrics))
     st.download_button("Export folder (.zip)", functools.partial(zip_export, out),
                        file_name=f"{run.run_id}-export.zip", mime="application/zip",
                        key="results.export_zip", on_click="ignore")

@@ -39,13 +39,7 @@ def render(infos: list[runs.RunInfo]) -> None:
 
 
 def _render_rows(seed: SeedReport) -> None:
-    table = seed_view.rows_table(seed.rows)
-    formats = {"test accuracy": st.column_config.NumberColumn(format="percent"),
-               "validation accuracy": st.column_config.NumberColumn(format="percent"),
-               "best validation loss": st.column_config.NumberColumn(format="%.4f"),
-               "training images/s": st.column_config.NumberColumn(format="%.0f")}
-    st.dataframe(table, hide_index=True, key="results.seed_rows",
-                 column_config={k: v for k, v in formats.items() if k in table})
+    state.show_table(seed.rows.dropna(axis="columns", how="all"), key="results.seed_rows")
 
 
 def _render_answers(seed: SeedReport) -> None:

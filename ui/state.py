@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import runs, tasks
-from fer_core.core import settings
+from fer_core.core import settings, vocabulary
 from fer_core.core.errors import DataError, FerError
 from fer_core.data import DataRef, Dataset
 
@@ -188,9 +188,19 @@ def pick_runs(label: str, infos: list[runs.RunInfo], key: str, *, default: list[
 
     def run_label(run_id: str) -> str:
         accuracy = ((by_id[run_id].metrics or {}).get("test") or {}).get("accuracy")
-        score = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
+        score = ("" if accuracy is None
+                 else f", test accuracy {vocabulary.text('accuracy', accuracy)}")
         name = by_id[run_id].status.display_name
         return f"{name + ' · ' if name else ''}{run_id} ({detail(by_id[run_id])}{score})"
 
     chosen = st.multiselect(label, list(by_id), key=key, format_func=run_label, help=help)
     return [by_id[run_id] for run_id in chosen]
+
+
+def show_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *, where: Any = st,
+               **kwargs: Any) -> None:
+    """A table named and written for people (``vocabulary.for_people``), each column's help
+    on its header."""
+    shown = vocabulary.for_people(frame, columns)
+    where.dataframe(shown, hide_index=True, **kwargs, column_config={
+        name: st.column_config.TextColumn(help=text) for name, text in shown.attrs["help"].items()})

@@ -40,7 +40,8 @@ def overlays(run_path: Path, faces: np.ndarray) -> list[np.ndarray] | None:
 def render_calibration(run_path: Path) -> None:
     """ECE, Brier and NLL and the reliability diagrams of a run (validation and test)."""
     from fer_core.inference import calibration
-    from views.run_charts import reliability_chart, scores_table
+    from ui.state import show_table
+    from views.run_charts import reliability_chart
 
     frame = calibration.reliability_frame(run_path)
     if frame.empty:
@@ -52,7 +53,7 @@ def render_calibration(run_path: Path) -> None:
     else:
         st.caption(f"Temperature {temperature:.3f}, fitted on validation; Predict, `evaluate` "
                    "and `predict` apply it. It never changes the predicted class.")
-    st.dataframe(scores_table(calibration.scores_frame(run_path)), hide_index=True)
+    show_table(calibration.scores_frame(run_path), calibration.SCORE_COLUMNS)
     splits = [s for s in ("val", "test") if s in set(frame["split"])]
     for cell, split in zip(st.columns(len(splits)), splits, strict=True):
         cell.altair_chart(reliability_chart(frame, split=split), key=f"results.reliability_{split}")

@@ -1,23 +1,16 @@
-"""The Results page's Export tab without Streamlit: format choices, the table, the verdict."""
+"""The Results page's Export tab without Streamlit: format choices and the verdict (the table:
+``fer_core.export.report``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from fer_core.export import FORMATS
-from fer_core.export.report import COLUMNS, rows
 
 CHOICES = ["all", *FORMATS]
 LABELS = {"all": "all four", "savedmodel": "TensorFlow SavedModel", "onnx": "ONNX",
           "tflite": "LiteRT (TensorFlow Lite), float32",
           "tflite-int8": "LiteRT int8 (post-training quantisation)"}
-
-
-def export_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per export, in ``export.json``'s order; ``target`` says "met" or why not."""
-    return pd.DataFrame(rows(entries), columns=COLUMNS)
 
 
 def verdict(entries: list[dict[str, Any]]) -> tuple[bool, str]:

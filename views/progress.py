@@ -14,6 +14,7 @@ from typing import Any
 
 from fer_core.core.config import TrainConfig, config_field, field_kind, parse_text
 from fer_core.core.errors import ConfigError
+from fer_core.core.vocabulary import label, text
 from fer_core.runs import FINAL_STATES, Progress, RunInfo, Status, cancel_requested, parse_time
 from fer_core.runs.records import finite_number
 
@@ -188,10 +189,12 @@ def estimate_text(result: Mapping[str, Any]) -> str:
 
 
 def metrics_text(metrics: Mapping[str, float]) -> str:
-    """Latest training metrics in a fixed order, e.g. 'loss 1.234 · val_accuracy 41.2%'."""
-    return " · ".join(  # checked numbers: see fer_core.runs.Progress
-        f"{name} {metrics[name]:.1%}" if "accuracy" in name else f"{name} {metrics[name]:.3f}"
-        for name in ("loss", "accuracy", "val_loss", "val_accuracy") if name in metrics)
+    """Latest training metrics in a fixed order, e.g. 'Training loss 1.2340 · Validation
+    accuracy 41.2%' (checked numbers: see fer_core.runs.Progress)."""
+    keys = {"loss": "train_loss", "accuracy": "train_accuracy", "val_loss": "val_loss",
+            "val_accuracy": "val_accuracy"}
+    return " · ".join(f"{label(key)} {text(key, metrics[name])}"
+                      for name, key in keys.items() if name in metrics)
 
 
 def job_row(info: RunInfo, *, now: float | None = None, queue_position: int | None = None

@@ -158,11 +158,3 @@ def reliability_chart(frame: pd.DataFrame, *, split: str = "test") -> alt.LayerC
     chart = alt.layer(diagonal, lines, points).properties(
         title=f"Reliability ({'validation' if split == 'val' else split})", width=340, height=300)
     return _tag(chart, "reliability")
-
-
-def scores_table(frame: pd.DataFrame) -> pd.DataFrame:
-    if frame.empty:
-        return frame
-    table = frame[["split", "version", "n", "ece", "brier", "nll"]].copy()
-    table["split"] = table["split"].map({"val": "validation"}).fillna(table["split"])
-    return table.round({"ece": 4, "brier": 4, "nll": 4})

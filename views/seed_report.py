@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import altair as alt
 import pandas as pd
 
-from fer_core.reports.seed_report import ROW_LABELS, SeedReport
+from fer_core.reports.seed_report import SeedReport
 from views import run_charts
 
 FIGURES = {"accuracy": ("seed_5a", "Figure 5a: validation accuracy by batch size"),
@@ -36,6 +36,3 @@ def counts_distribution(train_counts: Mapping[str, int]) -> pd.DataFrame:
     return pd.DataFrame([{"split": "train", "label": label, "count": int(count),
                           "share": count / total} for label, count in train_counts.items()])
 
-
-def rows_table(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows.dropna(axis="columns", how="all").rename(columns=ROW_LABELS)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fer_core.cli import trust as cli_trust
 from fer_core.core import settings
 from fer_core.core.errors import FerError, RunError
+from fer_core.core.vocabulary import for_people, label, text
 
 if TYPE_CHECKING:
     from fer_core.core.config import TrainConfig
@@ -163,8 +164,9 @@ def print_json(data: object) -> None:
 
 
 def _print_scores(split: str, scores: dict) -> None:
-    print(f"{split}: accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}, "
-          f"macro-F1 {scores['macro_f1']:.4f} ({scores['n']:,} images)")
+    print(f"{text('split', split)}: " + ", ".join(
+        f"{label(k).lower()} {text(k, scores[k])}" for k in ("accuracy", "loss", "macro_f1"))
+        + f" ({text('n', scores['n'])} images)")
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -344,11 +346,13 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from fer_core import runs
     from fer_core.export import export_run, formats_of
     from fer_core.export.report import describe
 
     entries = export_run(args.run_dir, formats_of(args.format), out_dir=args.out)
-    print_json(entries) if args.json else print("\n".join(describe(entries)))
+    metrics = None if args.json else runs.read_metrics(args.run_dir)
+    print_json(entries) if args.json else print("\n".join(describe(entries, metrics)))
     return 0 if all(entry["target_met"] for entry in entries) else 1
 
 
@@ -368,7 +372,7 @@ def _runs_list(args: argparse.Namespace) -> None:
         print(f"No runs in {settings.runs_dir()}.")
     else:
         columns = ["run", "state", "backbone", "val_accuracy", "test_accuracy", "minutes"]
-        print(table[columns].to_string(index=False))
+        print(for_people(table, columns).to_string(index=False))
 
 
 def _runs_card(args: argparse.Namespace) -> None:

@@ -86,7 +86,8 @@ class TrainConfig:
                                group="data", choices=("none", "balanced"))
 
     # augmentation (applied to training batches only, in the input pipeline)
-    augment: bool = param(True, "Augment training images.", group="augmentation")
+    augment: bool = param(True, "Augment training images.", group="augmentation",
+                          label="Augmentation")
     rotation: float = param(20.0, "Random rotation, up to this many degrees.",
                             group="augmentation", low=0.0, high=180.0)
     width_shift: float = param(0.1, "Random horizontal shift, as a share of the width.",

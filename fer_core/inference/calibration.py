@@ -103,6 +103,9 @@ def reliability_frame(run_dir: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+SCORE_COLUMNS = ["split", "version", "n", "ece", "brier", "nll"]  # the tables people read
+
+
 def scores_frame(run_dir: Path) -> pd.DataFrame:
     """ECE, Brier and NLL per split, before and after scaling (after: only when fitted)."""
     record = read_calibration(run_dir)

@@ -10,7 +10,6 @@ kB. The report and its sections (``report_seed``, ``report_trust``) all draw wit
 from __future__ import annotations
 
 import base64
-import functools
 import html
 import io
 import math
@@ -23,7 +22,7 @@ import pandas as pd
 from PIL import Image
 
 from fer_core import runs
-from fer_core.reports import wording
+from fer_core.core.vocabulary import for_people
 from fer_core.runs.frames import (
     METRICS,
     SCORE_COLORS,
@@ -36,7 +35,6 @@ from fer_core.runs.frames import (
 RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
               "#000000")
 GALLERY_SIZE = 16
-SCORE_WORDS = ("accuracy", "loss", "f1", "precision", "recall", "share")
 
 
 # --- SVG charts ----------------------------------------------------------------------------------
@@ -225,24 +223,11 @@ def gallery_sample(predictions: pd.DataFrame, *, split: str = "test",
 
 # --- tables, curves and galleries of runs ---------------------------------------------------------
 
-def table_html(frame: pd.DataFrame, *, named: bool = False) -> str:
-    """An HTML table that wraps to the page's width; scores with 4 decimals, as the app shows
-    them, shares as percentages. Columns are named for people (``wording.human``)."""
-    frame = frame if named else wording.human(frame)
-    formatters = {column: functools.partial(_format_cell, column) for column in frame.columns}
-    table = frame.to_html(index=False, escape=True, na_rep="", border=0, formatters=formatters)
+def table_html(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
+    """An HTML table that wraps to the page's width, named and written for people
+    (``vocabulary.for_people``), as the app shows it."""
+    table = for_people(frame, columns).to_html(index=False, escape=True, border=0)
     return f'<div class="table">{table}</div>'
-
-
-def _format_cell(column: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float | np.floating):
-        name = column.lower()
-        if name.startswith("share"):
-            return f"{value:.1%}"
-        return f"{value:.4f}" if any(key in name for key in SCORE_WORDS) else f"{value:g}"
-    return str(value)
 
 
 def _series(frame: pd.DataFrame, split: str, metric: str, label: str, color: str) -> dict:

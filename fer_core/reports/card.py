@@ -8,7 +8,6 @@ intervals; the data's near-duplicates and train/test copies from the audit
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import logging
 import shlex
@@ -21,6 +20,7 @@ import pandas as pd
 
 from fer_core import runs
 from fer_core.core import atomic
+from fer_core.core.vocabulary import PERCENT, SCORE, label, text, views_text
 from fer_core.reports import wording
 from fer_core.runs import archive
 
@@ -136,8 +136,8 @@ def _data(data: dict, config: dict, dataset: Any, audit_line: str | None) -> Sec
             f"Imbalance: the largest class has {largest / smallest:.1f} times the images of the "
             f"smallest (class weights: {config.get('class_weights', 'none')}).")
         total = sum(counts.values()) or 1
-        section.tables.append([["class", "train images", "share"]] + [
-            [name, f"{n:,}", f"{n / total:.1%}"] for name, n in counts.items()])
+        section.tables.append([[label("class"), "Training images", label("share")]] + [
+            [name, text("n", n), text("share", n / total)] for name, n in counts.items()])
     section.paragraphs.append(audit_line or _audit_line(data, dataset))
     return section
 
@@ -185,9 +185,9 @@ def bootstrap_scores(true: np.ndarray, pred: np.ndarray, n_classes: int, *,
             "precision": precision, "recall": recall, "f1": f1}
 
 
-def _interval(values: np.ndarray) -> str:
+def _interval(values: np.ndarray, fmt: str = SCORE) -> str:
     low, high = np.percentile(values, [2.5, 97.5], axis=0)
-    return f"[{low:.3f}, {high:.3f}]"
+    return f"[{low:{fmt}}, {high:{fmt}}]"
 
 
 def _metrics(run_dir: Path, metrics: dict) -> Section:
@@ -207,22 +207,21 @@ def _metrics(run_dir: Path, metrics: dict) -> Section:
     boot = bootstrap_scores(true, pred, len(classes))
     accuracy = float((true == pred).mean())
     macro = metrics.get(split, {}).get("macro_f1")
-    views = ("ten-view" if metrics.get("tta_shift") else "mirror") + " test-time augmentation" \
-        if metrics.get("tta") else "no test-time augmentation"
     section.paragraphs.append(
-        f"On the {split} split ({len(true):,} images, {views}): accuracy {accuracy:.4f} "
-        f"(95% interval {_interval(boot['accuracy'])})"
+        f"On the {text('split', split)} split ({len(true):,} images, {views_text(metrics)} of "
+        f"each): accuracy {text('accuracy', accuracy)} "
+        f"(95% interval {_interval(boot['accuracy'], PERCENT)})"
         + (f", macro-F1 {macro:.4f} ({_interval(boot['macro_f1'])})" if macro is not None
            else "")
         + f". Intervals: {BOOTSTRAP:,} bootstrap resamples of the images (percentile).")
     per_class = metrics.get(split, {}).get("per_class", {})
-    table = [["class", "images", "precision", "recall", "F1", "recall 95%", "F1 95%"]]
+    scored = ("precision", "recall", "f1-score")
+    table = [[label(k) for k in ("class", "n", *scored)] + ["Recall 95%", "F1 95%"]]
     for i, name in enumerate(classes):
         scores = per_class.get(name, {})
-        table.append([name, f"{int((true == i).sum()):,}",
-                      f"{scores.get('precision', 0):.3f}", f"{scores.get('recall', 0):.3f}",
-                      f"{scores.get('f1-score', 0):.3f}", _interval(boot["recall"][:, i]),
-                      _interval(boot["f1"][:, i])])
+        table.append([name, text("n", int((true == i).sum()))]
+                     + [text(k, scores.get(k, 0)) for k in scored]
+                     + [_interval(boot["recall"][:, i]), _interval(boot["f1"][:, i])])
     section.tables.append(table)
     return section
 
@@ -235,13 +234,13 @@ def _calibration(run_dir: Path) -> Section:
         return Section("Calibration", ["Not measured for this run: its probabilities have not "
                                        "been checked against how often it is right "
                                        "(`python -m fer_core calibrate RUN_DIR`)."])
-    rows = [["split", "images", "ECE before", "ECE after", "Brier before", "Brier after",
-             "NLL before", "NLL after"]]
+    scored = ("ece", "brier", "nll")
+    rows = [[label("split"), label("n")] + [f"{label(k)} {when}" for k in scored
+                                            for when in ("before", "after")]]
     for split, scores in record.get("scores", {}).items():
         before, after = scores["before"], scores["after"]
-        rows.append([split, f"{before['n']:,}"] + [f"{stage[name]:.4f}" for name in
-                                                    ("ece", "brier", "nll")
-                                                    for stage in (before, after)])
+        rows.append([text("split", split), text("n", before["n"])]
+                    + [text(k, stage[k]) for k in scored for stage in (before, after)])
     return Section("Calibration", [
         f"Temperature {record['temperature']:.3f}, fitted on validation: predicted "
         "probabilities are divided in log space by it, which never changes the predicted "
@@ -269,11 +268,8 @@ def _limitations(data: dict) -> Section:
 
 
 def _training(record: runs.RunRecord) -> Section:
-    from fer_core.core.config import TrainConfig, field_label
-
-    labels = {f.name: field_label(f) for f in dataclasses.fields(TrainConfig)}
-    table = [["setting", "value"]] + [[labels.get(k, k), str(v)]
-                                      for k, v in record.config.items()]
+    table = [[label("setting"), label("value")]] + [[label(k), text(k, v)]
+                                                     for k, v in record.config.items()]
     return Section("Training configuration", [
         "Reproduce it (same data, same seed; the numbers vary a little with hardware):",
         f"`{reproduce_command(record)}`",

@@ -18,6 +18,7 @@ import pandas as pd
 
 from fer_core import runs
 from fer_core.core.errors import FerError, RunError
+from fer_core.core.vocabulary import label, text
 from fer_core.data import DataRef
 from fer_core.data.leakage import LeakageCaveat, leakage_caveat
 from fer_core.reports import blocks, report_trust, seed_report, wording
@@ -160,9 +161,8 @@ def _data_html(infos: Sequence[runs.RunInfo], leakage: LeakageCaveat | None) -> 
 def _summary_html(infos: Sequence[runs.RunInfo]) -> list[str]:
     """Scores, then settings: two tables of about ten columns, each fits the page."""
     table = wording.with_usable(summary_table(infos), infos)
-    return [blocks.table_html(wording.human(table, wording.SCORE_COLUMNS), named=True),
-            "<h3>Settings</h3>",
-            blocks.table_html(wording.human(table, wording.SETTING_COLUMNS), named=True)]
+    return [blocks.table_html(table, wording.SCORE_COLUMNS), "<h3>Settings</h3>",
+            blocks.table_html(table, wording.SETTING_COLUMNS)]
 
 
 def _run_section(info: runs.RunInfo, history: pd.DataFrame,
@@ -175,7 +175,7 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
              **{key: info.config.get(key)
                 for key in ("epochs", "batch_size", "learning_rate", "dropout", "augment")}}
     parts.append("<p class=\"meta\">" + " &middot; ".join(
-        f"{blocks.esc(wording.COLUMN_LABELS[k].lower())} <b>{blocks.esc(wording.value_text(v))}</b>"
+        f"{blocks.esc(label(k).lower())} <b>{blocks.esc(text(k, v))}</b>"
         for k, v in facts.items() if v is not None) + "</p>")
     judged = verdict(info.metrics)
     if judged is not None and not judged.usable:
@@ -192,9 +192,8 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
         parts.append('<p class="note">No metrics.json: the run did not finish evaluating.</p>')
         return "\n".join(parts)
     result, classes = metrics[split], metrics.get("classes", [])
-    parts.append(f"<h3>{'Test' if split == 'test' else 'Validation'} split: "
-                 f"{result.get('n', 0):,} images, accuracy {result.get('accuracy', 0):.4f}, "
-                 f"loss {result.get('loss', 0):.4f}, macro-F1 {result.get('macro_f1', 0):.4f}</h3>")
+    parts.append(f"<h3>{label(split)} split: {text('n', result.get('n'))} images, " + ", ".join(
+        f"{label(k)} {text(k, result.get(k))}" for k in ("accuracy", "loss", "macro_f1")) + "</h3>")
     per_class = per_class_frame(result)
     charts = []
     if result.get("confusion_matrix") and classes:

@@ -10,7 +10,7 @@ import numpy as np
 from fer_core import runs
 from fer_core.data.classnames import class_colors
 from fer_core.reports import blocks
-from fer_core.reports.seed_report import ROW_LABELS, STUDIES, SeedReport, build_seed_report
+from fer_core.reports.seed_report import STUDIES, SeedReport, build_seed_report
 
 
 def seed_section_html(infos: Sequence[runs.RunInfo],
@@ -18,12 +18,12 @@ def seed_section_html(infos: Sequence[runs.RunInfo],
                       fingerprint: str | None, gallery_size: int) -> str:
     """The section for the report's runs; its figures come from the best measured run."""
     seed = build_seed_report(infos)
-    rows = seed.rows.drop(columns="val_accuracy").rename(columns=ROW_LABELS)
+    rows = seed.rows.drop(columns="val_accuracy").dropna(axis="columns", how="all")
     parts = ["<h2 id=\"seed-report\">Seed report</h2>",
              "<p>The seed report trained InceptionV3 with ImageNet weights on FER-2013. Its "
              "numbers are <b>quoted</b>; ours are <b>measured</b> by the studies in this "
              "report, each a group of runs that answers one of its questions.</p>",
-             blocks.table_html(rows.dropna(axis="columns", how="all"), named=True),
+             blocks.table_html(rows),
              "<h3>The seed report's questions</h3><ul>"]
     parts += [f"<li><b>{blocks.esc(study.question)}</b> "
               f"{blocks.esc(seed.answers[study.name])}</li>" for study in STUDIES]

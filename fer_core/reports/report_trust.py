@@ -24,7 +24,6 @@ def calibration_html(run_dir: Path) -> str:
     temperature = calibration.run_temperature(run_dir)
     note = (f"temperature {temperature:.3f}, fitted on validation" if temperature
             else "no temperature fitted (python -m fer_core calibrate RUN_DIR)")
-    table = scores[["split", "version", "n", "ece", "brier", "nll"]]
     frame = calibration.reliability_frame(run_dir)
     split = "test" if "test" in set(frame["split"]) else "val"
     series = [{"label": "perfect calibration", "color": "#999999", "x": [0, 1], "y": [0, 1]}]
@@ -35,7 +34,8 @@ def calibration_html(run_dir: Path) -> str:
                        "y": rows["accuracy"].tolist()})
     chart = blocks.svg_line_chart(series, title=f"Reliability ({split})", x_label="confidence",
                            y_label="accuracy")
-    return (f"<h3>Calibration ({blocks.esc(note)})</h3>" + blocks.table_html(table)
+    return (f"<h3>Calibration ({blocks.esc(note)})</h3>"
+            + blocks.table_html(scores, calibration.SCORE_COLUMNS)
             + f'<div class="charts">{chart}</div>')
 
 

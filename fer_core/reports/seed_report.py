@@ -45,12 +45,8 @@ QUOTED = (
 STUDIES: tuple[Study, ...] = tuple(study_plans.STUDIES.values())
 STUDY_NAMES = tuple(study.name for study in STUDIES)
 RARE_CLASS = "disgust"  # the class the imbalance study is about
-ROW_LABELS = {"source": "quoted or measured", "recipe": "recipe", "study": "study", "arm": "arm",
-              "classes": "classes", "test_accuracy": "test accuracy",
-              "val_accuracy": "validation accuracy", "best_val_loss": "best validation loss",
-              "minutes": "minutes", "images_per_s": "training images/s", "hardware": "hardware",
-              "run": "run"}  # the rows' columns, named for people (the tab and the report)
-ROW_COLUMNS = list(ROW_LABELS)
+ROW_COLUMNS = ["source", "recipe", "study", "arm", "classes", "test_accuracy", "val_accuracy",
+               "best_val_loss", "minutes", "images_per_s", "hardware", "run"]  # named: vocabulary
 
 
 @dataclass(frozen=True)

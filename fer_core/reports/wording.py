@@ -1,9 +1,5 @@
-"""Words a stakeholder reads: human names for the run store's columns and values.
-
-The run store, the CSV export and ``runs list --json`` keep the machine names
-(``val_accuracy``, ``share_of_true``); what a person reads (the HTML report, the tables on
-Results) shows these instead. One table here, so the two never drift apart.
-"""
+"""Sentences a stakeholder reads about runs: reproducibility, usability, the data sets, and
+the two halves of the summary table (names and numbers: ``fer_core.core.vocabulary``)."""
 
 from __future__ import annotations
 
@@ -15,18 +11,6 @@ import pandas as pd
 from fer_core.reports.baseline import verdict
 from fer_core.runs import RunInfo
 
-COLUMN_LABELS = {
-    "run": "Run", "state": "State", "preset": "Preset", "backbone": "Network",
-    "val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
-    "test_accuracy": "Test accuracy", "test_loss": "Test loss", "macro_f1": "Macro-F1",
-    "usable": "Usable", "epochs": "Epochs", "minutes": "Minutes", "batch_size": "Batch size",
-    "learning_rate": "Learning rate", "dropout": "Dropout", "optimizer": "Optimizer",
-    "weights": "Starting weights", "augment": "Augmentation",
-    "finetune_epochs": "Fine-tuning epochs", "seed": "Seed", "sweep": "Sweep",
-    "class": "Class", "precision": "Precision", "recall": "Recall", "f1": "F1",
-    "support": "Images", "true": "True class", "predicted": "Taken for", "count": "Images",
-    "share_of_true": "Share of the true class", "share_of_errors": "Share of its errors",
-}
 # Whether the seed repeats a run (config.json's environment.reproducible), for card and page.
 REPRODUCIBLE = {
     "yes": "Reproducible: the same settings and seed give the same weights and predictions on a "
@@ -53,13 +37,6 @@ SETTING_COLUMNS = ["run", "batch_size", "learning_rate", "dropout", "optimizer",
                    "augment", "finetune_epochs", "seed", "sweep"]
 
 
-def value_text(value: Any) -> Any:
-    """A setting's value as a person says it: on/off rather than True/False."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return value
-
-
 def usable_text(info: RunInfo) -> str:
     """"yes", "no (baseline 24.9%)", or "" when the run has no scored split yet."""
     judged = verdict(info.metrics)
@@ -70,16 +47,6 @@ def usable_text(info: RunInfo) -> str:
 
 def with_usable(table: pd.DataFrame, infos: Sequence[RunInfo]) -> pd.DataFrame:
     return table.assign(usable=[usable_text(info) for info in infos]) if len(table) else table
-
-
-def human(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """``frame`` (its ``columns``, in that order) with human column names and values."""
-    chosen = [c for c in (columns or frame.columns) if c in frame.columns]
-    out = frame[chosen].copy()
-    for column in chosen:
-        if out[column].dtype == object:
-            out[column] = out[column].map(value_text)
-    return out.rename(columns=COLUMN_LABELS)
 
 
 def data_sets_text(infos: Sequence[RunInfo]) -> list[str]:
