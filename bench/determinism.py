@@ -54,7 +54,7 @@ def main() -> None:
                 print(rows[-1], flush=True)
     table = pd.DataFrame(rows).groupby(["preset", "deterministic"])["epoch_s"].mean().unstack()
     table["cost"] = (table[True] / table[False] - 1).map("{:+.1%}".format)
-    print(table.to_markdown())
+    print(table.to_string())
 
 
 if __name__ == "__main__":

@@ -359,7 +359,8 @@ def test_rerun_launches_the_same_settings_under_a_new_id(finished_run, monkeypat
     assert new_dir != finished_run and new_dir.parent == finished_run.parent
     old = runs.read_config(finished_run).config
     assert old["data"] == ""  # written before the data choice was recorded: the default's
-    assert runs.read_config(new_dir).config == {**old, "data": DEMO_DATA}  # now explicit
+    assert runs.read_config(new_dir).config == {  # the data now explicit; made reproducible
+        **old, "data": DEMO_DATA, "deterministic": True}
     status = runs.read_status(new_dir)
     assert (status.state, status.preset, status.rerun_of) == ("queued", "fast-cpu",
                                                                finished_run.name)

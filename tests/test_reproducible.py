@@ -1,5 +1,5 @@
-"""A seed gives the same run on a CPU: **Re-run with the same settings** repeats the weights,
-the curves and every prediction, in a new job process of its own."""
+"""A seed gives the same run on a CPU: **Re-run with the same settings** of a reproducible run
+repeats the weights, the curves and every prediction, in a new job process of its own."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ TIMEOUT = 300
 
 @pytest.mark.slow
 def test_a_rerun_with_one_seed_repeats_predictions_and_history(tmp_path: Path):
-    first = tasks.launch(tiny(epochs=2, seed=7, augment=True), runs_root=tmp_path)
+    first = tasks.launch(tiny(epochs=2, seed=7, augment=True, deterministic=True),
+                         runs_root=tmp_path)
     assert tasks.wait(first, timeout=TIMEOUT) == "succeeded"
     second = rerun(first)
     assert tasks.wait(second, timeout=TIMEOUT) == "succeeded"

@@ -47,7 +47,8 @@ def render_run_actions(info: runs.RunInfo) -> None:
         left, right = st.columns(2)
         if left.button("Re-run with the same settings", key=f"{key}.rerun",
                        icon=":material/replay:",
-                       help="Queue a new job with exactly this run's settings; follow it on "
+                       help="Queue a new job with exactly this run's settings, made reproducible "
+                       "(the same seed repeats it on a CPU); follow it on "
                        "Train."):
             _do(lambda: rerun(info.path, runs_root=state.runs_root(),
                               backend=state.jobs_backend()),

@@ -17,7 +17,8 @@ REPRODUCIBLE = {
            "CPU.",
     "gpu": "Not exactly reproducible: trained on a GPU, whose kernels may add in any order.",
     "time budget": "Not exactly reproducible: a time budget chose the epochs by the clock.",
-    "off": "Not exactly reproducible: trained with \"Reproducible on a CPU\" off.",
+    "off": "Not exactly reproducible: trained with \"Reproducible on a CPU\" off (Re-run with "
+           "the same settings turns it on).",
 }
 
 
