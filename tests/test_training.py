@@ -124,12 +124,15 @@ def test_weight_averaging_saves_the_averaged_weights_that_validation_scored(tmp_
     """
     run_dir = tmp_path / "ema"
     config = preset("fast-cpu").replace(epochs=6, seed=1, random_crop=0, tta=False,
-                                        tta_shift=0, ema_momentum=0.99)
+                                        tta_shift=0, ema_momentum=0.99,
+                                        deterministic=True)  # the same run every time
     train(config, run_dir)
     history, metrics = runs.read_history(run_dir), runs.read_metrics(run_dir)
     best = history.loc[history["val_accuracy"].idxmax()]
     assert metrics["best_epoch"] == best["epoch"]
-    assert abs(metrics["val"]["accuracy"] - best["val_accuracy"]) <= 1 / metrics["val"]["n"]
+    # one face apart at most (a batch of another size rounds another way); Keras' history
+    # holds float32, hence the 1e-6
+    assert abs(metrics["val"]["accuracy"] - best["val_accuracy"]) <= 1 / metrics["val"]["n"] + 1e-6
     assert metrics["test"]["accuracy"] > 2 / 7
 
 
