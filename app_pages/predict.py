@@ -172,6 +172,7 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
         st.error(str(err))
         return
     heat = trust.overlays(chosen[0].path, np.stack(result.crops)) if options.gradcam else None
+    demo = photos.trained_on_demo([info.path for info in chosen])  # one read, not one a face
     for face, (crop, probabilities) in enumerate(zip(result.crops, proba, strict=True), 1):
         frame = run_charts.probability_frame(classes, probabilities)
         top = frame.iloc[0]
@@ -180,7 +181,7 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
         if heat:
             left.image(heat[face - 1], width=144, caption=f"face {face}: Grad-CAM")
         right.markdown(f"Face {face}: **{top['class']}** ({top['probability']:.0%})")
-        if photos.trained_on_demo([info.path for info in chosen]):
+        if demo:
             right.caption(f":orange[:material/warning: A model {photos.DEMO_CAVEAT}.]")
         right.altair_chart(run_charts.probability_chart(frame),
                            key=f"predict.proba.{number}.{face}")

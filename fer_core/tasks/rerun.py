@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fer_core import runs
+from fer_core import runs, tasks
 from fer_core.core.access import ensure_writable
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import RunError
@@ -14,8 +14,6 @@ from fer_core.core.errors import RunError
 
 def rerun(run_dir: Path, *, runs_root: Path | None = None, backend=None) -> Path:
     """Launch a new job with ``run_dir``'s config and preset; return the new run folder."""
-    from fer_core import tasks
-
     ensure_writable("Re-running a run")
     run_dir = Path(run_dir)
     record = runs.read_config(run_dir)
