@@ -15,7 +15,7 @@ $(STAMP): $(REQUIREMENTS)
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run serve.py
 
 # ruff for style and bugs; pylint only for copied blocks of six or more lines.
 lint: $(STAMP)

@@ -1,6 +1,6 @@
 """FER Studio: explore FER data, train and compare emotion models, share the results.
 
-    streamlit run app.py        (or: make run)
+    streamlit run serve.py      (or: make run; serve.py adds the rule for unknown addresses)
 """
 
 # First, before any page can load TensorFlow: pylibsrtp (aiortc, under streamlit_webrtc, used
@@ -10,6 +10,7 @@ import streamlit as st
 
 from ui import links
 from ui.sidebar import render_sidebar
+from views.links import UNKNOWN_PAGE
 
 st.set_page_config(page_title="FER Studio", page_icon=":material/mood:", layout="wide")
 
@@ -25,4 +26,6 @@ navigation = st.navigation(
 if navigation.url_path != "results":
     links.forget_seen()
 render_sidebar()
+if unknown := st.query_params.get(UNKNOWN_PAGE):
+    st.warning(f"No such page: /{unknown}. Here is the start; the pages are on the left.")
 navigation.run()

@@ -3,7 +3,7 @@
 The tests' fixtures are thin wrappers around the context managers here (``running_app``,
 ``chromium``, ``new_page``), so importing this module never shadows a fixture name.
 
-The server runs the app as a user starts it (``streamlit run app.py``), on 127.0.0.1
+The server runs the app as a user starts it (``streamlit run serve.py``), on 127.0.0.1
 and a free port, with its own runs folder; the cache folder is the test session's (see
 conftest.py), so the demo data set is generated once and the tests can read the same images the
 server shows. Chromium is Debian's (``/usr/bin/chromium``), driven by Playwright's sync API;
@@ -66,7 +66,7 @@ def free_port() -> int:
 
 @dataclass
 class AppServer:
-    """One ``streamlit run app.py`` process and the folders it was given."""
+    """One ``streamlit run serve.py`` process and the folders it was given."""
 
     runs_dir: Path
     cache_dir: Path
@@ -91,7 +91,7 @@ class AppServer:
 
     def start(self) -> None:
         command = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
+            sys.executable, "-m", "streamlit", "run", "serve.py",
             "--server.headless", "true", "--server.address", "127.0.0.1",
             "--server.port", str(self.port), "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",

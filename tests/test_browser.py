@@ -1,4 +1,4 @@
-"""FER Studio in a real browser: ``streamlit run app.py`` driven by Chromium through Playwright.
+"""FER Studio in a real browser: ``streamlit run serve.py`` driven by Chromium through Playwright.
 
 AppTest runs one page's script; these tests cover what only a browser shows: the navigation
 of ``app.py``, the job list's fragment ticking on its own timer, a file download and an upload
@@ -294,3 +294,19 @@ def test_direct_url_bookmark_opens_page_with_shared_sidebar(
             page.reload()
             page.wait_for_selector(bs.CONNECTED, timeout=60 * MS)
             bs.wait_for_run(page)
+
+
+@pytest.mark.parametrize("path", ["train/extra", "results/a/b", "foo"])
+def test_unknown_address_shows_the_start_page_saying_so(
+        app: bs.AppServer, page: Page, path: str) -> None:
+    """Streamlit alone draws a blank page below a page's address (its scripts resolve under it)
+    and a dialog for an unknown one; served by serve.py, both open the start page, which names
+    the address, with the whole navigation."""
+    bs.open_app(page, f"{app.url}/{path}")
+    main = _main(page)
+    expect(main.get_by_role("heading", name=PAGES[0], level=1)).to_be_visible()
+    expect(main).to_contain_text(f"No such page: /{path}.")
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    expect(links).to_have_text([re.compile(f"{name}$") for name in PAGES])
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    _expect_no_errors(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.page_support import open_page
 from views import links
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _params(**values: list[str]):
@@ -156,3 +159,13 @@ def test_the_session_remembers_only_its_latest_addresses(monkeypatch):
     assert len(seen) == ui_links.SEEN_LIMIT
     assert addresses[4] not in seen and seen[-1] == addresses[5]
     assert addresses[-1] in seen
+
+
+def test_server_knows_every_page_address() -> None:
+    """serve.py sends an address naming no page to the start page, so a page it does not know
+    would be unreachable: its list holds each file of app_pages/ (the start page at ``/``)."""
+    tree = ast.parse((REPO / "serve.py").read_text())
+    (pages,) = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], "id", "") == "PAGES"]
+    stems = {path.stem for path in (REPO / "app_pages").glob("*.py")}
+    assert set(pages) == (stems - {"start"}) | {""}

@@ -13,6 +13,7 @@ TABS = ("Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Se
 SPLITS = ("test", "val")
 PARAMS = ("runs", "tab", "split")  # the view's; the address may hold others (the data choice)
 SPELLINGS = {"runs": ("runs", "run")}  # ?run=ID, as people guess it, means ?runs=ID
+UNKNOWN_PAGE = "unknown_page"  # where serve.py sends an address that names no page
 
 
 @dataclass(frozen=True)
