@@ -17,6 +17,7 @@ from views import export as view
 from views.progress import ACTIVE_STATES
 
 
+@st.fragment  # a click or the result's arrival reruns this tab only, not the whole page
 def render(run: runs.RunInfo) -> None:
     st.markdown(f"**Export {run.run_id}** for deployment. Each export is re-scored on the test "
                 "split (up to 1,000 images) in its own runtime and compared with the Keras "
@@ -45,10 +46,11 @@ def render(run: runs.RunInfo) -> None:
 
 
 def _render_export_button(run: runs.RunInfo, has_model: bool, *, busy: bool) -> None:
-    choice = st.selectbox("Format", view.CHOICES, key="results.export_format",
-                          format_func=view.LABELS.get, disabled=not has_model)
-    if st.button("Export", key="results.export_run", disabled=not has_model or busy,
-                 help="This run has no model.keras." if not has_model else
-                 "Runs as a job beside training (see Train > Jobs)."):
-        task_panel.submit(export_task.KIND, lambda: export_task.spec(run.path, choice),
-                          subject=run.run_id)
+    st.selectbox("Format", view.CHOICES, key="results.export_format",
+                 format_func=view.LABELS.get, disabled=not has_model)
+    st.button("Export", key="results.export_run", disabled=not has_model or busy,
+              help="This run has no model.keras." if not has_model else
+              "Runs as a job beside training (see Train > Jobs).", on_click=task_panel.submit,
+              args=(export_task.KIND, lambda: export_task.spec(
+                  run.path, st.session_state["results.export_format"])),
+              kwargs={"subject": run.run_id, "rerun": False})
