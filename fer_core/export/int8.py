@@ -1,14 +1,9 @@
 """Post-training int8 LiteRT, with the few small layers that cannot take it kept in float.
 
-Full integer quantisation (weights and activations in int8, calibrated on train images) keeps
-accuracy but changes the top class of 1-2% of FER faces: many sit near a tie between two classes,
-and a coarse activation scale tips them. TensorFlow's ``QuantizationDebugger`` measures each
-layer's quantisation error (RMSE over the scale); keeping the worst of them in float brings the
-agreement back to about 99%. The worst layer of ``fer-vgg`` is its 2304x512 dense layer, half of
-the weights: kept in float it made the file 63% of the float one, and on a FER-2013 ``fer-vgg``
-run it did not even help (98.3% on test, as full int8 gave 98.4%), while its logits, first
-convolution and output in float gave 99.0% at 26%. So a layer whose float weights would take
-the file past the size target is passed over, and the next worst one is tried instead.
+Full int8 changes the top class of 1-2% of FER faces, those near a tie between two classes.
+``QuantizationDebugger`` ranks the layers by quantisation error, and the worst are kept in float
+until the agreement is back, passing over any too big for the size target (fer-vgg's dense layer:
+63% of the float file, no better agreement). Measured in docs/export.md.
 """
 
 from __future__ import annotations
@@ -42,16 +37,14 @@ def convert(model: Any, representative: np.ndarray, check_images: np.ndarray | N
     best = (_agreement(full, check_images, reference), full, [])
     if best[0] >= AGREEMENT_GOAL:
         return full, []
-    dataset = _samples(representative[:100])
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter,
-                                                         debug_dataset=dataset)
+    dataset, debug = _samples(representative[:100]), tf.lite.experimental
+    debugger = debug.QuantizationDebugger(converter=converter, debug_dataset=dataset)
     debugger.run()
     max_bytes, kept = INT8_SIZE_SHARE * model.count_params() * 4, []
     for name in _worst_layers(debugger)[:MAX_TRIES]:
-        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=[*kept, name])
-        flat = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=dataset,
-            debug_options=options).get_nondebug_quantized_model()
+        options = debug.QuantizationDebugOptions(denylisted_nodes=[*kept, name])
+        flat = debug.QuantizationDebugger(converter=converter, debug_dataset=dataset,
+                                          debug_options=options).get_nondebug_quantized_model()
         if len(flat) > max_bytes:
             continue  # too big a layer to keep in float: the file would miss its size target
         kept.append(name)
