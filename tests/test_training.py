@@ -125,7 +125,8 @@ def test_weight_averaging_saves_the_averaged_weights_that_validation_scored(tmp_
     run_dir = tmp_path / "ema"
     config = preset("fast-cpu").replace(epochs=6, seed=1, random_crop=0, tta=False,
                                         tta_shift=0, ema_momentum=0.99,
-                                        deterministic=True)  # the same run every time
+                                        deterministic=True,  # the same run every time
+                                        mixed_precision="off")  # scored as it is saved
     train(config, run_dir)
     history, metrics = runs.read_history(run_dir), runs.read_metrics(run_dir)
     best = history.loc[history["val_accuracy"].idxmax()]
