@@ -22,6 +22,7 @@ from fer_core.training.models import (
     backbone_names,
     build_model,
     load_model,
+    register_layers,
     unfreeze_top,
 )
 
@@ -237,3 +238,36 @@ def test_load_model_unsupported_format_raises_model_error(tmp_path: Path) -> Non
 def test_load_model_missing_file_raises_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "missing.keras")
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("shape", [(8, 6, 6, 5), (16, 5)])
+def test_fused_batch_norm_trains_the_same_numbers_as_keras(policy: str, shape: tuple) -> None:
+    """Our CNNs' batch normalisation runs as one kernel when training, for speed only: outputs,
+    moving statistics and gradients match Keras' own layer, and inference is Keras' own path."""
+    import keras
+    import tensorflow as tf
+
+    fused_class = register_layers()["fer_core>FusedBatchNormalization"]
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        rng = np.random.default_rng(0)
+        x = tf.constant(rng.normal(2, 3, shape).astype("float32"))
+        weights = tf.constant(rng.normal(0, 1, shape).astype("float32"))  # a loss with gradients
+        found = []
+        for layer in (keras.layers.BatchNormalization(momentum=0.9), fused_class(momentum=0.9)):
+            layer.build(x.shape)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = tf.cast(layer(x, training=True), "float32")
+                loss = tf.reduce_sum(y * weights)
+            grads = tape.gradient(loss, [x, layer.gamma.value, layer.beta.value])
+            found.append([y, layer.moving_mean, layer.moving_variance, *grads,
+                          layer(x, training=False)])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    tolerance = 1e-5 if policy == "float32" else 2e-2
+    for keras_value, fused_value in zip(*found, strict=True):
+        np.testing.assert_allclose(np.asarray(tf.cast(fused_value, "float32")),
+                                   np.asarray(tf.cast(keras_value, "float32")),
+                                   rtol=tolerance, atol=tolerance)

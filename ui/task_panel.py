@@ -25,9 +25,9 @@ POLL_SECONDS = 2
 
 def submit(kind: str, make_spec: Callable[[], dict[str, Any]], *, subject: str,
            inputs: dict[str, Path] | None = None, rerun: bool = True) -> None:
-    """Queue a task where the sidebar sends jobs, then rerun so the page follows it. The spec is
-    made in here so that its refusal (too few images for the folds) shows by the button. As a
-    button's ``on_click`` in a fragment (``rerun=False``) only that fragment runs again."""
+    """Queue a task where the sidebar sends jobs; rerun, unless an ``on_click`` in a fragment
+    (``rerun=False``), whose own rerun follows. The spec is made in here so that its refusal
+    (too few images for the folds) shows by the button."""
     try:
         tasks.submit(kind, make_spec(), subject=subject, inputs=inputs,
                      runs_root=state.runs_root(), backend=state.jobs_backend())

@@ -1,20 +1,5 @@
-"""Every environment variable FER Studio reads, each parsed here and only here.
-
-``FER_DATA_DIR``        the default data set (a Kaggle folder, ``fer2013.csv`` or a ``.zip``) of
-                        a new app session or a command without ``--data``; unset means the
-                        synthetic demo (``fer_core.data.reference``).
-``FER_RUNS_DIR``        where run folders are written (default ``./runs``).
-``FER_CACHE_DIR``       decoded image arrays, extracted zips and the demo data
-                        (default ``~/.cache/fer-studio``).
-``FER_JOBS_BACKEND``    where jobs run: ``local`` (default) or ``ray``.
-``RAY_ADDRESS``         the Ray cluster's job API, e.g. ``http://head:8265``.
-``FER_RAY_GPUS``        GPUs each Ray job reserves (default 0).
-``MLFLOW_TRACKING_URI`` where runs are logged; unset means no MLflow.
-``MLFLOW_DISABLE_TELEMETRY`` passed on to jobs as set (FER Studio turns telemetry off unless set).
-``FER_READ_ONLY``       ``1`` makes the app a viewer: nothing that launches, cancels, deletes,
-                        imports or changes data is allowed (see ``fer_core.core.access``).
-``FER_ICE_SERVERS``     STUN/TURN URLs for the live camera, comma-separated; unset means none
-                        (a camera on this machine or the same network needs none).
+"""Every environment variable FER Studio reads (the table is in docs/data.md, "Where things live"),
+each parsed here and only here.
 
 Read on every call rather than at import, so tests and the sidebar can redirect them; a bad
 value raises one ``ConfigError`` that names the variable and what it takes.

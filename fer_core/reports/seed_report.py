@@ -4,10 +4,8 @@ The seed report trained InceptionV3 with ImageNet weights on FER-2013 and quoted
 accuracies (:data:`QUOTED`); it also asked whether batch size, subsampling and the ways of
 handling the rare disgust class change the result. A *study* (``fer_core.core.studies``)
 launches one group of runs per question. Every row is marked ``quoted`` or ``measured``, so
-nobody mistakes a number copied from the report for one measured here.
-
-It reads run folders only (through the run store), so Results, the HTML report and a read-only
-viewer all show the same answers.
+nobody mistakes a number copied from the report for one measured here. It reads run folders
+only, so Results, the HTML report and a read-only viewer all show the same answers.
 """
 
 from __future__ import annotations

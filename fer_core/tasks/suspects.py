@@ -5,9 +5,8 @@
 Every training image gets class probabilities from a quick model that never saw it (out of
 fold: ``folds`` stratified parts, each scored by ``fer-cnn`` fitted from scratch on the others,
 as nothing needs ImageNet weights); cleanlab's ``find_label_issues`` then ranks the images whose
-given label that model trusts least. The pass is a heavy task (``suspects``): it waits behind
-training on this machine, runs on a Ray worker when jobs go there, can be cancelled, and keeps
-``suspects.csv`` in its task folder.
+given label that model trusts least. A heavy task: it waits behind training, runs on Ray when
+jobs go there, can be cancelled, and keeps ``suspects.csv`` in its task folder.
 """
 
 from __future__ import annotations

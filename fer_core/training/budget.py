@@ -1,7 +1,6 @@
 """Time budgets: a run is given minutes, and the speed it measures sets its epochs.
 
-Training speed depends on the host (``best`` runs 2x slower on one 2-core machine than on
-another), so ``time_budget_min`` asks for time instead of epochs. The plan:
+Speed depends on the host, so ``time_budget_min`` asks for time instead of epochs. The plan:
 
 1. After a phase's first epoch, its duration fixes the epochs so that the schedule, and the
    evaluation after it, end at the budget.
@@ -10,8 +9,7 @@ another), so ``time_budget_min`` asks for time instead of epochs. The plan:
 4. After the quarter, each epoch checks the plan against the last few epochs' speed, so a
    machine that gets busier (or quieter) still ends on time.
 
-With two phases, the time is split as their configured epochs are. This is plain arithmetic,
-tested with synthetic timings; the Keras side is ``budget_callback.py``.
+Two phases split the time as their epochs; the Keras side is ``budget_callback.py``.
 """
 
 from __future__ import annotations

@@ -86,7 +86,28 @@ def register_layers() -> dict[str, type]:
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "mode": self.mode}
 
-    return {"fer_core>GreyToRGB": GreyToRGB, "fer_core>Preprocess": Preprocess}
+    @keras.saving.register_keras_serializable(package="fer_core")
+    class FusedBatchNormalization(keras.layers.BatchNormalization):
+        """Trains as one TensorFlow kernel, where Keras 3 runs separate float32 ops with casts
+        around them: 20-35% of a CPU training step (bench/RESULTS.md). Same arithmetic."""
+
+        def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
+            fused = training and self.trainable and self.center and self.scale and mask is None
+            if not fused or self.renorm or len(inputs.shape) != 4:  # Keras runs on TensorFlow
+                return super().call(inputs, training=training, mask=mask)  # and inference
+            import tensorflow as tf
+
+            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                inputs, tf.cast(self.gamma.value, "float32"), tf.cast(self.beta.value, "float32"),
+                epsilon=self.epsilon, is_training=True)
+            count = tf.cast(tf.size(inputs) // inputs.shape[-1], "float32")
+            variance *= (count - 1.0) / count  # the kernel's is unbiased; Keras keeps the batch's
+            for moving, value in ((self.moving_mean, mean), (self.moving_variance, variance)):
+                moving.assign(moving * self.momentum + value * (1.0 - self.momentum))
+            return ops.cast(y, self.compute_dtype)
+
+    return {"fer_core>GreyToRGB": GreyToRGB, "fer_core>Preprocess": Preprocess,
+            "fer_core>FusedBatchNormalization": FusedBatchNormalization}
 
 
 if "keras" in sys.modules:  # Keras is loaded already, so registering now costs nothing and
@@ -215,7 +236,7 @@ def _conv_bn_relu(x: Any, filters: int, name: str) -> Any:
 
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
                       kernel_initializer="he_normal", name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    x = register_layers()["fer_core>FusedBatchNormalization"](momentum=0.9, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
