@@ -1,7 +1,5 @@
 """How long a config takes on this machine, from a few timed training steps of the backbone
-with random weights (the speed does not depend on them), cached per :class:`SpeedKey`. The same
-recipe trains at very different speeds on different hosts, so Train shows it before Launch.
-"""
+with random weights (the speed does not depend on them), cached per :class:`SpeedKey`."""
 
 from __future__ import annotations
 
@@ -49,6 +47,7 @@ class SpeedKey:
     input_size: int
     precision: str  # the mixed_precision setting: with the machine it fixes the dtype policy
     frozen: bool  # a pre-trained backbone frozen (phase 1) rather than trained
+    code: int = 2  # what training runs: 2 since our CNNs fuse batch normalisation (faster)
 
     @property
     def file_name(self) -> str:
