@@ -30,9 +30,12 @@ class UnknownPages:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and \
                 b"text/html" in dict(scope["headers"]).get(b"accept", b""):  # a page, not a fetch
-            path = scope["path"].strip("/")
+            base = st.get_option("server.baseUrlPath").strip("/")  # "" unless set
+            path = scope["path"].strip("/").removeprefix(base).strip("/")
             if path not in PAGES and path.split("/")[0] not in STREAMLIT_ROUTES:
-                await RedirectResponse(f"/?{urlencode({UNKNOWN_PAGE: path})}")(scope, receive, send)
+                start = f"/{base}/" if base else "/"
+                await RedirectResponse(f"{start}?{urlencode({UNKNOWN_PAGE: path})}")(
+                    scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
