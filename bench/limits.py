@@ -111,20 +111,30 @@ def kind_of(op: str) -> str:
 
 
 def step_profile(name: str, policy: str, batch: int, steps: int) -> dict[str, float]:
-    """Seconds of op time by kind over ``steps`` training steps, from TensorFlow's profiler."""
+    """Seconds of op time by kind over ``steps`` training steps of a backbone."""
     import keras
-    import tensorflow as tf
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     from fer_core.training.models import build_model
 
     keras.mixed_precision.set_global_policy(policy)
-    model = build_model(name, num_classes=7, weights="none").model
+    seconds = profile_fit(build_model(name, num_classes=7, weights="none").model, batch, steps)
+    keras.backend.clear_session()
+    return seconds
+
+
+def profile_fit(model: Any, batch: int, steps: int) -> dict[str, float]:
+    """Seconds of op time by kind over ``steps`` training steps of ``model`` (a classifier of
+    images), from TensorFlow's profiler."""
+    import keras
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
     model.compile(optimizer=keras.optimizers.SGD(1e-2, momentum=0.9),
                   loss="categorical_crossentropy")
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, size=(batch * steps, 48, 48, 1)).astype(np.float32)
-    y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, size=batch * steps)]
+    classes = model.output_shape[-1]
+    x = rng.integers(0, 256, size=(batch * steps, *model.input_shape[1:])).astype(np.float32)
+    y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, size=batch * steps)]
     model.fit(x[:batch * 2], y[:batch * 2], batch_size=batch, epochs=1, verbose=0)  # warm-up
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
@@ -132,7 +142,6 @@ def step_profile(name: str, policy: str, batch: int, steps: int) -> dict[str, fl
         tf.profiler.experimental.stop()
         space = xplane_pb2.XSpace()
         space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
-    keras.backend.clear_session()
     seconds: collections.Counter[str] = collections.Counter()
     for plane in (p for p in space.planes if p.name == "/host:CPU"):
         for line in plane.lines:
