@@ -61,7 +61,7 @@ def _group(sub: argparse._SubParsersAction, name: str, help_text: str):
 def build_parser() -> argparse.ArgumentParser:
     from fer_core.core.config import PRESETS
     from fer_core.export import FORMATS as EXPORT_FORMATS
-    from fer_core.tasks.local import LANES
+    from fer_core.tasks.kinds import LANES
     from fer_core.tasks.studies import STUDIES
 
     preset = _arg("--preset", choices=sorted(PRESETS), help="start from a named recipe")
@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     _command(runs_, "export-mlflow", _runs_export_mlflow,
              "log finished runs to MLflow (config, curves, metrics, files)", RUN_DIRS,
              _arg("--tracking-uri", help="default: MLFLOW_TRACKING_URI"))
+    _search_commands(_group(sub, "search", "let Optuna find a recipe: trials, pruning, "
+                            "the best settings"), preset)
     jobs = _group(sub, "jobs", "background training jobs")
     _command(jobs, "launch", _jobs_launch, "queue a training job; prints its run id",
              preset, CONFIG,
@@ -157,6 +159,49 @@ def build_parser() -> argparse.ArgumentParser:
     _command(jobs, "run", _jobs_run, "(internal) run one task folder in this process",
              _arg("--task-dir", type=Path, required=True))
     return parser
+
+
+def _search_commands(search: argparse._SubParsersAction, preset: Argument) -> None:
+    search_id = _arg("search_id", metavar="SEARCH_ID")
+    _command(search, "run", _search("run"), "search the --vary fields around a base recipe",
+             preset, CONFIG, SET, DATA,
+             _arg("--vary", action="append", required=True, metavar="FIELD[=RANGE]",
+                  help="a field to search (repeatable): learning_rate=1e-4:1e-2 (a range; "
+                       "add :log or :linear), optimizer=adam,sgd (choices), augment (a switch; "
+                       "a bare field name searches its whole range)"),
+             _arg("--objective", default="val_accuracy", choices=["val_accuracy", "val_macro_f1"]),
+             _arg("--trial-minutes", type=float, default=0.0,
+                  help="each trial's time budget (default: the base's, else its epochs)"),
+             _arg("--minutes", type=float, default=0.0, help="the whole search's time"),
+             _arg("--trials", type=int, default=0, help="at most this many trials"),
+             _arg("--parallel", type=int, default=1, help="trials at once (Ray: one a worker)"),
+             _arg("--keep", type=int, default=3, help="trials that keep their model files"),
+             _arg("--seed", type=int, default=0, help="the sampler's seed"),
+             _arg("--first", action="append", default=[], metavar="K=V;K=V",
+                  help="settings to try right after the base's (repeatable)"),
+             _arg("--queue", action="store_true",
+                  help="hand it to the queue (or Ray) and print its id, instead of running here"),
+             _arg("--backend", choices=settings.JOB_BACKENDS), _arg("--address"),
+             _arg("--gpus", type=float), JSON)
+    _command(search, "resume", _search("resume"), "go on with a stopped or failed search "
+             "here; finished trials are kept", search_id, JSON)
+    _command(search, "show", _search("show"), "a search's trials and best settings",
+             search_id, JSON)
+    _command(search, "train-best", _search("train_best"), "queue a run with the search's best "
+             "settings", search_id,
+             _arg("--minutes", type=float, default=0.0, help="a time budget instead of the "
+                  "base's schedule"), JSON)
+
+
+def _search(name: str) -> Handler:
+    """A ``search`` sub-command, imported when run (Optuna's import is not free)."""
+    def handler(args: argparse.Namespace) -> int | None:
+        from fer_core.cli import search
+
+        if name == "run":
+            return search.run(args, _config(args))
+        return getattr(search, name)(args)
+    return handler
 
 
 def print_json(data: object) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 import enum
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,18 +42,42 @@ _KIND_OF_DEFAULT = {bool: FieldKind.BOOL, int: FieldKind.INT, float: FieldKind.F
 
 def param(default: Any, help: str, *, group: str, low: float | None = None,
           high: float | None = None, choices: tuple[str, ...] | None = None,
-          kind: FieldKind | None = None, label: str | None = None) -> Any:
+          kind: FieldKind | None = None, label: str | None = None, log: bool = False,
+          applies: Callable[[TrainConfig], bool] | None = None) -> Any:
     """A config field with the metadata the form and the validator need; the kind comes from
     ``choices`` or the default's type unless given, and a default of another type is refused.
-    ``label`` is what a form calls it where the name alone reads badly ("Tta")."""
+    ``label`` is what a form calls it where the name alone reads badly ("Tta"). ``log``: its
+    values span decades, so a search samples it on a log scale. ``applies``: when the field
+    matters at all (a fine-tuning rate only with fine-tuning), so a search leaves it alone."""
     kind = kind or (FieldKind.CHOICE if choices else _KIND_OF_DEFAULT.get(type(default)))
     if kind is None:
         raise TypeError(f"No FieldKind for a default of type {type(default).__name__}.")
     meta = {"help": help, "group": group, "low": low, "high": high, "choices": choices,
-            "kind": kind, "label": label}
+            "kind": kind, "label": label, "log": log, "applies": applies}
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+# When a field matters (``param(applies=...)``): a search varies it only then.
+def _augmenting(config: TrainConfig) -> bool:
+    return config.augment
+
+
+def _decaying(config: TrainConfig) -> bool:
+    return config.optimizer in ("adamw", "sgd")
+
+
+def _finetuning(config: TrainConfig) -> bool:
+    return config.finetune_epochs > 0
+
+
+def _on_plateau(config: TrainConfig) -> bool:
+    return config.lr_schedule == "plateau"
+
+
+def _averaging_views(config: TrainConfig) -> bool:
+    return config.tta
 
 
 @dataclass
@@ -89,22 +114,23 @@ class TrainConfig:
     augment: bool = param(True, "Augment training images.", group="augmentation",
                           label="Augmentation")
     rotation: float = param(20.0, "Random rotation, up to this many degrees.",
-                            group="augmentation", low=0.0, high=180.0)
+                            group="augmentation", low=0.0, high=180.0, applies=_augmenting)
     width_shift: float = param(0.1, "Random horizontal shift, as a share of the width.",
-                               group="augmentation", low=0.0, high=0.5)
+                               group="augmentation", low=0.0, high=0.5, applies=_augmenting)
     height_shift: float = param(0.1, "Random vertical shift, as a share of the height.",
-                                group="augmentation", low=0.0, high=0.5)
-    shear: float = param(0.1, "Random shear intensity.", group="augmentation", low=0.0, high=1.0)
+                                group="augmentation", low=0.0, high=0.5, applies=_augmenting)
+    shear: float = param(0.1, "Random shear intensity.", group="augmentation", low=0.0,
+                         high=1.0, applies=_augmenting)
     zoom: float = param(0.1, "Random zoom in or out, as a share of the size.",
-                        group="augmentation", low=0.0, high=0.5)
+                        group="augmentation", low=0.0, high=0.5, applies=_augmenting)
     horizontal_flip: bool = param(True, "Mirror images at random.", group="augmentation")
     brightness: float = param(0.0, "Random brightness change, as a share of the range.",
-                              group="augmentation", low=0.0, high=1.0)
+                              group="augmentation", low=0.0, high=1.0, applies=_augmenting)
     contrast: float = param(0.0, "Random contrast change factor.", group="augmentation",
-                            low=0.0, high=1.0)
+                            low=0.0, high=1.0, applies=_augmenting)
     random_crop: int = param(0, "Pad by this many pixels and crop back at a random place; "
                              "0 is off.", group="augmentation", low=0, high=16,
-                             label="Random crop padding (pixels)")
+                             label="Random crop padding (pixels)", applies=_augmenting)
     mixup: float = param(0.0, "Mixup strength (Beta alpha); 0 is off, 0.2 is typical.",
                          group="augmentation", low=0.0, high=1.0)
 
@@ -130,13 +156,13 @@ class TrainConfig:
                                    "0 is off.", group="phase 1", low=0.0, high=10_000.0,
                                    label="Time budget (minutes)")
     learning_rate: float = param(1e-4, "Learning rate of phase 1.", group="phase 1",
-                                 low=1e-7, high=1.0)
+                                 low=1e-7, high=1.0, log=True)
     optimizer: str = param("adam", "Optimizer.", group="phase 1", choices=("adam", "adamw", "sgd"))
     weight_decay: float = param(0.0, "Weight decay (adamw, sgd), decoupled: each step "
                                 "shrinks every weight by learning rate x weight decay. With sgd "
                                 "(momentum 0.9), 5e-3 here acts about like 5e-4 in PyTorch's "
                                 "SGD, which adds the decay to the gradient.", group="phase 1",
-                                low=0.0, high=0.1)
+                                low=0.0, high=0.1, log=True, applies=_decaying)
     ema_momentum: float = param(0.0, "Keep an exponential moving average of the weights, "
                                 "with this momentum per step (0.999 is typical; 0 is off). "
                                 "Validation, the saved model and the final scores use the "
@@ -151,9 +177,10 @@ class TrainConfig:
     finetune_epochs: int = param(0, "Epochs of phase 2 (fine-tuning); 0 skips it.", group="phase 2",
                                  low=0, high=1000, label="Fine-tuning epochs")
     unfreeze_layers: int = param(50, "Layers of the backbone to unfreeze, from the top.",
-                                 group="phase 2", low=0, high=1000)
+                                 group="phase 2", low=0, high=1000, applies=_finetuning)
     finetune_learning_rate: float = param(1e-5, "Learning rate of phase 2.", group="phase 2",
-                                          low=1e-8, high=1.0, label="Fine-tuning learning rate")
+                                          low=1e-8, high=1.0, label="Fine-tuning learning rate",
+                                          log=True, applies=_finetuning)
 
     # batches and speed, then callbacks
     batch_size: int = param(32, "Images per batch (the seed compared 16, 32 and 64).",
@@ -164,10 +191,11 @@ class TrainConfig:
                                          label="Early-stopping patience (epochs)")
     reduce_lr_factor: float = param(0.1, "Multiply the learning rate by this on a plateau.",
                                     group="callbacks", low=0.01, high=0.99,
-                                    label="Learning-rate reduction factor")
+                                    label="Learning-rate reduction factor", applies=_on_plateau)
     reduce_lr_patience: int = param(3, "Epochs without improvement before reducing the "
                                     "learning rate.", group="callbacks", low=1, high=1000,
-                                    label="Learning-rate reduction patience (epochs)")
+                                    label="Learning-rate reduction patience (epochs)",
+                                    applies=_on_plateau)
     mixed_precision: str = param("auto", "Mixed precision (float16 on a GPU, bfloat16 on a "
                                  "CPU): auto is on for a GPU and a CPU with native bfloat16.",
                                  group="batches and speed", choices=("auto", "on", "off"))
@@ -187,7 +215,8 @@ class TrainConfig:
     tta_shift: int = param(0, "Test-time augmentation: also average over the image shifted this "
                            "many pixels up, down, left and right; pairs with random_crop.",
                            group="evaluation", low=0, high=8,
-                           label="Test-time augmentation shift (pixels)")
+                           label="Test-time augmentation shift (pixels)",
+                           applies=_averaging_views)
 
     def __post_init__(self) -> None:
         self.validate()

@@ -34,6 +34,7 @@ _METRICS = {
     "train_loss": Term("Training loss", SCORE), "val_loss": Term("Validation loss", SCORE),
     "val_accuracy": Term("Validation accuracy", PERCENT),
     "test_accuracy": Term("Test accuracy", PERCENT),
+    "val_macro_f1": Term("Validation macro-F1", SCORE),
     "test_loss": Term("Test loss", SCORE), "best_val_loss": Term("Best validation loss", SCORE),
     "macro_f1": Term("Macro-F1", SCORE, "The F1 of each class, averaged: rare classes count "
                      "as much as common ones."),
@@ -67,6 +68,9 @@ _METRICS = {
     "source": Term("Quoted or measured"), "recipe": Term("Recipe"), "study": Term("Study"),
     "arm": Term("Arm"), "classes": Term("Classes"), "hardware": Term("Hardware"),
     "reason": Term("Reason"), "setting": Term("Setting"), "value": Term("Value"),
+    "trial": Term("Trial"), "objective": Term("Objective"),
+    "importance": Term("Importance", PERCENT, "Optuna's estimate (fANOVA) of how much of the "
+                       "objective's spread over the trials the setting explains."),
 }
 _SETTINGS = {f.name: Term(field_label(f), help=f.metadata["help"]) for f in config_fields()}
 TERMS: dict[str, Term] = {**_SETTINGS, **_METRICS}

@@ -51,3 +51,15 @@ def delete_run(run_dir: Path) -> None:
 def title(status: runs.Status, run_id: str) -> str:
     """How lists name a run: its display name with the id, or the id alone."""
     return f"{status.display_name} ({run_id})" if status.display_name else run_id
+
+
+def drop_model(run_dir: Path) -> bool:
+    """Delete a finished run's model file, keeping everything read about it (scores, curves,
+    predictions): a search keeps the models of its best trials only. True if one was there."""
+    ensure_writable("Deleting a model file")
+    model = runs.files(run_dir).model
+    if runs.effective_state(runs.read_status(run_dir)) in ("queued", "running"):
+        raise RunError(f"Run {Path(run_dir).name} is still running; its model stays.")
+    existed = model.is_file()
+    model.unlink(missing_ok=True)
+    return existed

@@ -24,13 +24,15 @@ INPUTS = "inputs"
 @dataclass(frozen=True)
 class TaskRecord:
     """``task.json``. ``heavy`` tasks train (one at a time per machine, after the queue's
-    training jobs); ``subject`` (a run id, a fingerprint) lets a page find its latest task."""
+    training jobs); ``subject`` (a run id, a fingerprint) lets a page find its latest task;
+    ``lane`` names the local queue's lane where it is not the one ``heavy`` implies."""
 
     kind: str
     spec: dict[str, Any] = field(default_factory=dict)
     entry: str = ""
     heavy: bool = False
     subject: str | None = None
+    lane: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> TaskRecord:
@@ -38,11 +40,12 @@ class TaskRecord:
         return cls(kind=str(data.get("kind") or "unknown"),
                    spec=data["spec"] if isinstance(data.get("spec"), dict) else {},
                    entry=str(data.get("entry") or ""), heavy=bool(data.get("heavy")),
-                   subject=data.get("subject") if isinstance(data.get("subject"), str) else None)
+                   subject=data.get("subject") if isinstance(data.get("subject"), str) else None,
+                   lane=str(data.get("lane") or ""))
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "spec": self.spec, "entry": self.entry, "heavy": self.heavy,
-                "subject": self.subject}
+                "subject": self.subject, **({"lane": self.lane} if self.lane else {})}
 
 
 def root(runs_root: Path | None = None) -> Path:

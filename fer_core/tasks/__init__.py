@@ -136,7 +136,8 @@ def _new_task(kind: str, spec: dict[str, Any], subject: str | None, root: Path, 
     ensure_writable(f"Starting a {what.label} task")
     return task_folders.create_task(
         task_folders.new_task_dir(kind, runs_root=root),
-        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject), inputs=inputs,
+        task_folders.TaskRecord(kind, spec, what.entry, what.heavy, subject,
+                                lane=what.lane if what.coordinator else ""), inputs=inputs,
         **status)
 
 

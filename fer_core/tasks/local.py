@@ -1,9 +1,10 @@
-"""The ``local`` job backend: this machine's queue, first in first out, in two lanes.
+"""The ``local`` job backend: this machine's queue, first in first out, in lanes.
 
 A detached worker process per lane takes the lane's queued run and task folders in order: the
-heavy lane's one at a time, the light lane's beside them at a lower priority (``nice``) and on
-capped threads (``fer_core.tasks.kinds``). A file lock per lane makes sure only one worker
-serves it, even when two app instances share the runs folder, so a job is started once.
+heavy lane's one at a time, the light and coordinator lanes' beside them at a lower priority
+(``nice``) and on capped threads (``fer_core.tasks.kinds``). A file lock per lane makes sure
+only one worker serves it, even when two app instances share the runs folder, so a job is
+started once.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from filelock import FileLock, Timeout
 from fer_core import runs
 from fer_core.core import settings
 from fer_core.runs import lognoise, task_folders
+from fer_core.tasks.kinds import HEAVY, LIGHT
 
-LANES = ("heavy", "light")
 LOCK_NAME = ".queue.lock"  # the heavy lane's, as it always was; the light lane adds its name
 LIGHT_NICE = 10  # below training's priority
 LIGHT_THREADS = "1"  # TensorFlow's and the BLAS libraries' threads for a light task
@@ -47,7 +48,7 @@ class LocalBackend:
     def log_tail(self, run_dir: Path, lines: int = 40) -> str:
         return runs.read_log_tail(run_dir, lines=lines)
 
-    def ensure_worker(self, lane: str = "heavy") -> None:
+    def ensure_worker(self, lane: str = HEAVY) -> None:
         lock = FileLock(lock_path(self.runs_root, lane))
         try:
             lock.acquire(timeout=0)
@@ -82,21 +83,22 @@ class LocalBackend:
 
 
 def lane_of(folder: Path) -> str:
-    if task_folders.is_task(folder) and not task_folders.read_task(folder).heavy:
-        return "light"
-    return "heavy"
+    if not task_folders.is_task(folder):
+        return HEAVY
+    record = task_folders.read_task(folder)
+    return record.lane or (HEAVY if record.heavy else LIGHT)
 
 
 def heavy_job_running(runs_root: Path) -> bool:
     return any(runs.effective_state(runs.read_status(folder)) == "running"
-               and lane_of(folder) == "heavy" for folder in task_folders.job_folders(runs_root))
+               and lane_of(folder) == HEAVY for folder in task_folders.job_folders(runs_root))
 
 
 def lock_path(runs_root: Path, lane: str) -> Path:
-    return Path(runs_root) / (LOCK_NAME if lane == "heavy" else f".queue-{lane}.lock")
+    return Path(runs_root) / (LOCK_NAME if lane == HEAVY else f".queue-{lane}.lock")
 
 
-def queued_runs(runs_root: Path, lane: str = "heavy") -> list[Path]:
+def queued_runs(runs_root: Path, lane: str = HEAVY) -> list[Path]:
     """Queued local run and task folders of the lane, oldest first: the order they run in."""
     queued = []
     for folder in task_folders.job_folders(runs_root):
@@ -107,7 +109,7 @@ def queued_runs(runs_root: Path, lane: str = "heavy") -> list[Path]:
     return [path for _, _, path in sorted(queued)]
 
 
-def run_worker(runs_root: Path, *, lane: str = "heavy", poll_seconds: float = 0.5) -> int:
+def run_worker(runs_root: Path, *, lane: str = HEAVY, poll_seconds: float = 0.5) -> int:
     """Serve the lane's queue until it is empty; return how many jobs ran. The queue is checked
     again after the lock is released: a job queued in that instant would wait for a launch."""
     runs_root.mkdir(parents=True, exist_ok=True)
@@ -139,7 +141,7 @@ def command(folder: Path) -> list[str]:
 def run_job(run_dir: Path) -> int:
     """Run one job in a child process with its output in its log; record how it ended."""
     log_path = runs.files(run_dir).log
-    light = lane_of(run_dir) == "light"
+    light = lane_of(run_dir) != HEAVY
     env = {**_job_env(runs_root_of(run_dir)), settings.JOB_LOG: str(log_path)}
     if light:  # beside training: fewer threads, and the cores go to training first
         env.update(dict.fromkeys(THREAD_VARIABLES, LIGHT_THREADS))

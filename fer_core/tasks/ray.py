@@ -22,6 +22,7 @@ from fer_core import runs
 from fer_core.core import settings
 from fer_core.core.errors import ConfigError, FerError, RunError
 from fer_core.runs import lognoise
+from fer_core.tasks.kinds import COORDINATOR, HEAVY
 from fer_core.tasks.local import command, lane_of, runs_root_of
 
 # Never shipped with a job: the venv (each node has its own), what lives on the shared mount
@@ -125,13 +126,13 @@ class RayBackend:
         runs.set_backend(run_dir, runs.BackendRef(self.name, self.address, job_id,
                                                   self.num_gpus, self.num_cpus))
         api = client(self.address)
-        light = lane_of(run_dir) == "light"  # an export or a video needs no GPU of its own
+        lane = lane_of(run_dir)  # an export or a video needs no GPU; a search waits on trials
         try:
             api.submit_job(entrypoint=entrypoint(run_dir), submission_id=job_id,
                            runtime_env=runtime_env(runs_root_of(run_dir)),
                            metadata={"fer_run_id": run_dir.name, "fer_run_dir": str(run_dir)},
-                           entrypoint_num_gpus=0 if light else self.num_gpus,
-                           entrypoint_num_cpus=self.num_cpus)
+                           entrypoint_num_gpus=self.num_gpus if lane == HEAVY else 0,
+                           entrypoint_num_cpus=0 if lane == COORDINATOR else self.num_cpus)
         except (ConnectionError, RuntimeError, OSError, ValueError) as err:
             raise RunError(f"Ray did not accept job {job_id}: {_first_line(err)}") from err
         log.info("Submitted %s to Ray at %s.", job_id, self.address)
