@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 
 from fer_core import runs, tasks
-from fer_core.core.config import preset
 from fer_core.core.errors import ConfigError
 from fer_core.core.search_space import Dimension, SearchPlan, default_dimension, parse_dimension
 from fer_core.tasks import search
@@ -104,11 +103,12 @@ def test_steps_are_tenths_of_the_budget_with_the_best_value_so_far() -> None:
 
 
 def test_a_plan_reads_back_as_written() -> None:
-    written = plan(first=({"learning_rate": 0.01},), minutes=30, trial_minutes=5, parallel=2)
+    written = plan(first=({"learning_rate": 0.01},), minutes=30, trial_minutes=5, parallel=2,
+                   dimensions=(parse_dimension("dropout=0:0.5"), parse_dimension("augment")))
     assert SearchPlan.from_json(json.loads(json.dumps(written.to_json()))) == written
 
 
-# --- a search on the demo data, through the local queue --------------------------------------------
+# --- a search on the demo data, through the local queue ----------------------------------------
 
 def _pid(folder: Path) -> int:
     return int(runs.read_status(folder).pid or 0)

@@ -98,7 +98,10 @@ class Dimension:
                               f"{self.low:g}); give a positive low value, or a linear range.")
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, (), False)}
+        out: dict[str, Any] = {"name": self.name}
+        if self.choices:
+            return {**out, "choices": list(self.choices)}
+        return {**out, "low": self.low, "high": self.high, "log": self.log}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Dimension:
