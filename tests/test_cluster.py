@@ -400,3 +400,26 @@ def test_every_kind_can_be_cancelled_on_ray(ray_head: str, tmp_path: Path, demo_
     submitted = submit_every_kind(**task_inputs(tmp_path, demo_run),
                                   backend=ray_backend.RayBackend(ray_head))
     assert cancel_while_it_runs(submitted, kind) == "cancelled"
+
+
+@pytest.mark.slow
+def test_search_on_ray_runs_its_trials_at_the_same_time(ray_head: str, demo_ready: None,
+                                                        tmp_path: Path) -> None:
+    """The search is a Ray job that reserves no CPU; its two trials are Ray jobs of their
+    own, on the head's two CPUs at once. The same search runs on the local queue unchanged
+    (tests/test_search.py)."""
+    from fer_core.core.search_space import SearchPlan, parse_dimension
+    from fer_core.tasks import search
+
+    planned = SearchPlan(base=tiny().to_dict(), dimensions=(parse_dimension("dropout=0.2:0.6"),),
+                         trials=2, parallel=2)
+    task_dir = tasks.submit(search.KIND, search.spec(planned), runs_root=tmp_path,
+                            backend=ray_backend.RayBackend(ray_head))
+    assert tasks.wait(task_dir, timeout=2 * JOB_TIMEOUT, poll_seconds=0.5) == "succeeded", (
+        runs.read_log_tail(task_dir))
+    summary = search.read_summary(task_dir)
+    assert [t["state"] for t in summary["trials"]] == ["complete", "complete"]
+    first, second = (runs.read_status(tmp_path / t["run"]) for t in summary["trials"])
+    assert first.backend.kind == second.backend.kind == "ray"
+    assert parse_time(second["started"]) < parse_time(first["finished"])
+    assert parse_time(first["started"]) < parse_time(second["finished"])
