@@ -12,9 +12,10 @@ from fer_core.core.errors import FerError
 from fer_core.core.vocabulary import TERMS, label, text
 from fer_core.reports import report, wording
 from fer_core.reports.baseline import baseline_of_result, is_unusable, verdict
-from fer_core.runs import archive
+from fer_core.runs import archive, searches
 from ui import export_tab, gallery, seed_report, share_tab, state, trust, viewer
 from ui import links as ui_links
+from ui import search as search_ui
 from ui.run_actions import render_notice, render_run_actions
 from views import links, run_charts
 from views.gallery import SPLIT_LABELS
@@ -50,7 +51,7 @@ def main() -> None:
     render_run_actions(focus)
     link_slot = st.container()
 
-    curves, compare, errors, calibrated, faces, seed, share, export = st.tabs(
+    curves, compare, errors, calibrated, faces, seed, share, export, search = st.tabs(
         list(links.TABS), key=TAB_KEY, on_change="rerun")
     with curves:
         _render_curves(focus)
@@ -70,6 +71,9 @@ def main() -> None:
     with seed:  # drawn only when open: it reads every run, not only the picked ones
         if st.session_state.get(TAB_KEY) == "Seed report":
             seed_report.render(readable)
+    with search:  # searches, not the picked runs: drawn only when open
+        if st.session_state.get(TAB_KEY) == "Search":
+            search_ui.render_view()
     with faces:
         gallery.render(focus, split)
 
@@ -87,7 +91,13 @@ def _report_problems(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
 
 
 def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
-    """Filters, then the runs to show; the newest succeeded run is picked at first."""
+    """Filters, then the runs to show; the newest succeeded run is picked at first. A search's
+    trials are listed only when asked (or linked to): the Search tab shows them together."""
+    trials = {info.run_id for info in infos if searches.trial_of(info.extra)}
+    linked = set(st.session_state.get(RUNS_KEY) or []) & trials
+    if trials and not st.toggle(f"Show search trials ({len(trials)})", key="results.trials",
+                                value=bool(linked)):
+        infos = [info for info in infos if info.run_id not in trials]
     table = report.summary_table(infos)
     filters = {"preset": sorted(set(table["preset"].dropna())),
                "sweep": sorted(set(table["sweep"].dropna())),

@@ -1,4 +1,5 @@
-"""Train: pick a preset, change any hyperparameter, launch jobs, sweeps or studies, watch them.
+"""Train: pick a preset, change any hyperparameter, launch jobs, sweeps, studies or searches,
+watch them.
 Training never runs in this process: Launch queues a run folder that a background worker trains
 (``fer_core.tasks``), so a job survives reruns, closed tabs and app restarts."""
 
@@ -16,10 +17,12 @@ from fer_core.core.errors import ConfigError, FerError
 from fer_core.core.vocabulary import label, text
 from fer_core.data import DataRef
 from fer_core.data.named_classes import check_named_classes, named_classes
+from fer_core.runs import searches
 from fer_core.tasks import studies
 from fer_core.tasks.kinds import KINDS, TRAIN
 from fer_core.training.resume import is_resumable
 from ui import config_form, estimate, links, state, viewer
+from ui import search as search_ui
 from views import forms, progress, run_charts
 
 POLL_SECONDS = 2
@@ -83,51 +86,49 @@ def _render_launch(preset_name: str, config: TrainConfig | None) -> TrainConfig 
 
 
 def _render_sweep(preset_name: str, config: TrainConfig | None) -> None:
-    with st.expander("Sweep: one job per combination"):
-        st.caption("Values separated by commas, e.g. 16, 32, 64. Every other setting comes "
-                   "from the form above; the jobs run one after another on this machine, "
-                   "in parallel on a Ray cluster.")
-        columns = st.columns(len(progress.SWEEP_FIELDS))
-        texts = {}
-        for name, column in zip(progress.SWEEP_FIELDS, columns, strict=True):
-            with column:
-                texts[name] = config_form.render_widget(forms.sweep_spec(name),
-                                                        f"train.sweep.{name}")
-        try:
-            grid = progress.parse_sweep_grid(texts)
-        except ConfigError as err:
-            st.error(str(err))
-            grid = None
-        size = progress.sweep_size(grid or {})
-        if size:
-            st.caption(f"{size} job{'s' if size != 1 else ''}.")
-        if st.button(f"Launch sweep ({size} jobs)" if size else "Launch sweep",
-                     key="train.launch_sweep", disabled=config is None or not size):
-            _queue(lambda: tasks.launch_sweep(_with_sidebar_data(config), grid,
-                                              preset=preset_name, runs_root=state.runs_root(),
-                                              backend=state.jobs_backend()),
-                   lambda dirs: f"Queued {len(dirs)} jobs as "
-                                f"**{runs.read_status(dirs[0]).sweep}**.")
+    st.caption("Values separated by commas, e.g. 16, 32, 64. Every other setting comes "
+               "from the form above; the jobs run one after another on this machine, "
+               "in parallel on a Ray cluster.")
+    columns = st.columns(len(progress.SWEEP_FIELDS))
+    texts = {}
+    for name, column in zip(progress.SWEEP_FIELDS, columns, strict=True):
+        with column:
+            texts[name] = config_form.render_widget(forms.sweep_spec(name),
+                                                    f"train.sweep.{name}")
+    try:
+        grid = progress.parse_sweep_grid(texts)
+    except ConfigError as err:
+        st.error(str(err))
+        grid = None
+    size = progress.sweep_size(grid or {})
+    if size:
+        st.caption(f"{size} job{'s' if size != 1 else ''}.")
+    if st.button(f"Launch sweep ({size} jobs)" if size else "Launch sweep",
+                 key="train.launch_sweep", disabled=config is None or not size):
+        _queue(lambda: tasks.launch_sweep(_with_sidebar_data(config), grid,
+                                          preset=preset_name, runs_root=state.runs_root(),
+                                          backend=state.jobs_backend()),
+               lambda dirs: f"Queued {len(dirs)} jobs as "
+                            f"**{runs.read_status(dirs[0]).sweep}**.")
 
 
 def _render_study(preset_name: str, config: TrainConfig | None) -> None:
     """One click queues every run a seed-report question needs, as one group like a sweep."""
-    with st.expander("Study: the seed report's questions, one click each"):
-        st.caption("Every arm is the form above with a few settings changed, so shorten the "
-                   "epochs there for a quick answer. Results shows the group together, and its "
-                   "Seed report tab answers the question.")
-        name = st.selectbox("Study", list(studies.STUDIES), key="train.study",
-                            format_func=lambda n: f"{n}: {studies.STUDIES[n].question}")
-        study = studies.get_study(name)
-        st.table([{"Run": arm.label,
-                   "Changes": ", ".join(f"{label(k)} {text(k, v)}" for k, v in arm.fields.items())}
-                  for arm in study.arms])
-        if st.button(f"Launch study ({len(study.arms)} jobs)", key="train.launch_study",
-                     disabled=config is None):
-            _queue(lambda: studies.launch_study(name, _with_sidebar_data(config),
-                                                preset=preset_name, runs_root=state.runs_root(),
-                                                backend=state.jobs_backend()),
-                   lambda dirs: f"Queued {len(dirs)} jobs as study **{name}**.")
+    st.caption("Every arm is the form above with a few settings changed, so shorten the "
+               "epochs there for a quick answer. Results shows the group together, and its "
+               "Seed report tab answers the question.")
+    name = st.selectbox("Study", list(studies.STUDIES), key="train.study",
+                        format_func=lambda n: f"{n}: {studies.STUDIES[n].question}")
+    study = studies.get_study(name)
+    st.table([{"Run": arm.label,
+               "Changes": ", ".join(f"{label(k)} {text(k, v)}" for k, v in arm.fields.items())}
+              for arm in study.arms])
+    if st.button(f"Launch study ({len(study.arms)} jobs)", key="train.launch_study",
+                 disabled=config is None):
+        _queue(lambda: studies.launch_study(name, _with_sidebar_data(config),
+                                            preset=preset_name, runs_root=state.runs_root(),
+                                            backend=state.jobs_backend()),
+               lambda dirs: f"Queued {len(dirs)} jobs as study **{name}**.")
 
 
 # --- the job list (live) -------------------------------------------------------------------------
@@ -194,6 +195,8 @@ def _render_job(row: progress.JobRow) -> None:
         if row.state != "queued":
             if row.kind == TRAIN:
                 _render_curves(row)
+            elif row.kind == searches.KIND:
+                search_ui.render_trials(row.path)
             with st.expander("Log", expanded=row.state == "failed"):
                 st.code(tasks.log_tail(row.path, lines=40) or "(no output yet)", language=None)
 
@@ -251,6 +254,13 @@ if viewer.is_viewer():
 else:
     preset_name, config = _render_form()
     config = _render_launch(preset_name, config)
-    _render_sweep(preset_name, config)
-    _render_study(preset_name, config)
+    sweep_tab, study_tab, search_tab = st.tabs(
+        ["Sweep: every combination", "Study: the seed report's questions",
+         "Search: let the machine find the settings"])
+    with sweep_tab:
+        _render_sweep(preset_name, config)
+    with study_tab:
+        _render_study(preset_name, config)
+    with search_tab:
+        search_ui.render_form(preset_name, config)
 _render_jobs()

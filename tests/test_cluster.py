@@ -409,15 +409,15 @@ def test_search_on_ray_runs_its_trials_at_the_same_time(ray_head: str, demo_read
     own, on the head's two CPUs at once. The same search runs on the local queue unchanged
     (tests/test_search.py)."""
     from fer_core.core.search_space import SearchPlan, parse_dimension
-    from fer_core.tasks import search
+    from fer_core.runs import searches
 
     planned = SearchPlan(base=tiny().to_dict(), dimensions=(parse_dimension("dropout=0.2:0.6"),),
                          trials=2, parallel=2)
-    task_dir = tasks.submit(search.KIND, search.spec(planned), runs_root=tmp_path,
+    task_dir = tasks.submit(searches.KIND, searches.spec(planned), runs_root=tmp_path,
                             backend=ray_backend.RayBackend(ray_head))
     assert tasks.wait(task_dir, timeout=2 * JOB_TIMEOUT, poll_seconds=0.5) == "succeeded", (
         runs.read_log_tail(task_dir))
-    summary = search.read_summary(task_dir)
+    summary = searches.read_summary(task_dir)
     assert [t["state"] for t in summary["trials"]] == ["complete", "complete"]
     first, second = (runs.read_status(tmp_path / t["run"]) for t in summary["trials"])
     assert first.backend.kind == second.backend.kind == "ray"

@@ -19,6 +19,7 @@ import pytest
 from fer_core import runs, tasks
 from fer_core.core.errors import ConfigError
 from fer_core.core.search_space import Dimension, SearchPlan, default_dimension, parse_dimension
+from fer_core.runs import searches
 from fer_core.tasks import search
 from tests.job_support import has_step_progress, poll, tiny
 
@@ -68,7 +69,7 @@ def test_a_bad_plan_is_refused_before_anything_runs(dimensions, changes, message
                                                     tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=message):
         bad = plan(dimensions=tuple(map(parse_dimension, dimensions)), **changes)
-        tasks.submit(search.KIND, search.spec(bad), runs_root=tmp_path)
+        tasks.submit(searches.KIND, searches.spec(bad), runs_root=tmp_path)
     assert not list(tmp_path.rglob("task.json"))
 
 
@@ -117,7 +118,7 @@ def _pid(folder: Path) -> int:
 def _trial_runs(root: Path) -> dict[int, list[Path]]:
     found: dict[int, list[Path]] = {}
     for folder in runs.run_folders(root):
-        record = runs.read_config(folder).extra.get(search.RECORD_KEY)
+        record = runs.read_config(folder).extra.get(searches.RECORD_KEY)
         if record:
             found.setdefault(record["trial"], []).append(folder)
     return found
@@ -128,12 +129,13 @@ def test_search_prunes_survives_kills_and_launches_its_best(tmp_path: Path) -> N
     """Trial 0 is the base recipe, 1 a good rate, 2 a rate planted to learn nothing: pruned.
     Trial 0's run is killed midway (queued again, same settings) and so is the search itself
     (run again: no finished trial repeats). Only the best trial keeps its model."""
-    base = tiny(epochs=4, augment=False, tta=False, subsample_per_class=60)
+    base = tiny(epochs=4, augment=False, tta=False, tta_shift=0, batch_size=32,
+                label_smoothing=0.0, subsample_per_class=0)  # about 60% after one epoch
     planned = SearchPlan(base=base.to_dict(),
                          dimensions=(parse_dimension("learning_rate=1e-7:1e-2"),),
                          first=({"learning_rate": 3e-3}, {"learning_rate": 1e-7}),
                          trials=3, keep_models=1)
-    task_dir = tasks.submit(search.KIND, search.spec(planned), runs_root=tmp_path)
+    task_dir = tasks.submit(searches.KIND, searches.spec(planned), runs_root=tmp_path)
 
     def trial_run(number: int) -> Path:
         deadline = time.monotonic() + SEARCH_TIMEOUT
@@ -154,7 +156,7 @@ def test_search_prunes_survives_kills_and_launches_its_best(tmp_path: Path) -> N
     assert tasks.wait(task_dir, timeout=SEARCH_TIMEOUT) == "succeeded", runs.read_log_tail(
         task_dir)
 
-    summary = search.read_summary(task_dir)
+    summary = searches.read_summary(task_dir)
     states = {t["number"]: t["state"] for t in summary["trials"]}
     assert states == {0: "complete", 1: "complete", 2: "pruned"}, summary
     pruned = summary["trials"][2]
@@ -164,7 +166,7 @@ def test_search_prunes_survives_kills_and_launches_its_best(tmp_path: Path) -> N
     assert len(trial_runs[1]) == len(trial_runs[2]) == 1  # nothing ran twice
     for number, folders in trial_runs.items():  # each attempt with the trial's own settings
         for folder in folders:
-            record = runs.read_config(folder).extra[search.RECORD_KEY]
+            record = runs.read_config(folder).extra[searches.RECORD_KEY]
             assert record["params"] == summary["trials"][number]["params"]
             assert record["id"] == task_dir.name
     zero = trial_runs[0]
@@ -172,7 +174,7 @@ def test_search_prunes_survives_kills_and_launches_its_best(tmp_path: Path) -> N
     with_models = [t["number"] for t in summary["trials"] if t["model"]]
     assert with_models == [summary["best"]["number"]]
 
-    best = search.best_config(task_dir)
+    best = searches.best_config(task_dir)
     assert best.learning_rate == summary["best"]["params"]["learning_rate"]
     assert best.time_budget_min == 0 and best.epochs == 4  # the base's own schedule
     launched = subprocess.run(
@@ -190,7 +192,7 @@ def test_a_search_whose_every_trial_fails_says_the_shared_error(tmp_path: Path) 
     broken = tiny(data=str(tmp_path / "no-such-folder"))
     planned = SearchPlan(base=broken.to_dict(), dimensions=(parse_dimension("dropout"),),
                          trials=5)
-    task_dir = tasks.submit(search.KIND, search.spec(planned), runs_root=tmp_path)
+    task_dir = tasks.submit(searches.KIND, searches.spec(planned), runs_root=tmp_path)
     assert tasks.wait(task_dir, timeout=SEARCH_TIMEOUT) == "failed"
     error = runs.read_status(task_dir).error
     assert "All 3 trials failed" in error and "no-such-folder" in error, error

@@ -93,6 +93,15 @@ def sweep_spec(name: str) -> WidgetSpec:
                       "values, separated by commas.", placeholder=f"e.g. {example}")
 
 
+def range_specs(name: str, low: float, high: float) -> tuple[WidgetSpec, WidgetSpec]:
+    """The two boxes of a searched range, the field's own widget each ("Learning rate: from",
+    "to"), seeded with ``low`` and ``high``."""
+    spec = field_spec(name)
+    kind = spec.kind.python_type
+    return (dataclasses.replace(spec, label=f"{spec.label}: from", default=kind(low)),
+            dataclasses.replace(spec, label="to", default=kind(high)))
+
+
 def group_title(group: str) -> str:
     return GROUP_TITLES.get(group, group.capitalize())
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 TABS = ("Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Seed report",
-        "Share", "Export")
+        "Share", "Export", "Search")
 SPLITS = ("test", "val")
 PARAMS = ("runs", "tab", "split")  # the view's; the address may hold others (the data choice)
 SPELLINGS = {"runs": ("runs", "run")}  # ?run=ID, as people guess it, means ?runs=ID

@@ -17,9 +17,8 @@ from fer_core.core.config import TrainConfig, parse_override
 from fer_core.core.errors import RunError
 from fer_core.core.search_space import SearchPlan, parse_dimension
 from fer_core.core.vocabulary import for_people, label, text
-from fer_core.runs import task_folders
+from fer_core.runs import searches, task_folders
 from fer_core.tasks import runner
-from fer_core.tasks import search as searches
 
 
 def plan_from(args: argparse.Namespace, base: TrainConfig) -> SearchPlan:
@@ -93,7 +92,7 @@ def _report(task_dir: Path, as_json: bool, *, exit_status: bool = True) -> int:
         best = summary.get("best")
         if best:
             settings = ", ".join(f"{label(k).lower()} {text(k, v)}"
-                                 for k, v in best["params"].items())
+                                 for k, v in searches.shown_params(best["params"]).items())
             print(f"Best: trial {best['number']}, {label(summary['objective']).lower()} "
                   f"{text(summary['objective'], best['value'])}: {settings}")
     return 0 if not exit_status or status.state in ("succeeded", "cancelled") else 1

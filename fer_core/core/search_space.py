@@ -15,16 +15,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fer_core.core.backbones import backbone_names
-from fer_core.core.config import FieldKind, TrainConfig, config_field, field_label, parse_text
+from fer_core.core.config import (
+    FieldKind,
+    TrainConfig,
+    config_field,
+    config_fields,
+    field_label,
+    parse_text,
+)
 from fer_core.core.errors import ConfigError
 
 SEARCHABLE = (FieldKind.INT, FieldKind.FLOAT, FieldKind.CHOICE, FieldKind.BOOL,
               FieldKind.BACKBONE)
 OBJECTIVES = ("val_accuracy", "val_macro_f1")  # the vocabulary's names; validation split's
 PRUNE_STEPS = 10  # a trial is checked at every tenth of its budget
-# Fields a search never varies: they say what is trained on and how long, not how.
-FIXED = frozenset({"data", "seed", "time_budget_min", "epochs", "finetune_epochs",
-                   "val_fraction", "subsample_per_class", "deterministic", "mixed_precision"})
+# Fields a search never varies: what is trained on and scored against, how long, how fast.
+FIXED = frozenset({"data", "seed", "time_budget_min", "epochs", "finetune_epochs", "labels",
+                   "val_fraction", "subsample_per_class", "deterministic", "mixed_precision",
+                   "cache_features", "tta", "tta_shift"})
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,27 @@ def default_dimension(name: str) -> Dimension:
     if meta.get("log") and (low is None or low <= 0):
         low = (high or 1.0) / 1000  # three decades below the top: a log range needs low > 0
     return Dimension(name, low=low, high=high, log=bool(meta.get("log")))
+
+
+def searchable_fields() -> list[str]:
+    """The fields a search may vary, in the form's order."""
+    return [f.name for f in config_fields()
+            if f.metadata["kind"] in SEARCHABLE and f.name not in FIXED]
+
+
+def suggested_dimension(name: str, base: TrainConfig) -> Dimension:
+    """Where a search of ``name`` starts around the base recipe: a decade either side of its
+    value on a log scale, half to twice it on a linear one (the field's whole range from 0),
+    every choice; always inside the field's bounds."""
+    whole = default_dimension(name)
+    value = getattr(base, name)
+    if whole.choices or not isinstance(value, int | float) or value <= 0:
+        return whole
+    low, high = (value / 10, value * 10) if whole.log else (value / 2, value * 2)
+    if whole.kind is FieldKind.INT:
+        low, high = max(int(low), 1), max(int(high), int(low) + 1)
+    low, high = max(low, whole.low), min(high, whole.high)
+    return Dimension(name, low=low, high=high, log=whole.log) if low < high else whole
 
 
 def _number(name: str, text: str) -> float:

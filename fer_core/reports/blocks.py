@@ -129,7 +129,7 @@ def svg_line_chart(series: Sequence[dict[str, Any]], *, title: str, x_label: str
     return svg(width, full_height, title, left, out)
 
 
-def _blue(share: float) -> str:
+def blue_shade(share: float) -> str:
     """White to dark blue, like the app's heatmap."""
     share = min(max(share, 0.0), 1.0)
     low, high = np.array([247, 251, 255]), np.array([8, 48, 107])
@@ -159,9 +159,9 @@ def svg_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str]
         i, j = classes.index(row.true), classes.index(row.predicted)
         x, y = left + j * cell, top + i * cell
         # A class, not a fill attribute: the stylesheet's text colour would win over that.
-        ink = "on-dark" if _is_dark(_blue(row.share)) else "on-light"
+        ink = "on-dark" if _is_dark(blue_shade(row.share)) else "on-light"
         out.append(f'<g class="cell"><rect x="{x}" y="{y}" width="{cell - 2}" '
-                   f'height="{cell - 2}" fill="{_blue(row.share)}"/>'
+                   f'height="{cell - 2}" fill="{blue_shade(row.share)}"/>'
                    f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 - 2}" '
                    f'class="count {ink}" text-anchor="middle">{row.count}</text>'
                    f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 12}" '

@@ -28,24 +28,18 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import pandas as pd
 from optuna.trial import TrialState
 
 from fer_core import runs, tasks
-from fer_core.core import atomic
 from fer_core.core.config import FieldKind, TrainConfig
 from fer_core.core.errors import ConfigError, RunError
 from fer_core.core.search_space import PRUNE_STEPS, Dimension, SearchPlan
-from fer_core.runs import task_folders
 from fer_core.runs.actions import drop_model
+from fer_core.runs.searches import RECORD_KEY, STUDY_FILE, read_summary, write_summary
 from fer_core.tasks.local import runs_root_of
 from fer_core.tasks.runner import TaskContext
 from fer_core.training.resume import is_resumable
 
-KIND = "search"
-RECORD_KEY = "search"  # the block in a trial run's config.json: {"id", "trial", "params"}
-STUDY_FILE = "study.journal"  # Optuna's journal storage
-SUMMARY_FILE = "search.json"
 POLL_SECONDS = 2.0
 MAX_ATTEMPTS = 2  # a trial whose run fails is queued once more with the same settings
 FAILURES_TO_STOP = 3  # this many failed trials and none finished: the search stops
@@ -54,32 +48,6 @@ SCORE_KEYS = {"val_accuracy": "accuracy", "val_macro_f1": "macro_f1"}  # in metr
 ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 log = logging.getLogger("fer_core.tasks")
-
-
-def spec(plan: SearchPlan) -> dict[str, Any]:
-    return {"plan": plan.check().to_json()}
-
-
-def summary_path(task_dir: Path) -> Path:
-    return Path(task_dir) / SUMMARY_FILE
-
-
-def read_summary(task_dir: Path) -> dict[str, Any] | None:
-    return atomic.read_json(summary_path(task_dir))
-
-
-def plan_of(task_dir: Path) -> SearchPlan:
-    return SearchPlan.from_json(task_folders.read_task(task_dir).spec["plan"])
-
-
-def best_config(task_dir: Path) -> TrainConfig:
-    """The best trial's settings on the base recipe's own schedule (its epochs or budget):
-    what **Train with these settings** launches."""
-    summary = read_summary(task_dir) or {}
-    best = summary.get("best")
-    if not best:
-        raise RunError(f"Search {Path(task_dir).name} has no finished trial yet.")
-    return plan_of(task_dir).base_config.replace(**best["params"])
 
 
 def open_study(task_dir: Path, plan: SearchPlan) -> optuna.Study:
@@ -253,7 +221,10 @@ class Search:
                 self.finish(flight, state)
 
     def report(self, flight: Flight) -> None:
-        """Tell the study each tenth of its budget the trial has passed, then ask the pruner."""
+        """Tell the study each tenth of its budget the trial has passed, then ask the pruner;
+        a pruned trial's later epochs (until its run stops) are not its record."""
+        if flight.pruned:
+            return
         new = [(step, value) for step, value in steps_reached(
             runs.read_history(flight.run_dir), self.plan, self.plan.trial_config(flight.params))
             if step not in flight.reported]
@@ -339,7 +310,7 @@ class Search:
         if not force and time.monotonic() - self._summarised < SUMMARY_EVERY_S:
             return
         self._summarised = time.monotonic()
-        atomic.write_json(summary_path(self.task_dir), {
+        write_summary(self.task_dir, {
             "objective": self.plan.objective, "seconds": round(self.seconds, 1),
             "trials_that_fit": self.plan.trials_that_fit(), "best": self.best(),
             "importances": self.importances(),
@@ -371,13 +342,6 @@ class Search:
     def result(self) -> dict[str, Any]:
         return {"best": self.best(), "seconds": round(self.seconds, 1),
                 **{state.name.lower(): len(self.ended(state)) for state in ENDED}}
-
-
-def trials_frame(summary: dict[str, Any]) -> pd.DataFrame:
-    """One row per trial: number, state, objective, each searched setting, run."""
-    rows = [{"trial": t["number"], "state": t["state"], summary["objective"]: t["value"],
-             **t["params"], "run": t["run"]} for t in summary.get("trials", [])]
-    return pd.DataFrame(rows)
 
 
 def _iso(moment: Any) -> str | None:
