@@ -95,8 +95,9 @@ def _pick_runs(infos: list[runs.RunInfo]) -> list[runs.RunInfo]:
     trials are listed only when asked (or linked to): the Search tab shows them together."""
     trials = {info.run_id for info in infos if searches.trial_of(info.extra)}
     linked = set(st.session_state.get(RUNS_KEY) or []) & trials
+    only_trials = len(trials) == len(infos)
     if trials and not st.toggle(f"Show search trials ({len(trials)})", key="results.trials",
-                                value=bool(linked)):
+                                value=bool(linked) or only_trials):
         infos = [info for info in infos if info.run_id not in trials]
     table = report.summary_table(infos)
     filters = {"preset": sorted(set(table["preset"].dropna())),

@@ -128,7 +128,7 @@ def render_view() -> None:
         return
     ids = [folder.name for folder in folders]
     state.keep_valid(VIEW_KEY, ids)
-    chosen = st.selectbox("Search", ids, key=VIEW_KEY, format_func=_search_label)
+    chosen = st.selectbox("Search", ids, key=VIEW_KEY)
     task_dir = folders[ids.index(chosen)]
     summary = searches.read_summary(task_dir)
     if not summary:
@@ -155,17 +155,6 @@ def render_view() -> None:
     st.download_button("Download the search report (HTML)", search_report(task_dir),
                        file_name=f"fer-studio-{chosen}.html", mime="text/html",
                        key=f"{VIEW_KEY}.report", on_click="ignore")
-
-
-def _search_label(search_id: str) -> str:
-    task_dir = searches.search_folders(state.runs_root())
-    folder = next((f for f in task_dir if f.name == search_id), None)
-    if folder is None:
-        return search_id
-    summary = searches.read_summary(folder) or {}
-    best = summary.get("best")
-    score = f", best {text(summary['objective'], best['value'])}" if best else ""
-    return f"{search_id} ({runs.effective_state(runs.read_status(folder))}{score})"
 
 
 def _render_counts(task_dir: Path, summary: dict[str, Any]) -> None:

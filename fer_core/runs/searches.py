@@ -15,6 +15,7 @@ from fer_core.core import atomic
 from fer_core.core.config import TrainConfig
 from fer_core.core.errors import RunError
 from fer_core.core.search_space import SearchPlan
+from fer_core.core.vocabulary import text
 from fer_core.runs import task_folders
 
 KIND = "search"
@@ -102,13 +103,13 @@ def progress_frame(summary: dict[str, Any]) -> pd.DataFrame:
                            "ended": pd.Timestamp(t["ended"]), "value": t["value"]}
                           for t in ended], columns=["trial", "state", "ended", "value"])
     if frame.empty:
-        return frame.assign(minutes=[], best=[])
+        return frame.drop(columns="ended").assign(minutes=[], best=[])
     frame = frame.sort_values("ended", ignore_index=True)
     start = min(pd.Timestamp(t["started"]) for t in summary["trials"] if t.get("started"))
     frame["minutes"] = (frame["ended"] - start).dt.total_seconds() / 60
     finished = frame["value"].where(frame["state"] == "finished")
     frame["best"] = finished.cummax().ffill()
-    return frame
+    return frame.drop(columns="ended")  # minutes say it; a time zone trips the charts
 
 
 def parallel_frame(summary: dict[str, Any], plan: SearchPlan) -> pd.DataFrame:
@@ -122,8 +123,10 @@ def parallel_frame(summary: dict[str, Any], plan: SearchPlan) -> pd.DataFrame:
             if dimension.name not in trial.get("params", {}):
                 continue
             value = trial["params"][dimension.name]
+            shown = shown_params({dimension.name: value})[dimension.name]
             rows.append({"trial": trial["number"], "setting": dimension.name,
-                         "position": _position(dimension, value), "value": value,
+                         "position": _position(dimension, value),
+                         "value": text(dimension.name, shown),
                          "objective": trial.get("value"),
                          "state": STATE_WORDS[trial["state"]]})
     return pd.DataFrame(rows, columns=["trial", "setting", "position", "value", "objective",
