@@ -12,7 +12,7 @@ from fer_core.core.errors import FerError
 from fer_core.core.vocabulary import TERMS, label, text
 from fer_core.reports import report, wording
 from fer_core.reports.baseline import baseline_of_result, is_unusable, verdict
-from fer_core.runs import archive, searches
+from fer_core.runs import archive, search_archive, searches
 from ui import export_tab, gallery, seed_report, share_tab, state, trust, viewer
 from ui import links as ui_links
 from ui import search as search_ui
@@ -224,18 +224,24 @@ def _render_import() -> None:
     with st.sidebar:
         st.subheader("Import a run")
         upload = st.file_uploader("Run folder .zip", type=["zip"], key="results.import",
-                                  help="A .zip made with 'Run folder (.zip)' on the Share tab.")
+                                  help="A .zip made with 'Run folder (.zip)' on the Share tab, "
+                                  "or a whole search's, from the Search tab.")
     if upload is None:
         return
     done = st.session_state[IMPORTED_KEY]
     if upload.file_id not in done:
+        data = upload.getvalue()
         try:
-            path = archive.import_run_zip(upload.getvalue(), state.runs_root(),
-                                         name_hint=upload.name)
+            if search_archive.is_search_zip(data):
+                path = search_archive.import_search_zip(data, state.runs_root())
+                what = "search"
+            else:
+                path = archive.import_run_zip(data, state.runs_root(), name_hint=upload.name)
+                what = "run"
         except FerError as err:
             done[upload.file_id] = (False, str(err))
         else:
-            done[upload.file_id] = (True, f"Imported {upload.name} as run {path.name}.")
+            done[upload.file_id] = (True, f"Imported {upload.name} as {what} {path.name}.")
     ok, message = done[upload.file_id]
     (st.sidebar.success if ok else st.sidebar.error)(message)
 

@@ -135,3 +135,53 @@ def test_search_show_prints_the_trials_and_the_best(search_root: Path) -> None:
                             env={**os.environ, "FER_RUNS_DIR": str(search_root)})
     assert "Best: trial 0, validation accuracy" in people.stdout
     assert "pruned at 3/10" in people.stdout
+
+
+# --- a search as one zip -------------------------------------------------------------------------
+
+def test_a_search_zip_imports_elsewhere_as_it_was(search_root: Path, tmp_path: Path) -> None:
+    from fer_core.runs import search_archive
+
+    task = the_search(search_root)
+    data = search_archive.export_search_zip(task)
+    assert search_archive.is_search_zip(data)
+    elsewhere = tmp_path / "elsewhere"
+    imported = search_archive.import_search_zip(data, elsewhere)
+    assert imported.name == task.name
+    assert searches.read_summary(imported) == searches.read_summary(task)
+    assert {p.name for p in runs.run_folders(elsewhere)} == {
+        t["run"] for t in searches.read_summary(task)["trials"]}
+    with pytest.raises(search_archive.archive.RunExistsError, match="already here"):
+        search_archive.import_search_zip(data, elsewhere)
+    at = open_page("results", elsewhere, query={"tab": "Search"}).run()
+    assert not at.exception and "search_parallel" in chart_names(at)
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("x/../../evil.txt", "points outside"),
+    ("stray.txt", "neither in search/ nor in runs/"),
+])
+def test_a_tampered_search_zip_is_refused(search_root: Path, tmp_path: Path, entry: str,
+                                         message: str) -> None:
+    import io
+    import zipfile
+
+    from fer_core.core.errors import RunError
+    from fer_core.runs import search_archive
+
+    buffer = io.BytesIO(search_archive.export_search_zip(the_search(search_root)))
+    with zipfile.ZipFile(buffer, "a") as zipped:
+        zipped.writestr(entry, "x")
+    with pytest.raises(RunError, match=message):
+        search_archive.import_search_zip(buffer.getvalue(), tmp_path / "elsewhere")
+    assert not (tmp_path / "elsewhere").exists() or not any((tmp_path / "elsewhere").iterdir())
+
+
+def test_a_search_still_running_is_not_imported(search_root: Path, tmp_path: Path) -> None:
+    from fer_core.core.errors import RunError
+    from fer_core.runs import search_archive
+
+    task = the_search(search_root)
+    runs.write_status(task, state="running")
+    with pytest.raises(RunError, match="only a search that ended"):
+        search_archive.import_search_zip(search_archive.export_search_zip(task), tmp_path / "b")

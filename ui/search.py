@@ -22,6 +22,7 @@ from fer_core.core.search_space import (
 from fer_core.core.vocabulary import label, text
 from fer_core.reports.report_search import search_report
 from fer_core.runs import searches
+from fer_core.runs.search_archive import export_search_zip
 from ui import config_form, state, viewer
 from views import forms
 from views import search as charts
@@ -152,9 +153,15 @@ def render_view() -> None:
     st.subheader("Trials")
     state.show_table(searches.trials_frame(summary))
     _render_best(task_dir, summary, plan)
-    st.download_button("Download the search report (HTML)", search_report(task_dir),
-                       file_name=f"fer-studio-{chosen}.html", mime="text/html",
-                       key=f"{VIEW_KEY}.report", on_click="ignore")
+    left, right = st.columns(2)
+    left.download_button("Download the search report (HTML)", search_report(task_dir),
+                         file_name=f"fer-studio-{chosen}.html", mime="text/html",
+                         key=f"{VIEW_KEY}.report", on_click="ignore")
+    right.download_button("Download the search (.zip)", lambda: export_search_zip(task_dir),
+                          file_name=f"{chosen}.zip", mime="application/zip",
+                          key=f"{VIEW_KEY}.zip", on_click="ignore",
+                          help="Its folder and its trial runs; import it in the sidebar of "
+                          "another FER Studio's Results page.")
 
 
 def _render_counts(task_dir: Path, summary: dict[str, Any]) -> None:

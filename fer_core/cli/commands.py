@@ -187,6 +187,9 @@ def _search_commands(search: argparse._SubParsersAction, preset: Argument) -> No
              "here; finished trials are kept", search_id, JSON)
     _command(search, "show", _search("show"), "a search's trials and best settings",
              search_id, JSON)
+    _command(search, "export", _search("export"), "the search and its trial runs as one zip "
+             "(Results' sidebar imports it)", search_id,
+             _arg("--out", type=Path, required=True, help="the .zip file to write"))
     _command(search, "train-best", _search("train_best"), "queue a run with the search's best "
              "settings", search_id,
              _arg("--minutes", type=float, default=0.0, help="a time budget instead of the "

@@ -2,7 +2,7 @@
 
 ``run`` searches in this process (Ctrl-C stops it; ``resume`` goes on), or with ``--queue``
 hands the search to the queue or Ray; ``show`` prints a search's trials, ``train-best``
-launches its best settings as a run.
+launches its best settings as a run, ``export`` zips it with its trial runs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fer_core.core.errors import RunError
 from fer_core.core.search_space import SearchPlan, parse_dimension
 from fer_core.core.vocabulary import for_people, label, text
 from fer_core.runs import searches, task_folders
+from fer_core.runs.search_archive import export_search_zip
 from fer_core.tasks import runner
 
 
@@ -67,6 +68,12 @@ def train_best(args: argparse.Namespace) -> None:
         config = config.replace(time_budget_min=args.minutes)
     run_dir = tasks.launch(config, preset=searches.plan_of(search_dir(args.search_id)).preset)
     print(json.dumps({"run_id": run_dir.name}) if args.json else run_dir.name)
+
+
+def export(args: argparse.Namespace) -> None:
+    """The search and its trial runs as one zip (Results imports it)."""
+    args.out.write_bytes(export_search_zip(search_dir(args.search_id)))
+    print(args.out)
 
 
 def search_dir(search_id: str) -> Path:

@@ -81,8 +81,8 @@ def import_run_zip(data: bytes, runs_root: Path, *, max_bytes: int = MAX_IMPORT_
                        "import that .zip.") from err
     with archive:
         top, members = _run_members(archive, max_bytes=max_bytes)
-        _check_run_files(archive, members)
-        base = _sanitise_id(top or (Path(name_hint).stem if name_hint else FALLBACK_ID))
+        check_run_files(archive, members)
+        base = sanitise_id(top or (Path(name_hint).stem if name_hint else FALLBACK_ID))
         _refuse_if_present(archive, members, Path(runs_root), base)
         return _extract(archive, members, Path(runs_root), base)
 
@@ -110,7 +110,7 @@ def _run_members(archive: zipfile.ZipFile, *,
         raise RunError(f"The zip holds {len(infos):,} entries; a run folder has a handful "
                        f"(at most {MAX_ENTRIES:,} accepted).")
     files = [(PurePosixPath(*parts), info) for info in infos
-             if (parts := _safe_parts(info)) and not info.is_dir()]
+             if (parts := safe_parts(info)) and not info.is_dir()]
     total = sum(info.file_size for _, info in files)
     if total > max_bytes:
         raise RunError(f"The zip unpacks to {total / 1024**2:,.0f} MB, more than the "
@@ -131,7 +131,7 @@ def _run_members(archive: zipfile.ZipFile, *,
     return top, members
 
 
-def _safe_parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
+def safe_parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
     """An entry's path parts, or a refusal when it could land outside the run folder."""
     name, parts = info.filename, info.filename.split("/")
     if ("\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts
@@ -141,7 +141,7 @@ def _safe_parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
     return tuple(part for part in parts if part not in ("", "."))
 
 
-def _check_run_files(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> None:
+def check_run_files(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> None:
     if missing := [name for name in REQUIRED if name not in members]:
         if "preprocessing.json" in members:  # what a model export carries beside the model
             raise RunError("The zip is a model export (ONNX, TFLite or SavedModel, for use "
@@ -149,7 +149,7 @@ def _check_run_files(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInf
                            "tab, **Run folder (.zip)**.")
         raise RunError(f"The zip is not a FER Studio run: {' and '.join(missing)} "
                        "missing. Download the run's zip from Results, Share tab.")
-    config, status = (_read_json(archive, members[name]) for name in REQUIRED)
+    config, status = (read_json(archive, members[name]) for name in REQUIRED)
     if not runs.RunRecord.from_json(config).config:
         raise RunError("The zip's config.json is not a FER Studio run config (no \"config\").")
     state = runs.Status.from_json(status).state
@@ -158,7 +158,7 @@ def _check_run_files(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInf
                        "runs (succeeded, failed or cancelled) can be imported.")
 
 
-def _read_json(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
+def read_json(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
     if info.file_size > MAX_JSON_BYTES:
         raise RunError(f"The zip's {info.filename} is too large to be a run's JSON file.")
     try:
@@ -170,7 +170,7 @@ def _read_json(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
     return value
 
 
-def _sanitise_id(name: str) -> str:
+def sanitise_id(name: str) -> str:
     """A run id made of the characters ``runs.run_path`` accepts, never ``..``."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name)
     slug = re.sub(r"\.{2,}", ".", slug).strip(".-_")[:100]
