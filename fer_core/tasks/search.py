@@ -106,7 +106,7 @@ class Flight:
     """A trial whose run is queued or running."""
 
     trial: optuna.Trial
-    run_dir: Path
+    run_dir: Path | None  # None: the search stopped between asking and launching
     params: dict[str, Any]
     attempts: int = 1
     pruned: bool = False
@@ -130,6 +130,7 @@ class Search:
         self.started = time.monotonic()
         self.flights: dict[int, Flight] = {}
         self._summarised = 0.0
+        self._importances: tuple[int, dict[str, float]] = (0, {})  # finished trials: values
 
     @property
     def seconds(self) -> float:
@@ -195,8 +196,9 @@ class Search:
             run = frozen.user_attrs.get("run")
             run_dir = self.root / run if run else None
             state = runs.effective_state(runs.read_status(run_dir)) if run_dir else "missing"
-            flight = Flight(trial, run_dir, params, reported=set(frozen.intermediate_values))
-            if state in ("queued", "running", "succeeded"):
+            flight = Flight(trial, run_dir, params, reported=set(frozen.intermediate_values),
+                            pruned=bool(frozen.user_attrs.get("pruned")))
+            if flight.pruned or state in ("queued", "running", "succeeded"):
                 self.flights[frozen.number] = flight
             else:
                 self.retry(flight, fresh=state != "failed")
@@ -235,6 +237,7 @@ class Search:
         if new and max(flight.reported) < PRUNE_STEPS and not flight.pruned and (
                 flight.trial.should_prune()):
             flight.pruned = True
+            flight.trial.set_user_attr("pruned", True)  # a restart before its run ends knows
             log.info("Trial %d pruned at %d/%d of its budget.", flight.trial.number,
                      max(flight.reported), PRUNE_STEPS)
             tasks.cancel(flight.run_dir)
@@ -328,16 +331,19 @@ class Search:
         }
 
     def importances(self) -> dict[str, float]:
-        """Optuna's parameter importances (fANOVA); none until two trials finished."""
-        if len(self.ended(TrialState.COMPLETE)) < 2:
-            return {}
+        """Optuna's parameter importances (fANOVA); none until two trials finished. Computed
+        again only when a trial finished: a forest of 64 trees is not free beside training."""
+        finished = len(self.ended(TrialState.COMPLETE))
+        if finished < 2 or finished == self._importances[0]:
+            return self._importances[1]
         try:
-            return {k: float(v) for k, v in
-                    optuna.importance.get_param_importances(
-                        self.study, evaluator=optuna.importance.FanovaImportanceEvaluator(
-                            seed=0)).items()}
+            values = {k: float(v) for k, v in optuna.importance.get_param_importances(
+                self.study, evaluator=optuna.importance.FanovaImportanceEvaluator(
+                    seed=0)).items()}
         except (RuntimeError, ValueError):  # one value tried per field: nothing to compare
-            return {}
+            values = {}
+        self._importances = (finished, values)
+        return values
 
     def result(self) -> dict[str, Any]:
         return {"best": self.best(), "seconds": round(self.seconds, 1),
