@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from fer_core import runs, tasks
+from fer_core.core.config import preset
 from fer_core.core.errors import ConfigError
 from fer_core.core.search_space import Dimension, SearchPlan, default_dimension, parse_dimension
 from fer_core.runs import searches
@@ -196,3 +197,47 @@ def test_a_search_whose_every_trial_fails_says_the_shared_error(tmp_path: Path) 
     assert tasks.wait(task_dir, timeout=SEARCH_TIMEOUT) == "failed"
     error = runs.read_status(task_dir).error
     assert "All 3 trials failed" in error and "no-such-folder" in error, error
+
+
+def test_suggested_ranges_sit_around_the_recipe_inside_the_field() -> None:
+    from fer_core.core.search_space import searchable_fields, suggested_dimension
+
+    base = preset("fast-cpu")  # adam at 1e-3, dropout 0.4, batch 64
+    assert suggested_dimension("learning_rate", base) == Dimension(
+        "learning_rate", base.learning_rate / 10, base.learning_rate * 10, log=True)
+    assert suggested_dimension("dropout", base) == Dimension("dropout", 0.2, 0.8)
+    assert suggested_dimension("batch_size", base) == Dimension("batch_size", 32, 128)
+    assert suggested_dimension("optimizer", base).choices == ("adam", "adamw", "sgd")
+    assert suggested_dimension("mixup", base) == default_dimension("mixup")  # 0: whole range
+    fields = searchable_fields()
+    assert {"learning_rate", "optimizer", "augment", "batch_size"} <= set(fields)
+    assert not {"data", "seed", "epochs", "tta", "labels", "merge_classes"} & set(fields)
+
+
+def test_summaries_read_as_people_and_charts_need() -> None:
+    from fer_core.runs import searches
+
+    summary = {"objective": "val_accuracy", "trials": [
+        {"number": 0, "state": "complete", "value": 0.5, "params": {"learning_rate": 1e-3},
+         "started": "2026-01-01T00:00:00+00:00", "ended": "2026-01-01T00:05:00+00:00",
+         "steps": {"10": 0.5}},
+        {"number": 1, "state": "pruned", "value": 0.2,
+         "params": {"learning_rate": 0.00044303752452182633},
+         "started": "2026-01-01T00:05:00+00:00", "ended": "2026-01-01T00:07:00+00:00",
+         "steps": {"1": 0.1, "2": 0.2}},
+        {"number": 2, "state": "complete", "value": 0.6, "params": {"learning_rate": 3e-3},
+         "started": "2026-01-01T00:07:00+00:00", "ended": "2026-01-01T00:12:00+00:00",
+         "steps": {"10": 0.6}},
+        {"number": 3, "state": "running", "value": None, "params": {"learning_rate": 2e-3},
+         "started": "2026-01-01T00:12:00+00:00", "ended": None, "steps": {}}]}
+    trials = searches.trials_frame(summary)
+    assert list(trials["state"]) == ["finished", "pruned at 2/10", "finished", "running"]
+    assert trials["learning_rate"][1] == 0.000443
+    progress = searches.progress_frame(summary)
+    assert list(progress["minutes"]) == [5.0, 7.0, 12.0]
+    assert list(progress["best"]) == [0.5, 0.5, 0.6]  # a pruned trial never is the best
+    space = plan(dimensions=(parse_dimension("learning_rate=1e-4:1e-2"),))
+    positions = searches.parallel_frame(summary, space).set_index("trial")["position"]
+    assert positions[0] == pytest.approx(0.5) and len(positions) == 3  # log scale, ended only
+    assert searches.counts(summary) == {"complete": 2, "pruned": 1, "fail": 0, "running": 1,
+                                        "waiting": 0}
