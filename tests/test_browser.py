@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ expect = bs.require_browser()  # skips the module without Chromium or Playwright
 pytestmark = pytest.mark.slow
 
 MS = bs.MS
+SEARCH_FIXTURE = bs.ROOT / "tests" / "fixtures" / "search"
 JOB_TIMEOUT = 240 * MS  # one epoch on demo data, with TensorFlow loading, on two busy cores
 PAGES = bs.PAGE_TITLES
 
@@ -309,4 +311,38 @@ def test_unknown_address_shows_the_start_page_saying_so(
     links = page.get_by_test_id("stSidebarNav").get_by_role("link")
     expect(links).to_have_text([re.compile(f"{name}$") for name in PAGES])
     expect(page.get_by_role("dialog")).to_have_count(0)
+    _expect_no_errors(page)
+
+
+# --- a search (Train's Search tab, Results' Search tab) -------------------------------------
+
+def test_results_search_tab_draws_the_search(app: bs.AppServer, page: Page,
+                                             tmp_path: Path) -> None:
+    """On the finished search committed under tests/fixtures/search (last in this module: its
+    trial runs join the runs folder)."""
+    shutil.copytree(SEARCH_FIXTURE, app.runs_dir, dirs_exist_ok=True)
+    bs.open_app(page, f"{app.url}/results?tab=Search")
+    panel = page.get_by_test_id("stMain").get_by_role("tabpanel", name="Search", exact=True)
+    for words in ("as the search went on", "Trials across their settings", "What mattered"):
+        drawn = panel.get_by_test_id("stVegaLiteChart").locator("svg.marks").filter(
+            has_text=words)
+        expect(drawn.first).to_be_visible(timeout=60 * MS)
+    expect(panel.get_by_text("Best: trial 0")).to_be_visible()
+    expect(panel.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(panel.get_by_role("button", name="Train with these settings")).to_be_enabled()
+    _expect_no_errors(page)
+    bs.screenshot(page, "results-search", tmp_path)
+
+
+def test_train_search_tab_offers_ranges_and_counts_trials(app: bs.AppServer,
+                                                          page: Page) -> None:
+    bs.open_app(page, f"{app.url}/train")
+    main = page.get_by_test_id("stMain")
+    tab = main.get_by_role("tab", name="Search: let the machine find the settings")
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    panel = main.get_by_role("tabpanel", name="Search: let the machine find the settings")
+    expect(panel.get_by_text("Learning rate: from")).to_be_visible(timeout=30 * MS)
+    expect(panel.get_by_text("About 12 trials of 5 minutes fit in 60 minutes")).to_be_visible()
+    expect(panel.get_by_role("button", name="Launch search")).to_be_enabled()
     _expect_no_errors(page)
