@@ -262,5 +262,5 @@ else:
     with study_tab:
         _render_study(preset_name, config)
     with search_tab:
-        search_ui.render_form(preset_name, config)
+        search_ui.render_form(preset_name, config and _with_sidebar_data(config))
 _render_jobs()

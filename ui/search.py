@@ -36,7 +36,8 @@ NOTICE_KEY = "results.search_notice"
 # --- Train: the Search tab -----------------------------------------------------------------------
 
 def render_form(preset_name: str, config: TrainConfig | None) -> None:
-    """What to vary around the form's recipe, the budget, and Launch search."""
+    """What to vary around the form's recipe (its data set filled in), the budget, and
+    Launch search."""
     st.caption("Optuna tries settings around the recipe above, learning from each trial, and "
                "stops trials that fall behind (median pruning at every tenth of a trial's "
                "time). Trial 0 is the recipe itself. Trials run one at a time on this machine, "
@@ -68,22 +69,13 @@ def render_form(preset_name: str, config: TrainConfig | None) -> None:
                    f"{plan.keep_models} keep their model files.")
     if st.button("Launch search", key=f"{KEY}.launch", disabled=plan is None):
         try:
-            task_dir = tasks.submit(searches.KIND, searches.spec(_with_data(plan)),
+            task_dir = tasks.submit(searches.KIND, searches.spec(plan),
                                     runs_root=state.runs_root(), backend=state.jobs_backend())
         except FerError as err:
             st.error(str(err))
         else:
             st.success(f"Queued search **{task_dir.name}**. Its trials show below as they "
                        "run; Results' Search tab shows the whole search.")
-
-
-def _with_data(plan: SearchPlan) -> SearchPlan:
-    """An empty data field means the data set chosen in the sidebar, as for Launch."""
-    base = plan.base_config
-    if base.data:
-        return plan
-    return SearchPlan.from_json({**plan.to_json(),
-                                 "base": base.replace(data=str(state.data_ref())).to_dict()})
 
 
 def _render_dimension(name: str, config: TrainConfig) -> Dimension:
