@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fer_core.cli import features as cli_features
 from fer_core.cli import trust as cli_trust
 from fer_core.core import settings
 from fer_core.core.errors import FerError, RunError
@@ -102,7 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
              IMAGES,
              _arg("--whole", action="store_true",
                   help="no face found: use the whole photo (its centre square) as the face"),
+             _arg("--neighbours", type=int, default=0, metavar="K",
+                  help="also list the K training faces nearest each face in the model's "
+                       "feature space (needs the run's features: the features command)"),
              JSON, NO_CALIBRATION)
+    _command(sub, "features", cli_features.compute, "a run's features of every face and its "
+             "2-D map (UMAP), for the Map tab and nearest examples", RUN_DIR,
+             _arg("--data", help="folder, fer2013.csv or .zip (default: the run's data)"), JSON)
     _command(sub, "explain", cli_trust.explain, "Grad-CAM overlays: where each face's "
              "evidence lies", RUN_DIR, IMAGES,
              _arg("--out", type=Path, required=True, metavar="DIR",
@@ -388,7 +395,7 @@ def _predict(args: argparse.Namespace) -> None:
     from fer_core.inference.photos import describe, predict_photos
 
     results = predict_photos([args.run_dir], args.images, whole=args.whole,
-                             calibration=not args.no_calibration)
+                             calibration=not args.no_calibration, neighbours=args.neighbours)
     lines = [line for result in results for line in describe(result)]
     print_json(results) if args.json else print("\n".join(lines))
 

@@ -15,7 +15,7 @@ from fer_core import runs
 from fer_core.core import settings
 from fer_core.core.calibration import calibration_scores
 from fer_core.core.errors import RunError
-from fer_core.data import DataRef
+from fer_core.data import DataRef, Dataset
 from fer_core.inference.calibration import calibrate_proba
 from fer_core.training.inputs import PreparedData, Split
 
@@ -146,24 +146,36 @@ def run_classes(run_dir: Path) -> tuple[str, ...]:
     return tuple(classes)
 
 
-def run_split(run_dir: Path, split: str = "test", *,
-              data: DataRef | None = None) -> tuple[Split, tuple[str, ...]]:
-    """A split of the run's data set (or of ``data``) with labels in the run's class order:
-    its drops and merges applied, images of other classes left out."""
+def run_dataset(run_dir: Path, *, data: DataRef | None = None) -> tuple[Dataset, tuple[str, ...]]:
+    """The run's data set (or ``data``) as the run saw it, its drops and merges applied, and
+    the run's classes."""
     from fer_core.core.config import TrainConfig
     from fer_core.training.inputs import apply_data_config
 
     run_dir = Path(run_dir)
     config = TrainConfig.from_dict(runs.read_config(run_dir).config)
     classes = run_classes(run_dir)
-    ds = apply_data_config((data or DataRef.parse(config.data)).load(), config)
+    return apply_data_config((data or DataRef.parse(config.data)).load(), config), classes
+
+
+def split_in_classes(ds: Dataset, split: str, classes: tuple[str, ...]) -> Split:
+    """A split with labels in ``classes``' order, images of other classes left out."""
     part = ds.split(split)
     part = part.subset(part.index["label"].isin(classes).to_numpy())
-    if len(part) == 0:
-        raise RunError(f"The data set has no {split} images of the run's classes.")
     lookup = {name: i for i, name in enumerate(classes)}
     labels = part.index["label"].map(lookup).to_numpy(dtype=np.int32)
-    return Split(part.images, labels, part.index["id"].to_numpy(dtype=str)), classes
+    return Split(part.images, labels, part.index["id"].to_numpy(dtype=str))
+
+
+def run_split(run_dir: Path, split: str = "test", *,
+              data: DataRef | None = None) -> tuple[Split, tuple[str, ...]]:
+    """A split of the run's data set (or of ``data``) with labels in the run's class order:
+    its drops and merges applied, images of other classes left out."""
+    ds, classes = run_dataset(run_dir, data=data)
+    part = split_in_classes(ds, split, classes)
+    if len(part) == 0:
+        raise RunError(f"The data set has no {split} images of the run's classes.")
+    return part, classes
 
 
 def shared_classes(run_dirs: list[Path]) -> tuple[str, ...]:

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from fer_core import runs
-from fer_core.core.errors import DataError
+from fer_core.core.errors import DataError, RunError
 from fer_core.data import faces
+from fer_core.inference.neighbours import TrainingFaces
 
 # Said beside the label wherever a prediction is shown (Predict, ``predict``).
 DEMO_CAVEAT = "trained on the synthetic demo faces: this label says nothing about a real face"
@@ -38,31 +39,57 @@ def read_photo(path: Path) -> np.ndarray:
 
 
 def predict_photos(run_dirs: list[Path], paths: list[Path], *, whole: bool = False,
-                   tta: bool = False, calibration: bool = True) -> list[dict[str, Any]]:
+                   tta: bool = False, calibration: bool = True, neighbours: int = 0
+                   ) -> list[dict[str, Any]]:
     """``[{"file", "faces": [{"box": [x, y, w, h], "label", "probabilities"}]}]``, one entry
     per photo in order; the model is loaded once for all of them. ``calibration``: scaled by
-    the run's fitted temperature, as Predict shows them."""
-    from fer_core.inference.evaluation import predict_images
+    the run's fitted temperature, as Predict shows them. ``neighbours``: each face also gets
+    its K nearest training faces (``"neighbours": [{"id", "label", "distance"}]``)."""
+    from fer_core.inference.evaluation import load_run_model, predict_images
+
+    index = _training_faces(run_dirs, neighbours)  # refused before any photo is read
+    models: dict[Path, Any] = {}
+
+    def load(run_dir: Path) -> Any:
+        return models.setdefault(Path(run_dir), load_run_model(run_dir))
 
     found = [faces.detect(read_photo(path), whole_if_none=whole) for path in paths]
     crops = [crop for result in found for crop in result.crops]
+    near = None
     if crops:
-        classes, proba = predict_images(run_dirs, np.stack(crops), tta=tta,
+        classes, proba = predict_images(run_dirs, np.stack(crops), tta=tta, load_model=load,
                                         calibration=calibration)
+        if index is not None:
+            near = index.nearest_to_images(load(run_dirs[0]), np.stack(crops), neighbours)
     results, k, demo = [], 0, trained_on_demo(run_dirs)
     for path, result in zip(paths, found, strict=True):
         caveats = [WHOLE_CAVEAT] * (result.method == "whole") + [DEMO_CAVEAT] * demo
         entry: dict[str, Any] = {"file": str(path), "faces": [], "caveats": caveats}
         for box in result.boxes[:len(result.crops)]:
             p = proba[k]
+            face = {"box": [int(v) for v in box], "label": classes[int(p.argmax())],
+                    "probabilities": {c: round(float(v), 4)
+                                      for c, v in zip(classes, p, strict=True)}}
+            if near is not None:
+                rows = near[near["query"] == str(k)]
+                face["neighbours"] = rows[["id", "label", "distance"]].to_dict(orient="records")
+            entry["faces"].append(face)
             k += 1
-            entry["faces"].append({
-                "box": [int(v) for v in box],
-                "label": classes[int(p.argmax())],
-                "probabilities": {c: round(float(v), 4) for c, v in zip(classes, p, strict=True)},
-            })
         results.append(entry)
     return results
+
+
+def _training_faces(run_dirs: list[Path], k: int) -> TrainingFaces | None:
+    """The run's searchable training faces when neighbours are asked; refused for an ensemble
+    (whose members each see faces their own way) and for a run without features."""
+    if k < 0:
+        raise DataError(f"neighbours must be 0 (none) or more; got {k}.")
+    if not k:
+        return None
+    if len(run_dirs) != 1:
+        raise RunError("Nearest examples come from one run's feature space; pick one run, "
+                       f"not {len(run_dirs)}.")
+    return TrainingFaces.of_run(run_dirs[0])
 
 
 def describe(result: dict[str, Any]) -> list[str]:
@@ -76,4 +103,7 @@ def describe(result: dict[str, Any]) -> list[str]:
         lines.append(f"{result['file']}: face {number} at x={x} y={y} w={w} h={h}: "
                      f"{face['label']}  " + "  ".join(f"{c} {v:.1%}" for c, v in ranked[:3])
                      + "".join(f"  ({caveat})" for caveat in result.get("caveats", [])))
+        if face.get("neighbours"):
+            lines.append("  nearest training faces: " + ", ".join(
+                f"{n['label']} {n['distance']:.3f} ({n['id']})" for n in face["neighbours"]))
     return lines

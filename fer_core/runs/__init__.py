@@ -63,6 +63,7 @@ class RunFiles:
     tensorboard = property(lambda self: self.root / "tensorboard")
     model_card = property(lambda self: self.root / "MODEL_CARD.md")  # Mitchell et al. 2019
     export = property(lambda self: self.root / "export")  # deployable models, export.json
+    features = property(lambda self: self.root / "features")  # per-face features and the map
     overrides = property(lambda self: self.root / "label_overrides.json")  # copied at launch
     calibration = property(lambda self: self.root / "calibration.json")  # fitted temperature
     task = property(lambda self: self.root / "task.json")  # a task folder's kind and spec

@@ -47,12 +47,13 @@ def export_run_zip(run_dir: Path, *, card: Callable[[Path], str] | None = None) 
     if not runs.files(run_dir).config.is_file():
         raise RunError(f"{run_dir} is not a run folder (no config.json); nothing to export.")
     buffer = io.BytesIO()
-    exports = runs.files(run_dir).export.name  # derived and large: export again after import
+    # Derived and large: export again, or compute the features again, after import.
+    derived = (runs.files(run_dir).export.name, runs.files(run_dir).features.name)
     try:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
             for path in sorted(run_dir.rglob("*")):
                 relative = path.relative_to(run_dir)
-                if (path.is_symlink() or not path.is_file() or relative.parts[0] == exports
+                if (path.is_symlink() or not path.is_file() or relative.parts[0] in derived
                         or any(part.startswith(".") for part in relative.parts)):
                     continue
                 stored = path.suffix in (".keras", ".zip", ".png", ".jpg")

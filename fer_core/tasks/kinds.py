@@ -38,6 +38,7 @@ KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
     TaskKind("export", "fer_core.tasks.export:run_task", heavy=False, label="export"),
     TaskKind("video", "fer_core.tasks.video:run_task", heavy=False, label="video"),
     TaskKind("estimate", "fer_core.tasks.estimate:run_task", heavy=False, label="time estimate"),
+    TaskKind("features", "fer_core.tasks.features:run_task", heavy=False, label="features and map"),
     TaskKind("search", "fer_core.tasks.search:run_task", heavy=False, label="search",
              coordinator=True),
 )}

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from fer_core.core.errors import ModelError
+from fer_core.inference.graph import input_of, output_of
 
 _POOLING_WORDS = ("Pooling", "Flatten", "Reshape")  # these end a conv block's feature map
 
@@ -46,26 +47,10 @@ def _holds_conv(layer: Any) -> bool:
     return any(_holds_conv(inner) for inner in getattr(layer, "layers", ()))
 
 
-def _node(model: Any, layer: Any) -> Any:
-    """Where ``model`` calls ``layer``: the node holding its tensors in the model's own graph.
-    A layer may be called by several models (FER Studio's head model shares the classifier's
-    last layers), and a nested model's ``layer.output`` is its inner graph's, from which the
-    outer model cannot be rebuilt. Keras keeps no public accessor for this."""
-    graph = set(getattr(model, "_nodes", ()))  # keys "<id of layer>_ib-<node index>"
-    for i, node in enumerate(getattr(layer, "_inbound_nodes", ())):
-        if not graph or f"{id(layer)}_ib-{i}" in graph:
-            return node
-    raise ExplainError(f"Layer {layer.name!r} is not called by model {model.name!r}.")
-
-
-def _outer_output(model: Any, layer: Any) -> Any:
-    return _node(model, layer).output_tensors[0]
-
-
 def _rank(model: Any, layer: Any) -> int:
     try:
-        return len(_outer_output(model, layer).shape)
-    except (AttributeError, ValueError, IndexError, ExplainError):
+        return len(output_of(model, layer).shape)
+    except (AttributeError, ValueError, IndexError, ModelError):
         return 0
 
 
@@ -84,12 +69,12 @@ def find_feature_layer(model: Any) -> Any:
             f"Grad-CAM needs a convolutional layer, and model {model.name!r} has none "
             f"(its layers: {', '.join(kinds)}). Explanations work for convolutional networks "
             "only; pick a run trained on one of FER Studio's backbones.")
-    shape = tuple(_outer_output(model, layers[last]).shape)
+    shape = tuple(output_of(model, layers[last]).shape)
     while last + 1 < len(layers):
         after = layers[last + 1]
         if any(w in type(after).__name__ for w in _POOLING_WORDS) or _rank(model, after) != 4:
             break
-        if tuple(_outer_output(model, after).shape) != shape:
+        if tuple(output_of(model, after).shape) != shape:
             break
         last += 1
     return layers[last]
@@ -102,7 +87,7 @@ def _score_tensor(model: Any) -> tuple[Any, bool]:
     final = model.layers[-1]
     activation = getattr(final, "activation", None)
     if type(final).__name__ == "Activation" and getattr(activation, "__name__", "") == "softmax":
-        return _node(model, final).input_tensors[0], True
+        return input_of(model, final), True
     return model.outputs[0], False
 
 
@@ -124,7 +109,7 @@ class GradCam:
         feature = model.get_layer(layer) if layer else find_feature_layer(model)
         self.layer = feature.name
         scores, self._logits = _score_tensor(model)
-        self._grad_model = keras.Model(model.inputs, [_outer_output(model, feature), scores,
+        self._grad_model = keras.Model(model.inputs, [output_of(model, feature), scores,
                                                       model.outputs[0]])
 
     def __call__(self, images: np.ndarray, *, class_index: int | np.ndarray | None = None,
