@@ -13,7 +13,7 @@ from fer_core.core.vocabulary import TERMS, label, text
 from fer_core.reports import report, wording
 from fer_core.reports.baseline import baseline_of_result, is_unusable, verdict
 from fer_core.runs import archive, search_archive, searches
-from ui import export_tab, gallery, seed_report, share_tab, state, trust, viewer
+from ui import export_tab, feature_map, gallery, seed_report, share_tab, state, trust, viewer
 from ui import links as ui_links
 from ui import search as search_ui
 from ui.run_actions import render_notice, render_run_actions
@@ -51,7 +51,7 @@ def main() -> None:
     render_run_actions(focus)
     link_slot = st.container()
 
-    curves, compare, errors, calibrated, faces, seed, share, export, search = st.tabs(
+    curves, compare, errors, calibrated, faces, map_tab, seed, share, export, search = st.tabs(
         list(links.TABS), key=TAB_KEY, on_change="rerun")
     with curves:
         _render_curves(focus)
@@ -61,6 +61,9 @@ def main() -> None:
         split = _render_errors(focus)
     with calibrated:
         trust.render_calibration(focus.path)
+    with map_tab:  # drawn only when open: it reads every face of the run's data set
+        if st.session_state.get(TAB_KEY) == "Map":
+            feature_map.render(focus, gallery.dataset_if_at_hand(focus))
     with share:  # before the gallery, which stops the page if the data set cannot be read
         share_tab.render(selected, focus)
     with export:

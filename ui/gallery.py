@@ -62,6 +62,12 @@ def render_faces(images: Sequence[np.ndarray], rows: pd.DataFrame) -> None:
             cell.markdown(view.caption(row.true, row.pred, row.confidence))
 
 
+def dataset_if_at_hand(run: runs.RunInfo) -> Dataset | None:
+    """The current data set when it is the one the run used, else ``None``, said nowhere."""
+    ds = state.current_dataset()
+    return ds if view.trained_on(run.data, ds.fingerprint) else None
+
+
 def dataset_of(run: runs.RunInfo) -> Dataset | None:
     """The current data set when it is the one the run used; otherwise say so."""
     record = run.data or {}

@@ -44,6 +44,15 @@ def forget_seen() -> None:
     st.session_state.pop(SEEN_KEY, None)
 
 
+MAP_KEYS = {"faces": "map.split", "colour": "map.colour", "region": "map.region"}
+
+
+def map_view() -> dict[str, str]:
+    """The Map tab's split, colouring and box as this session holds them."""
+    return {name: str(st.session_state[key]) for name, key in MAP_KEYS.items()
+            if st.session_state.get(key)}
+
+
 def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key: str) -> None:
     """Apply the view of an address this session has not shown (a link opened in a new tab, a
     job's card); not of any this page published: a click sent while a run publishes carries the
@@ -53,7 +62,8 @@ def restore(known_runs: Iterable[str], *, runs_key: str, tab_key: str, split_key
         return
     _remember(query)
     view = links.parse_link(st.query_params.get_all, known_runs)
-    for key, value in ((runs_key, view.runs), (tab_key, view.tab), (split_key, view.split)):
+    for key, value in ((runs_key, view.runs), (tab_key, view.tab), (split_key, view.split),
+                       *((MAP_KEYS[name], v) for name, v in view.map_view.items())):
         if value:
             st.session_state[key] = value
     if view.unknown_runs:
@@ -66,7 +76,7 @@ def publish(runs: Sequence[str], *, tab: str | None, split: str | None,
     """Keep the address bar showing the view, except the view Results opens on, so a plain
     visit stays ``/results``; return the full URL for Copy link, always complete since the
     default runs change as runs finish. Other parameters (the data choice) stay in both."""
-    params = links.link_params(runs, tab=tab, split=split)
+    params = links.link_params(runs, tab=tab, split=split, map_view=map_view())
     shown = not links.is_default_view(runs, tab=tab, split=split, default_runs=default_runs)
     view_names = {s for name in links.PARAMS for s in links.SPELLINGS.get(name, (name,))}
     current = {name: st.query_params.get_all(name) for name in st.query_params}

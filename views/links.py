@@ -1,5 +1,7 @@
 """Deep links to a Results view: ``?runs=ID&runs=ID&tab=Errors&split=val`` opens those runs,
-that tab and split. Run ids go into the URL, not the picker's labels, whose state and score
+that tab and split; the Map tab's link also keeps its faces, colouring and dragged box
+(``&faces=train&colour=outcome&region=x0,x1,y0,y1``). Run ids go into the URL, not the
+picker's labels, whose state and score
 change. Values that no longer match (a run deleted, a tab renamed) are left out, not failed."""
 
 from __future__ import annotations
@@ -8,10 +10,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-TABS = ("Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Seed report",
+from views import feature_map
+
+TABS = ("Learning curves", "Comparison", "Errors", "Calibration", "Gallery", "Map", "Seed report",
         "Share", "Export", "Search")
 SPLITS = ("test", "val")
-PARAMS = ("runs", "tab", "split")  # the view's; the address may hold others (the data choice)
+MAP_PARAMS = ("faces", "colour", "region")  # the Map tab's own, kept only when it is open
+PARAMS = ("runs", "tab", "split", *MAP_PARAMS)  # the view's; others (the data choice) may be too
 SPELLINGS = {"runs": ("runs", "run")}  # ?run=ID, as people guess it, means ?runs=ID
 UNKNOWN_PAGE = "unknown_page"  # where serve.py sends an address that names no page
 
@@ -24,6 +29,7 @@ class LinkView:
     tab: str | None = None
     split: str | None = None
     unknown_runs: list[str] = field(default_factory=list)
+    map_view: dict[str, str] = field(default_factory=dict)  # MAP_PARAMS that are valid
 
 
 def parse_link(get_all: Callable[[str], Sequence[str]], known_runs: Iterable[str]) -> LinkView:
@@ -35,17 +41,30 @@ def parse_link(get_all: Callable[[str], Sequence[str]], known_runs: Iterable[str
     tab = next((t for t in get_all("tab") if t in TABS), None)
     split = next((s for s in get_all("split") if s in SPLITS), None)
     return LinkView(runs=[r for r in asked if r in known], tab=tab, split=split,
-                    unknown_runs=[r for r in asked if r not in known])
+                    unknown_runs=[r for r in asked if r not in known],
+                    map_view=valid_map_view({name: next(iter(get_all(name)), "")
+                                             for name in MAP_PARAMS}))
 
 
-def link_params(runs: Sequence[str], *, tab: str | None = None,
-                split: str | None = None) -> list[tuple[str, str]]:
-    """The query parameters of a view, in a stable order."""
+def valid_map_view(asked: dict[str, str | None]) -> dict[str, str]:
+    """The Map tab's parameters that name a split, colouring and box it can show."""
+    checks = {"faces": lambda v: v in feature_map.MAP_SPLITS,
+              "colour": lambda v: v in feature_map.COLOURINGS,
+              "region": lambda v: feature_map.parse_region(v) is not None}
+    return {name: str(value) for name, value in asked.items()
+            if name in checks and value and checks[name](value)}
+
+
+def link_params(runs: Sequence[str], *, tab: str | None = None, split: str | None = None,
+                map_view: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The query parameters of a view, in a stable order; ``map_view`` only on the Map tab."""
     pairs = [("runs", run) for run in runs]
     if tab in TABS:
         pairs.append(("tab", tab))
     if split in SPLITS:
         pairs.append(("split", split))
+    if tab == "Map":
+        pairs += [(name, value) for name, value in valid_map_view(map_view or {}).items()]
     return pairs
 
 

@@ -56,9 +56,10 @@ class LabelOverrides:
         rest = self.without(*image_ids)
         return replace(rest, exclude=tuple(sorted({*rest.exclude, *image_ids})))
 
-    def with_relabel(self, image_id: str, label: str) -> LabelOverrides:
-        rest = self.without(image_id)
-        return replace(rest, relabel=dict(sorted({**rest.relabel, image_id: label}.items())))
+    def with_relabel(self, label: str, *image_ids: str) -> LabelOverrides:
+        rest = self.without(*image_ids)
+        chosen = {**rest.relabel, **dict.fromkeys(image_ids, label)}
+        return replace(rest, relabel=dict(sorted(chosen.items())))
 
     def without(self, *image_ids: str) -> LabelOverrides:
         """The images back as given (undo)."""
@@ -91,13 +92,14 @@ def exclude(ds: Dataset, *image_ids: str) -> LabelOverrides:
     return save(load(ds.fingerprint).with_exclude(*image_ids))
 
 
-def relabel(ds: Dataset, image_id: str, label: str) -> LabelOverrides:
-    """Train on one image under ``label`` from now on."""
-    _known_images(ds, (image_id,))
+def relabel(ds: Dataset, image_id: str, label: str, *more_ids: str) -> LabelOverrides:
+    """Train on an image (or several: a region of the map) under ``label`` from now on."""
+    ids = (image_id, *more_ids)
+    _known_images(ds, ids)
     name = canonical_emotion(label) or label.strip().lower()  # class names are lower-case
     if name not in ds.classes:
         raise DataError(f"label must be one of {', '.join(ds.classes)}; got {label!r}.")
-    return save(load(ds.fingerprint).with_relabel(image_id, name))
+    return save(load(ds.fingerprint).with_relabel(name, *ids))
 
 
 def restore(ds: Dataset, *image_ids: str) -> LabelOverrides:

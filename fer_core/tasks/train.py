@@ -30,11 +30,12 @@ from fer_core.data import DataRef, Dataset
 from fer_core.inference.calibration import fit_run
 from fer_core.inference.evaluation import evaluate_model
 from fer_core.reports.card import write_after_training
+from fer_core.runs import searches
 from fer_core.runs.overrides import apply_for_run
 from fer_core.training.inputs import PreparedData, prepare_data
 from fer_core.training.loggers import Loggers, TensorBoardLogger
 from fer_core.training.models import as_float32
-from fer_core.training.trainer import fit
+from fer_core.training.trainer import Fitted, fit
 
 log = logging.getLogger("fer_core.training")
 
@@ -84,6 +85,8 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
         loggers.add(TensorBoardLogger.create(run_dir),
                     tracking.MLflowLogger(run_dir) if tracking.enabled() else None)
         fitted = fit(config, run_dir, data, stop=stop, loggers=loggers, started=started)
+        if fitted.cancelled and searches.trial_of(runs.read_config(run_dir).extra):
+            return _stopped_trial(run_dir, data, fitted, started=started)
         metrics = evaluate_model(as_float32(fitted.model), data, run_dir=run_dir, tta=config.tta,
                                  shift=config.tta_shift, batch_size=max(config.batch_size, 128))
     metrics.update(computed_in="float32", seconds=round(time.monotonic() - started, 1),
@@ -96,6 +99,18 @@ def _train(config: TrainConfig, run_dir: Path, dataset: Dataset | None, stop: St
         except FerError as err:  # the trained model matters more: keep it, say why
             log.warning("No temperature fitted: %s", err)
     write_after_training(run_dir, data.dataset)  # MODEL_CARD.md, before MLflow logs the files
+    return metrics
+
+
+def _stopped_trial(run_dir: Path, data: PreparedData, fitted: Fitted, *, started: float
+                   ) -> dict:
+    """A search trial stopped midway (pruned, or its search cancelled) is scored by what it
+    reported epoch by epoch; evaluating it on validation and test would only cost minutes."""
+    log.info("A search trial stopped midway: its epochs are its record, so it is not "
+             "evaluated.")
+    metrics = {"classes": list(data.classes), "seconds": round(time.monotonic() - started, 1),
+               "epochs": fitted.epochs, "best_epoch": fitted.best_epoch, "cancelled": True}
+    runs.write_metrics(run_dir, metrics)
     return metrics
 
 
