@@ -21,8 +21,9 @@ from fer_core import runs
 from fer_core.core.errors import FerError
 from fer_core.data import faces
 from fer_core.inference import evaluation, photos
+from fer_core.inference.neighbours import DEFAULT_K
 from fer_core.reports.baseline import is_unusable, verdict
-from ui import state, trust, video_modes
+from ui import feature_map, gallery, state, trust, video_modes
 from views import run_charts
 
 RUNS_KEY = "predict.runs"
@@ -42,6 +43,9 @@ OPTIONS = (
     ("gradcam", "Show Grad-CAM", False,
      "Where in each face the evidence for the predicted class lies (of the first run, for an "
      "ensemble)."),
+    ("neighbours", "Show nearest training faces", False,
+     "The training faces closest to each face in the model's feature space, with their labels "
+     "and distances: the examples a prediction rests on (of the first run, for an ensemble)."),
 )
 
 
@@ -53,6 +57,7 @@ class Switches:
     whole: bool
     calibrated: bool
     gradcam: bool
+    neighbours: bool
 
 
 def main() -> None:
@@ -172,6 +177,7 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
         st.error(str(err))
         return
     heat = trust.overlays(chosen[0].path, np.stack(result.crops)) if options.gradcam else None
+    near = _nearest(chosen[0], np.stack(result.crops)) if options.neighbours else None
     demo = photos.trained_on_demo([info.path for info in chosen])  # one read, not one a face
     for face, (crop, probabilities) in enumerate(zip(result.crops, proba, strict=True), 1):
         frame = run_charts.probability_frame(classes, probabilities)
@@ -185,6 +191,20 @@ def _render_photo(name: str, data: bytes, chosen: list[runs.RunInfo], *, number:
             right.caption(f":orange[:material/warning: A model {photos.DEMO_CAVEAT}.]")
         right.altair_chart(run_charts.probability_chart(frame),
                            key=f"predict.proba.{number}.{face}")
+        if near is not None:
+            right.caption(f"Nearest training faces of {chosen[0].run_id} (label · distance):")
+            feature_map.render_neighbours(right, near[near["query"] == str(face - 1)],
+                                          gallery.dataset_if_at_hand(chosen[0]))
+
+
+def _nearest(run: runs.RunInfo, crops: np.ndarray):
+    """The crops' nearest training faces in ``run``'s feature space, or ``None`` (said why)."""
+    index = feature_map.training_faces(run.path)
+    if index is None:
+        feature_map.missing_features_note(run)
+        return None
+    model = _model(str(run.path), state.mtime(runs.files(run.path).model))
+    return index.nearest_to_images(model, crops, DEFAULT_K)
 
 
 main()

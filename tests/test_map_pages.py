@@ -49,6 +49,9 @@ def _run_on(demo_run: Path, data: Path, root: Path) -> Path:
 def mapped(demo_run: Path, small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = _run_on(demo_run, small_data, tmp_path_factory.mktemp("mapped") / "runs")
     features_task.compute_and_keep(run_dir)
+    table = store.map_frame(run_dir)  # the run's predictions, as if it had trained on the set
+    scored = table[table["split"].isin(["val", "test"])]
+    runs.write_predictions(run_dir, scored[["id", "split", "true", "pred", "confidence"]])
     return run_dir
 
 
@@ -212,3 +215,44 @@ def _tab_still_works(at) -> bool:
     names = {json.loads(c.proto.spec).get("usermeta", {}).get("fer_chart")
              for c in at.get("vega_lite_chart")}
     return "learning_curves" in names
+
+
+def _upload(at, path: Path) -> None:
+    at.toggle(key="predict.neighbours").set_value(True)
+    at.toggle(key="predict.whole").set_value(True)
+    at.file_uploader(key="predict.upload").set_value((path.name, path.read_bytes(),
+                                                      "image/png"))
+    at.run()
+
+
+def test_predict_shows_each_faces_nearest_training_faces(map_root, small_data):
+    table = store.map_frame(next(map_root.iterdir()))
+    face = table[table["split"] == "train"].iloc[0]
+    at = open_page("predict", map_root, data_path=str(small_data)).run()
+    _upload(at, small_data / face["id"])
+    assert not at.exception
+    shown = [m.value for m in at.markdown if " · " in m.value]
+    assert len(shown) == 5 and shown[0] == f"{face['true']} · 0.00"
+    assert len(at.get("image")) >= 1 + 5  # the crop, then the five training faces
+
+
+def test_predict_says_how_to_get_nearest_faces_for_a_run_without_features(
+        demo_run, small_data, tmp_path):
+    root = tmp_path / "runs"
+    _run_on(demo_run, small_data, root)
+    at = open_page("predict", root, data_path=str(small_data)).run()
+    _upload(at, next((small_data / "train" / "fear").iterdir()))
+    assert not at.exception
+    assert any("Nearest training faces need" in i.value for i in at.info)
+
+
+def test_the_gallery_shows_each_faces_nearest_training_faces(map_root, small_data):
+    at = open_page("results", map_root, data_path=str(small_data),
+                   query={"tab": "Gallery"}).run()
+    at.toggle(key="results.g_near").set_value(True).run()
+    assert not at.exception
+    summaries = [p.proto.popover.label for p in at.get("popover")
+                 if p.proto.popover.label != "Copy link"]
+    assert len(summaries) == len(CLASSES) * 4  # every test face of the small set
+    assert all(label.split(" ")[0].endswith("/5") for label in summaries)
+    assert sum(" · " in m.value for m in at.markdown) == 5 * len(summaries)

@@ -44,6 +44,28 @@ def _training_faces(path: str, stamp: float, overrides_stamp: float) -> Training
     return TrainingFaces.of_run(Path(path))
 
 
+def training_faces(run_dir: Path) -> TrainingFaces | None:
+    """The run's searchable training faces, kept loaded; ``None`` while it has no features."""
+    if not store.has_features(run_dir):
+        return None
+    return _training_faces(*_stamps(run_dir))
+
+
+def render_neighbours(where, near: pd.DataFrame, ds: Dataset | None) -> None:
+    """A row of nearest training faces: each picture (when the data set is at hand), its label
+    and its distance."""
+    cells = where.columns(max(len(near), 1))
+    for cell, item in zip(cells, near.itertuples(), strict=False):
+        _face(cell, ds, item.id, f"{item.label} · {item.distance:.2f}", width=56)
+
+
+def missing_features_note(run: runs.RunInfo, where=st) -> None:
+    """Where nearest faces were asked of a run without features: the way to them."""
+    where.info(f"Nearest training faces need {run.run_id}'s features: compute them on "
+               "Results > Map (or `python -m fer_core features RUN_DIR`).",
+               icon=":material/scatter_plot:")
+
+
 def _stamps(run_dir: Path) -> tuple[str, float, float]:
     meta = store.read_meta(run_dir) or {}
     fingerprint = str(meta.get("data_fingerprint") or "")
@@ -125,7 +147,7 @@ def _render_face(run: runs.RunInfo, rows: pd.DataFrame, face_id: str, ds: Datase
     if row.empty:
         return
     st.subheader("The face you clicked")
-    near = _training_faces(*_stamps(run.path)).nearest_to_faces([face_id], DEFAULT_K + 1)
+    near = training_faces(run.path).nearest_to_faces([face_id], DEFAULT_K + 1)
     near = near[near["id"] != face_id].head(DEFAULT_K)
     first = row.iloc[0]
     cells = st.columns(DEFAULT_K + 1)
@@ -137,11 +159,11 @@ def _render_face(run: runs.RunInfo, rows: pd.DataFrame, face_id: str, ds: Datase
                "feature space, with their labels: the examples this prediction rests on.")
 
 
-def _face(cell, ds: Dataset | None, face_id: str, caption: str) -> None:
+def _face(cell, ds: Dataset | None, face_id: str, caption: str, *, width: int = 96) -> None:
     position = gallery_view.locate(pd.DataFrame({"id": [face_id]}), ds.index["id"]
                                    ) if ds is not None else pd.DataFrame()
     if len(position):
-        cell.image(ds.images[int(position["position"].iloc[0])], width=96)
+        cell.image(ds.images[int(position["position"].iloc[0])], width=width)
     cell.markdown(caption)
 
 

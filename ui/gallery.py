@@ -11,7 +11,8 @@ import streamlit as st
 
 from fer_core import runs
 from fer_core.data import Dataset
-from ui import state, trust
+from fer_core.inference.neighbours import DEFAULT_K
+from ui import feature_map, state, trust
 from views import gallery as view
 
 COLUMNS = 8
@@ -39,6 +40,8 @@ def render(run: runs.RunInfo, split: str | None) -> None:
                                   placeholder="any")
     errors_only = columns[2].checkbox("Errors only", key="results.g_errors")
     explain = st.toggle("Show Grad-CAM (where each face's evidence lies)", key="results.g_cam")
+    nearest = st.toggle("Show nearest training faces (the examples each prediction rests on)",
+                        key="results.g_near")
     order = columns[3].selectbox("Sort", list(view.SORTS), key="results.g_sort")
     count = columns[4].number_input("Show", 8, 200, 32, step=8, key="results.g_count")
     rows = view.filter_rows(rows, view.GalleryFilter(true, pred, errors_only, order))
@@ -50,16 +53,31 @@ def render(run: runs.RunInfo, split: str | None) -> None:
     shown = found.iloc[:count]
     faces = ds.images[shown["position"].to_numpy()]
     heat = trust.overlays(run.path, faces) if explain else None
-    render_faces(heat or faces, shown)
+    near = _nearest(run, shown["id"].tolist()) if nearest else None
+    render_faces(heat or faces, shown, near=near, ds=ds)
 
 
-def render_faces(images: Sequence[np.ndarray], rows: pd.DataFrame) -> None:
-    """``rows`` (predictions) as a grid of their ``images``, each captioned right or wrong."""
+def _nearest(run: runs.RunInfo, face_ids: list[str]) -> pd.DataFrame | None:
+    index = feature_map.training_faces(run.path)
+    if index is None:
+        feature_map.missing_features_note(run)
+        return None
+    return index.nearest_to_faces(face_ids, DEFAULT_K)
+
+
+def render_faces(images: Sequence[np.ndarray], rows: pd.DataFrame, *,
+                 near: pd.DataFrame | None = None, ds: Dataset | None = None) -> None:
+    """``rows`` (predictions) as a grid of their ``images``, each captioned right or wrong;
+    with ``near``, each face's nearest training faces behind a button of their labels."""
     for start in range(0, len(rows), COLUMNS):
         for cell, image, row in zip(st.columns(COLUMNS), images[start:start + COLUMNS],
                                     rows.iloc[start:start + COLUMNS].itertuples(), strict=False):
             cell.image(image, width=96)
             cell.markdown(view.caption(row.true, row.pred, row.confidence))
+            if near is not None:
+                mine = near[near["query"] == row.id]
+                with cell.popover(view.neighbour_summary(mine["label"].tolist())):
+                    feature_map.render_neighbours(st, mine, ds)
 
 
 def dataset_if_at_hand(run: runs.RunInfo) -> Dataset | None:

@@ -56,3 +56,11 @@ def caption(true: str, pred: str, confidence: float) -> str:
     if true == pred:
         return f":green[**{pred}** {confidence:.0%}]"
     return f":red[**{pred}** {confidence:.0%}] true: {true}"
+
+
+def neighbour_summary(labels: Sequence[str]) -> str:
+    """A face's nearest training faces in a few characters: "4/5 fear" (the commonest label)."""
+    if not labels:
+        return "no neighbours"
+    counts = pd.Series(list(labels)).value_counts()
+    return f"{counts.iloc[0]}/{len(labels)} {counts.index[0]}"
