@@ -13,6 +13,7 @@ import streamlit as st
 from fer_core.core.settings import IMAGE_SIZE
 from fer_core.data import Dataset, audit_cache, imbalance_callout, summarize
 from fer_core.training.augment import augment_preview  # loads TensorFlow on the first draw
+from ui import explore_map
 from ui.config_form import render_widget
 from ui.state import current_dataset, keep_valid, show_table
 from ui.suspects import render_suspects
@@ -20,7 +21,7 @@ from ui.warmup import warm_tensorflow
 from views import data_charts, explore
 
 SECTIONS = ("Classes", "Samples", "Image quality", "Augmentation", "Validation split",
-            "Suspect labels")
+            "Suspect labels", "Map")
 ALL_CLASSES = "All classes"
 ZOOM = 2  # 48 px faces shown at 96 px
 MORE_OF_ONE_CLASS = 4  # a single class shows this many times the per-class number
@@ -213,7 +214,7 @@ dataset = current_dataset()
 _render_header(dataset)
 tabs = st.tabs(SECTIONS, key="explore.section", on_change="rerun")
 renderers = (_render_classes, _render_samples, _render_quality, _render_augmentation,
-             _render_split, render_suspects)
+             _render_split, render_suspects, explore_map.render)
 for tab, render in zip(tabs, renderers, strict=True):
     with tab:
         if tab.open:

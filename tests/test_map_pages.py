@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.ipc
 import pytest
 
 from fer_core import runs, tasks
@@ -26,11 +27,15 @@ from views import feature_map as view
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 
+COPIED = ("train/happy/000.png", "test/happy/000.png")  # a train face copied into test
+
+
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("map-data") / "faces"
     make_kaggle_tree(root, {name: 12 for name in CLASSES}, splits=("train",))
     make_kaggle_tree(root, {name: 4 for name in CLASSES}, splits=("test",))
+    shutil.copyfile(root / COPIED[0], root / COPIED[1])
     return root
 
 
@@ -256,3 +261,40 @@ def test_the_gallery_shows_each_faces_nearest_training_faces(map_root, small_dat
     assert len(summaries) == len(CLASSES) * 4  # every test face of the small set
     assert all(label.split(" ")[0].endswith("/5") for label in summaries)
     assert sum(" · " in m.value for m in at.markdown) == 5 * len(summaries)
+
+
+def test_explore_maps_the_data_set_with_the_audits_copies_marked(map_root, small_data):
+    from fer_core.data import audit_cache
+
+    ds = DataRef.parse(small_data).load()
+    report = audit_cache.cached_audit(ds)
+    found = view.audit_marks(report.exact_duplicate_groups, report.near_duplicate_pairs,
+                             report.leakage_pairs)
+    at = open_page("explore", map_root, data_path=str(small_data),
+                   **{"explore.section": "Map", "explore.map.split": "test"}).run()
+    assert not at.exception
+    [chart] = [c for c in at.get("vega_lite_chart")
+               if json.loads(c.proto.spec).get("usermeta", {}).get("fer_chart") == "feature_map"]
+    spec = json.loads(chart.proto.spec)
+    assert [layer["encoding"].get("shape", {}).get("field") for layer in spec["layer"]] == [
+        None, "mark"]
+    [data] = [pyarrow.ipc.open_stream(d.data.data).read_all().to_pandas()
+              for d in chart.proto.datasets]
+    marked = dict(zip(data.loc[data["mark"] != "", "id"], data.loc[data["mark"] != "", "mark"],
+                      strict=True))
+    expected = {face: view.MARKS[mark] for face, mark in found.items()
+                if face.startswith("test/")}
+    assert marked == expected and marked[COPIED[1]] == view.MARKS["copy"]
+
+
+def test_explore_says_to_train_a_run_first(small_data, tmp_path):
+    at = open_page("explore", tmp_path / "runs", data_path=str(small_data),
+                   **{"explore.section": "Map"}).run()
+    assert not at.exception
+    assert any("needs a finished run of this data set" in i.value for i in at.info)
+
+
+def test_audit_marks_name_train_test_copies_before_other_duplicates():
+    marks = view.audit_marks([["a", "b"]], [("c", "d", 3), ("a", "t", 2)], [("a", "t")])
+    assert marks == {"a": "copy", "b": "duplicate", "c": "duplicate", "d": "duplicate",
+                     "t": "copy"}

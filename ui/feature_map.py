@@ -73,9 +73,11 @@ def _stamps(run_dir: Path) -> tuple[str, float, float]:
             mtime(overrides.overrides_path(fingerprint)) if fingerprint else 0.0)
 
 
-def render(run: runs.RunInfo, ds: Dataset | None, *, key: str = KEY) -> None:
+def render(run: runs.RunInfo, ds: Dataset | None, *, key: str = KEY,
+           marks: dict[str, str] | None = None) -> None:
     """The map of ``run``; ``ds``: the data set when it is the run's and at hand (faces are
-    drawn from it), else ``None`` (the map still shows, without pictures)."""
+    drawn from it), else ``None`` (the map still shows, without pictures); ``marks``: the data
+    audit's findings to mark (``views.feature_map.audit_marks``)."""
     task = features_task.latest(run.path, runs_root=runs_root())
     running = task_panel.render(task, key=f"{key}.task") in ACTIVE_STATES
     meta = store.read_meta(run.path)
@@ -89,7 +91,7 @@ def render(run: runs.RunInfo, ds: Dataset | None, *, key: str = KEY) -> None:
         st.warning(f"{run.run_id}'s map could not be read; compute it again.")
         _start_button(run, running, "Compute features and map again", key)
         return
-    _render_map(run, table, meta, ds, key)
+    _render_map(run, table, meta, ds, key, marks)
     with st.expander("About this map"):
         st.caption(view.about_text(meta))
         _start_button(run, running, "Compute features and map again", key)
@@ -103,7 +105,7 @@ def _start_button(run: runs.RunInfo, running: bool, text: str, key: str) -> None
 
 
 def _render_map(run: runs.RunInfo, table: pd.DataFrame, meta: dict, ds: Dataset | None,
-                key: str) -> None:
+                key: str, marks: dict[str, str] | None) -> None:
     suspect_table = suspects.read_suspects(str(meta.get("data_fingerprint") or ""),
                                            runs_root=runs_root())
     left, right = st.columns(2)
@@ -115,7 +117,7 @@ def _render_map(run: runs.RunInfo, table: pd.DataFrame, meta: dict, ds: Dataset 
     keep_valid(f"{key}.colour", options)
     colour = right.radio("Colour by", options, key=f"{key}.colour", horizontal=True,
                          format_func=view.COLOURINGS.get)
-    rows = view.points(table, split, suspect_table)
+    rows = view.points(table, split, suspect_table, marks)
     shown = view.drawn(rows, seed=int(meta.get("seed", 0)))
     if len(shown) < len(rows):
         st.caption(f"Drawing {len(shown):,} of the {len(rows):,} faces (a fixed sample); a "

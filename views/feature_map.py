@@ -15,7 +15,8 @@ COLOURINGS = {"true": "True class", "pred": "Predicted class", "outcome": "Right
               "confidence": "Confidence", "suspect": "Suspect score"}
 BRUSH, PICK = "region", "face"  # the chart's two selections: a dragged box, a clicked face
 MOST_POINTS = 5_000  # drawn at most (a seeded sample beyond); selections use every face
-EXPORT_COLUMNS = ["id", "split", "true", "pred", "confidence", "correct", "excluded", "x", "y"]
+EXPORT_COLUMNS = ["id", "split", "true", "pred", "confidence", "correct", "excluded", "mark",
+                  "x", "y"]
 Region = tuple[float, float, float, float]  # x0, x1, y0, y1
 
 
@@ -24,12 +25,29 @@ def colourings(has_suspects: bool) -> list[str]:
     return [key for key in COLOURINGS if key != "suspect" or has_suspects]
 
 
-def points(table: pd.DataFrame, split: str, suspects: pd.DataFrame | None = None
-           ) -> pd.DataFrame:
+MARKS = {"copy": "copy across train and test", "duplicate": "duplicate"}
+
+
+def audit_marks(exact_groups: Sequence[Sequence[str]],
+                near_pairs: Sequence[Sequence[Any]],
+                leakage_pairs: Sequence[Sequence[str]]) -> dict[str, str]:
+    """Face id -> what the data audit found: ``copy`` (a train or validation face with an
+    exact or near copy in test, either side) before ``duplicate`` (any other exact or near
+    duplicate)."""
+    marks = {face: "duplicate" for group in exact_groups for face in group}
+    marks.update({str(face): "duplicate" for pair in near_pairs for face in pair[:2]})
+    marks.update({str(face): "copy" for pair in leakage_pairs for face in pair[:2]})
+    return marks
+
+
+def points(table: pd.DataFrame, split: str, suspects: pd.DataFrame | None = None,
+           marks: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The faces of one split with what the colourings need: ``outcome`` and, from a suspects
     pass (``file``, ``self_confidence``), ``suspect`` (1 - the given label's held-out
-    probability; 0 where the pass did not flag the face)."""
+    probability; 0 where the pass did not flag the face); ``mark``: what the data audit found
+    (``marks``, from :func:`audit_marks`), else empty."""
     rows = table[table["split"] == split].copy()
+    rows["mark"] = rows["id"].map(dict(marks or {})).fillna("").map(lambda m: MARKS.get(m, m))
     rows["outcome"] = rows["correct"].map({True: "right", False: "wrong"})
     rows["suspect"] = 0.0
     if suspects is not None and len(suspects):
@@ -59,21 +77,30 @@ def _encoding(colour: str, classes: Sequence[str]) -> alt.Color:
 
 
 def map_chart(rows: pd.DataFrame, colour: str, classes: Sequence[str], *,
-              region: Region | None = None) -> alt.Chart:
+              region: Region | None = None) -> alt.Chart | alt.LayerChart:
     """The scatter, with a box to drag (its value ``region`` when a link gave one) and a face
     to click; the tooltip names the face, the picture shows below on a click."""
     brush = alt.selection_interval(name=BRUSH, encodings=["x", "y"], value=(
         {"x": list(region[:2]), "y": list(region[2:])} if region else None))
     pick = alt.selection_point(name=PICK, fields=["id"], on="click", clear="dblclick")
-    return alt.Chart(rows[["id", "x", "y", "true", "pred", "confidence", "outcome", "suspect"]]
-                     ).mark_circle(size=18, opacity=0.75).encode(
-        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
-        color=_encoding(colour, classes),
-        size=alt.condition(pick, alt.value(120), alt.value(18)),
-        tooltip=[alt.Tooltip("id:N", title="Face"), alt.Tooltip("true:N", title="True class"),
-                 alt.Tooltip("pred:N", title="Predicted"),
-                 alt.Tooltip("confidence:Q", title="Confidence", format=".0%")],
-    ).add_params(brush, pick).properties(height=480, usermeta={"fer_chart": "feature_map"})
+    columns = ["id", "x", "y", "true", "pred", "confidence", "outcome", "suspect", "mark"]
+    base = alt.Chart(rows[[c for c in columns if c in rows.columns]])
+    x, y = alt.X("x:Q", axis=None), alt.Y("y:Q", axis=None)
+    tooltip = [alt.Tooltip("id:N", title="Face"), alt.Tooltip("true:N", title="True class"),
+               alt.Tooltip("pred:N", title="Predicted"),
+               alt.Tooltip("confidence:Q", title="Confidence", format=".0%")]
+    faces = base.mark_circle(size=18, opacity=0.75).encode(
+        x=x, y=y, color=_encoding(colour, classes),
+        size=alt.condition(pick, alt.value(120), alt.value(18)), tooltip=tooltip,
+    ).add_params(brush, pick)
+    chart = faces
+    if "mark" in rows.columns and rows["mark"].astype(bool).any():
+        marked = base.transform_filter(alt.datum.mark != "").mark_point(
+            size=70, filled=False, strokeWidth=1.5).encode(
+            x=x, y=y, shape=alt.Shape("mark:N", title="Data audit"),
+            stroke=alt.value("#222222"), tooltip=[*tooltip, alt.Tooltip("mark:N", title="Audit")])
+        chart = alt.layer(faces, marked)
+    return chart.properties(height=480, usermeta={"fer_chart": "feature_map"})
 
 
 def selected_region(selection: Mapping[str, Any] | None) -> Region | None:
