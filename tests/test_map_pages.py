@@ -298,3 +298,20 @@ def test_audit_marks_name_train_test_copies_before_other_duplicates():
     marks = view.audit_marks([["a", "b"]], [("c", "d", 3), ("a", "t", 2)], [("a", "t")])
     assert marks == {"a": "copy", "b": "duplicate", "c": "duplicate", "d": "duplicate",
                      "t": "copy"}
+
+
+def test_the_report_draws_the_map_of_the_test_faces(mapped, small_data):
+    from fer_core.reports.report import report_on
+
+    page = report_on([mapped], DataRef.parse(small_data))
+    section = page[page.index("<h3>Map of the faces</h3>"):]
+    svg = section[:section.index("</svg>")]
+    assert svg.count("<circle") == len(CLASSES) * 4 + len(CLASSES)  # the faces, the legend
+    assert "28 test faces where the model sees them" in svg
+
+
+def test_the_report_says_how_to_get_a_map(demo_run, small_data, tmp_path):
+    from fer_core.reports.report import report_on
+
+    run_dir = _run_on(demo_run, small_data, tmp_path / "runs")
+    assert "No map of the faces yet" in report_on([run_dir], DataRef.parse(small_data))

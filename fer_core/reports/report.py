@@ -21,7 +21,7 @@ from fer_core.core.errors import FerError, RunError
 from fer_core.core.vocabulary import label, text
 from fer_core.data import DataRef
 from fer_core.data.leakage import LeakageCaveat, leakage_caveat
-from fer_core.reports import blocks, report_trust, seed_report, wording
+from fer_core.reports import blocks, report_map, report_trust, seed_report, wording
 from fer_core.reports.baseline import verdict
 from fer_core.reports.card import card_html
 from fer_core.reports.report_seed import seed_section_html
@@ -209,6 +209,7 @@ def _run_section(info: runs.RunInfo, history: pd.DataFrame,
     parts.append(report_trust.calibration_html(info.path))
     parts.append(blocks.gallery_html(info.path, images, split, gallery_size))
     parts.append(report_trust.gradcam_gallery_html(info.path, images, split, gallery_size))
+    parts.append(report_map.map_html(info.path))
     parts.append(card_html(info.path))
     return "\n".join(parts)
 
