@@ -119,6 +119,22 @@ class TrainingFaces:
         return pd.DataFrame({"label": top["label"], "share": top["n"] / total.reindex(top.index)})
 
 
+def label_shares(pool: np.ndarray, pool_labels: np.ndarray, queries: np.ndarray, *,
+                 classes: int, k: int = 10) -> np.ndarray:
+    """For each query, the share of each class among the labels of its ``k`` nearest ``pool``
+    faces (features compared by direction): a vote of the faces the model sees as alike, the
+    neighbour evidence FiftyOne calls mistakenness and cleanlab's Datalab computes from
+    features. (N, classes) float32, rows summing to 1."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(pool))
+    index = NearestNeighbors(n_neighbors=k).fit(normalise(np.asarray(pool, np.float32)))
+    _, rows = index.kneighbors(normalise(np.asarray(queries, np.float32)))
+    votes = np.asarray(pool_labels)[rows]  # (N, k)
+    shares = np.stack([(votes == c).mean(axis=1) for c in range(classes)], axis=1)
+    return shares.astype(np.float32)
+
+
 def knn_accuracy(faces: TrainingFaces, split: str = "test", k: int = DEFAULT_K
                  ) -> tuple[float, pd.DataFrame]:
     """How well the feature space agrees with the labels: the share of ``split``'s faces whose

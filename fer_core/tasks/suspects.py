@@ -26,6 +26,7 @@ from fer_core.core.errors import DataError, RunError
 from fer_core.core.signals import StopFlag
 from fer_core.data import DataRef, overrides
 from fer_core.data.dataset import Dataset
+from fer_core.inference import features, neighbours
 from fer_core.inference.evaluation import predict_proba
 from fer_core.runs import task_folders
 from fer_core.tasks.runner import Progress, TaskContext
@@ -43,6 +44,12 @@ MIN_FOLDS = 2
 
 RESULT = "suspects.csv"
 KIND = "suspects"
+NEIGHBOURS = 10  # training faces of its fold whose labels vote on a held-out face's
+# How a face's held-out evidence is scored before cleanlab ranks it: the fold model's
+# probabilities ("model"), the labels of its nearest training faces in that model's feature
+# space ("neighbours"), or their mean ("both"). bench/suspects_knn.py compares them.
+SCORINGS = ("model", "neighbours", "both")
+SCORING = "both"
 
 
 def csv_path(fingerprint: str) -> Path:
@@ -111,15 +118,17 @@ def check_folds(ds: Dataset, folds: int) -> None:
 
 def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, work_dir: Path,
                               progress: Progress | None = None, stop: StopFlag | None = None
-                              ) -> tuple[Dataset, np.ndarray]:
-    """The training images and, row for row, probabilities from a model trained without them.
-    Each fold is a fit alone (no evaluation, calibration, card or tracking of the fold model);
-    a stop (SIGTERM) ends the fold's step and the pass."""
+                              ) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """The training images and, row for row, probabilities from a model trained without them
+    and the label shares among their nearest training faces in that model's feature space
+    (``neighbours.label_shares``). Each fold is a fit alone (no evaluation, calibration, card
+    or tracking of the fold model); a stop (SIGTERM) ends the fold's step and the pass."""
     from sklearn.model_selection import StratifiedKFold
 
     check_folds(ds, folds)
     scope = _in_scope(ds)
     proba = np.full((len(scope), len(ds.classes)), np.nan, dtype=np.float32)
+    shares = np.full_like(proba, np.nan)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
     stop = stop or StopFlag()
     for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(scope)), scope.labels)):
@@ -127,14 +136,14 @@ def out_of_fold_probabilities(ds: Dataset, *, folds: int, config: TrainConfig, w
         shutil.rmtree(run_dir, ignore_errors=True)
         log.info("Suspect labels: fold %d of %d (%d held out).", fold + 1, folds, len(held_out))
         fold_progress = FoldProgress(progress, fold, folds, config.epochs)
-        proba[held_out] = _held_out_probabilities(config, run_dir, scope, held_out, stop,
-                                                  fold_progress)
+        proba[held_out], shares[held_out] = _held_out_evidence(config, run_dir, scope, held_out,
+                                                               stop, fold_progress)
         if stop.requested:
             raise RunError(f"The suspect-labels pass was stopped during fold {fold + 1}.")
         shutil.rmtree(run_dir, ignore_errors=True)
     if progress:
         progress(1.0, f"All {folds} folds done; ranking the labels")
-    return scope, proba
+    return scope, proba, shares
 
 
 class FoldProgress(RunLogger):
@@ -151,18 +160,36 @@ class FoldProgress(RunLogger):
                           f"Fold {self.fold + 1} of {self.folds}: epoch {done} of {self.epochs}")
 
 
-def _held_out_probabilities(config: TrainConfig, run_dir: Path, scope: Dataset,
-                            held_out: np.ndarray, stop: StopFlag, progress: RunLogger
-                            ) -> np.ndarray:
-    """A fold model's probabilities for ``held_out``, in the scope's row order."""
+def _held_out_evidence(config: TrainConfig, run_dir: Path, scope: Dataset,
+                       held_out: np.ndarray, stop: StopFlag, progress: RunLogger
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """A fold model's probabilities for ``held_out`` and the label shares among each one's
+    nearest faces of the fold's training images, in the scope's row order."""
     with device.configured(policy=device.precision_policy(config.mixed_precision),
                            seed=config.seed):
         data = prepare_data(config, _fold_dataset(scope, held_out))
         fitted = fit(config, run_dir, data, stop=stop, loggers=Loggers(progress))
         scored = predict_proba(fitted.model, data.test.images, tta=config.tta,
                                shift=config.tta_shift, batch_size=max(config.batch_size, 128))
-    by_id = pd.DataFrame(scored, index=data.test.ids)
-    return by_id.loc[scope.index["id"].to_numpy(dtype=str)[held_out]].to_numpy()
+        pool, _ = features.compute(fitted.model, data.train.images)
+        queries, _ = features.compute(fitted.model, data.test.images)
+    voted = neighbours.label_shares(pool, data.train.labels, queries,
+                                    classes=len(scope.classes), k=NEIGHBOURS)
+    order = scope.index["id"].to_numpy(dtype=str)[held_out]
+    return (pd.DataFrame(scored, index=data.test.ids).loc[order].to_numpy(),
+            pd.DataFrame(voted, index=data.test.ids).loc[order].to_numpy())
+
+
+def scored_probabilities(proba: np.ndarray, shares: np.ndarray, scoring: str = SCORING
+                         ) -> np.ndarray:
+    """The evidence cleanlab ranks: the model's, the neighbours', or their mean."""
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}; got {scoring!r}.")
+    if scoring == "model":
+        return proba
+    if scoring == "neighbours":
+        return shares
+    return ((proba + shares) / 2).astype(np.float32)
 
 
 def rank_suspects(scope: Dataset, proba: np.ndarray) -> pd.DataFrame:
@@ -190,10 +217,10 @@ def find_suspects(ds: Dataset, out_dir: Path, *, folds: int = DEFAULT_FOLDS,
     """Run the whole pass on ``ds`` and keep its ``suspects.csv`` in ``out_dir``; return the
     suspects and the number of images judged."""
     work = out_dir / "folds"
-    scope, proba = out_of_fold_probabilities(
+    scope, proba, shares = out_of_fold_probabilities(
         ds, folds=folds, config=pass_config(epochs=epochs, seed=seed), work_dir=work,
         progress=progress, stop=stop)
-    table = rank_suspects(scope, proba)
+    table = rank_suspects(scope, scored_probabilities(proba, shares))
     atomic.write_text(out_dir / RESULT, table.to_csv(index=False))
     shutil.rmtree(work, ignore_errors=True)
     return table, len(scope)
