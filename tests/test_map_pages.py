@@ -315,3 +315,17 @@ def test_the_report_says_how_to_get_a_map(demo_run, small_data, tmp_path):
 
     run_dir = _run_on(demo_run, small_data, tmp_path / "runs")
     assert "No map of the faces yet" in report_on([run_dir], DataRef.parse(small_data))
+
+
+def test_a_run_of_another_data_set_shows_its_map_without_pictures(map_root, small_data):
+    table = store.map_frame(next(map_root.iterdir()))
+    region, inside = _left_half(table, "test")
+    at = open_page("results", map_root, query={"tab": "Map"}).run()  # the sidebar: the demo
+    _select(at, region=region)
+    at.run()
+    assert not at.exception
+    assert _chart(at)["encoding"]["color"]["field"] == "true"
+    assert f"{len(inside):,} faces in the box" in [h.value for h in at.subheader]
+    assert "Choose the run's data set in the sidebar to see these faces." in [
+        c.value for c in at.caption]
+    assert _tab_still_works(at)
