@@ -1,6 +1,7 @@
 """Do the nearest faces find flipped labels? The suspect-labels pass's evidence, compared.
 
     python -m bench.suspects_knn [--flip-seed 16] [--flip-seed 7] [--folds 3] [--epochs 8]
+                                 [--neighbours 10]
 
 For each flip seed: the demo set the suspects test uses (seed 5, 2,800 training faces) with 5%
 of its training labels moved to a random other class, one out-of-fold pass (the command's fold
@@ -28,6 +29,7 @@ from fer_core.data.demo import generate_demo_dataset
 from fer_core.tasks import suspects
 
 N_TRAIN, FLIP_SHARE = 2800, 0.05
+WEIGHTS = (0.1, 0.25)  # lighter shares of the neighbours' vote than "both" gives
 
 
 def flipped_demo(root: Path, flip_seed: int) -> set[str]:
@@ -61,9 +63,12 @@ def measure(flip_seed: int, *, folds: int, epochs: int) -> list[str]:
     rows = [f"| {flip_seed} | neighbours mostly carry another label | "
             f"{majority_other[is_flipped].mean():.3f} of flipped, "
             f"{majority_other[~is_flipped].mean():.3f} of the rest | - | {minutes:.1f} min |"]
-    for scoring in suspects.SCORINGS:
-        table = suspects.rank_suspects(scope, suspects.scored_probabilities(proba, shares,
-                                                                             scoring))
+    weighted = {f"model + {w:g} x neighbours": ((proba + w * shares) / (1 + w)).astype("float32")
+                for w in WEIGHTS}
+    evidence = {**{scoring: suspects.scored_probabilities(proba, shares, scoring)
+                   for scoring in suspects.SCORINGS}, **weighted}
+    for scoring, scored in evidence.items():
+        table = suspects.rank_suspects(scope, scored)
         top = set(table["file"].head(k))
         found = set(table["file"]) & flipped
         rows.append(f"| {flip_seed} | cleanlab on {scoring} | precision@{k} "
@@ -77,7 +82,9 @@ def main() -> None:
     parser.add_argument("--flip-seed", type=int, action="append", dest="flip_seeds")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=suspects.DEFAULT_EPOCHS)
+    parser.add_argument("--neighbours", type=int, default=suspects.NEIGHBOURS)
     args = parser.parse_args()
+    suspects.NEIGHBOURS = args.neighbours
     print(f"Machine: {describe_machine()}\n")
     print(f"{args.folds} folds x {args.epochs} epochs, {suspects.NEIGHBOURS} neighbours\n")
     print("| flip seed | evidence | result | also | pass |\n| --- | --- | --- | --- | --- |")
