@@ -248,3 +248,10 @@ def screenshot(page: Page, name: str, folder: Path) -> Path:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), animations="disabled")
     return path
+
+
+# True once a chart has drawn ``n`` points (the Map tab's faces): Streamlit draws a chart of
+# over 2,000 points on a canvas (then: once it is painted), fewer as SVG shapes (counted).
+MAP_DRAWN = """n => [...document.querySelectorAll('[data-testid=stVegaLiteChart] .marks')]
+  .some(marks => marks.tagName.toLowerCase() === 'canvas' ? marks.width > 0
+    : marks.querySelectorAll('path[role=graphics-symbol]').length >= n)"""
