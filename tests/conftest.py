@@ -85,6 +85,10 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     os.environ["FER_CACHE_DIR"] = str(base / "cache")
     os.environ["FER_RUNS_DIR"] = str(base / "runs")
     os.environ.pop("FER_DATA_DIR", None)
+    # UMAP's machine code (numba) outlives the session, as it does for a user: compiled once
+    # per machine rather than once per test worker.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "fer-studio-tests"
+                                                 / "numba"))
     yield
     for key, value in saved.items():
         if value is None:

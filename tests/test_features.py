@@ -194,3 +194,25 @@ def test_the_features_task_runs_through_the_queue_on_the_whole_demo(demo_run, tm
     first = str(faces.ids[0])
     near = faces.nearest_to_faces([first], 1)
     assert near["id"].iloc[0] == first or near["distance"].iloc[0] < 1e-3
+
+
+def test_label_shares_count_the_labels_of_the_nearest_pool_faces():
+    from fer_core.inference.neighbours import label_shares
+
+    pool = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9], [0.2, 1.0]], dtype=np.float32)
+    labels = np.array([0, 0, 1, 1, 1])
+    shares = label_shares(pool, labels, np.array([[1, 0.05], [0.05, 1]]), classes=3, k=3)
+    np.testing.assert_allclose(shares, [[2 / 3, 1 / 3, 0], [0, 1, 0]], atol=1e-6)
+
+
+def test_suspect_evidence_mixes_in_the_neighbours_vote_at_its_weight():
+    from fer_core.tasks.suspects import scored_probabilities
+
+    proba = np.array([[0.8, 0.2], [0.1, 0.9]], dtype=np.float32)
+    shares = np.array([[0.0, 1.0], [0.5, 0.5]], dtype=np.float32)
+    np.testing.assert_allclose(scored_probabilities(proba, shares, 0.0), proba)
+    mixed = scored_probabilities(proba, shares, 0.25)
+    np.testing.assert_allclose(mixed, (proba + 0.25 * shares) / 1.25, rtol=1e-6)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="weight must be 0 or more"):
+        scored_probabilities(proba, shares, -1.0)

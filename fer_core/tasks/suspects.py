@@ -44,13 +44,12 @@ MIN_FOLDS = 2
 
 RESULT = "suspects.csv"
 KIND = "suspects"
-NEIGHBOURS = 10  # training faces of its fold whose labels vote on a held-out face's
-# How a face's held-out evidence is scored before cleanlab ranks it: the fold model's
-# probabilities ("model"), the labels of its nearest training faces in that model's feature
-# space ("neighbours"), or their mean ("both"). bench/suspects_knn.py compares them on the
-# flipped demo: the neighbours rank flips worse than the model alone (bench/RESULTS.md).
-SCORINGS = ("model", "neighbours", "both")
-SCORING = "model"
+NEIGHBOURS = 30  # training faces of its fold whose labels vote on a held-out face's
+# A face's held-out evidence, before cleanlab ranks it: the fold model's probabilities, with
+# the labels of its nearest training faces in that model's feature space mixed in at this
+# weight. On two flips of the demo (bench/suspects_knn.py, bench/RESULTS.md) a quarter of the
+# vote found 2-3 more flips in 140 than the model alone; the vote alone, or half of it, fewer.
+NEIGHBOUR_WEIGHT = 0.25
 
 
 def csv_path(fingerprint: str) -> Path:
@@ -181,16 +180,13 @@ def _held_out_evidence(config: TrainConfig, run_dir: Path, scope: Dataset,
             pd.DataFrame(voted, index=data.test.ids).loc[order].to_numpy())
 
 
-def scored_probabilities(proba: np.ndarray, shares: np.ndarray, scoring: str = SCORING
-                         ) -> np.ndarray:
-    """The evidence cleanlab ranks: the model's, the neighbours', or their mean."""
-    if scoring not in SCORINGS:
-        raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}; got {scoring!r}.")
-    if scoring == "model":
-        return proba
-    if scoring == "neighbours":
-        return shares
-    return ((proba + shares) / 2).astype(np.float32)
+def scored_probabilities(proba: np.ndarray, shares: np.ndarray,
+                         weight: float = NEIGHBOUR_WEIGHT) -> np.ndarray:
+    """The evidence cleanlab ranks: the model's probabilities and the neighbours' label
+    shares, ``weight`` parts of the second to one of the first (0: the model alone)."""
+    if weight < 0:
+        raise ValueError(f"weight must be 0 or more; got {weight}.")
+    return ((proba + weight * shares) / (1 + weight)).astype(np.float32)
 
 
 def rank_suspects(scope: Dataset, proba: np.ndarray) -> pd.DataFrame:
