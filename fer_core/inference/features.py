@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fer_core.core.errors import ModelError
-from fer_core.data import DataRef
+from fer_core.data import DataRef, Dataset
 from fer_core.inference.evaluation import load_run_model, run_dataset, split_in_classes
 from fer_core.inference.graph import input_of
 from fer_core.training.inputs import Split
@@ -107,7 +107,7 @@ def compute(model: Any, images: np.ndarray, *, done: Callable[[int], None] | Non
 
 def run_features(run_dir: Path, *, data: DataRef | None = None,
                  progress: Callable[[float, str], None] | None = None
-                 ) -> tuple[dict[str, SplitFeatures], tuple[str, ...], Any]:
+                 ) -> tuple[dict[str, SplitFeatures], tuple[str, ...], Dataset]:
     """Every face of the run's data set (or ``data``), split by split, through the run's model:
     the features, the classes and the data set they came from."""
     ds, classes = run_dataset(Path(run_dir), data=data)

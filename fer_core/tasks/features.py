@@ -22,10 +22,10 @@ from fer_core import runs
 from fer_core.core.errors import RunError
 from fer_core.data import DataRef
 from fer_core.inference import feature_map
-from fer_core.inference.features import SPLITS, fit_projection, run_features
+from fer_core.inference.features import SPLITS, SplitFeatures, fit_projection, run_features
 from fer_core.runs import features as store
 from fer_core.runs import task_folders
-from fer_core.tasks.runner import TaskContext
+from fer_core.tasks.runner import Progress, TaskContext
 
 KIND = "features"
 MAP_SHARE = 0.6  # of the progress bar: the forward pass; UMAP takes the rest
@@ -54,8 +54,8 @@ def run_task(ctx: TaskContext) -> dict[str, Any]:
     return compute_and_keep(run_dir, data=data, progress=ctx.progress)
 
 
-def compute_and_keep(run_dir: Path, *, data: DataRef | None = None, progress=None
-                     ) -> dict[str, Any]:
+def compute_and_keep(run_dir: Path, *, data: DataRef | None = None,
+                     progress: Progress | None = None) -> dict[str, Any]:
     """Features, map and table of every face, kept in the run; return the task's result."""
     def report(fraction: float, message: str) -> None:
         if progress is not None:
@@ -94,7 +94,8 @@ def compute_and_keep(run_dir: Path, *, data: DataRef | None = None, progress=Non
     return {"run_dir": str(run_dir), "faces": meta["faces"], "seconds": meta["seconds"]}
 
 
-def _rows(split: str, part, places: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
+def _rows(split: str, part: SplitFeatures, places: np.ndarray, classes: tuple[str, ...]
+          ) -> pd.DataFrame:
     names = np.asarray(classes, dtype=object)
     return pd.DataFrame({
         "split": split, "id": part.split.ids, "label": names[part.split.labels],
