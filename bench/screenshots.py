@@ -1,4 +1,5 @@
-"""README's Results screenshot from a real run, and the Start page beside it.
+"""README's Results screenshots from a real run (the Errors tab, and the Map tab when the run
+has its features), and the Start page beside them.
 
     python -m bench.screenshots RUN_DIR [--out docs]
 
@@ -16,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from fer_core.runs import features as store
 from tests import browser_support as bs
 
 
@@ -28,6 +30,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as base, bs.running_app(Path(base)) as app:
         shutil.copytree(args.run_dir, app.runs_dir / args.run_dir.name,
                         ignore=shutil.ignore_patterns("export", "tensorboard", "backup"))
+        # The Map tab's faces are the run's own data set's: only its scatter is shown here.
         with bs.chromium() as browser, bs.new_page(browser) as page:
             bs.open_app(page, f"{app.url}/results?runs={args.run_dir.name}&tab=Errors")
             main_area = page.get_by_test_id("stMain")
@@ -39,6 +42,13 @@ def main() -> None:
             bs.scroll_to_top(main_area.get_by_test_id("stMultiSelect").filter(
                 has_text="Runs"))
             print(bs.screenshot(page, "results", args.out))
+            if store.has_features(args.run_dir):
+                main_area.get_by_role("tab", name="Map", exact=True).click()
+                faces = store.read_meta(args.run_dir)["faces"]["test"]
+                page.wait_for_function(bs.MAP_DRAWN, arg=faces, timeout=120 * bs.MS)
+                bs.wait_for_run(page)
+                bs.scroll_to_top(main_area.get_by_role("tabpanel", name="Map", exact=True))
+                print(bs.screenshot(page, "map", args.out))
             bs.open_app(page, app.url)
             print(bs.screenshot(page, "start", args.out))
 

@@ -106,9 +106,7 @@ def render_trials(task_dir: Path) -> None:
     if not summary or not summary.get("trials"):
         st.caption("No trial has started yet.")
         return
-    frame = searches.trials_frame(summary).drop(columns="run")
-    frame = frame.sort_values(summary["objective"], ascending=False, na_position="last")
-    state.show_table(frame)
+    state.show_table(searches.trials_frame(summary, best_first=True).drop(columns="run"))
 
 
 # --- Results: the Search tab ---------------------------------------------------------------------

@@ -77,13 +77,17 @@ def shown_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in params.items()}
 
 
-def trials_frame(summary: dict[str, Any]) -> pd.DataFrame:
-    """One row per trial: number, state in words, the objective, each searched setting, run."""
+def trials_frame(summary: dict[str, Any], *, best_first: bool = False) -> pd.DataFrame:
+    """One row per trial: number, state in words, the objective, each searched setting, run;
+    in trial order, or ``best_first`` (trials without a score last)."""
     objective = summary.get("objective", "val_accuracy")
     rows = [{"trial": t["number"], "state": _state_text(t), objective: t.get("value"),
              **shown_params(t.get("params", {})), "run": t.get("run")}
             for t in summary.get("trials", [])]
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if best_first and not frame.empty:
+        frame = frame.sort_values(objective, ascending=False, na_position="last", kind="stable")
+    return frame
 
 
 def _state_text(trial: dict[str, Any]) -> str:
