@@ -47,7 +47,8 @@ def points(table: pd.DataFrame, split: str, suspects: pd.DataFrame | None = None
     probability; 0 where the pass did not flag the face); ``mark``: what the data audit found
     (``marks``, from :func:`audit_marks`), else empty."""
     rows = table[table["split"] == split].copy()
-    rows["mark"] = rows["id"].map(dict(marks or {})).fillna("").map(lambda m: MARKS.get(m, m))
+    found = dict(marks or {})
+    rows["mark"] = [MARKS.get(found.get(face, ""), "") for face in rows["id"]]
     rows["outcome"] = rows["correct"].map({True: "right", False: "wrong"})
     rows["suspect"] = 0.0
     if suspects is not None and len(suspects):
